@@ -1,0 +1,543 @@
+//! The commands. `get` is written as the ladder of SPEC §4: each rung is a
+//! function, tried in order, and the first that yields a token answers.
+//!
+//! Policy, in one place:
+//! - a host that is not ours: print nothing, touch nothing, exit 0, so git
+//!   goes on to the next helper or its prompt;
+//! - our host without a credential (denied, timed out, non-interactive,
+//!   misconfigured): `quit=1` on stdout and the reason on stderr, so git
+//!   stops instead of prompting for a password Bitbucket does not take;
+//! - protocol actions exit 0 (git ignores the status) except for input
+//!   that cannot be parsed (2); `store` never keeps anything; `erase` drops
+//!   only an access token we issued and keeps the refresh token.
+
+use crate::bitbucket::{Client, TokenSet};
+use crate::config::{self, Env, GitConfig, HostConfig, Remote};
+use crate::error::Error;
+use crate::protocol::{Request, Response};
+use crate::signin::{self, Surroundings};
+use crate::store::file::FileStore;
+use crate::store::lock::{self, lock_path, Lock};
+use crate::store::{self, now, Record, Store, TokenKind, SCHEMA_VERSION};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+/// The program name that prefixes every message.
+pub const NAME: &str = "git-credential-bitbucket";
+
+/// The username that means "no particular account" on Cloud (FACTS A.7).
+const TOKEN_AUTH_USER: &str = "x-token-auth";
+
+/// Runs a protocol action (`get`, `store`, `erase`, `capability`, or an
+/// unknown word, which is ignored as git asks).
+pub fn protocol(
+    action: &str,
+    input: impl Read,
+    output: &mut impl Write,
+    env: &dyn Env,
+) -> Result<(), Error> {
+    match action {
+        "capability" => {
+            output
+                .write_all(b"version 0\ncapability authtype\n")
+                .and_then(|_| output.flush())
+                .map_err(|e| Error::Write(e.into()))?;
+            return Ok(());
+        }
+        "get" | "store" | "erase" => {}
+        other => {
+            crate::trace!("ignoring unknown action {other:?}");
+            return Ok(());
+        }
+    }
+    let req = Request::read_from(input)?;
+    let Some(remote) = remote_of(&req) else {
+        return Ok(());
+    };
+    let git = GitConfig::load();
+    let cfg = match git.and_then(|g| config::resolve(&g, env, &remote)) {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => {
+            crate::trace!("{} is not ours: silent", remote.base_url());
+            return Ok(());
+        }
+        // Our host, but we cannot serve it: for `get`, stop git with the
+        // reason rather than letting it prompt.
+        Err(e) if action == "get" => return quit(output, &e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    match action {
+        "get" => match get(&cfg, &req, env) {
+            Ok(resp) => Ok(resp.write_to(output)?),
+            Err(e) => quit(output, &e),
+        },
+        "erase" => erase(&cfg, &req),
+        // SPEC §4: we never keep credentials we did not issue; ours are
+        // already stored.
+        _ => Ok(()),
+    }
+}
+
+/// Prints the reason on stderr and `quit=1` on stdout.
+fn quit(output: &mut impl Write, why: &Error) -> Result<(), Error> {
+    eprintln!("{NAME}: {why}");
+    Response::quit().write_to(output)?;
+    Ok(())
+}
+
+/// The remote of a request; `None` for anything that is not http(s).
+fn remote_of(req: &Request) -> Option<Remote> {
+    let protocol = req.protocol.as_deref()?.to_ascii_lowercase();
+    let host = req.host.as_deref().filter(|h| !h.is_empty())?;
+    if protocol != "https" && protocol != "http" {
+        return None;
+    }
+    crate::url::split_host_port(host)?;
+    Some(Remote {
+        protocol,
+        host: host.to_ascii_lowercase(),
+        path: req.path.clone().filter(|p| !p.is_empty()),
+        username: req.username.clone().filter(|u| !u.is_empty()),
+    })
+}
+
+/// The account git asked for: its username, unless it is the generic
+/// `x-token-auth` (SPEC §4 step 1).
+fn asked_account(username: Option<&str>) -> Option<&str> {
+    username.filter(|u| !u.is_empty() && *u != TOKEN_AUTH_USER)
+}
+
+/// The store for a host (SPEC §5). `auto` means the file store until the
+/// keyring backend lands.
+fn open_store(_cfg: Option<&HostConfig>) -> Result<Box<dyn Store>, Error> {
+    Ok(Box::new(FileStore::new(store::data_dir()?)))
+}
+
+/// The `get` ladder (SPEC §4).
+fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Response, Error> {
+    let store = open_store(Some(cfg))?;
+    let host = cfg.remote.store_key();
+    let asked = asked_account(req.username.as_deref());
+    let record = obtain(cfg, store.as_ref(), &host, asked, env)?;
+    let token = record
+        .access_token
+        .clone()
+        .expect("BUG: obtain() returns a record with an access token");
+    Ok(Response {
+        // Never pair one account's name with another's token: the name is
+        // the one git sent, whose record this is, or the generic one.
+        username: Some(asked.unwrap_or(TOKEN_AUTH_USER).to_owned()),
+        password: Some(token),
+        password_expiry_utc: Some(record.expires_at),
+        ..Response::default()
+    })
+}
+
+fn obtain(
+    cfg: &HostConfig,
+    store: &dyn Store,
+    host: &str,
+    asked: Option<&str>,
+    env: &dyn Env,
+) -> Result<Record, Error> {
+    let margin = cfg.refresh_margin.as_secs();
+    let fresh = |r: &Option<Record>| {
+        r.as_ref()
+            .filter(|r| r.fresh_access_token(now(), margin).is_some())
+            .cloned()
+    };
+
+    // 1–2. The account's record; a fresh token answers with no network.
+    let found = find(store, host, asked, cfg)?;
+    if let Some(r) = fresh(&found) {
+        crate::trace!("get: fresh token for {:?}, no network", r.account.username);
+        return Ok(r);
+    }
+
+    // 3. Stale or missing. One process does the work while the others
+    //    wait on the lock, then re-read: they find its result.
+    let who = asked.or(found.as_ref().map(|r| r.account.username.as_str()));
+    let _lock = lock_for(host, who, cfg)?;
+    let found = find(store, host, asked, cfg)?;
+    if let Some(r) = fresh(&found) {
+        crate::trace!("get: another process renewed the token meanwhile");
+        return Ok(r);
+    }
+
+    // 4. Refresh: one request; the rotated refresh token is persisted
+    //    before the new access token is handed out.
+    if let Some(rec) = found.filter(|r| r.refresh_token.is_some()) {
+        if let Some(renewed) = refresh(cfg, store, rec)? {
+            return Ok(renewed);
+        }
+    }
+
+    // 5. Sign in.
+    let how = signin::detect(cfg, env, false, false);
+    sign_in_and_store(cfg, store, host, asked, &how)
+}
+
+/// The record for `asked`, else the host's default account: its only one,
+/// or the most recently signed-in one. Records of another consumer are
+/// treated as absent (SPEC §5).
+fn find(
+    store: &dyn Store,
+    host: &str,
+    asked: Option<&str>,
+    cfg: &HostConfig,
+) -> Result<Option<Record>, Error> {
+    let records = store
+        .records(host)?
+        .into_iter()
+        .filter(|r| r.client_id == cfg.client_id);
+    Ok(match asked {
+        Some(user) => records.into_iter().find(|r| r.account.username == user),
+        None => records.max_by_key(|r| r.signed_in_at),
+    })
+}
+
+/// The per-(host, account) lock, or the per-host sign-in lock while the
+/// account is not known yet (SPEC §5). A waiter may have to sit out
+/// another process's whole browser sign-in.
+fn lock_for(host: &str, account: Option<&str>, cfg: &HostConfig) -> Result<Lock, Error> {
+    let name = match account {
+        Some(a) => format!("account {host} {a}"),
+        None => format!("sign-in {host}"),
+    };
+    let wait = cfg.login_timeout + Duration::from_secs(60);
+    Ok(lock::acquire(&lock_path(&store::data_dir()?, &name), wait)?)
+}
+
+/// Step 4. `Ok(None)` means the refresh token is dead and was dropped:
+/// sign in again.
+fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Record>, Error> {
+    let refresh_token = rec
+        .refresh_token
+        .clone()
+        .expect("BUG: refresh() is only called with a refresh token");
+    crate::trace!("get: refreshing for {:?}", rec.account.username);
+    match Client::new(cfg).refresh(&refresh_token) {
+        Ok(tokens) => {
+            let renewed = refreshed(rec, tokens);
+            if let Err(e) = store.put(&renewed) {
+                // The new token works for this command; the next one will
+                // have to sign in again. Say so rather than fail now.
+                eprintln!("{NAME}: warning: could not save the renewed token: {e}");
+            }
+            Ok(Some(renewed))
+        }
+        Err(e) if e.is_dead_refresh_token() => {
+            eprintln!(
+                "{NAME}: the saved sign-in of {} on {} has expired or was revoked ({e}); \
+                 signing in again",
+                rec.account.username, rec.host
+            );
+            store.put(&Record {
+                refresh_token: None,
+                ..rec
+            })?;
+            Ok(None)
+        }
+        Err(e) if e.is_transient() => match rec.unexpired_access_token(now()) {
+            Some(_) => {
+                eprintln!(
+                    "{NAME}: warning: could not refresh the access token ({e}); using the current \
+                     one, which is valid until {}",
+                    rfc3339(rec.expires_at)
+                );
+                Ok(Some(rec))
+            }
+            None => Err(Error::RefreshFailed(e)),
+        },
+        Err(e) => Err(Error::RefreshRefused(e)),
+    }
+}
+
+/// The record after a refresh: new access token, the rotated refresh token
+/// (or the old one when the server did not rotate it).
+fn refreshed(rec: Record, tokens: TokenSet) -> Record {
+    let t = now();
+    let rotated = tokens.refresh_token.is_some() && tokens.refresh_token != rec.refresh_token;
+    Record {
+        access_token: Some(tokens.access_token),
+        expires_at: t + tokens.expires_in,
+        refresh_issued_at: if rotated { t } else { rec.refresh_issued_at },
+        refresh_token: tokens.refresh_token.or(rec.refresh_token),
+        scopes: if tokens.scopes.is_empty() {
+            rec.scopes
+        } else {
+            tokens.scopes
+        },
+        obtained_at: t,
+        ..rec
+    }
+}
+
+/// Step 5: the browser sign-in, then the record is saved.
+fn sign_in_and_store(
+    cfg: &HostConfig,
+    store: &dyn Store,
+    host: &str,
+    asked: Option<&str>,
+    how: &Surroundings,
+) -> Result<Record, Error> {
+    let client = Client::new(cfg);
+    let (tokens, account) = signin::sign_in(cfg, &client, how, asked)?;
+    let t = now();
+    let record = Record {
+        version: SCHEMA_VERSION,
+        host: host.to_owned(),
+        account,
+        access_token: Some(tokens.access_token),
+        expires_at: t + tokens.expires_in,
+        refresh_issued_at: t,
+        refresh_token: tokens.refresh_token,
+        scopes: tokens.scopes,
+        kind: TokenKind::Oauth,
+        client_id: cfg.client_id.clone(),
+        obtained_at: t,
+        signed_in_at: t,
+    };
+    store.put(&record)?;
+    eprintln!(
+        "{NAME}: signed in to {} as {} ({} store)",
+        cfg.remote.base_url(),
+        record.account.username,
+        store.name()
+    );
+    Ok(record)
+}
+
+/// git got 401 with a credential: if it is our access token, drop it and
+/// keep the refresh token, so the next `get` refreshes without a browser.
+fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
+    let presented = match req.authtype.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => req.credential.as_ref(),
+        _ => req.password.as_ref(),
+    };
+    let Some(presented) = presented else {
+        return Ok(());
+    };
+    let store = open_store(Some(cfg))?;
+    let host = cfg.remote.store_key();
+    let holder = store
+        .records(&host)?
+        .into_iter()
+        .find(|r| r.access_token.as_ref() == Some(presented));
+    let Some(holder) = holder else {
+        crate::trace!("erase: not our token, nothing to do");
+        return Ok(());
+    };
+    // Under the account lock, so a refresh in flight is not overwritten.
+    let _lock = lock_for(&host, Some(&holder.account.username), cfg)?;
+    let current = store
+        .records(&host)?
+        .into_iter()
+        .find(|r| r.account.username == holder.account.username);
+    if let Some(rec) = current.filter(|r| r.access_token.as_ref() == Some(presented)) {
+        crate::trace!("erase: dropping the rejected access token of {:?}", rec.account.username);
+        store.put(&Record {
+            access_token: None,
+            ..rec
+        })?;
+    }
+    Ok(())
+}
+
+/// Parses the URL argument of `login`/`logout`/`status`.
+fn remote_arg(url: Option<&str>) -> Result<Remote, Error> {
+    let url = url.unwrap_or("https://bitbucket.org");
+    Remote::from_url(url)
+        .ok_or_else(|| Error::Usage(format!("{url:?} is not an https:// or http:// URL")))
+}
+
+/// `login [URL] [--no-browser]`: sign in now, replacing any saved sign-in
+/// of that account.
+pub fn login(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), Error> {
+    let mut remote = remote_arg(url)?;
+    let git = GitConfig::load()?;
+    // Keyed exactly as `get` keys it: git sends no path unless
+    // credential.useHttpPath is set (SPEC §6).
+    let use_path = git
+        .get(&remote, "usehttppath")
+        .and_then(config::parse_bool)
+        .unwrap_or(false);
+    if !use_path {
+        remote.path = None;
+    }
+    let cfg = config::resolve(&git, env, &remote)?.ok_or_else(|| not_configured(&remote))?;
+    let store = open_store(Some(&cfg))?;
+    let host = cfg.remote.store_key();
+    let asked = asked_account(remote.username.as_deref());
+    let how = signin::detect(&cfg, env, true, no_browser);
+    let _lock = lock_for(&host, asked, &cfg)?;
+    sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how)?;
+    Ok(())
+}
+
+fn not_configured(remote: &Remote) -> Error {
+    let url = remote.base_url();
+    Error::Failed(format!(
+        "{url} is not set up for {NAME}: run `git credential-bitbucket configure {url}` \
+         (or set credential.{url}.bitbucketClientId); see docs/bitbucket-consumer.md"
+    ))
+}
+
+/// `logout [URL] [--account NAME | --all]`.
+pub fn logout(url: Option<&str>, account: Option<&str>, all: bool, env: &dyn Env) -> Result<(), Error> {
+    let remote = remote_arg(url)?;
+    let cfg = GitConfig::load()
+        .and_then(|g| config::resolve(&g, env, &remote))
+        .ok()
+        .flatten();
+    let store = open_store(cfg.as_ref())?;
+    let host = remote.store_key();
+    let records = store.records(&host)?;
+    let named = account.or(remote.username.as_deref());
+    let doomed: Vec<&Record> = match (named, all) {
+        (_, true) => records.iter().collect(),
+        (Some(user), false) => records.iter().filter(|r| r.account.username == user).collect(),
+        (None, false) if records.len() <= 1 => records.iter().collect(),
+        (None, false) => {
+            let names: Vec<&str> = records.iter().map(|r| r.account.username.as_str()).collect();
+            return Err(Error::Failed(format!(
+                "{host} has several saved accounts ({}); say which with --account NAME, or use --all. \
+                 Nothing was deleted.",
+                names.join(", ")
+            )));
+        }
+    };
+    if doomed.is_empty() {
+        return Err(Error::Failed(match named {
+            Some(user) => format!("no saved sign-in for {user} on {host}"),
+            None => format!("no saved sign-in for {host}"),
+        }));
+    }
+    for rec in doomed {
+        store.remove(&host, &rec.account.username)?;
+        eprintln!("{NAME}: signed out {} from {host}", rec.account.username);
+    }
+    Ok(())
+}
+
+/// `status [URL] [--json]`: never a secret. Human text goes to stderr
+/// (SPEC §2: stdout is for protocol output or the requested JSON).
+pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(), Error> {
+    let filter = url.map(|u| remote_arg(Some(u))).transpose()?;
+    let store = open_store(None)?;
+    let mut records = store.all_records()?;
+    if let Some(r) = &filter {
+        records.retain(|rec| rec.host == r.store_key());
+    }
+    records.sort_by(|a, b| (&a.host, &a.account.username).cmp(&(&b.host, &b.account.username)));
+    let t = now();
+    let is_default = |rec: &Record| {
+        records
+            .iter()
+            .filter(|r| r.host == rec.host)
+            .max_by_key(|r| r.signed_in_at)
+            .is_some_and(|d| d.account.username == rec.account.username)
+    };
+    if json {
+        let accounts: Vec<serde_json::Value> = records
+            .iter()
+            .map(|r| {
+                let valid = r.access_token.is_some() && r.expires_at > t;
+                serde_json::json!({
+                    "host": r.host,
+                    "account": r.account.username,
+                    "display_name": r.account.display_name,
+                    "uuid": r.account.uuid,
+                    "default": is_default(r),
+                    "store": store.name(),
+                    "kind": r.kind,
+                    "access_token_expires_at": valid.then(|| rfc3339(r.expires_at)),
+                    "access_token_valid": valid,
+                    "refresh_token": r.refresh_token.is_some(),
+                    "refresh_token_age_seconds": r.refresh_token.as_ref().map(|_| t.saturating_sub(r.refresh_issued_at)),
+                    "scopes": r.scopes.split_whitespace().collect::<Vec<_>>(),
+                    "signed_in_at": rfc3339(r.signed_in_at),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({ "version": 1, "accounts": accounts });
+        let text = serde_json::to_string_pretty(&doc).expect("BUG: a JSON value always serializes");
+        writeln!(out, "{text}").map_err(|e| Error::Write(e.into()))?;
+        return Ok(());
+    }
+    let mut err = std::io::stderr().lock();
+    if records.is_empty() {
+        let _ = writeln!(err, "No saved Bitbucket sign-ins. `git credential-bitbucket login [URL]` signs in.");
+        return Ok(());
+    }
+    for r in &records {
+        let access = match (&r.access_token, r.expires_at > t) {
+            (Some(_), true) => format!("valid until {} (in {})", rfc3339(r.expires_at), span(r.expires_at - t)),
+            _ => "expired (renewed on next use)".to_owned(),
+        };
+        let refresh = match r.refresh_token {
+            Some(_) => format!("issued {} ago", span(t.saturating_sub(r.refresh_issued_at))),
+            None => "none (next use signs in again)".to_owned(),
+        };
+        let _ = writeln!(
+            err,
+            "{} {}{}\n  store: {}\n  access token: {access}\n  refresh token: {refresh}\n  scopes: {}",
+            r.host,
+            r.account.username,
+            if is_default(r) { " (default)" } else { "" },
+            store.name(),
+            if r.scopes.is_empty() { "-" } else { &r.scopes }
+        );
+    }
+    Ok(())
+}
+
+fn span(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86400),
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_824_000 + 3661), "2026-11-28T01:01:01Z");
+    }
+
+    #[test]
+    fn x_token_auth_means_no_particular_account() {
+        assert_eq!(asked_account(Some("x-token-auth")), None);
+        assert_eq!(asked_account(Some("")), None);
+        assert_eq!(asked_account(Some("alice")), Some("alice"));
+    }
+}

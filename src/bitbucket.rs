@@ -1,0 +1,349 @@
+//! Bitbucket's HTTP endpoints: the token endpoint (code exchange, refresh)
+//! and the current-user lookup (SPEC §6, FACTS A.4, A.8).
+//!
+//! One request per call, never retried automatically (SPEC §6): with
+//! rotating refresh tokens a blind retry could spend a token twice. Every
+//! request has timeouts (connect 10 s, whole request 30 s, SPEC §7).
+
+use crate::config::HostConfig;
+use crate::secret::Secret;
+use crate::store::Account;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Largest response body we read.
+const MAX_BODY: u64 = 1 << 20;
+
+/// What a call to Bitbucket can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No answer: DNS, refused, timeout, TLS.
+    #[error("could not reach {url}: {reason}")]
+    Network {
+        /// The endpoint.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An OAuth error answer (`{"error": …}`).
+    #[error("{url} answered {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    OAuth {
+        /// The endpoint.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The OAuth error code.
+        error: String,
+        /// Its description.
+        description: Option<String>,
+    },
+    /// Anything else: a 5xx, an HTML page, JSON of the wrong shape.
+    #[error("{url} gave an unexpected answer (HTTP {status}, {what}); Bitbucket may be having trouble, try again later")]
+    Unexpected {
+        /// The endpoint.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// What was wrong with it (never the body: it might hold a token).
+        what: String,
+    },
+}
+
+impl ApiError {
+    /// The refresh token itself is dead, so a new sign-in is the cure
+    /// (SPEC §4 step 4): `invalid_grant`, or Cloud's `invalid_request`
+    /// "Invalid refresh_token".
+    pub fn is_dead_refresh_token(&self) -> bool {
+        match self {
+            ApiError::OAuth {
+                error, description, ..
+            } => {
+                error == "invalid_grant"
+                    || (error == "invalid_request"
+                        && description
+                            .as_deref()
+                            .is_some_and(|d| d.to_ascii_lowercase().contains("refresh_token")))
+            }
+            _ => false,
+        }
+    }
+
+    /// Bitbucket could not be reached or answered nonsense: nothing is
+    /// wrong with our tokens, so nothing may be deleted (SPEC §4 step 6).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ApiError::Network { .. } | ApiError::Unexpected { .. })
+    }
+}
+
+/// Tokens from a successful grant.
+#[derive(Debug)]
+pub struct TokenSet {
+    /// The access token.
+    pub access_token: Secret,
+    /// The refresh token, when one was issued (rotated on every refresh).
+    pub refresh_token: Option<Secret>,
+    /// Lifetime in seconds.
+    pub expires_in: u64,
+    /// Granted scopes, space separated.
+    pub scopes: String,
+}
+
+#[derive(Deserialize)]
+struct TokenJson {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    // Cloud said `scopes` until May 2026 and `scope` after (FACTS A.4).
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    scopes: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorJson {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserJson {
+    username: Option<String>,
+    #[serde(default)]
+    uuid: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+/// A client for one host's endpoints.
+pub struct Client<'a> {
+    cfg: &'a HostConfig,
+    agent: ureq::Agent,
+}
+
+impl<'a> Client<'a> {
+    /// An agent with SPEC §7's timeouts, the platform trust store, no
+    /// redirects, and 4xx answers handed to us instead of turned into
+    /// errors (OAuth errors come as 400 JSON).
+    pub fn new(cfg: &'a HostConfig) -> Client<'a> {
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(Duration::from_secs(30)))
+            .tls_config(tls)
+            .user_agent(concat!("git-credential-bitbucket/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Client { cfg, agent }
+    }
+
+    /// Exchanges an authorization code (one request).
+    pub fn exchange_code(
+        &self,
+        code: &Secret,
+        redirect_uri: &str,
+        verifier: &Secret,
+    ) -> Result<TokenSet, ApiError> {
+        self.token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.expose()),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier.expose()),
+        ])
+    }
+
+    /// Exchanges a refresh token (one request).
+    pub fn refresh(&self, refresh_token: &Secret) -> Result<TokenSet, ApiError> {
+        self.token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ])
+    }
+
+    /// POSTs a form to the token endpoint. Cloud: client auth by HTTP
+    /// Basic, form-encoded id and secret (RFC 6749 §2.3.1).
+    fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, ApiError> {
+        let url = &self.cfg.token_url;
+        let secret = self.cfg.client_secret.as_ref().map(Secret::expose).unwrap_or("");
+        let basic = STANDARD.encode(format!(
+            "{}:{}",
+            crate::url::encode(&self.cfg.client_id),
+            crate::url::encode(secret)
+        ));
+        crate::trace!("POST {url} grant_type={}", form[0].1);
+        let mut resp = self
+            .agent
+            .post(url)
+            .header("Authorization", format!("Basic {basic}"))
+            .header("Accept", "application/json")
+            .send_form(form.iter().copied())
+            .map_err(|e| network(url, e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| network(url, e))?;
+        crate::trace!("token endpoint answered HTTP {status}");
+        if status == 200 {
+            let json: TokenJson = serde_json::from_slice(&body).map_err(|_| ApiError::Unexpected {
+                url: url.clone(),
+                status,
+                what: describe_body(&resp, &body),
+            })?;
+            if json.access_token.is_empty() {
+                return Err(ApiError::Unexpected {
+                    url: url.clone(),
+                    status,
+                    what: "no access_token in the answer".into(),
+                });
+            }
+            return Ok(TokenSet {
+                access_token: Secret::new(json.access_token),
+                refresh_token: json.refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
+                // Missing lifetime: assume Data Center's one hour, the
+                // shortest either side uses, so we refresh early not late.
+                expires_in: json.expires_in.unwrap_or(3600),
+                scopes: json.scope.or(json.scopes).unwrap_or_default(),
+            });
+        }
+        match serde_json::from_slice::<ErrorJson>(&body) {
+            Ok(e) => Err(ApiError::OAuth {
+                url: url.clone(),
+                status,
+                error: printable(&e.error),
+                description: e.error_description.as_deref().map(printable),
+            }),
+            Err(_) => Err(ApiError::Unexpected {
+                url: url.clone(),
+                status,
+                what: describe_body(&resp, &body),
+            }),
+        }
+    }
+
+    /// Who the token belongs to: Cloud `GET /2.0/user` (needs the
+    /// `account` permission on the consumer).
+    pub fn current_user(&self, access_token: &Secret) -> Result<Account, ApiError> {
+        let url = format!("{}/user", self.cfg.api_url);
+        crate::trace!("GET {url}");
+        let mut resp = self
+            .agent
+            .get(&url)
+            .header("Authorization", format!("Bearer {}", access_token.expose()))
+            .header("Accept", "application/json")
+            .call()
+            .map_err(|e| network(&url, e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| network(&url, e))?;
+        crate::trace!("user endpoint answered HTTP {status}");
+        if status != 200 {
+            return Err(ApiError::Unexpected {
+                url,
+                status,
+                what: if status == 403 {
+                    "the consumer lacks the Account: Read permission".into()
+                } else {
+                    "not the current user".into()
+                },
+            });
+        }
+        let user: UserJson = serde_json::from_slice(&body).map_err(|_| ApiError::Unexpected {
+            url: url.clone(),
+            status,
+            what: "not a user object".into(),
+        })?;
+        let username = user.username.filter(|u| !u.is_empty()).ok_or(ApiError::Unexpected {
+            url,
+            status,
+            what: "the user object has no username".into(),
+        })?;
+        Ok(Account {
+            username,
+            uuid: user.uuid,
+            display_name: user.display_name,
+        })
+    }
+}
+
+fn network(url: &str, e: ureq::Error) -> ApiError {
+    let reason = match &e {
+        ureq::Error::Timeout(_) => "timed out".to_owned(),
+        ureq::Error::ConnectionFailed => "connection failed".to_owned(),
+        ureq::Error::HostNotFound => "host not found".to_owned(),
+        ureq::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    };
+    ApiError::Network {
+        url: url.to_owned(),
+        reason,
+    }
+}
+
+/// Describes a body we could not use, without quoting it.
+fn describe_body(resp: &ureq::http::Response<ureq::Body>, body: &[u8]) -> String {
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type");
+    format!("{} bytes of {ctype} that are not the expected JSON", body.len())
+}
+
+/// Keeps server-provided text printable and short before it reaches a
+/// terminal.
+pub fn printable(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    if s.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oauth(error: &str, description: Option<&str>) -> ApiError {
+        ApiError::OAuth {
+            url: "u".into(),
+            status: 400,
+            error: error.into(),
+            description: description.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn dead_refresh_tokens_are_told_apart_from_configuration_problems() {
+        assert!(oauth("invalid_grant", None).is_dead_refresh_token());
+        assert!(oauth("invalid_request", Some("Invalid refresh_token")).is_dead_refresh_token());
+        assert!(!oauth("invalid_request", Some("No callback uri defined for the OAuth client.")).is_dead_refresh_token());
+        assert!(!oauth("invalid_client", None).is_dead_refresh_token());
+        assert!(!oauth("unauthorized_client", None).is_transient());
+    }
+
+    #[test]
+    fn printable_strips_control_characters_and_truncates() {
+        assert_eq!(printable("a\x1b[31mb\nc"), "a [31mb c");
+        assert_eq!(printable(&"x".repeat(300)).chars().count(), 201);
+    }
+}

@@ -1,0 +1,296 @@
+//! The loopback listener that receives the OAuth redirect (SPEC §6).
+//!
+//! It is bound before the browser opens, answers only a GET on the
+//! redirect path (anything else gets 404 and the wait goes on), checks
+//! `state` in constant time, answers the browser with a small page, and
+//! closes. The callback parser is a pure function, fuzzed by the tests.
+
+use crate::secret::Secret;
+use crate::url::{parse_query, HttpUrl};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a callback (or a pasted redirect URL) ends the sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    /// Bitbucket redirected with `error=` (the user denied, or the
+    /// consumer is misconfigured).
+    #[error("Bitbucket refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused {
+        /// OAuth error code, e.g. `access_denied`.
+        error: String,
+        /// Its description.
+        description: Option<String>,
+    },
+    /// No `state`, or not ours: the redirect did not come from this
+    /// sign-in.
+    #[error("the sign-in redirect carried a missing or wrong state, so it did not come from this sign-in; nothing was exchanged")]
+    BadState,
+    /// No `code`.
+    #[error("the sign-in redirect carried no authorization code")]
+    MissingCode,
+}
+
+/// Checks a callback query string: the authorization code, or why not.
+pub fn parse_callback(query: &str, state: &Secret) -> Result<Secret, CallbackError> {
+    let pairs = parse_query(query);
+    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    if let Some(error) = get("error") {
+        return Err(CallbackError::Refused {
+            error: crate::bitbucket::printable(error),
+            description: get("error_description").map(crate::bitbucket::printable),
+        });
+    }
+    match get("state") {
+        Some(s) if state.ct_eq(s) => {}
+        _ => return Err(CallbackError::BadState),
+    }
+    match get("code") {
+        Some(code) if !code.is_empty() => Ok(Secret::new(code)),
+        _ => Err(CallbackError::MissingCode),
+    }
+}
+
+/// What a pasted line means: a full redirect URL (state checked) or a bare
+/// code.
+pub fn parse_paste(line: &str, state: &Secret) -> Option<Result<Secret, CallbackError>> {
+    let line = line.trim();
+    if line.is_empty() {
+        return None;
+    }
+    if let Some((_, query)) = line.split_once('?') {
+        let query = query.split('#').next().unwrap_or("");
+        return Some(parse_callback(query, state));
+    }
+    let bare = line
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    bare.then(|| Ok(Secret::new(line)))
+}
+
+/// The listener failed to start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {addr} for the sign-in redirect ({reason}); another sign-in may be \
+     running, or choose another port in credential.<url>.bitbucketRedirectUri (and on the consumer)"
+)]
+pub struct BindError {
+    /// Address.
+    pub addr: String,
+    /// Cause.
+    pub reason: String,
+}
+
+/// A bound listener.
+pub struct Listener {
+    server: Arc<tiny_http::Server>,
+    path: String,
+    redirect_uri: String,
+}
+
+impl Listener {
+    /// Binds the configured redirect: its port, or any free port when it
+    /// has none. `raw` is the configured string, sent as is when it has a
+    /// port.
+    pub fn bind(redirect: &HttpUrl, raw: &str) -> Result<Listener, BindError> {
+        let ip = if redirect.host == "::1" { "[::1]" } else { "127.0.0.1" };
+        let addr = format!("{ip}:{}", redirect.port.unwrap_or(0));
+        let server = tiny_http::Server::http(&addr).map_err(|e| BindError {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        })?;
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .ok_or_else(|| BindError {
+                addr: addr.clone(),
+                reason: "not an IP listener".into(),
+            })?;
+        let path = redirect.path.split(['?', '#']).next().unwrap_or("/").to_owned();
+        let redirect_uri = match redirect.port {
+            Some(_) => raw.to_owned(),
+            None => format!("http://{}:{port}{}", redirect.host_for_url(), redirect.path),
+        };
+        Ok(Listener {
+            server: Arc::new(server),
+            path,
+            redirect_uri,
+        })
+    }
+
+    /// The redirect URI to send (with the real port).
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// Serves requests on a thread until one callback arrives or `stop` is
+    /// set; the callback's outcome goes to `tx` as `wrap(result)`.
+    pub fn spawn<E: Send + 'static>(
+        self,
+        state: Secret,
+        tx: Sender<E>,
+        wrap: fn(Result<Secret, CallbackError>) -> E,
+        stop: Arc<AtomicBool>,
+    ) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let req = match self.server.recv_timeout(Duration::from_millis(100)) {
+                    Ok(Some(r)) => r,
+                    Ok(None) => continue,
+                    Err(_) => break,
+                };
+                let url = req.url().to_owned();
+                let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+                if *req.method() != tiny_http::Method::Get || path != self.path {
+                    crate::trace!("loopback: {} {path} -> 404", req.method());
+                    let _ = req.respond(tiny_http::Response::from_string("Not found").with_status_code(404));
+                    continue;
+                }
+                let result = parse_callback(query, &state);
+                crate::trace!("loopback: callback received, ok={}", result.is_ok());
+                let page = match &result {
+                    Ok(_) => success_page(),
+                    Err(e) => failure_page(&e.to_string()),
+                };
+                let _ = req.respond(html(page));
+                let _ = tx.send(wrap(result));
+                break;
+            }
+            // Dropping the server closes the socket (SPEC §6: close after).
+        })
+    }
+}
+
+fn html(body: String) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut resp = tiny_http::Response::from_string(body);
+    for (k, v) in [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Cache-Control", "no-store"),
+        ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+        ("Referrer-Policy", "no-referrer"),
+    ] {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            resp.add_header(h);
+        }
+    }
+    resp
+}
+
+/// Escapes text for HTML.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(title: &str, heading: &str, body: &str, color: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>\
+         body{{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f4f5f7;color:#172b4d;\
+         display:flex;align-items:center;justify-content:center;min-height:100vh;margin:0}}\
+         main{{background:#fff;border-radius:8px;box-shadow:0 1px 4px rgba(9,30,66,.25);padding:2rem 2.5rem;max-width:34rem}}\
+         h1{{font-size:1.4rem;margin:0 0 .75rem;color:{color}}}p{{line-height:1.5;margin:.5rem 0}}\
+         </style></head><body><main><h1>{heading}</h1>{body}</main></body></html>\n"
+    )
+}
+
+/// The page shown after a successful sign-in.
+pub fn success_page() -> String {
+    page(
+        "Signed in to Bitbucket",
+        "Signed in to Bitbucket",
+        "<p>git-credential-bitbucket received your sign-in. You can close this tab and \
+         return to your terminal; git carries on by itself.</p>",
+        "#006644",
+    )
+}
+
+/// The page shown when the sign-in failed; `reason` is escaped.
+pub fn failure_page(reason: &str) -> String {
+    page(
+        "Bitbucket sign-in failed",
+        "Sign-in failed",
+        &format!(
+            "<p>{}</p><p>Nothing was saved. Return to your terminal for details, then run the \
+             git command again or <code>git credential-bitbucket login</code>.</p>",
+            escape_html(reason)
+        ),
+        "#bf2600",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn callback_outcomes() {
+        let state = Secret::new("st4te");
+        assert_eq!(
+            parse_callback("code=abc&state=st4te", &state).map(|c| c.expose().to_owned()),
+            Ok("abc".into())
+        );
+        assert_eq!(parse_callback("code=abc&state=other", &state), Err(CallbackError::BadState));
+        assert_eq!(parse_callback("code=abc", &state), Err(CallbackError::BadState));
+        assert_eq!(parse_callback("state=st4te", &state), Err(CallbackError::MissingCode));
+        assert!(matches!(
+            parse_callback("error=access_denied&error_description=no+way&state=st4te", &state),
+            Err(CallbackError::Refused { ref error, .. }) if error == "access_denied"
+        ));
+    }
+
+    #[test]
+    fn pasted_lines() {
+        let state = Secret::new("s");
+        let ok = parse_paste("  http://127.0.0.1:5/?code=c1&state=s \n", &state);
+        assert_eq!(ok.map(|r| r.map(|c| c.expose().to_owned())), Some(Ok("c1".into())));
+        assert_eq!(
+            parse_paste("http://127.0.0.1:5/?code=c1&state=x", &state),
+            Some(Err(CallbackError::BadState))
+        );
+        assert_eq!(parse_paste("bare-code_1", &state).map(|r| r.is_ok()), Some(true));
+        assert_eq!(parse_paste("not a code", &state), None);
+        assert_eq!(parse_paste("", &state), None);
+    }
+
+    #[test]
+    fn failure_page_escapes_input() {
+        let p = failure_page("<script>alert(1)</script>&");
+        assert!(!p.contains("<script>"));
+        assert!(p.contains("&lt;script&gt;") && p.contains("&amp;"));
+    }
+
+    proptest! {
+        #[test]
+        fn callback_and_paste_parsers_never_panic(s in "\\PC{0,80}", raw in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let state = Secret::new("s");
+            let _ = parse_callback(&s, &state);
+            let _ = parse_paste(&s, &state);
+            let lossy = String::from_utf8_lossy(&raw);
+            let _ = parse_callback(&lossy, &state);
+        }
+
+        #[test]
+        fn no_input_ever_gets_into_the_page_unescaped(s in "\\PC{0,80}") {
+            let p = failure_page(&s);
+            let body = p.split("<main>").nth(1).expect("has main");
+            prop_assert!(!escape_html(&s).contains('<'));
+            prop_assert_eq!(body.matches('<').count(), failure_page("").split("<main>").nth(1).expect("main").matches('<').count());
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Thin entry point: parse argv, run the command, print an error once.
+
+use git_credential_bitbucket::app::{self, NAME};
+use git_credential_bitbucket::cli::{self, Command};
+use git_credential_bitbucket::config::ProcessEnv;
+use git_credential_bitbucket::error::Error;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run() -> Result<(), Error> {
+    let env = ProcessEnv;
+    match cli::parse(std::env::args_os().skip(1))? {
+        Command::Protocol(action) => {
+            let result = app::protocol(&action, std::io::stdin().lock(), &mut std::io::stdout().lock(), &env);
+            match result {
+                // Protocol actions exit 0 whatever happened (git ignores the
+                // status), except for input that cannot be parsed (SPEC §2).
+                Err(e @ Error::Decode(_)) => Err(e),
+                Err(e) => {
+                    eprintln!("{NAME}: {e}");
+                    Ok(())
+                }
+                Ok(()) => Ok(()),
+            }
+        }
+        Command::Login { url, no_browser } => app::login(url.as_deref(), no_browser, &env),
+        Command::Logout { url, account, all } => app::logout(url.as_deref(), account.as_deref(), all, &env),
+        Command::Status { url, json } => app::status(url.as_deref(), json, &mut std::io::stdout().lock()),
+        Command::Help(cmd) => {
+            print!("{}", cli::help(cmd.as_deref()));
+            Ok(())
+        }
+        Command::Version => {
+            println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}

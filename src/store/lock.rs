@@ -1,0 +1,75 @@
+//! Cross-process advisory locks (SPEC §5). They are OS file locks, so a
+//! holder that crashes releases its lock when the kernel closes the file:
+//! no stale lock can block anyone. Lock files live beside the store, not
+//! under `XDG_RUNTIME_DIR`, which is often unset.
+
+use super::StoreError;
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// The lock file for `name` (e.g. host and account) under `dir/locks/`:
+/// hashed, so any host or account name makes a safe file name.
+pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
+    let digest = Sha256::digest(name.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    dir.join("locks").join(format!("{hex}.lock"))
+}
+
+/// Takes the exclusive lock at `path`, waiting up to `timeout`.
+pub fn acquire(path: &Path, timeout: Duration) -> Result<Lock, StoreError> {
+    if let Some(parent) = path.parent() {
+        super::file::create_private_dir(parent)?;
+    }
+    let io = |what, source| StoreError::Io {
+        path: path.to_path_buf(),
+        what,
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path).map_err(|e| io("cannot open lock file", e))?;
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(io("cannot lock", e)),
+        }
+        if start.elapsed() >= timeout {
+            return Err(StoreError::LockTimeout {
+                path: path.to_path_buf(),
+                seconds: timeout.as_secs(),
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(25));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_waits_and_times_out() {
+        let dir = std::env::temp_dir().join(format!("gcb-lock-{}", std::process::id()));
+        let path = lock_path(&dir, "https://bitbucket.org alice");
+        let held = acquire(&path, Duration::from_secs(1)).expect("first lock");
+        let err = acquire(&path, Duration::from_millis(50)).expect_err("held");
+        assert!(matches!(err, StoreError::LockTimeout { .. }));
+        drop(held);
+        acquire(&path, Duration::from_millis(50)).expect("released on drop");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,189 @@
+//! Where tokens live (SPEC §5): one record per (host + context path,
+//! account), behind one trait so the `get` ladder does not care which
+//! backend holds them.
+
+pub mod file;
+pub mod lock;
+
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Version of the record layout, stored with each record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The Bitbucket account a record belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Account {
+    /// The username: the key of the record within its host.
+    pub username: String,
+    /// Cloud's `{uuid}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// How the token was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// Authorization code in the browser, with a refresh token.
+    Oauth,
+    /// `client_credentials` grant.
+    ClientCredentials,
+}
+
+/// One account's tokens on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Layout version.
+    pub version: u32,
+    /// `protocol://host[:port][/context]` (see `Remote::store_key`).
+    pub host: String,
+    /// Whose tokens.
+    pub account: Account,
+    /// The access token; `None` after git reported it rejected (`erase`).
+    pub access_token: Option<Secret>,
+    /// When the access token expires, Unix seconds.
+    pub expires_at: u64,
+    /// The refresh token: rotated on every use, so always the latest.
+    pub refresh_token: Option<Secret>,
+    /// When the current refresh token was issued, Unix seconds.
+    pub refresh_issued_at: u64,
+    /// Granted scopes, space separated.
+    pub scopes: String,
+    /// How it was obtained.
+    pub kind: TokenKind,
+    /// The consumer that obtained it: a record of another consumer is
+    /// never refreshed with ours (SPEC §5).
+    pub client_id: String,
+    /// When the access token was obtained, Unix seconds.
+    pub obtained_at: u64,
+    /// When the user last signed in to this account (default account).
+    pub signed_in_at: u64,
+}
+
+impl Record {
+    /// The access token if it is still fresh for `margin` seconds more.
+    /// The margin is capped at a quarter of the token's lifetime (SPEC §3).
+    pub fn fresh_access_token(&self, now: u64, margin: u64) -> Option<&Secret> {
+        let lifetime = self.expires_at.saturating_sub(self.obtained_at);
+        let margin = margin.min(lifetime / 4);
+        self.access_token
+            .as_ref()
+            .filter(|_| self.expires_at > now.saturating_add(margin))
+    }
+
+    /// The access token if it has not expired at all (the network-failure
+    /// fallback of SPEC §4 step 6).
+    pub fn unexpired_access_token(&self, now: u64) -> Option<&Secret> {
+        self.access_token.as_ref().filter(|_| self.expires_at > now)
+    }
+}
+
+/// What a store backend can fail with. Nothing here ever deletes data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file-system problem, with the path and what to do.
+    #[error("token store {path}: {what}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What we were doing.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No place for our data: no home directory.
+    #[error("cannot find a data directory for the token store: set HOME or XDG_DATA_HOME")]
+    NoDataDir,
+    /// A lock could not be taken in time.
+    #[error(
+        "timed out after {seconds} s waiting for another git-credential-bitbucket process \
+         (lock {path}); if none is running, try again"
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        seconds: u64,
+    },
+}
+
+/// The operations the `get` ladder needs from any backend.
+pub trait Store {
+    /// A short name for messages and `status` (`file`, `keyring`).
+    fn name(&self) -> &'static str;
+    /// All records for `host` (a store key).
+    fn records(&self, host: &str) -> Result<Vec<Record>, StoreError>;
+    /// All records on every host (for `status`).
+    fn all_records(&self) -> Result<Vec<Record>, StoreError>;
+    /// Inserts or replaces the record for (`record.host`, account).
+    fn put(&self, record: &Record) -> Result<(), StoreError>;
+    /// Removes the record; `Ok(false)` when there was none.
+    fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError>;
+}
+
+/// The directory for the store file and lock files:
+/// `$XDG_DATA_HOME/git-credential-bitbucket` on Linux.
+pub fn data_dir() -> Result<PathBuf, StoreError> {
+    directories::ProjectDirs::from("", "", "git-credential-bitbucket")
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or(StoreError::NoDataDir)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(obtained: u64, expires: u64) -> Record {
+        Record {
+            version: SCHEMA_VERSION,
+            host: "https://bitbucket.org".into(),
+            account: Account {
+                username: "alice".into(),
+                ..Account::default()
+            },
+            access_token: Some(Secret::new("at")),
+            expires_at: expires,
+            refresh_token: Some(Secret::new("rt")),
+            refresh_issued_at: obtained,
+            scopes: String::new(),
+            kind: TokenKind::Oauth,
+            client_id: "id".into(),
+            obtained_at: obtained,
+            signed_in_at: obtained,
+        }
+    }
+
+    #[test]
+    fn freshness_uses_the_margin_capped_at_a_quarter_of_the_lifetime() {
+        // Two-hour token, 600 s margin.
+        let r = record(0, 7200);
+        assert!(r.fresh_access_token(6599, 600).is_some());
+        assert!(r.fresh_access_token(6600, 600).is_none());
+        // Eight-second token: margin capped at 2 s.
+        let r = record(100, 108);
+        assert!(r.fresh_access_token(105, 600).is_some());
+        assert!(r.fresh_access_token(106, 600).is_none());
+        assert!(r.unexpired_access_token(107).is_some());
+        assert!(r.unexpired_access_token(108).is_none());
+    }
+
+    #[test]
+    fn debug_of_a_record_shows_no_token() {
+        let text = format!("{:?}", record(0, 1));
+        assert!(!text.contains("\"at\"") && !text.contains("\"rt\""), "{text}");
+    }
+}
