@@ -57,10 +57,7 @@ Next steps (docs/bitbucket-consumer.md explains the first one):
   1. In Bitbucket: Workspace settings > OAuth consumers > Add consumer, with
      Callback URL http://127.0.0.1:34107/ and permissions Account: Read and
      Repositories: Write. Note its Key and Secret.
-  2. Tell git to use the helper for bitbucket.org:
-       git config --global credential.https://bitbucket.org.bitbucketClientId <Key>
-       git config --global credential.https://bitbucket.org.bitbucketClientSecret <Secret>
-       git config --global credential.https://bitbucket.org.helper ''
-       git config --global --add credential.https://bitbucket.org.helper $bindir/$name
+  2. Tell git to use the helper for bitbucket.org (asks for the Key and Secret):
+       $bindir/$name configure
   3. Clone as usual; the first time, your browser asks you to sign in.
 NEXT

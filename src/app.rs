@@ -335,7 +335,10 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
         .into_iter()
         .find(|r| r.account.username == holder.account.username);
     if let Some(rec) = current.filter(|r| r.access_token.as_ref() == Some(presented)) {
-        crate::trace!("erase: dropping the rejected access token of {:?}", rec.account.username);
+        crate::trace!(
+            "erase: dropping the rejected access token of {:?}",
+            rec.account.username
+        );
         store.put(&Record {
             access_token: None,
             ..rec
@@ -384,7 +387,12 @@ fn not_configured(remote: &Remote) -> Error {
 }
 
 /// `logout [URL] [--account NAME | --all]`.
-pub fn logout(url: Option<&str>, account: Option<&str>, all: bool, env: &dyn Env) -> Result<(), Error> {
+pub fn logout(
+    url: Option<&str>,
+    account: Option<&str>,
+    all: bool,
+    env: &dyn Env,
+) -> Result<(), Error> {
     let remote = remote_arg(url)?;
     let cfg = GitConfig::load()
         .and_then(|g| config::resolve(&g, env, &remote))
@@ -396,10 +404,16 @@ pub fn logout(url: Option<&str>, account: Option<&str>, all: bool, env: &dyn Env
     let named = account.or(remote.username.as_deref());
     let doomed: Vec<&Record> = match (named, all) {
         (_, true) => records.iter().collect(),
-        (Some(user), false) => records.iter().filter(|r| r.account.username == user).collect(),
+        (Some(user), false) => records
+            .iter()
+            .filter(|r| r.account.username == user)
+            .collect(),
         (None, false) if records.len() <= 1 => records.iter().collect(),
         (None, false) => {
-            let names: Vec<&str> = records.iter().map(|r| r.account.username.as_str()).collect();
+            let names: Vec<&str> = records
+                .iter()
+                .map(|r| r.account.username.as_str())
+                .collect();
             return Err(Error::Failed(format!(
                 "{host} has several saved accounts ({}); say which with --account NAME, or use --all. \
                  Nothing was deleted.",
@@ -467,12 +481,19 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
     }
     let mut err = std::io::stderr().lock();
     if records.is_empty() {
-        let _ = writeln!(err, "No saved Bitbucket sign-ins. `git credential-bitbucket login [URL]` signs in.");
+        let _ = writeln!(
+            err,
+            "No saved Bitbucket sign-ins. `git credential-bitbucket login [URL]` signs in."
+        );
         return Ok(());
     }
     for r in &records {
         let access = match (&r.access_token, r.expires_at > t) {
-            (Some(_), true) => format!("valid until {} (in {})", rfc3339(r.expires_at), span(r.expires_at - t)),
+            (Some(_), true) => format!(
+                "valid until {} (in {})",
+                rfc3339(r.expires_at),
+                span(r.expires_at - t)
+            ),
             _ => "expired (renewed on next use)".to_owned(),
         };
         let refresh = match r.refresh_token {

@@ -140,7 +140,10 @@ impl<'a> Client<'a> {
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(30)))
             .tls_config(tls)
-            .user_agent(concat!("git-credential-bitbucket/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "git-credential-bitbucket/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .build()
             .new_agent();
         Client { cfg, agent }
@@ -173,7 +176,12 @@ impl<'a> Client<'a> {
     /// Basic, form-encoded id and secret (RFC 6749 §2.3.1).
     fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, ApiError> {
         let url = &self.cfg.token_url;
-        let secret = self.cfg.client_secret.as_ref().map(Secret::expose).unwrap_or("");
+        let secret = self
+            .cfg
+            .client_secret
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or("");
         let basic = STANDARD.encode(format!(
             "{}:{}",
             crate::url::encode(&self.cfg.client_id),
@@ -196,11 +204,12 @@ impl<'a> Client<'a> {
             .map_err(|e| network(url, e))?;
         crate::trace!("token endpoint answered HTTP {status}");
         if status == 200 {
-            let json: TokenJson = serde_json::from_slice(&body).map_err(|_| ApiError::Unexpected {
-                url: url.clone(),
-                status,
-                what: describe_body(&resp, &body),
-            })?;
+            let json: TokenJson =
+                serde_json::from_slice(&body).map_err(|_| ApiError::Unexpected {
+                    url: url.clone(),
+                    status,
+                    what: describe_body(&resp, &body),
+                })?;
             if json.access_token.is_empty() {
                 return Err(ApiError::Unexpected {
                     url: url.clone(),
@@ -210,7 +219,10 @@ impl<'a> Client<'a> {
             }
             return Ok(TokenSet {
                 access_token: Secret::new(json.access_token),
-                refresh_token: json.refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
+                refresh_token: json
+                    .refresh_token
+                    .filter(|t| !t.is_empty())
+                    .map(Secret::new),
                 // Missing lifetime: assume Data Center's one hour, the
                 // shortest either side uses, so we refresh early not late.
                 expires_in: json.expires_in.unwrap_or(3600),
@@ -268,11 +280,14 @@ impl<'a> Client<'a> {
             status,
             what: "not a user object".into(),
         })?;
-        let username = user.username.filter(|u| !u.is_empty()).ok_or(ApiError::Unexpected {
-            url,
-            status,
-            what: "the user object has no username".into(),
-        })?;
+        let username = user
+            .username
+            .filter(|u| !u.is_empty())
+            .ok_or(ApiError::Unexpected {
+                url,
+                status,
+                what: "the user object has no username".into(),
+            })?;
         Ok(Account {
             username,
             uuid: user.uuid,
@@ -302,7 +317,10 @@ fn describe_body(resp: &ureq::http::Response<ureq::Body>, body: &[u8]) -> String
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("no content type");
-    format!("{} bytes of {ctype} that are not the expected JSON", body.len())
+    format!(
+        "{} bytes of {ctype} that are not the expected JSON",
+        body.len()
+    )
 }
 
 /// Keeps server-provided text printable and short before it reaches a
@@ -336,7 +354,11 @@ mod tests {
     fn dead_refresh_tokens_are_told_apart_from_configuration_problems() {
         assert!(oauth("invalid_grant", None).is_dead_refresh_token());
         assert!(oauth("invalid_request", Some("Invalid refresh_token")).is_dead_refresh_token());
-        assert!(!oauth("invalid_request", Some("No callback uri defined for the OAuth client.")).is_dead_refresh_token());
+        assert!(!oauth(
+            "invalid_request",
+            Some("No callback uri defined for the OAuth client.")
+        )
+        .is_dead_refresh_token());
         assert!(!oauth("invalid_client", None).is_dead_refresh_token());
         assert!(!oauth("unauthorized_client", None).is_transient());
     }

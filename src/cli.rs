@@ -33,6 +33,15 @@ pub enum Command {
         /// JSON on stdout.
         json: bool,
     },
+    /// `configure [URL] …`.
+    Configure(crate::setup::Settings),
+    /// `unconfigure [URL] [--global|--system|--local|--file F]`.
+    Unconfigure {
+        /// The remote.
+        url: Option<String>,
+        /// Which file.
+        scope: crate::setup::Scope,
+    },
     /// `--help`, or `COMMAND --help`.
     Help(Option<String>),
     /// `--version`.
@@ -61,7 +70,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
     match first.as_str() {
         "-h" | "--help" | "help" => Ok(Command::Help(rest.first().cloned())),
         "-V" | "--version" | "version" => Ok(Command::Version),
-        cmd @ ("login" | "logout" | "status") if wants_help => Ok(Command::Help(Some(cmd.to_owned()))),
+        cmd @ ("login" | "logout" | "status" | "configure" | "unconfigure") if wants_help => {
+            Ok(Command::Help(Some(cmd.to_owned())))
+        }
         "login" => {
             let mut p = Flags::new("login", rest);
             let no_browser = p.flag("--no-browser");
@@ -76,7 +87,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             let url = p.positional()?;
             p.finish()?;
             if all && account.is_some() {
-                return Err(Error::Usage("logout: --account and --all exclude each other".into()));
+                return Err(Error::Usage(
+                    "logout: --account and --all exclude each other".into(),
+                ));
             }
             Ok(Command::Logout { url, account, all })
         }
@@ -86,6 +99,29 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             let url = p.positional()?;
             p.finish()?;
             Ok(Command::Status { url, json })
+        }
+        "configure" => {
+            let mut p = Flags::new("configure", rest);
+            let scope = p.scope()?;
+            let settings = crate::setup::Settings {
+                kind: p.value("--kind")?,
+                client_id: p.value("--client-id")?,
+                client_secret_stdin: p.flag("--client-secret-stdin"),
+                redirect_uri: p.value("--redirect-uri")?,
+                flow: p.value("--flow")?,
+                username: p.value("--username")?,
+                url: p.positional()?,
+                scope,
+            };
+            p.finish()?;
+            Ok(Command::Configure(settings))
+        }
+        "unconfigure" => {
+            let mut p = Flags::new("unconfigure", rest);
+            let scope = p.scope()?;
+            let url = p.positional()?;
+            p.finish()?;
+            Ok(Command::Unconfigure { url, scope })
         }
         // Any other word: git's rule is to ignore unknown operations.
         other => Ok(Command::Protocol(other.to_owned())),
@@ -128,6 +164,31 @@ impl<'a> Flags<'a> {
         }
     }
 
+    fn scope(&mut self) -> Result<crate::setup::Scope, Error> {
+        use crate::setup::Scope;
+        let mut found = Vec::new();
+        if self.flag("--global") {
+            found.push(Scope::Global);
+        }
+        if self.flag("--system") {
+            found.push(Scope::System);
+        }
+        if self.flag("--local") {
+            found.push(Scope::Local);
+        }
+        if let Some(f) = self.value("--file")? {
+            found.push(Scope::File(f));
+        }
+        match found.len() {
+            0 => Ok(Scope::Global),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::Usage(format!(
+                "{}: choose one of --global, --system, --local, --file",
+                self.cmd
+            ))),
+        }
+    }
+
     fn positional(&mut self) -> Result<Option<String>, Error> {
         match self.args.iter().position(|a| !a.starts_with('-')) {
             Some(i) => Ok(Some(self.args.remove(i).to_owned())),
@@ -138,7 +199,10 @@ impl<'a> Flags<'a> {
     fn finish(self) -> Result<(), Error> {
         match self.args.first() {
             None => Ok(()),
-            Some(a) => Err(Error::Usage(format!("{}: unexpected argument {a:?}", self.cmd))),
+            Some(a) => Err(Error::Usage(format!(
+                "{}: unexpected argument {a:?}",
+                self.cmd
+            ))),
         }
     }
 }
@@ -190,6 +254,38 @@ Example:
   git credential-bitbucket status --json
 "
         .into(),
+        Some("configure") => "\
+git credential-bitbucket configure [URL] [options]
+
+Write the git config that makes URL (default https://bitbucket.org) use this
+helper alone: an empty credential.<url>.helper entry, this binary's absolute
+path, and the consumer's key and secret. On a terminal without --client-id it
+walks you through creating the OAuth consumer and asks for the key and the
+secret (not echoed). Running it twice changes nothing.
+
+Options:
+  --client-id ID           the consumer key
+  --client-secret-stdin    read the consumer secret from stdin
+  --kind cloud|datacenter  default: cloud for bitbucket.org (datacenter: planned)
+  --redirect-uri URI       the consumer's callback (default http://127.0.0.1:34107/)
+  --flow browser           how to get tokens (client_credentials, token: planned)
+  --username NAME          the account to use for this host
+  --global | --system | --local | --file F   where to write (default --global)
+
+Example:
+  printf '%s\\n' \"$SECRET\" | git credential-bitbucket configure --client-id KEY --client-secret-stdin
+"
+        .into(),
+        Some("unconfigure") => "\
+git credential-bitbucket unconfigure [URL] [--global|--system|--local|--file F]
+
+Remove exactly what `configure` wrote for URL (default https://bitbucket.org).
+Saved tokens stay; `logout --all` deletes them.
+
+Example:
+  git credential-bitbucket unconfigure https://bitbucket.org
+"
+        .into(),
         _ => format!(
             "\
 git-credential-bitbucket {} — a git credential helper for Bitbucket
@@ -204,6 +300,8 @@ Commands for you:
   login [URL] [--no-browser]              sign in now
   logout [URL] [--account NAME | --all]   delete saved tokens
   status [URL] [--json]                   show saved sign-ins (never secrets)
+  configure [URL] [--client-id ID ...]    set up git to use this helper for URL
+  unconfigure [URL]                       undo configure
 
 Commands for git (credential.helper=bitbucket):
   get, store, erase, capability           git's credential protocol on stdin/stdout
@@ -212,11 +310,8 @@ Options:
   -h, --help      this help; `COMMAND --help` for a command's
   -V, --version   the version
 
-Setup: create an OAuth consumer (docs/bitbucket-consumer.md), then
-  git config --global credential.https://bitbucket.org.bitbucketClientId KEY
-  git config --global credential.https://bitbucket.org.bitbucketClientSecret SECRET
-  git config --global credential.https://bitbucket.org.helper ''
-  git config --global --add credential.https://bitbucket.org.helper \"$(command -v git-credential-bitbucket)\"
+Setup: `git credential-bitbucket configure` walks you through it
+(docs/bitbucket-consumer.md explains the OAuth consumer).
 
 Trace: GIT_CREDENTIAL_BITBUCKET_TRACE=1 (secrets are never shown).
 ",
@@ -236,8 +331,14 @@ mod tests {
     #[test]
     fn protocol_actions_are_taken_from_the_last_word() {
         assert_eq!(p(&["get"]).expect("ok"), Command::Protocol("get".into()));
-        assert_eq!(p(&["--x", "erase"]).expect("ok"), Command::Protocol("erase".into()));
-        assert_eq!(p(&["frobnicate"]).expect("ok"), Command::Protocol("frobnicate".into()));
+        assert_eq!(
+            p(&["--x", "erase"]).expect("ok"),
+            Command::Protocol("erase".into())
+        );
+        assert_eq!(
+            p(&["frobnicate"]).expect("ok"),
+            Command::Protocol("frobnicate".into())
+        );
     }
 
     #[test]
@@ -257,8 +358,17 @@ mod tests {
                 all: false
             }
         );
-        assert_eq!(p(&["status", "--json"]).expect("ok"), Command::Status { url: None, json: true });
-        assert_eq!(p(&["status", "--help"]).expect("ok"), Command::Help(Some("status".into())));
+        assert_eq!(
+            p(&["status", "--json"]).expect("ok"),
+            Command::Status {
+                url: None,
+                json: true
+            }
+        );
+        assert_eq!(
+            p(&["status", "--help"]).expect("ok"),
+            Command::Help(Some("status".into()))
+        );
         assert!(p(&["logout", "--account"]).is_err());
         assert!(p(&["logout", "--all", "--account", "x"]).is_err());
         assert!(p(&["status", "--bogus"]).is_err());

@@ -16,7 +16,8 @@ use std::time::Duration;
 pub const CLOUD_HOST: &str = "bitbucket.org";
 
 /// A consumer key baked in by a packager at build time (SPEC §1).
-pub const BUILTIN_CLIENT_ID: Option<&str> = option_env!("GIT_CREDENTIAL_BITBUCKET_BUILTIN_CLIENT_ID");
+pub const BUILTIN_CLIENT_ID: Option<&str> =
+    option_env!("GIT_CREDENTIAL_BITBUCKET_BUILTIN_CLIENT_ID");
 /// Its secret.
 pub const BUILTIN_CLIENT_SECRET: Option<&str> =
     option_env!("GIT_CREDENTIAL_BITBUCKET_BUILTIN_CLIENT_SECRET");
@@ -410,19 +411,49 @@ impl Env for ProcessEnv {
 const KEYS: &[(&str, &str, &str, bool)] = &[
     ("bitbucketKind", "bitbucketkind", "KIND", true),
     ("bitbucketClientId", "bitbucketclientid", "CLIENT_ID", true),
-    ("bitbucketClientSecret", "bitbucketclientsecret", "CLIENT_SECRET", true),
-    ("bitbucketAuthorizeUrl", "bitbucketauthorizeurl", "AUTHORIZE_URL", true),
+    (
+        "bitbucketClientSecret",
+        "bitbucketclientsecret",
+        "CLIENT_SECRET",
+        true,
+    ),
+    (
+        "bitbucketAuthorizeUrl",
+        "bitbucketauthorizeurl",
+        "AUTHORIZE_URL",
+        true,
+    ),
     ("bitbucketTokenUrl", "bitbuckettokenurl", "TOKEN_URL", true),
     ("bitbucketApiUrl", "bitbucketapiurl", "API_URL", true),
-    ("bitbucketRedirectUri", "bitbucketredirecturi", "REDIRECT_URI", true),
+    (
+        "bitbucketRedirectUri",
+        "bitbucketredirecturi",
+        "REDIRECT_URI",
+        true,
+    ),
     ("bitbucketStore", "bitbucketstore", "STORE", false),
     ("bitbucketBrowser", "bitbucketbrowser", "BROWSER", false),
     ("bitbucketFlow", "bitbucketflow", "FLOW", true),
     ("bitbucketScopes", "bitbucketscopes", "SCOPES", true),
-    ("bitbucketLoginTimeout", "bitbucketlogintimeout", "LOGIN_TIMEOUT", false),
-    ("bitbucketRefreshMargin", "bitbucketrefreshmargin", "REFRESH_MARGIN", false),
+    (
+        "bitbucketLoginTimeout",
+        "bitbucketlogintimeout",
+        "LOGIN_TIMEOUT",
+        false,
+    ),
+    (
+        "bitbucketRefreshMargin",
+        "bitbucketrefreshmargin",
+        "REFRESH_MARGIN",
+        false,
+    ),
     ("bitbucketAuthType", "bitbucketauthtype", "AUTH_TYPE", true),
-    ("bitbucketAllowHttp", "bitbucketallowhttp", "ALLOW_HTTP", false),
+    (
+        "bitbucketAllowHttp",
+        "bitbucketallowhttp",
+        "ALLOW_HTTP",
+        false,
+    ),
 ];
 
 /// Resolves the configuration for `remote`: `Ok(None)` when the host is not
@@ -508,7 +539,13 @@ pub fn resolve(
         None | Some("auto") => StoreChoice::Auto,
         Some("keyring") => StoreChoice::Keyring,
         Some("file") => StoreChoice::File,
-        Some(v) => return Err(invalid("bitbucketStore", v.to_owned(), "auto, keyring, file")),
+        Some(v) => {
+            return Err(invalid(
+                "bitbucketStore",
+                v.to_owned(),
+                "auto, keyring, file",
+            ))
+        }
     };
     if store == StoreChoice::Keyring {
         return Err(ConfigError::NotSupportedYet {
@@ -548,7 +585,12 @@ pub fn resolve(
     let refresh_margin = seconds("bitbucketRefreshMargin", 600)?;
 
     let client_id = value("bitbucketClientId")
-        .or_else(|| is_cloud_host.then_some(BUILTIN_CLIENT_ID).flatten().map(str::to_owned))
+        .or_else(|| {
+            is_cloud_host
+                .then_some(BUILTIN_CLIENT_ID)
+                .flatten()
+                .map(str::to_owned)
+        })
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ConfigError::MissingClientId { url: url.clone() })?;
     let client_secret = value("bitbucketClientSecret")
@@ -599,7 +641,8 @@ pub fn resolve(
         "https://bitbucket.org/site/oauth2/access_token",
     )?;
     let api_url = endpoint("bitbucketApiUrl", "https://api.bitbucket.org/2.0")?;
-    let redirect_raw = value("bitbucketRedirectUri").unwrap_or_else(|| "http://127.0.0.1:34107/".into());
+    let redirect_raw =
+        value("bitbucketRedirectUri").unwrap_or_else(|| "http://127.0.0.1:34107/".into());
     let redirect = HttpUrl::parse(&redirect_raw)
         .filter(|u| u.scheme == "http" && u.is_loopback())
         .ok_or_else(|| ConfigError::BadUrl {
@@ -613,7 +656,12 @@ pub fn resolve(
         .unwrap_or_default();
     let interactive = git
         .get(remote, "interactive")
-        .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0" | "never"))
+        .map(|v| {
+            !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "false" | "no" | "off" | "0" | "never"
+            )
+        })
         .unwrap_or(true);
 
     Ok(Some(HostConfig {
@@ -682,19 +730,31 @@ mod tests {
         ]);
         let ours = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect("valid");
         assert_eq!(ours.expect("ours").client_id, "id");
-        assert!(resolve(&git, &no_env(), &remote("https", "github.com")).expect("ok").is_none());
+        assert!(resolve(&git, &no_env(), &remote("https", "github.com"))
+            .expect("ok")
+            .is_none());
     }
 
     #[test]
     fn environment_never_makes_a_host_ours_but_overrides_for_ours() {
         let env = MapEnv(HashMap::from([
-            ("GIT_CREDENTIAL_BITBUCKET_CLIENT_ID".to_owned(), "env-id".to_owned()),
-            ("GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET".to_owned(), "env-s".to_owned()),
+            (
+                "GIT_CREDENTIAL_BITBUCKET_CLIENT_ID".to_owned(),
+                "env-id".to_owned(),
+            ),
+            (
+                "GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET".to_owned(),
+                "env-s".to_owned(),
+            ),
         ]));
         let empty = GitConfig::default();
-        assert!(resolve(&empty, &env, &remote("https", "bitbucket.org")).expect("ok").is_none());
+        assert!(resolve(&empty, &env, &remote("https", "bitbucket.org"))
+            .expect("ok")
+            .is_none());
         let git = cfg(&[("credential.https://bitbucket.org.bitbucketkind", "cloud")]);
-        let c = resolve(&git, &env, &remote("https", "bitbucket.org")).expect("ok").expect("ours");
+        let c = resolve(&git, &env, &remote("https", "bitbucket.org"))
+            .expect("ok")
+            .expect("ours");
         assert_eq!(c.client_id, "env-id");
     }
 
@@ -702,7 +762,10 @@ mod tests {
     fn scoped_keys_follow_git_urlmatch_rules() {
         let git = cfg(&[
             ("credential.https://bitbucket.org.bitbucketclientid", "host"),
-            ("credential.https://bitbucket.org/ws.bitbucketclientid", "path"),
+            (
+                "credential.https://bitbucket.org/ws.bitbucketclientid",
+                "path",
+            ),
             ("credential.https://*.example.com.bitbucketclientid", "wild"),
             ("credential.http://127.0.0.1:8080.bitbucketclientid", "port"),
         ]);
@@ -712,12 +775,30 @@ mod tests {
         assert_eq!(git.scoped(&r, "bitbucketclientid"), Some("path"));
         r.path = Some("wsx/repo.git".into());
         assert_eq!(git.scoped(&r, "bitbucketclientid"), Some("host"));
-        assert_eq!(git.scoped(&remote("https", "a.example.com"), "bitbucketclientid"), Some("wild"));
-        assert_eq!(git.scoped(&remote("https", "a.b.example.com"), "bitbucketclientid"), None);
-        assert_eq!(git.scoped(&remote("http", "127.0.0.1:8080"), "bitbucketclientid"), Some("port"));
-        assert_eq!(git.scoped(&remote("http", "127.0.0.1:8081"), "bitbucketclientid"), None);
-        assert_eq!(git.scoped(&remote("https", "bitbucket.org:443"), "bitbucketclientid"), Some("host"));
-        assert_eq!(git.scoped(&remote("http", "bitbucket.org"), "bitbucketclientid"), None);
+        assert_eq!(
+            git.scoped(&remote("https", "a.example.com"), "bitbucketclientid"),
+            Some("wild")
+        );
+        assert_eq!(
+            git.scoped(&remote("https", "a.b.example.com"), "bitbucketclientid"),
+            None
+        );
+        assert_eq!(
+            git.scoped(&remote("http", "127.0.0.1:8080"), "bitbucketclientid"),
+            Some("port")
+        );
+        assert_eq!(
+            git.scoped(&remote("http", "127.0.0.1:8081"), "bitbucketclientid"),
+            None
+        );
+        assert_eq!(
+            git.scoped(&remote("https", "bitbucket.org:443"), "bitbucketclientid"),
+            Some("host")
+        );
+        assert_eq!(
+            git.scoped(&remote("http", "bitbucket.org"), "bitbucketclientid"),
+            None
+        );
     }
 
     #[test]
@@ -725,7 +806,10 @@ mod tests {
         let git = cfg(&[("credential.https://bitbucket.org.bitbucketkind", "cloud")]);
         let err = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect_err("no id");
         let msg = err.to_string();
-        assert!(msg.contains("credential.https://bitbucket.org.bitbucketClientId"), "{msg}");
+        assert!(
+            msg.contains("credential.https://bitbucket.org.bitbucketClientId"),
+            "{msg}"
+        );
         assert!(msg.contains("git credential-bitbucket configure"), "{msg}");
     }
 
@@ -733,13 +817,19 @@ mod tests {
     fn bad_values_name_the_key_and_accepted_values() {
         let git = cfg(&[
             ("credential.https://bitbucket.org.bitbucketclientid", "id"),
-            ("credential.https://bitbucket.org.bitbucketclientsecret", "s"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
             ("credential.https://bitbucket.org.bitbucketstore", "vault"),
         ]);
         let msg = resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
             .expect_err("bad")
             .to_string();
-        assert!(msg.contains("bitbucketStore") && msg.contains("auto, keyring, file"), "{msg}");
+        assert!(
+            msg.contains("bitbucketStore") && msg.contains("auto, keyring, file"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -764,8 +854,14 @@ mod tests {
     fn secrets_never_go_to_an_http_token_endpoint() {
         let git = cfg(&[
             ("credential.https://bitbucket.org.bitbucketclientid", "id"),
-            ("credential.https://bitbucket.org.bitbucketclientsecret", "s"),
-            ("credential.https://bitbucket.org.bitbuckettokenurl", "http://evil.example/token"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            (
+                "credential.https://bitbucket.org.bitbuckettokenurl",
+                "http://evil.example/token",
+            ),
         ]);
         let err = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect_err("http");
         assert!(err.to_string().contains("bitbucketTokenUrl"));

@@ -23,6 +23,7 @@ pub mod loopback;
 pub mod oauth;
 pub mod protocol;
 pub mod secret;
+pub mod setup;
 pub mod signin;
 pub mod store;
 pub mod trace;

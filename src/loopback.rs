@@ -36,7 +36,12 @@ pub enum CallbackError {
 /// Checks a callback query string: the authorization code, or why not.
 pub fn parse_callback(query: &str, state: &Secret) -> Result<Secret, CallbackError> {
     let pairs = parse_query(query);
-    let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     if let Some(error) = get("error") {
         return Err(CallbackError::Refused {
             error: crate::bitbucket::printable(error),
@@ -95,7 +100,11 @@ impl Listener {
     /// has none. `raw` is the configured string, sent as is when it has a
     /// port.
     pub fn bind(redirect: &HttpUrl, raw: &str) -> Result<Listener, BindError> {
-        let ip = if redirect.host == "::1" { "[::1]" } else { "127.0.0.1" };
+        let ip = if redirect.host == "::1" {
+            "[::1]"
+        } else {
+            "127.0.0.1"
+        };
         let addr = format!("{ip}:{}", redirect.port.unwrap_or(0));
         let server = tiny_http::Server::http(&addr).map_err(|e| BindError {
             addr: addr.clone(),
@@ -109,7 +118,12 @@ impl Listener {
                 addr: addr.clone(),
                 reason: "not an IP listener".into(),
             })?;
-        let path = redirect.path.split(['?', '#']).next().unwrap_or("/").to_owned();
+        let path = redirect
+            .path
+            .split(['?', '#'])
+            .next()
+            .unwrap_or("/")
+            .to_owned();
         let redirect_uri = match redirect.port {
             Some(_) => raw.to_owned(),
             None => format!("http://{}:{port}{}", redirect.host_for_url(), redirect.path),
@@ -146,7 +160,9 @@ impl Listener {
                 let (path, query) = url.split_once('?').unwrap_or((&url, ""));
                 if *req.method() != tiny_http::Method::Get || path != self.path {
                     crate::trace!("loopback: {} {path} -> 404", req.method());
-                    let _ = req.respond(tiny_http::Response::from_string("Not found").with_status_code(404));
+                    let _ = req.respond(
+                        tiny_http::Response::from_string("Not found").with_status_code(404),
+                    );
                     continue;
                 }
                 let result = parse_callback(query, &state);
@@ -169,7 +185,10 @@ fn html(body: String) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     for (k, v) in [
         ("Content-Type", "text/html; charset=utf-8"),
         ("Cache-Control", "no-store"),
-        ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+        (
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ),
         ("Referrer-Policy", "no-referrer"),
     ] {
         if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
@@ -245,9 +264,18 @@ mod tests {
             parse_callback("code=abc&state=st4te", &state).map(|c| c.expose().to_owned()),
             Ok("abc".into())
         );
-        assert_eq!(parse_callback("code=abc&state=other", &state), Err(CallbackError::BadState));
-        assert_eq!(parse_callback("code=abc", &state), Err(CallbackError::BadState));
-        assert_eq!(parse_callback("state=st4te", &state), Err(CallbackError::MissingCode));
+        assert_eq!(
+            parse_callback("code=abc&state=other", &state),
+            Err(CallbackError::BadState)
+        );
+        assert_eq!(
+            parse_callback("code=abc", &state),
+            Err(CallbackError::BadState)
+        );
+        assert_eq!(
+            parse_callback("state=st4te", &state),
+            Err(CallbackError::MissingCode)
+        );
         assert!(matches!(
             parse_callback("error=access_denied&error_description=no+way&state=st4te", &state),
             Err(CallbackError::Refused { ref error, .. }) if error == "access_denied"
@@ -258,12 +286,18 @@ mod tests {
     fn pasted_lines() {
         let state = Secret::new("s");
         let ok = parse_paste("  http://127.0.0.1:5/?code=c1&state=s \n", &state);
-        assert_eq!(ok.map(|r| r.map(|c| c.expose().to_owned())), Some(Ok("c1".into())));
+        assert_eq!(
+            ok.map(|r| r.map(|c| c.expose().to_owned())),
+            Some(Ok("c1".into()))
+        );
         assert_eq!(
             parse_paste("http://127.0.0.1:5/?code=c1&state=x", &state),
             Some(Err(CallbackError::BadState))
         );
-        assert_eq!(parse_paste("bare-code_1", &state).map(|r| r.is_ok()), Some(true));
+        assert_eq!(
+            parse_paste("bare-code_1", &state).map(|r| r.is_ok()),
+            Some(true)
+        );
         assert_eq!(parse_paste("not a code", &state), None);
         assert_eq!(parse_paste("", &state), None);
     }

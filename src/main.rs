@@ -4,6 +4,7 @@ use git_credential_bitbucket::app::{self, NAME};
 use git_credential_bitbucket::cli::{self, Command};
 use git_credential_bitbucket::config::ProcessEnv;
 use git_credential_bitbucket::error::Error;
+use git_credential_bitbucket::setup;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,7 +21,12 @@ fn run() -> Result<(), Error> {
     let env = ProcessEnv;
     match cli::parse(std::env::args_os().skip(1))? {
         Command::Protocol(action) => {
-            let result = app::protocol(&action, std::io::stdin().lock(), &mut std::io::stdout().lock(), &env);
+            let result = app::protocol(
+                &action,
+                std::io::stdin().lock(),
+                &mut std::io::stdout().lock(),
+                &env,
+            );
             match result {
                 // Protocol actions exit 0 whatever happened (git ignores the
                 // status), except for input that cannot be parsed (SPEC §2).
@@ -33,8 +39,14 @@ fn run() -> Result<(), Error> {
             }
         }
         Command::Login { url, no_browser } => app::login(url.as_deref(), no_browser, &env),
-        Command::Logout { url, account, all } => app::logout(url.as_deref(), account.as_deref(), all, &env),
-        Command::Status { url, json } => app::status(url.as_deref(), json, &mut std::io::stdout().lock()),
+        Command::Logout { url, account, all } => {
+            app::logout(url.as_deref(), account.as_deref(), all, &env)
+        }
+        Command::Status { url, json } => {
+            app::status(url.as_deref(), json, &mut std::io::stdout().lock())
+        }
+        Command::Configure(settings) => setup::configure(settings),
+        Command::Unconfigure { url, scope } => setup::unconfigure(url.as_deref(), &scope),
         Command::Help(cmd) => {
             print!("{}", cli::help(cmd.as_deref()));
             Ok(())

@@ -65,8 +65,16 @@ pub fn authorize_url(cfg: &HostConfig, redirect_uri: &str, state: &Secret, pkce:
     if !scope.is_empty() {
         pairs.push(("scope", scope.as_str()));
     }
-    let sep = if cfg.authorize_url.contains('?') { '&' } else { '?' };
-    format!("{}{sep}{}", cfg.authorize_url, crate::url::build_query(pairs))
+    let sep = if cfg.authorize_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    format!(
+        "{}{sep}{}",
+        cfg.authorize_url,
+        crate::url::build_query(pairs)
+    )
 }
 
 #[cfg(test)]
@@ -86,7 +94,9 @@ mod tests {
         let p = Pkce::new().expect("random");
         let v = p.verifier.expose();
         assert!((43..=128).contains(&v.len()));
-        assert!(v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)));
+        assert!(v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)));
         let s1 = new_state().expect("random");
         let s2 = new_state().expect("random");
         assert!(s1.expose().len() >= 22 && s1 != s2);

@@ -192,9 +192,7 @@ impl Request {
             b"oauth_refresh_token" => {
                 self.oauth_refresh_token = Some(Secret::new(text("oauth_refresh_token")?))
             }
-            b"password_expiry_utc" => {
-                self.password_expiry_utc = Some(text("password_expiry_utc")?)
-            }
+            b"password_expiry_utc" => self.password_expiry_utc = Some(text("password_expiry_utc")?),
             b"wwwauth[]" => push(&mut self.wwwauth, text("wwwauth[]")?),
             b"state[]" => push(&mut self.state, text("state[]")?),
             // git's rule: unknown attributes are ignored (FACTS C.2).
@@ -399,12 +397,18 @@ mod tests {
             Err(DecodeError::CarriageReturn { line: 1 })
         );
         // A CR at EOF without LF is inside the value, not a line ending.
-        assert_eq!(decode("host=a\r"), Err(DecodeError::CarriageReturn { line: 1 }));
+        assert_eq!(
+            decode("host=a\r"),
+            Err(DecodeError::CarriageReturn { line: 1 })
+        );
     }
 
     #[test]
     fn nul_is_rejected() {
-        assert_eq!(decode("protocol=https\nhost=a\0b\n"), Err(DecodeError::Nul { line: 2 }));
+        assert_eq!(
+            decode("protocol=https\nhost=a\0b\n"),
+            Err(DecodeError::Nul { line: 2 })
+        );
     }
 
     #[test]

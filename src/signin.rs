@@ -169,7 +169,10 @@ fn open_browser(browser: &Browser, url: &str) {
     let mut cmd = match browser {
         Browser::Shell(shell) if cfg!(unix) => {
             let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(format!("{shell} \"$@\"")).arg("sh").arg(url);
+            c.arg("-c")
+                .arg(format!("{shell} \"$@\""))
+                .arg("sh")
+                .arg(url);
             c
         }
         Browser::Shell(program) | Browser::Program(program) => {
@@ -179,7 +182,9 @@ fn open_browser(browser: &Browser, url: &str) {
         }
     };
     // A child never writes to our stdout: that is git's protocol channel.
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     match cmd.spawn() {
         Ok(mut child) => {
             crate::trace!("sign-in: browser started ({browser:?})");
@@ -293,7 +298,11 @@ pub fn sign_in(
 /// Reads pasted redirect URLs or codes from `/dev/tty` until one is valid.
 fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>) {
     std::thread::spawn(move || {
-        let Ok(tty) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty") else {
+        let Ok(tty) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+        else {
             return;
         };
         let mut out = match tty.try_clone() {
@@ -315,7 +324,10 @@ fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>) {
                     return;
                 }
                 None => {
-                    let _ = write!(out, "That is neither a redirect URL nor a code; paste again: ");
+                    let _ = write!(
+                        out,
+                        "That is neither a redirect URL nor a code; paste again: "
+                    );
                 }
             }
         }

@@ -14,7 +14,12 @@ enum Sink {
 fn sink() -> &'static Sink {
     static SINK: OnceLock<Sink> = OnceLock::new();
     SINK.get_or_init(|| match std::env::var("GIT_CREDENTIAL_BITBUCKET_TRACE") {
-        Ok(v) if matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on" | "2") => {
+        Ok(v)
+            if matches!(
+                v.to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on" | "2"
+            ) =>
+        {
             Sink::Stderr
         }
         Ok(v) if std::path::Path::new(&v).is_absolute() => Sink::File(v.into()),

@@ -179,7 +179,10 @@ mod tests {
 
     #[test]
     fn encodes_and_decodes() {
-        assert_eq!(encode("http://127.0.0.1:1/a b"), "http%3A%2F%2F127.0.0.1%3A1%2Fa%20b");
+        assert_eq!(
+            encode("http://127.0.0.1:1/a b"),
+            "http%3A%2F%2F127.0.0.1%3A1%2Fa%20b"
+        );
         assert_eq!(decode("a%20b+c%2"), "a b c%2");
         assert_eq!(decode("%zz%4"), "%zz%4");
         assert_eq!(
@@ -195,13 +198,26 @@ mod tests {
     #[test]
     fn parses_http_urls() {
         let u = HttpUrl::parse("http://127.0.0.1:34107/").expect("valid");
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("127.0.0.1", Some(34107), "/"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", Some(34107), "/")
+        );
         let u = HttpUrl::parse("HTTPS://Host.Example/ctx/x?y").expect("valid");
-        assert_eq!((u.scheme.as_str(), u.host.as_str(), u.path.as_str()), ("https", "host.example", "/ctx/x?y"));
+        assert_eq!(
+            (u.scheme.as_str(), u.host.as_str(), u.path.as_str()),
+            ("https", "host.example", "/ctx/x?y")
+        );
         let u = HttpUrl::parse("http://[::1]:80").expect("valid");
         assert_eq!((u.host.as_str(), u.port), ("::1", Some(80)));
         assert!(u.is_loopback());
-        for bad in ["ftp://x", "http://", "http://a:b", "http://u@h/", "http://h:0/", "h/x"] {
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://a:b",
+            "http://u@h/",
+            "http://h:0/",
+            "h/x",
+        ] {
             assert_eq!(HttpUrl::parse(bad), None, "{bad}");
         }
     }
@@ -211,7 +227,12 @@ mod tests {
         for h in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "LOCALHOST"] {
             assert!(is_loopback_host(h), "{h}");
         }
-        for h in ["bitbucket.org", "10.0.0.1", "localhost.evil.com", "128.0.0.1"] {
+        for h in [
+            "bitbucket.org",
+            "10.0.0.1",
+            "localhost.evil.com",
+            "128.0.0.1",
+        ] {
             assert!(!is_loopback_host(h), "{h}");
         }
     }

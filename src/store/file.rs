@@ -78,7 +78,8 @@ impl FileStore {
                 let aside = self
                     .dir
                     .join(format!("{FILE_NAME}.corrupt-{}", super::now()));
-                fs::rename(self.path(), &aside).map_err(self.io("cannot set the corrupt file aside"))?;
+                fs::rename(self.path(), &aside)
+                    .map_err(self.io("cannot set the corrupt file aside"))?;
                 eprintln!(
                     "git-credential-bitbucket: warning: the token store {} was unreadable ({}); \
                      it was kept as {} and a new one is started, so you may be asked to sign in again",
@@ -124,7 +125,9 @@ impl Store for FileStore {
 
     fn put(&self, record: &Record) -> Result<(), StoreError> {
         self.update(|records| {
-            records.retain(|r| !(r.host == record.host && r.account.username == record.account.username));
+            records.retain(|r| {
+                !(r.host == record.host && r.account.username == record.account.username)
+            });
             records.push(record.clone());
         })
     }
@@ -221,7 +224,10 @@ mod tests {
         store.put(&record("alice", "a2")).expect("put");
         let recs = store.records("https://bitbucket.org").expect("read");
         assert_eq!(recs.len(), 2);
-        let alice = recs.iter().find(|r| r.account.username == "alice").expect("alice");
+        let alice = recs
+            .iter()
+            .find(|r| r.account.username == "alice")
+            .expect("alice");
         assert_eq!(alice.access_token.as_ref().map(Secret::expose), Some("a2"));
         assert!(store.remove("https://bitbucket.org", "bob").expect("rm"));
         assert!(!store.remove("https://bitbucket.org", "bob").expect("rm"));
@@ -247,7 +253,10 @@ mod tests {
         create_private_dir(&dir).expect("dir");
         fs::write(dir.join(FILE_NAME), b"{not json").expect("write");
         let store = FileStore::new(&dir);
-        assert!(store.records("https://bitbucket.org").expect("read").is_empty());
+        assert!(store
+            .records("https://bitbucket.org")
+            .expect("read")
+            .is_empty());
         let kept: Vec<_> = fs::read_dir(&dir)
             .expect("list")
             .filter_map(|e| e.ok())

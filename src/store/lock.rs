@@ -37,7 +37,9 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<Lock, StoreError> {
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(path).map_err(|e| io("cannot open lock file", e))?;
+    let file = options
+        .open(path)
+        .map_err(|e| io("cannot open lock file", e))?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {

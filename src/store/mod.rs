@@ -184,6 +184,9 @@ mod tests {
     #[test]
     fn debug_of_a_record_shows_no_token() {
         let text = format!("{:?}", record(0, 1));
-        assert!(!text.contains("\"at\"") && !text.contains("\"rt\""), "{text}");
+        assert!(
+            !text.contains("\"at\"") && !text.contains("\"rt\""),
+            "{text}"
+        );
     }
 }

@@ -1,0 +1,1369 @@
+//! A strict fake Bitbucket Cloud on 127.0.0.1 (FACTS.md Part A and "What a
+//! strict fake server should enforce").
+//!
+//! It serves the OAuth 2.0 consumer endpoints (`/site/oauth2/authorize`,
+//! `/site/oauth2/access_token`), the REST endpoint `/2.0/user`, and git smart
+//! HTTP for `/<workspace>/<repo>.git/...` through `git http-backend`. Every
+//! request is logged with what the fake decided, so tests count requests
+//! from evidence rather than from the helper's own account.
+//!
+//! Decisions where FACTS.md leaves Cloud's behaviour open (documented so a
+//! test failure can be read against them):
+//! - `redirect_uri` is checked as a raw string prefix of the registered
+//!   callback; an invalid one gets an HTML page and no redirect.
+//! - Consent denial redirects with `error=access_denied` (RFC 6749 §4.1.2.1).
+//! - Codes are single-use: presenting one burns it, whatever the outcome.
+//!   A `redirect_uri` sent to the token endpoint must equal the one used at
+//!   authorize (the registered callback when none was used); one not sent
+//!   is not required.
+//! - A token request whose body is not form-encoded is read as an empty
+//!   form, so it fails as Cloud does: "Unsupported grant type: None".
+//! - Basic client credentials are URL-decoded (RFC 6749 §2.3.1) and also
+//!   accepted verbatim. Basic and body credentials together are accepted
+//!   and logged as [`ClientAuth::Both`]. A Bearer client credential gets
+//!   Cloud's HTML "OpenID transaction in progress" page with status 200.
+//! - A consumer without a callback (`callback: ""`) gets Cloud's
+//!   "No callback uri defined for the OAuth client." for every grant.
+//! - Codes do not expire by time (Cloud's code lifetime is unknown).
+//! - Refreshing does not revoke the access tokens issued before.
+//! - Access tokens and refresh tokens use the standard base64 alphabet
+//!   (`+`, `/`, `=`), so a client that forgets to form-encode them breaks.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::json;
+
+use super::{param, parse_form, percent_decode, percent_encode};
+
+/// The challenge Bitbucket Cloud sends with a 401.
+pub const WWW_AUTHENTICATE: &str = "Basic realm=\"Bitbucket.org HTTP\"";
+
+const EXPIRED_MESSAGE: &str =
+    "Access token expired. Use your refresh token to obtain a new access token.";
+const NO_CLIENT_AUTH: &str = "Requests must be authenticated using OAuth client credentials";
+const BAD_CODE: &str = "The code has expired or has already been used";
+const BAD_REFRESH: &str = "Invalid refresh_token";
+const OPENID_PAGE: &str = "<!DOCTYPE html><html><head><title>Bitbucket</title></head>\
+<body><p>OpenID transaction in progress</p></body></html>";
+const INVALID_REDIRECT_PAGE: &str =
+    "<!DOCTYPE html><html><head><title>Invalid redirect_uri</title></head>\
+<body><h1>Invalid redirect_uri</h1><p>This integration is misconfigured. \
+Contact the vendor for assistance.</p></body></html>";
+
+/// How the fake is set up: the OAuth consumer and token behaviour.
+#[derive(Clone, Debug)]
+pub struct FakeOptions {
+    /// Consumer key.
+    pub client_id: String,
+    /// Consumer secret.
+    pub client_secret: String,
+    /// The consumer's registered callback URL; `redirect_uri` must start
+    /// with it (raw string prefix, as Cloud checks).
+    pub callback: String,
+    /// The consumer's permissions, space separated; every token gets them.
+    pub scopes: String,
+    /// "This is a private consumer": enables `client_credentials`.
+    pub private: bool,
+    /// Access-token lifetime in seconds (`expires_in`).
+    pub access_lifetime: u64,
+    /// Post-May-2026 behaviour: refresh tokens rotate and responses say
+    /// `scope`. Off: the same refresh token comes back and responses say
+    /// `scopes`.
+    pub rotate: bool,
+    /// Accept `Authorization: Bearer <token>` on git smart HTTP.
+    pub git_bearer: bool,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions {
+            client_id: "test-client".into(),
+            client_secret: "test-secret".into(),
+            callback: "http://127.0.0.1".into(),
+            scopes: "account repository:write".into(),
+            private: false,
+            access_lifetime: 7200,
+            rotate: true,
+            git_bearer: true,
+        }
+    }
+}
+
+/// A Bitbucket account known to the fake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// `username`, also accepted as the Basic user name for git.
+    pub username: String,
+    /// `display_name`.
+    pub display_name: String,
+    /// Braced UUID, as Cloud writes it.
+    pub uuid: String,
+    /// Atlassian account id.
+    pub account_id: String,
+    /// `type` in `/2.0/user`: `user`, or `app_user` for client credentials.
+    pub kind: String,
+}
+
+impl Account {
+    fn new(username: &str, display_name: &str, uuid: &str, kind: &str) -> Account {
+        Account {
+            username: username.into(),
+            display_name: display_name.into(),
+            uuid: format!("{{{uuid}}}"),
+            account_id: format!("557058:{uuid}"),
+            kind: kind.into(),
+        }
+    }
+}
+
+/// A fault applied to every token-endpoint request while it is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenFault {
+    /// HTTP 500 with an HTML body.
+    ServerError500,
+    /// HTTP 200, `application/json`, truncated JSON.
+    MalformedJson,
+    /// HTTP 200 with an HTML page (Cloud does this for a wrong auth scheme).
+    Html,
+    /// Wait this long, then answer 504. Logged when the request arrives.
+    Hang(Duration),
+}
+
+/// How a token request authenticated the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic only.
+    Basic,
+    /// `client_id` and `client_secret` in the form body only.
+    Body,
+    /// Both at once (accepted).
+    Both,
+    /// An `Authorization` scheme other than Basic (refused; Bearer gets
+    /// Cloud's HTML page).
+    OtherScheme,
+    /// Neither.
+    None,
+}
+
+/// What a request was for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `/site/oauth2/authorize`.
+    Authorize,
+    /// `/site/oauth2/access_token`; `grant_type` as sent, `""` if missing.
+    Token {
+        /// The `grant_type` form field.
+        grant_type: String,
+    },
+    /// `/2.0/user`.
+    User,
+    /// Git smart HTTP under `/<workspace>/<repo>.git/`.
+    Git,
+    /// Anything else (answered 404).
+    Other,
+}
+
+impl Kind {
+    /// `Kind::Token` for `grant`.
+    pub fn token(grant: &str) -> Kind {
+        Kind::Token {
+            grant_type: grant.into(),
+        }
+    }
+
+    /// Whether this is a token-endpoint request, whatever the grant.
+    pub fn is_token(&self) -> bool {
+        matches!(self, Kind::Token { .. })
+    }
+}
+
+/// What the fake made of a token that arrived in `Authorization`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenState {
+    /// Issued, not expired, not revoked.
+    Live,
+    /// Past its lifetime.
+    Expired,
+    /// Killed by [`FakeBitbucket::revoke_access_tokens`].
+    Revoked,
+    /// Never issued by this fake.
+    Unknown,
+}
+
+/// One request as the fake saw and answered it.
+#[derive(Clone, Debug)]
+pub struct LoggedRequest {
+    /// Position in the log, from 0 since the fake started.
+    pub seq: u64,
+    /// Time since the fake started.
+    pub at: Duration,
+    /// HTTP method.
+    pub method: String,
+    /// Path, raw.
+    pub path: String,
+    /// Query string, raw, without `?`.
+    pub query: String,
+    /// Decoded query parameters (authorize) or form fields (token).
+    pub params: Vec<(String, String)>,
+    /// What the request was for.
+    pub kind: Kind,
+    /// Token requests: how the client authenticated.
+    pub client_auth: Option<ClientAuth>,
+    /// The status answered.
+    pub status: u16,
+    /// The OAuth `error` answered, if any.
+    pub error: Option<String>,
+    /// Scheme of the `Authorization` header (`Basic`, `Bearer`, …).
+    pub auth_scheme: Option<String>,
+    /// User name of a Basic `Authorization` header.
+    pub basic_user: Option<String>,
+    /// Owner of the access token that arrived (known even if expired).
+    pub account: Option<String>,
+    /// What the fake made of the access token that arrived.
+    pub token_state: Option<TokenState>,
+    /// Git requests: `git-upload-pack` or `git-receive-pack`.
+    pub git_service: Option<String>,
+    /// Token requests: the fault applied, if any.
+    pub fault: Option<TokenFault>,
+}
+
+impl LoggedRequest {
+    /// The first value of a query parameter or form field.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        param(&self.params, key)
+    }
+}
+
+#[derive(Debug)]
+struct CodeGrant {
+    client_id: String,
+    account: String,
+    redirect_uri: Option<String>,
+    used: bool,
+}
+
+#[derive(Debug)]
+struct AccessGrant {
+    account: String,
+    scopes: Vec<String>,
+    expires_at: Instant,
+    revoked: bool,
+}
+
+#[derive(Debug)]
+struct RefreshGrant {
+    client_id: String,
+    account: String,
+    alive: bool,
+}
+
+struct State {
+    opts: FakeOptions,
+    browser_user: String,
+    deny: bool,
+    fault: Option<TokenFault>,
+    counter: u64,
+    codes: HashMap<String, CodeGrant>,
+    access: HashMap<String, AccessGrant>,
+    refresh: HashMap<String, RefreshGrant>,
+    issued: Vec<String>,
+    log: Vec<LoggedRequest>,
+    seq: u64,
+}
+
+impl State {
+    fn fresh_secret(&mut self, prefix: &str, url_safe: bool) -> String {
+        self.counter += 1;
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes).expect("the OS random source works");
+        let body = if url_safe {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        } else {
+            // 23 bytes: the encoding ends in '=', as real tokens often do.
+            base64::engine::general_purpose::STANDARD.encode(&bytes[..23])
+        };
+        let secret = format!("{prefix}{}{body}", self.counter);
+        self.issued.push(secret.clone());
+        secret
+    }
+
+    fn token_state(&self, token: &str) -> (TokenState, Option<&AccessGrant>) {
+        match self.access.get(token) {
+            None => (TokenState::Unknown, None),
+            Some(g) if g.revoked => (TokenState::Revoked, Some(g)),
+            Some(g) if Instant::now() >= g.expires_at => (TokenState::Expired, Some(g)),
+            Some(g) => (TokenState::Live, Some(g)),
+        }
+    }
+}
+
+struct Inner {
+    state: Mutex<State>,
+    accounts: Vec<Account>,
+    base_url: String,
+    repo_root: PathBuf,
+    started: Instant,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn account(&self, username: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.username == username)
+    }
+}
+
+/// The running fake. Dropping it stops the server and deletes its repos.
+pub struct FakeBitbucket {
+    inner: Arc<Inner>,
+    server: Arc<tiny_http::Server>,
+    stopping: Arc<AtomicBool>,
+    dispatcher: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeBitbucket {
+    /// Starts the fake on 127.0.0.1 with a free port and creates the
+    /// repository `ws/repo.git` holding one commit (a README) on `main`.
+    pub fn start(opts: FakeOptions) -> FakeBitbucket {
+        let dir = tempfile::Builder::new()
+            .prefix("gcb-fake-")
+            .tempdir()
+            .expect("a temp dir for the fake's repositories");
+        let server =
+            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("the fake binds 127.0.0.1:0"));
+        let port = server.server_addr().to_ip().expect("an IP listener").port();
+        let accounts = vec![
+            Account::new(
+                "alice",
+                "Alice Example",
+                "0e4a3c1d-6f1b-4c59-9a3e-1f2d3c4b5a61",
+                "user",
+            ),
+            Account::new(
+                "bob",
+                "Bob Example",
+                "7b2f9e40-1c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                "user",
+            ),
+            Account::new(
+                "app-user-test",
+                "OAuth consumer (app user)",
+                "a9d8c7b6-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
+                "app_user",
+            ),
+        ];
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State {
+                opts,
+                browser_user: "alice".into(),
+                deny: false,
+                fault: None,
+                counter: 0,
+                codes: HashMap::new(),
+                access: HashMap::new(),
+                refresh: HashMap::new(),
+                issued: Vec::new(),
+                log: Vec::new(),
+                seq: 0,
+            }),
+            accounts,
+            base_url: format!("http://127.0.0.1:{port}"),
+            repo_root: dir.path().join("repos"),
+            started: Instant::now(),
+        });
+        let fake_secret = inner.lock().opts.client_secret.clone();
+        inner.lock().issued.push(fake_secret);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let dispatcher = {
+            let (inner, server, stopping) = (inner.clone(), server.clone(), stopping.clone());
+            std::thread::Builder::new()
+                .name("fake-bitbucket".into())
+                .spawn(move || loop {
+                    match server.recv() {
+                        Ok(request) => {
+                            let inner = inner.clone();
+                            std::thread::spawn(move || handle(&inner, request));
+                        }
+                        Err(_) if stopping.load(Ordering::SeqCst) => break,
+                        Err(_) => continue,
+                    }
+                })
+                .expect("spawn the fake's dispatcher")
+        };
+        let fake = FakeBitbucket {
+            inner,
+            server,
+            stopping,
+            dispatcher: Some(dispatcher),
+            _dir: dir,
+        };
+        fake.create_repo("ws", "repo");
+        fake
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    /// `127.0.0.1:PORT`, as git sends `host=`.
+    pub fn host(&self) -> String {
+        self.inner
+            .base_url
+            .trim_start_matches("http://")
+            .to_string()
+    }
+
+    /// The authorize endpoint.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/site/oauth2/authorize", self.inner.base_url)
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> String {
+        format!("{}/site/oauth2/access_token", self.inner.base_url)
+    }
+
+    /// The REST API base (`…/2.0`).
+    pub fn api_url(&self) -> String {
+        format!("{}/2.0", self.inner.base_url)
+    }
+
+    /// The default repository, `ws/repo.git`.
+    pub fn repo_url(&self) -> String {
+        format!("{}/ws/repo.git", self.inner.base_url)
+    }
+
+    /// The consumer key.
+    pub fn client_id(&self) -> String {
+        self.inner.lock().opts.client_id.clone()
+    }
+
+    /// The consumer secret.
+    pub fn client_secret(&self) -> String {
+        self.inner.lock().opts.client_secret.clone()
+    }
+
+    /// The options in force now (lifetime and rotation may have changed).
+    pub fn options(&self) -> FakeOptions {
+        self.inner.lock().opts.clone()
+    }
+
+    /// A known account by user name: `alice`, `bob` or `app-user-test`.
+    pub fn account(&self, username: &str) -> Account {
+        self.inner
+            .account(username)
+            .cloned()
+            .unwrap_or_else(|| panic!("no account {username}"))
+    }
+
+    /// Who is signed in to the browser from now on (default `alice`).
+    pub fn set_browser_user(&self, username: &str) {
+        assert!(
+            self.inner.account(username).is_some(),
+            "no account {username}"
+        );
+        self.inner.lock().browser_user = username.into();
+    }
+
+    /// Whether the signed-in user denies consent at authorize.
+    pub fn set_deny(&self, deny: bool) {
+        self.inner.lock().deny = deny;
+    }
+
+    /// Switches refresh-token rotation (and `scope` vs `scopes`).
+    pub fn set_rotate(&self, rotate: bool) {
+        self.inner.lock().opts.rotate = rotate;
+    }
+
+    /// Lifetime of access tokens issued from now on, in seconds.
+    pub fn set_access_lifetime(&self, secs: u64) {
+        self.inner.lock().opts.access_lifetime = secs;
+    }
+
+    /// A fault for every token request from now on (`None` clears it).
+    pub fn set_token_fault(&self, fault: Option<TokenFault>) {
+        self.inner.lock().fault = fault;
+    }
+
+    /// Kills every access token issued so far.
+    pub fn revoke_access_tokens(&self) {
+        for grant in self.inner.lock().access.values_mut() {
+            grant.revoked = true;
+        }
+    }
+
+    /// Kills every refresh token issued so far.
+    pub fn revoke_refresh_tokens(&self) {
+        for grant in self.inner.lock().refresh.values_mut() {
+            grant.alive = false;
+        }
+    }
+
+    /// Every request since the start or the last [`Self::clear_log`].
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.inner.lock().log.clone()
+    }
+
+    /// Token requests with this `grant_type`.
+    pub fn token_requests(&self, grant: &str) -> Vec<LoggedRequest> {
+        let kind = Kind::token(grant);
+        self.requests()
+            .into_iter()
+            .filter(|r| r.kind == kind)
+            .collect()
+    }
+
+    /// Token requests of any grant.
+    pub fn all_token_requests(&self) -> Vec<LoggedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.kind.is_token())
+            .collect()
+    }
+
+    /// How many logged requests are of exactly this kind.
+    pub fn count(&self, kind: &Kind) -> usize {
+        self.inner
+            .lock()
+            .log
+            .iter()
+            .filter(|r| &r.kind == kind)
+            .count()
+    }
+
+    /// Forgets the log (sequence numbers keep counting).
+    pub fn clear_log(&self) {
+        self.inner.lock().log.clear();
+    }
+
+    /// Every code, access token and refresh token ever issued, and the
+    /// client secret: what a secret-leak scan looks for.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.inner.lock().issued.clone()
+    }
+
+    /// Creates a bare repository `<workspace>/<name>.git` with one commit
+    /// (a README) on `main`, and returns its URL.
+    pub fn create_repo(&self, workspace: &str, name: &str) -> String {
+        let seed = self
+            .inner
+            .repo_root
+            .join(format!(".seed-{workspace}-{name}"));
+        let bare = self.repo_dir(workspace, name);
+        std::fs::create_dir_all(&seed).expect("create the seed work tree");
+        std::fs::write(
+            seed.join("README.md"),
+            format!("# {name}\n\nServed by the fake Bitbucket.\n"),
+        )
+        .expect("write README.md");
+        let run = |args: &[&str], dir: &Path| {
+            let out = server_git(dir)
+                .args(args)
+                .output()
+                .expect("run git for the fake");
+            assert!(
+                out.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["init", "-q", "-b", "main", "."], &seed);
+        run(&["add", "README.md"], &seed);
+        run(&["commit", "-q", "-m", "Initial commit"], &seed);
+        let bare_str = bare.to_str().expect("UTF-8 temp path");
+        run(&["clone", "-q", "--bare", ".", bare_str], &seed);
+        std::fs::remove_dir_all(&seed).expect("remove the seed work tree");
+        format!("{}/{workspace}/{name}.git", self.inner.base_url)
+    }
+
+    /// Where the bare repository `<workspace>/<name>.git` lives.
+    pub fn repo_dir(&self, workspace: &str, name: &str) -> PathBuf {
+        self.inner
+            .repo_root
+            .join(workspace)
+            .join(format!("{name}.git"))
+    }
+
+    /// Runs git inside the default server repository (`ws/repo.git`).
+    pub fn server_git(&self, args: &[&str]) -> Output {
+        server_git(&self.repo_dir("ws", "repo"))
+            .args(args)
+            .output()
+            .expect("run git on the server repo")
+    }
+
+    /// Number of commits on `branch` of the default server repository.
+    pub fn server_commit_count(&self, branch: &str) -> usize {
+        let out = self.server_git(&["rev-list", "--count", &format!("refs/heads/{branch}")]);
+        assert!(
+            out.status.success(),
+            "rev-list: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a count")
+    }
+
+    /// The commit `HEAD` of the default server repository points at.
+    pub fn server_head(&self) -> String {
+        self.server_rev("HEAD")
+    }
+
+    /// The commit a revision names in the default server repository.
+    pub fn server_rev(&self, rev: &str) -> String {
+        let out = self.server_git(&["rev-parse", "--verify", "-q", rev]);
+        assert!(
+            out.status.success(),
+            "rev-parse {rev}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for FakeBitbucket {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.server.unblock();
+        if let Some(dispatcher) = self.dispatcher.take() {
+            let _ = dispatcher.join();
+        }
+    }
+}
+
+/// git for the fake's own repositories: no user or system config.
+fn server_git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Fake Server")
+        .env("GIT_AUTHOR_EMAIL", "server@fake.invalid")
+        .env("GIT_COMMITTER_NAME", "Fake Server")
+        .env("GIT_COMMITTER_EMAIL", "server@fake.invalid")
+        .env("LC_ALL", "C");
+    cmd
+}
+
+/// An answer before it is sent.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// Already in the log (a hang is logged when it starts).
+    logged: bool,
+}
+
+impl Reply {
+    fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.into(),
+            logged: false,
+        }
+    }
+
+    fn json(status: u16, value: &serde_json::Value) -> Reply {
+        Reply::new(status, "application/json; charset=utf-8", value.to_string())
+    }
+
+    fn html(status: u16, body: &str) -> Reply {
+        Reply::new(status, "text/html; charset=utf-8", body)
+    }
+
+    fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    fn oauth_error(
+        status: u16,
+        error: &str,
+        description: &str,
+        entry: &mut LoggedRequest,
+    ) -> Reply {
+        entry.error = Some(error.into());
+        Reply::json(
+            status,
+            &json!({ "error": error, "error_description": description }),
+        )
+    }
+}
+
+/// A request's headers, names lower-cased.
+struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The `Authorization` header, taken apart.
+enum Presented {
+    Nothing,
+    Basic { user: String, password: String },
+    Bearer(String),
+    Other,
+}
+
+fn presented(headers: &Headers, entry: &mut LoggedRequest) -> Presented {
+    let Some(value) = headers.get("authorization") else {
+        return Presented::Nothing;
+    };
+    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    entry.auth_scheme = Some(scheme.to_string());
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        match decoded.as_deref().and_then(|s| s.split_once(':')) {
+            Some((user, password)) => {
+                entry.basic_user = Some(user.to_string());
+                Presented::Basic {
+                    user: user.to_string(),
+                    password: password.to_string(),
+                }
+            }
+            None => Presented::Other,
+        }
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Presented::Bearer(rest.to_string())
+    } else {
+        Presented::Other
+    }
+}
+
+fn handle(inner: &Inner, mut request: tiny_http::Request) {
+    let method = request.method().as_str().to_ascii_uppercase();
+    let url = request.url().to_string();
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (url.clone(), String::new()),
+    };
+    let headers = Headers(
+        request
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_ascii_lowercase(),
+                    h.value.as_str().to_string(),
+                )
+            })
+            .collect(),
+    );
+    let remote = request
+        .remote_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let mut body = Vec::new();
+    let body_ok = request
+        .as_reader()
+        .take(64 << 20)
+        .read_to_end(&mut body)
+        .is_ok();
+    let mut entry = LoggedRequest {
+        seq: 0,
+        at: inner.started.elapsed(),
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+        params: Vec::new(),
+        kind: Kind::Other,
+        client_auth: None,
+        status: 0,
+        error: None,
+        auth_scheme: None,
+        basic_user: None,
+        account: None,
+        token_state: None,
+        git_service: None,
+        fault: None,
+    };
+
+    let reply = if !body_ok {
+        Reply::html(400, "<h1>Bad request body</h1>")
+    } else if path == "/site/oauth2/authorize" {
+        entry.kind = Kind::Authorize;
+        authorize(inner, &method, &query, &mut entry)
+    } else if path == "/site/oauth2/access_token" {
+        token(inner, &method, &headers, &body, &mut entry)
+    } else if path == "/2.0/user" {
+        entry.kind = Kind::User;
+        user(inner, &method, &headers, &mut entry)
+    } else if let Some(service) = git_route(&path, &query) {
+        entry.kind = Kind::Git;
+        entry.git_service = service.clone();
+        let request = GitRequest {
+            method: &method,
+            path: &path,
+            query: &query,
+            headers: &headers,
+            body,
+            remote: &remote,
+        };
+        git(inner, request, service, &mut entry)
+    } else {
+        Reply::json(
+            404,
+            &json!({ "type": "error", "error": { "message": "Resource not found" } }),
+        )
+    };
+
+    log_and_respond(inner, entry, reply, request);
+}
+
+fn push_log(inner: &Inner, mut entry: LoggedRequest) {
+    let mut st = inner.lock();
+    entry.seq = st.seq;
+    st.seq += 1;
+    st.log.push(entry);
+}
+
+fn log_and_respond(
+    inner: &Inner,
+    mut entry: LoggedRequest,
+    reply: Reply,
+    request: tiny_http::Request,
+) {
+    entry.status = reply.status;
+    if !reply.logged {
+        // Logged before answering, so a client that has its answer can rely
+        // on the log holding the request.
+        push_log(inner, entry);
+    }
+    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+    for (name, value) in &reply.headers {
+        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(header);
+        }
+    }
+    let _ = request.respond(response);
+}
+
+fn authorize(inner: &Inner, method: &str, query: &str, entry: &mut LoggedRequest) -> Reply {
+    let params = parse_form(query);
+    entry.params = params.clone();
+    if method != "GET" {
+        return Reply::html(405, "<h1>Method not allowed</h1>");
+    }
+    let mut st = inner.lock();
+    if param(&params, "client_id") != Some(st.opts.client_id.as_str()) {
+        entry.error = Some("invalid_client".into());
+        return Reply::html(400, "<!DOCTYPE html><html><body><h1>Invalid client_id</h1><p>No OAuth consumer has this key.</p></body></html>");
+    }
+    if param(&params, "response_type") != Some("code") {
+        entry.error = Some("unsupported_response_type".into());
+        return Reply::html(
+            400,
+            "<!DOCTYPE html><html><body><h1>Unsupported response_type</h1></body></html>",
+        );
+    }
+    let redirect = param(&params, "redirect_uri").map(str::to_string);
+    if let Some(uri) = &redirect {
+        if !uri.starts_with(&st.opts.callback) {
+            entry.error = Some("invalid_redirect_uri".into());
+            return Reply::html(400, INVALID_REDIRECT_PAGE);
+        }
+    }
+    let target = redirect.clone().unwrap_or_else(|| st.opts.callback.clone());
+    let mut answer = if st.deny {
+        entry.error = Some("access_denied".into());
+        "error=access_denied&error_description=The%20user%20denied%20access%20to%20the%20consumer."
+            .to_string()
+    } else {
+        let code = st.fresh_secret("code-", true);
+        let grant = CodeGrant {
+            client_id: st.opts.client_id.clone(),
+            account: st.browser_user.clone(),
+            redirect_uri: redirect,
+            used: false,
+        };
+        entry.account = Some(grant.account.clone());
+        st.codes.insert(code.clone(), grant);
+        format!("code={}", percent_encode(&code))
+    };
+    if let Some(state) = param(&params, "state") {
+        answer.push_str(&format!("&state={}", percent_encode(state)));
+    }
+    let separator = if target.contains('?') { '&' } else { '?' };
+    let location = format!("{target}{separator}{answer}");
+    Reply::html(302, "<html><body>Redirecting…</body></html>").header("Location", &location)
+}
+
+fn token(
+    inner: &Inner,
+    method: &str,
+    headers: &Headers,
+    body: &[u8],
+    entry: &mut LoggedRequest,
+) -> Reply {
+    let form_encoded = headers
+        .get("content-type")
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| {
+            ct.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    // Cloud reads a body of any other type as an empty form.
+    let params = if form_encoded {
+        parse_form(&String::from_utf8_lossy(body))
+    } else {
+        Vec::new()
+    };
+    let grant = param(&params, "grant_type").map(str::to_string);
+    entry.kind = Kind::token(grant.as_deref().unwrap_or(""));
+    entry.params = params.clone();
+
+    let fault = inner.lock().fault.clone();
+    if let Some(fault) = fault {
+        entry.fault = Some(fault.clone());
+        return match fault {
+            TokenFault::ServerError500 => Reply::html(
+                500,
+                "<html><body><h1>500 Internal Server Error</h1></body></html>",
+            ),
+            TokenFault::MalformedJson => {
+                Reply::new(200, "application/json", "{\"access_token\": \"at-trunc")
+            }
+            TokenFault::Html => Reply::html(200, OPENID_PAGE),
+            TokenFault::Hang(duration) => {
+                // Logged now, while the client waits; answered later.
+                let logged = LoggedRequest {
+                    status: 504,
+                    ..entry.clone()
+                };
+                push_log(inner, logged);
+                std::thread::sleep(duration);
+                let mut reply = Reply::html(
+                    504,
+                    "<html><body><h1>504 Gateway Timeout</h1></body></html>",
+                );
+                reply.logged = true;
+                reply
+            }
+        };
+    }
+    if method != "POST" {
+        return Reply::oauth_error(405, "invalid_request", "Use POST", entry);
+    }
+    let mut st = inner.lock();
+
+    // Client authentication: Basic (RFC 6749 §2.3.1) or the body.
+    let basic = match presented(headers, entry) {
+        Presented::Basic { user, password } => Some((user, password)),
+        Presented::Nothing => None,
+        Presented::Bearer(_) => {
+            // Cloud answers a Bearer client credential with an HTML page
+            // (FACTS A.4), not with a JSON error.
+            entry.client_auth = Some(ClientAuth::OtherScheme);
+            return Reply::html(200, OPENID_PAGE);
+        }
+        Presented::Other => {
+            entry.client_auth = Some(ClientAuth::OtherScheme);
+            return Reply::oauth_error(400, "unauthorized_client", NO_CLIENT_AUTH, entry);
+        }
+    };
+    let body_id = param(&params, "client_id");
+    let body_secret = param(&params, "client_secret");
+    let (want_id, want_secret) = (st.opts.client_id.clone(), st.opts.client_secret.clone());
+    let basic_ok = basic.as_ref().map(|(user, password)| {
+        (percent_decode(&user.replace('+', " ")) == want_id || *user == want_id)
+            && (percent_decode(&password.replace('+', " ")) == want_secret
+                || *password == want_secret)
+    });
+    let body_ok =
+        body_secret.map(|secret| body_id == Some(want_id.as_str()) && secret == want_secret);
+    entry.client_auth = Some(match (basic.is_some(), body_secret.is_some()) {
+        (true, true) => ClientAuth::Both,
+        (true, false) => ClientAuth::Basic,
+        (false, true) => ClientAuth::Body,
+        (false, false) => ClientAuth::None,
+    });
+    let id_conflict = body_id.is_some_and(|id| id != want_id);
+    let authenticated = match (basic_ok, body_ok) {
+        (None, None) => false,
+        (Some(b), None) => b && !id_conflict,
+        (None, Some(b)) => b,
+        (Some(a), Some(b)) => a && b,
+    };
+    if !authenticated {
+        return Reply::oauth_error(400, "unauthorized_client", NO_CLIENT_AUTH, entry);
+    }
+
+    if st.opts.callback.is_empty() {
+        // Cloud refuses every grant, even client_credentials (FACTS A.2).
+        return Reply::oauth_error(
+            400,
+            "invalid_request",
+            "No callback uri defined for the OAuth client.",
+            entry,
+        );
+    }
+    let lifetime = st.opts.access_lifetime;
+    let scopes = st.opts.scopes.clone();
+    let (account, refresh) = match grant.as_deref() {
+        Some("authorization_code") => {
+            let code = param(&params, "code").unwrap_or("").to_string();
+            let callback = st.opts.callback.clone();
+            let Some(found) = st.codes.get_mut(&code) else {
+                return Reply::oauth_error(400, "invalid_grant", BAD_CODE, entry);
+            };
+            if found.used || found.client_id != want_id {
+                found.used = true;
+                return Reply::oauth_error(400, "invalid_grant", BAD_CODE, entry);
+            }
+            found.used = true;
+            let expected = found.redirect_uri.clone().unwrap_or(callback);
+            if let Some(sent) = param(&params, "redirect_uri") {
+                if sent != expected {
+                    return Reply::oauth_error(
+                        400,
+                        "invalid_grant",
+                        "redirect_uri does not match the one used for authorization",
+                        entry,
+                    );
+                }
+            }
+            let account = found.account.clone();
+            let refresh = st.fresh_secret("rt+", false);
+            st.refresh.insert(
+                refresh.clone(),
+                RefreshGrant {
+                    client_id: want_id.clone(),
+                    account: account.clone(),
+                    alive: true,
+                },
+            );
+            (account, Some(refresh))
+        }
+        Some("refresh_token") => {
+            let presented_rt = param(&params, "refresh_token").unwrap_or("").to_string();
+            let rotate = st.opts.rotate;
+            let account = match st.refresh.get_mut(&presented_rt) {
+                Some(g) if g.alive && g.client_id == want_id => {
+                    if rotate {
+                        g.alive = false;
+                    }
+                    g.account.clone()
+                }
+                _ => return Reply::oauth_error(400, "invalid_request", BAD_REFRESH, entry),
+            };
+            let refresh = if rotate {
+                let fresh = st.fresh_secret("rt+", false);
+                st.refresh.insert(
+                    fresh.clone(),
+                    RefreshGrant {
+                        client_id: want_id.clone(),
+                        account: account.clone(),
+                        alive: true,
+                    },
+                );
+                fresh
+            } else {
+                presented_rt
+            };
+            (account, Some(refresh))
+        }
+        Some("client_credentials") => {
+            if !st.opts.private {
+                return Reply::oauth_error(
+                    400,
+                    "unauthorized_client",
+                    "The client_credentials grant is only available to private consumers",
+                    entry,
+                );
+            }
+            ("app-user-test".to_string(), None)
+        }
+        other => {
+            let description = format!("Unsupported grant type: {}", other.unwrap_or("None"));
+            return Reply::oauth_error(400, "invalid_grant", &description, entry);
+        }
+    };
+
+    let access = st.fresh_secret("at.", false);
+    st.access.insert(
+        access.clone(),
+        AccessGrant {
+            account: account.clone(),
+            scopes: scopes.split_whitespace().map(str::to_string).collect(),
+            expires_at: Instant::now() + Duration::from_secs(lifetime),
+            revoked: false,
+        },
+    );
+    entry.account = Some(account);
+    let scope_key = if st.opts.rotate { "scope" } else { "scopes" };
+    let mut answer = json!({
+        "access_token": access,
+        "expires_in": lifetime,
+        "token_type": "bearer",
+        "state": grant.unwrap_or_default(),
+    });
+    answer[scope_key] = json!(scopes);
+    if let Some(refresh) = refresh {
+        answer["refresh_token"] = json!(refresh);
+    }
+    Reply::json(200, &answer)
+}
+
+fn unauthorized(message: &str) -> Reply {
+    Reply::json(
+        401,
+        &json!({ "type": "error", "error": { "message": message } }),
+    )
+    .header("WWW-Authenticate", WWW_AUTHENTICATE)
+}
+
+fn user(inner: &Inner, method: &str, headers: &Headers, entry: &mut LoggedRequest) -> Reply {
+    if method != "GET" {
+        return Reply::json(
+            405,
+            &json!({ "type": "error", "error": { "message": "Method not allowed" } }),
+        );
+    }
+    let st = inner.lock();
+    let Presented::Bearer(token) = presented(headers, entry) else {
+        return unauthorized(EXPIRED_MESSAGE);
+    };
+    let (state, grant) = st.token_state(&token);
+    entry.token_state = Some(state);
+    entry.account = grant.map(|g| g.account.clone());
+    let Some(grant) = grant.filter(|_| state == TokenState::Live) else {
+        return unauthorized(EXPIRED_MESSAGE);
+    };
+    if !grant.scopes.iter().any(|s| s == "account") {
+        return Reply::json(
+            403,
+            &json!({ "type": "error", "error": {
+                "message": "Your credentials lack one or more required privilege scopes.",
+                "detail": { "granted": grant.scopes, "required": ["account"] } } }),
+        );
+    }
+    let account = inner
+        .account(&grant.account)
+        .expect("tokens belong to known accounts");
+    let base = &inner.base_url;
+    let uuid_enc = percent_encode(&account.uuid);
+    let body = json!({
+        "type": account.kind,
+        "username": account.username,
+        "display_name": account.display_name,
+        "uuid": account.uuid,
+        "account_id": account.account_id,
+        "nickname": account.username,
+        "account_status": "active",
+        "links": {
+            "self": { "href": format!("{base}/2.0/users/{uuid_enc}") },
+            "html": { "href": format!("{base}/{uuid_enc}/") },
+            "avatar": { "href": format!("{base}/account/{}/avatar", account.username) },
+        },
+        "created_on": "2019-03-14T09:26:53.123456+00:00",
+        "has_2fa_enabled": false,
+        "is_staff": false,
+        "location": null,
+        "website": null,
+    });
+    Reply::json(200, &body)
+        .header("X-OAuth-Scopes", &grant.scopes.join(", "))
+        .header("X-Accepted-OAuth-Scopes", "account")
+}
+
+/// Whether `path` is under `/<ws>/<repo>.git/`, and for which service.
+fn git_route(path: &str, query: &str) -> Option<Option<String>> {
+    let mut parts = path.trim_start_matches('/').splitn(3, '/');
+    let (ws, repo) = (parts.next()?, parts.next()?);
+    if ws.is_empty() || !repo.ends_with(".git") || repo.len() <= 4 {
+        return None;
+    }
+    let rest = parts.next().unwrap_or("");
+    let service = if rest == "info/refs" {
+        param(&parse_form(query), "service").map(str::to_string)
+    } else if rest == "git-upload-pack" || rest == "git-receive-pack" {
+        Some(rest.to_string())
+    } else {
+        None
+    };
+    Some(service)
+}
+
+struct GitRequest<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    headers: &'a Headers,
+    body: Vec<u8>,
+    remote: &'a str,
+}
+
+fn git(
+    inner: &Inner,
+    req: GitRequest<'_>,
+    service: Option<String>,
+    entry: &mut LoggedRequest,
+) -> Reply {
+    let git_unauthorized = || {
+        Reply::new(401, "text/plain; charset=utf-8", "Unauthorized\n")
+            .header("WWW-Authenticate", WWW_AUTHENTICATE)
+    };
+    let remote_user = {
+        let st = inner.lock();
+        let (token, user) = match presented(req.headers, entry) {
+            Presented::Basic { user, password } => (password, Some(user)),
+            Presented::Bearer(token) if st.opts.git_bearer => (token, None),
+            _ => return git_unauthorized(),
+        };
+        let (state, grant) = st.token_state(&token);
+        entry.token_state = Some(state);
+        entry.account = grant.map(|g| g.account.clone());
+        let Some(grant) = grant.filter(|_| state == TokenState::Live) else {
+            return git_unauthorized();
+        };
+        if let Some(user) = user {
+            if user != "x-token-auth" && user != grant.account {
+                return git_unauthorized();
+            }
+        }
+        let has = |scope: &str| grant.scopes.iter().any(|s| s == scope);
+        let allowed = if service.as_deref() == Some("git-receive-pack") {
+            has("repository:write")
+        } else {
+            has("repository") || has("repository:write")
+        };
+        if !allowed {
+            return Reply::new(
+                403,
+                "text/plain; charset=utf-8",
+                "Your credentials lack one or more required privilege scopes.\n",
+            );
+        }
+        grant.account.clone()
+    };
+    run_http_backend(&inner.repo_root, &req, &remote_user)
+}
+
+fn run_http_backend(root: &Path, req: &GitRequest<'_>, remote_user: &str) -> Reply {
+    let mut cmd = Command::new("git");
+    cmd.arg("http-backend")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", root)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", req.method)
+        .env("PATH_INFO", percent_decode(req.path))
+        .env("QUERY_STRING", req.query)
+        .env("REMOTE_USER", remote_user)
+        .env("REMOTE_ADDR", req.remote)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(ct) = req.headers.get("content-type") {
+        cmd.env("CONTENT_TYPE", ct);
+    }
+    if req.headers.get("content-length").is_some() {
+        cmd.env("CONTENT_LENGTH", req.body.len().to_string());
+    }
+    if let Some(enc) = req.headers.get("content-encoding") {
+        cmd.env("HTTP_CONTENT_ENCODING", enc);
+    }
+    if let Some(proto) = req.headers.get("git-protocol") {
+        cmd.env("GIT_PROTOCOL", proto);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return Reply::new(
+                500,
+                "text/plain",
+                format!("cannot run git http-backend: {e}\n"),
+            )
+        }
+    };
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let body = req.body.clone();
+    // Written from its own thread, so a large push cannot deadlock.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&body);
+    });
+    let output = child.wait_with_output();
+    let _ = writer.join();
+    let output = match output {
+        Ok(output) => output,
+        Err(e) => return Reply::new(500, "text/plain", format!("git http-backend failed: {e}\n")),
+    };
+    parse_cgi(&output.stdout).unwrap_or_else(|| {
+        Reply::new(
+            500,
+            "text/plain",
+            format!(
+                "bad CGI output from git http-backend: {}\n",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    })
+}
+
+/// Parses a CGI answer: header lines up to a blank line, `Status:` first.
+fn parse_cgi(out: &[u8]) -> Option<Reply> {
+    let (head_end, body_start) = find_blank_line(out)?;
+    let head = std::str::from_utf8(&out[..head_end]).ok()?;
+    let mut reply = Reply {
+        status: 200,
+        headers: Vec::new(),
+        body: out[body_start..].to_vec(),
+        logged: false,
+    };
+    for line in head.lines() {
+        let (name, value) = line.split_once(':')?;
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("status") {
+            reply.status = value.split_whitespace().next()?.parse().ok()?;
+        } else if !name.eq_ignore_ascii_case("content-length")
+            && !name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            reply.headers.push((name.to_string(), value.to_string()));
+        }
+    }
+    Some(reply)
+}
+
+fn find_blank_line(out: &[u8]) -> Option<(usize, usize)> {
+    for i in 0..out.len() {
+        if out[i..].starts_with(b"\r\n\r\n") {
+            return Some((i, i + 4));
+        }
+        if out[i..].starts_with(b"\n\n") {
+            return Some((i, i + 2));
+        }
+    }
+    None
+}

@@ -1,0 +1,136 @@
+//! Shared test machinery: the strict fake Bitbucket Cloud ([`fake`]), the
+//! isolated environment that runs git and the helper ([`env`]), and small
+//! helpers for URLs and for asserting on a command's outcome.
+//!
+//! Not every test module uses every helper, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod env;
+pub mod fake;
+
+use std::process::Output;
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes; a malformed escape is kept as it is.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space).
+pub fn form_decode(s: &str) -> String {
+    percent_decode(&s.replace('+', " "))
+}
+
+/// Parses a query string or form body into ordered pairs.
+pub fn parse_form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| match part.split_once('=') {
+            Some((k, v)) => (form_decode(k), form_decode(v)),
+            None => (form_decode(part), String::new()),
+        })
+        .collect()
+}
+
+/// The first value of `key` among `pairs`.
+pub fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The query parameters of a URL (`?a=b&c=d`), decoded.
+pub fn query_params(url: &str) -> Vec<(String, String)> {
+    match url.split_once('?') {
+        Some((_, q)) => parse_form(q.split('#').next().unwrap_or("")),
+        None => Vec::new(),
+    }
+}
+
+/// A command's stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Renders an outcome for a panic message: status, stdout and stderr.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    )
+}
+
+/// Panics, showing the output, unless the command succeeded.
+#[track_caller]
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(out.status.success(), "{what} failed\n{}", describe(out));
+}
+
+/// Panics, showing the output, unless the command failed.
+#[track_caller]
+pub fn assert_failure(out: &Output, what: &str) {
+    assert!(
+        !out.status.success(),
+        "{what} unexpectedly succeeded\n{}",
+        describe(out)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding_round_trips_reserved_characters() {
+        let value = "a+b/c=d&e f%g~";
+        let encoded = percent_encode(value);
+        assert_eq!(encoded, "a%2Bb%2Fc%3Dd%26e%20f%25g~");
+        assert_eq!(form_decode(&encoded), value);
+        assert_eq!(
+            parse_form("x=1&y=a+b&z=%2B&w"),
+            vec![
+                ("x".into(), "1".into()),
+                ("y".into(), "a b".into()),
+                ("z".into(), "+".into()),
+                ("w".into(), String::new()),
+            ]
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%41"), "%zzA");
+    }
+}

@@ -1,0 +1,11 @@
+//! The one integration-test binary. Modules:
+//! - `common`: the fake Bitbucket Cloud, the isolated test environment and
+//!   shared helpers;
+//! - `fake_selftest`: proves the fake and the fake browser behave as
+//!   FACTS.md says, driving them by hand (no helper involved);
+//! - `cloud`: end-to-end tests of real git through our helper against the
+//!   fake Bitbucket Cloud.
+
+mod cloud;
+mod common;
+mod fake_selftest;
