@@ -110,6 +110,15 @@ pub struct Request {
 
 impl Request {
     /// Parses git's input.
+    ///
+    /// ```
+    /// use git_credential_bitbucket::protocol::Request;
+    /// let req = Request::decode(b"protocol=https\nhost=bitbucket.org\nwwwauth[]=Basic realm=x\n\n")
+    ///     .expect("valid input");
+    /// assert_eq!(req.host.as_deref(), Some("bitbucket.org"));
+    /// assert_eq!(req.wwwauth, ["Basic realm=x"]);
+    /// assert!(Request::decode(b"host=a\rb\n").is_err());
+    /// ```
     pub fn decode(input: &[u8]) -> Result<Request, DecodeError> {
         if input.len() > MAX_INPUT {
             return Err(DecodeError::InputTooLarge);

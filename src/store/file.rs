@@ -171,6 +171,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     file.write_all(bytes).map_err(|e| io("cannot write", e))?;
     file.sync_all().map_err(|e| io("cannot flush to disk", e))?;
     drop(file);
+    test_pause_before_rename();
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
         return Err(io("cannot move into place", e));
@@ -181,6 +182,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Test-only fault point (SPEC §9): with
+/// `GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS` set, a write
+/// stops between the fsynced temp file and the rename, so a test can kill
+/// the process exactly mid-write. Costs one environment lookup per write.
+fn test_pause_before_rename() {
+    if let Some(ms) = std::env::var("GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        crate::trace!("test fault point: pausing {ms} ms before the rename");
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 #[cfg(test)]
