@@ -16,7 +16,7 @@ use crate::config::{self, Env, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
 use crate::signin::{self, Surroundings};
-use crate::store::file::FileStore;
+use crate::store::choice;
 use crate::store::lock::{self, lock_path, Lock};
 use crate::store::{self, now, Record, Store, TokenKind, SCHEMA_VERSION};
 use std::io::{Read, Write};
@@ -107,15 +107,19 @@ fn asked_account(username: Option<&str>) -> Option<&str> {
     username.filter(|u| !u.is_empty() && *u != TOKEN_AUTH_USER)
 }
 
-/// The store for a host (SPEC §5). `auto` means the file store until the
-/// keyring backend lands.
-fn open_store(_cfg: Option<&HostConfig>) -> Result<Box<dyn Store>, Error> {
-    Ok(Box::new(FileStore::new(store::data_dir()?)))
+/// The store for a host (SPEC §5): as configured, `auto` decided once per
+/// host and remembered.
+fn open_store(cfg: &HostConfig) -> Result<Box<dyn Store>, Error> {
+    Ok(choice::open(
+        &store::data_dir()?,
+        cfg.store,
+        &cfg.remote.store_key(),
+    )?)
 }
 
 /// The `get` ladder (SPEC §4).
 fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Response, Error> {
-    let store = open_store(Some(cfg))?;
+    let store = open_store(cfg)?;
     let host = cfg.remote.store_key();
     let asked = asked_account(req.username.as_deref());
     let record = obtain(cfg, store.as_ref(), &host, asked, env)?;
@@ -157,7 +161,7 @@ fn obtain(
     // 3. Stale or missing. One process does the work while the others
     //    wait on the lock, then re-read: they find its result.
     let who = asked.or(found.as_ref().map(|r| r.account.username.as_str()));
-    let _lock = lock_for(host, who, cfg)?;
+    let _lock = lock_for(host, who, cfg.login_timeout)?;
     let found = find(store, host, asked, cfg)?;
     if let Some(r) = fresh(&found) {
         crate::trace!("get: another process renewed the token meanwhile");
@@ -199,12 +203,12 @@ fn find(
 /// The per-(host, account) lock, or the per-host sign-in lock while the
 /// account is not known yet (SPEC §5). A waiter may have to sit out
 /// another process's whole browser sign-in.
-fn lock_for(host: &str, account: Option<&str>, cfg: &HostConfig) -> Result<Lock, Error> {
+fn lock_for(host: &str, account: Option<&str>, login_timeout: Duration) -> Result<Lock, Error> {
     let name = match account {
         Some(a) => format!("account {host} {a}"),
         None => format!("sign-in {host}"),
     };
-    let wait = cfg.login_timeout + Duration::from_secs(60);
+    let wait = login_timeout + Duration::from_secs(60);
     Ok(lock::acquire(&lock_path(&store::data_dir()?, &name), wait)?)
 }
 
@@ -229,7 +233,7 @@ fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Re
         Err(e) if e.is_dead_refresh_token() => {
             eprintln!(
                 "{NAME}: the saved sign-in of {} on {} has expired or was revoked ({e}); \
-                 signing in again",
+                 a new sign-in is needed",
                 rec.account.username, rec.host
             );
             store.put(&Record {
@@ -238,18 +242,27 @@ fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Re
             })?;
             Ok(None)
         }
-        Err(e) if e.is_transient() => match rec.unexpired_access_token(now()) {
-            Some(_) => {
-                eprintln!(
-                    "{NAME}: warning: could not refresh the access token ({e}); using the current \
-                     one, which is valid until {}",
-                    rfc3339(rec.expires_at)
-                );
-                Ok(Some(rec))
+        // Bitbucket unreachable, or refusing for a reason that is not a
+        // dead refresh token (a consumer problem): keep everything, and
+        // while the current access token is valid, use it (SPEC §4 step 6).
+        Err(e) => {
+            let why = if e.is_transient() {
+                Error::RefreshFailed(e)
+            } else {
+                Error::RefreshRefused(e)
+            };
+            match rec.unexpired_access_token(now()) {
+                Some(_) => {
+                    eprintln!(
+                        "{NAME}: warning: {why}\n{NAME}: using the current access token meanwhile; \
+                         it is valid until {}",
+                        rfc3339(rec.expires_at)
+                    );
+                    Ok(Some(rec))
+                }
+                None => Err(why),
             }
-            None => Err(Error::RefreshFailed(e)),
-        },
-        Err(e) => Err(Error::RefreshRefused(e)),
+        }
     }
 }
 
@@ -318,7 +331,7 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
     let Some(presented) = presented else {
         return Ok(());
     };
-    let store = open_store(Some(cfg))?;
+    let store = open_store(cfg)?;
     let host = cfg.remote.store_key();
     let holder = store
         .records(&host)?
@@ -329,7 +342,7 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
         return Ok(());
     };
     // Under the account lock, so a refresh in flight is not overwritten.
-    let _lock = lock_for(&host, Some(&holder.account.username), cfg)?;
+    let _lock = lock_for(&host, Some(&holder.account.username), cfg.login_timeout)?;
     let current = store
         .records(&host)?
         .into_iter()
@@ -347,6 +360,20 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
     Ok(())
 }
 
+/// The remote named on the command line, keyed exactly as `get` keys it:
+/// git sends no path unless credential.useHttpPath is set (SPEC §6).
+fn keyed_remote(git: &GitConfig, url: Option<&str>) -> Result<Remote, Error> {
+    let mut remote = remote_arg(url)?;
+    let use_path = git
+        .get(&remote, "usehttppath")
+        .and_then(config::parse_bool)
+        .unwrap_or(false);
+    if !use_path {
+        remote.path = None;
+    }
+    Ok(remote)
+}
+
 /// Parses the URL argument of `login`/`logout`/`status`.
 fn remote_arg(url: Option<&str>) -> Result<Remote, Error> {
     let url = url.unwrap_or("https://bitbucket.org");
@@ -357,23 +384,14 @@ fn remote_arg(url: Option<&str>) -> Result<Remote, Error> {
 /// `login [URL] [--no-browser]`: sign in now, replacing any saved sign-in
 /// of that account.
 pub fn login(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), Error> {
-    let mut remote = remote_arg(url)?;
     let git = GitConfig::load()?;
-    // Keyed exactly as `get` keys it: git sends no path unless
-    // credential.useHttpPath is set (SPEC §6).
-    let use_path = git
-        .get(&remote, "usehttppath")
-        .and_then(config::parse_bool)
-        .unwrap_or(false);
-    if !use_path {
-        remote.path = None;
-    }
+    let remote = keyed_remote(&git, url)?;
     let cfg = config::resolve(&git, env, &remote)?.ok_or_else(|| not_configured(&remote))?;
-    let store = open_store(Some(&cfg))?;
+    let store = open_store(&cfg)?;
     let host = cfg.remote.store_key();
     let asked = asked_account(remote.username.as_deref());
     let how = signin::detect(&cfg, env, true, no_browser);
-    let _lock = lock_for(&host, asked, &cfg)?;
+    let _lock = lock_for(&host, asked, cfg.login_timeout)?;
     sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how)?;
     Ok(())
 }
@@ -393,13 +411,15 @@ pub fn logout(
     all: bool,
     env: &dyn Env,
 ) -> Result<(), Error> {
-    let remote = remote_arg(url)?;
-    let cfg = GitConfig::load()
-        .and_then(|g| config::resolve(&g, env, &remote))
-        .ok()
-        .flatten();
-    let store = open_store(cfg.as_ref())?;
+    let git = GitConfig::load()?;
+    let remote = keyed_remote(&git, url)?;
+    let cfg = config::resolve(&git, env, &remote).ok().flatten();
     let host = remote.store_key();
+    let choice = cfg
+        .as_ref()
+        .map(|c| c.store)
+        .unwrap_or(config::StoreChoice::Auto);
+    let store = choice::open(&store::data_dir()?, choice, &host)?;
     let records = store.records(&host)?;
     let named = account.or(remote.username.as_deref());
     let doomed: Vec<&Record> = match (named, all) {
@@ -427,7 +447,14 @@ pub fn logout(
             None => format!("no saved sign-in for {host}"),
         }));
     }
+    let wait = cfg
+        .as_ref()
+        .map(|c| c.login_timeout)
+        .unwrap_or(Duration::from_secs(300));
     for rec in doomed {
+        // Under the account lock, so a refresh in flight cannot write the
+        // record back.
+        let _lock = lock_for(&host, Some(&rec.account.username), wait)?;
         store.remove(&host, &rec.account.username)?;
         eprintln!("{NAME}: signed out {} from {host}", rec.account.username);
     }
@@ -437,17 +464,34 @@ pub fn logout(
 /// `status [URL] [--json]`: never a secret. Human text goes to stderr
 /// (SPEC §2: stdout is for protocol output or the requested JSON).
 pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(), Error> {
-    let filter = url.map(|u| remote_arg(Some(u))).transpose()?;
-    let store = open_store(None)?;
-    let mut records = store.all_records()?;
-    if let Some(r) = &filter {
-        records.retain(|rec| rec.host == r.store_key());
+    let filter = match url {
+        Some(u) => Some(keyed_remote(&GitConfig::load()?, Some(u))?),
+        None => None,
+    };
+    // (store name, record) from every store that may hold records.
+    let mut records: Vec<(&'static str, Record)> = Vec::new();
+    for store in choice::all_stores(&store::data_dir()?) {
+        match store.and_then(|s| {
+            Ok(s.all_records()?
+                .into_iter()
+                .map(|r| (s.name(), r))
+                .collect::<Vec<_>>())
+        }) {
+            Ok(found) => records.extend(found),
+            Err(e) => eprintln!("{NAME}: warning: {e}"),
+        }
     }
-    records.sort_by(|a, b| (&a.host, &a.account.username).cmp(&(&b.host, &b.account.username)));
+    if let Some(r) = &filter {
+        records.retain(|(_, rec)| rec.host == r.store_key());
+    }
+    records.sort_by(|(_, a), (_, b)| {
+        (&a.host, &a.account.username).cmp(&(&b.host, &b.account.username))
+    });
     let t = now();
     let is_default = |rec: &Record| {
         records
             .iter()
+            .map(|(_, r)| r)
             .filter(|r| r.host == rec.host)
             .max_by_key(|r| r.signed_in_at)
             .is_some_and(|d| d.account.username == rec.account.username)
@@ -455,7 +499,7 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
     if json {
         let accounts: Vec<serde_json::Value> = records
             .iter()
-            .map(|r| {
+            .map(|(store, r)| {
                 let valid = r.access_token.is_some() && r.expires_at > t;
                 serde_json::json!({
                     "host": r.host,
@@ -463,7 +507,7 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
                     "display_name": r.account.display_name,
                     "uuid": r.account.uuid,
                     "default": is_default(r),
-                    "store": store.name(),
+                    "store": store,
                     "kind": r.kind,
                     "access_token_expires_at": valid.then(|| rfc3339(r.expires_at)),
                     "access_token_valid": valid,
@@ -487,7 +531,7 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
         );
         return Ok(());
     }
-    for r in &records {
+    for (store, r) in &records {
         let access = match (&r.access_token, r.expires_at > t) {
             (Some(_), true) => format!(
                 "valid until {} (in {})",
@@ -502,11 +546,10 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
         };
         let _ = writeln!(
             err,
-            "{} {}{}\n  store: {}\n  access token: {access}\n  refresh token: {refresh}\n  scopes: {}",
+            "{} {}{}\n  store: {store}\n  access token: {access}\n  refresh token: {refresh}\n  scopes: {}",
             r.host,
             r.account.username,
             if is_default(r) { " (default)" } else { "" },
-            store.name(),
             if r.scopes.is_empty() { "-" } else { &r.scopes }
         );
     }

@@ -40,7 +40,7 @@ pub enum ApiError {
         description: Option<String>,
     },
     /// Anything else: a 5xx, an HTML page, JSON of the wrong shape.
-    #[error("{url} gave an unexpected answer (HTTP {status}, {what}); Bitbucket may be having trouble, try again later")]
+    #[error("{url} gave an unexpected answer (HTTP {status}, {what})")]
     Unexpected {
         /// The endpoint.
         url: String,
@@ -203,13 +203,14 @@ impl<'a> Client<'a> {
             .read_to_vec()
             .map_err(|e| network(url, e))?;
         crate::trace!("token endpoint answered HTTP {status}");
+        let trouble = |what: String| ApiError::Unexpected {
+            url: url.clone(),
+            status,
+            what: format!("{what}; Bitbucket may be having trouble, try again later"),
+        };
         if status == 200 {
             let json: TokenJson =
-                serde_json::from_slice(&body).map_err(|_| ApiError::Unexpected {
-                    url: url.clone(),
-                    status,
-                    what: describe_body(&resp, &body),
-                })?;
+                serde_json::from_slice(&body).map_err(|_| trouble(describe_body(&resp, &body)))?;
             if json.access_token.is_empty() {
                 return Err(ApiError::Unexpected {
                     url: url.clone(),
@@ -236,11 +237,7 @@ impl<'a> Client<'a> {
                 error: printable(&e.error),
                 description: e.error_description.as_deref().map(printable),
             }),
-            Err(_) => Err(ApiError::Unexpected {
-                url: url.clone(),
-                status,
-                what: describe_body(&resp, &body),
-            }),
+            Err(_) => Err(trouble(describe_body(&resp, &body))),
         }
     }
 
@@ -269,7 +266,9 @@ impl<'a> Client<'a> {
                 url,
                 status,
                 what: if status == 403 {
-                    "the consumer lacks the Account: Read permission".into()
+                    "the OAuth consumer lacks the Account: Read permission; tick it in the \
+                     consumer's settings in Bitbucket, then sign in again"
+                        .into()
                 } else {
                     "not the current user".into()
                 },

@@ -102,6 +102,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         }
         "configure" => {
             let mut p = Flags::new("configure", rest);
+            if p.flag("--api-token") {
+                return Err(Error::Failed(
+                    "configure --api-token is not supported yet by this version; the token flow \
+                     (API tokens and access tokens) is planned"
+                        .into(),
+                ));
+            }
             let scope = p.scope()?;
             let settings = crate::setup::Settings {
                 kind: p.value("--kind")?,

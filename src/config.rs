@@ -148,8 +148,14 @@ impl Remote {
         format!("{}://{}", self.protocol, self.host)
     }
 
-    /// Where records are kept: host plus context path when git sent one.
+    /// Where records are kept: host plus context path when git sent one
+    /// (Data Center under a context path, with `credential.useHttpPath`).
+    /// Bitbucket Cloud has no context path: its paths are repositories,
+    /// and one sign-in serves them all.
     pub fn store_key(&self) -> String {
+        if self.hostname() == CLOUD_HOST {
+            return self.base_url();
+        }
         match self.path.as_deref().map(|p| p.trim_matches('/')) {
             Some(p) if !p.is_empty() => format!("{}/{}", self.base_url(), p),
             _ => self.base_url(),
@@ -547,14 +553,6 @@ pub fn resolve(
             ))
         }
     };
-    if store == StoreChoice::Keyring {
-        return Err(ConfigError::NotSupportedYet {
-            url,
-            key: "bitbucketStore",
-            value: "keyring".into(),
-            supported: "auto, file (auto uses the file store until the keyring backend lands)",
-        });
-    }
     match value("bitbucketAuthType").as_deref() {
         None | Some("basic") => {}
         Some("bearer") => {

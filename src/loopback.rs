@@ -100,12 +100,13 @@ impl Listener {
     /// has none. `raw` is the configured string, sent as is when it has a
     /// port.
     pub fn bind(redirect: &HttpUrl, raw: &str) -> Result<Listener, BindError> {
-        let ip = if redirect.host == "::1" {
-            "[::1]"
-        } else {
-            "127.0.0.1"
+        // Bind the address the browser will connect to: the literal
+        // loopback IP, or 127.0.0.1 for `localhost`.
+        let ip = match redirect.host.parse::<std::net::IpAddr>() {
+            Ok(ip) if ip.is_loopback() => ip,
+            _ => std::net::IpAddr::from([127, 0, 0, 1]),
         };
-        let addr = format!("{ip}:{}", redirect.port.unwrap_or(0));
+        let addr = std::net::SocketAddr::new(ip, redirect.port.unwrap_or(0)).to_string();
         let server = tiny_http::Server::http(&addr).map_err(|e| BindError {
             addr: addr.clone(),
             reason: e.to_string(),

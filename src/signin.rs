@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub enum SignInError {
     /// Neither a browser nor a terminal: nobody can answer (SPEC §6).
     #[error(
-        "signing in to {url} needs a browser or a terminal, and this git command has neither \
+        "signing in to {url} needs a browser or a terminal, and there is neither here \
          (an IDE's background fetch, cron, or credential.interactive=false); \
          run `git credential-bitbucket login {url}` in a terminal, then try again"
     )]
@@ -86,6 +86,9 @@ pub struct Surroundings {
     pub browser: Option<Browser>,
     /// Whether `/dev/tty` can be used for a pasted redirect URL.
     pub terminal: bool,
+    /// Whether to read a paste while waiting: `login` always does on a
+    /// terminal, `get` only when there is no browser.
+    pub paste: bool,
 }
 
 /// Decides, in one place, whether there is a browser and a terminal
@@ -97,6 +100,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
         return Surroundings {
             browser: None,
             terminal: false,
+            paste: false,
         };
     }
     let browser = if no_browser {
@@ -109,8 +113,13 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
         .and_then(|v| crate::config::parse_bool(&v))
         .unwrap_or(true);
     let terminal = (login || prompt_ok) && tty_available();
-    crate::trace!("sign-in: browser={browser:?} terminal={terminal}");
-    Surroundings { browser, terminal }
+    let paste = terminal && (login || browser.is_none());
+    crate::trace!("sign-in: browser={browser:?} terminal={terminal} paste={paste}");
+    Surroundings {
+        browser,
+        terminal,
+        paste,
+    }
 }
 
 fn find_browser(cfg: &HostConfig, env: &dyn Env) -> Option<Browser> {
@@ -258,7 +267,7 @@ pub fn sign_in(
             }
         }
     }
-    if how.terminal && how.browser.is_none() {
+    if how.paste {
         spawn_paste_reader(state.clone(), tx);
     }
 

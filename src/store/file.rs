@@ -75,9 +75,11 @@ impl FileStore {
         match self.read()? {
             Ok(doc) => Ok(doc),
             Err(parse_error) => {
-                let aside = self
-                    .dir
-                    .join(format!("{FILE_NAME}.corrupt-{}", super::now()));
+                let aside = self.dir.join(format!(
+                    "{FILE_NAME}.corrupt-{}-{}",
+                    super::now(),
+                    std::process::id()
+                ));
                 fs::rename(self.path(), &aside)
                     .map_err(self.io("cannot set the corrupt file aside"))?;
                 eprintln!(

@@ -2,7 +2,9 @@
 //! account), behind one trait so the `get` ladder does not care which
 //! backend holds them.
 
+pub mod choice;
 pub mod file;
+pub mod keyring;
 pub mod lock;
 
 use crate::secret::Secret;
@@ -97,6 +99,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The OS keyring.
+    #[error(transparent)]
+    Keyring(keyring::KeyringError),
     /// No place for our data: no home directory.
     #[error("cannot find a data directory for the token store: set HOME or XDG_DATA_HOME")]
     NoDataDir,

@@ -4,8 +4,12 @@
 //! - `fake_selftest`: proves the fake and the fake browser behave as
 //!   FACTS.md says, driving them by hand (no helper involved);
 //! - `cloud`: end-to-end tests of real git through our helper against the
-//!   fake Bitbucket Cloud.
+//!   fake Bitbucket Cloud;
+//! - `robustness`: parallel processes, network faults, a kill mid-write,
+//!   two accounts at once, a hostile browser, secrets and host policy.
 
+mod accounts;
 mod cloud;
 mod common;
 mod fake_selftest;
+mod keyring;

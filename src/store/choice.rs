@@ -1,0 +1,129 @@
+//! Which backend holds a host's records (SPEC §5, `bitbucketStore`).
+//!
+//! `auto` decides once per host and remembers the decision in
+//! `stores.json` beside the lock files (no secret in it), so records never
+//! split across two stores: the keyring when a Secret Service answers, the
+//! file when there is none at all, with a one-time notice. A keyring that
+//! is there but locked is an error with unlock instructions, never a
+//! reason to fall back. An explicit `keyring` never falls back.
+
+use super::file::{write_atomically, FileStore};
+use super::keyring::{platform::SecretService, KeyringError, KeyringStore, Slots, SERVICE_PREFIX};
+use super::lock::{self, lock_path};
+use super::{Store, StoreError};
+use crate::config::StoreChoice;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const FILE_NAME: &str = "stores.json";
+
+/// A backend remembered for a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// The OS keyring.
+    Keyring,
+    /// The private file.
+    File,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Remembered {
+    #[serde(default)]
+    hosts: BTreeMap<String, Backend>,
+}
+
+fn path(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+fn read(dir: &Path) -> Remembered {
+    std::fs::read(path(dir))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Records `backend` for `host`, unless it is already recorded.
+fn remember(dir: &Path, host: &str, backend: Backend) -> Result<(), StoreError> {
+    if read(dir).hosts.get(host) == Some(&backend) {
+        return Ok(());
+    }
+    super::file::create_private_dir(dir)?;
+    let _guard = lock::acquire(&lock_path(dir, "stores"), Duration::from_secs(30))?;
+    let mut r = read(dir);
+    r.hosts.insert(host.to_owned(), backend);
+    let bytes = serde_json::to_vec_pretty(&r).expect("BUG: a map of strings always serializes");
+    write_atomically(&path(dir), &bytes)
+}
+
+/// Opens the store for `host` as configured.
+pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store>, StoreError> {
+    let file = || -> Box<dyn Store> { Box::new(FileStore::new(dir)) };
+    let keyring = |ss: SecretService| -> Result<Box<dyn Store>, StoreError> {
+        remember(dir, host, Backend::Keyring)?;
+        Ok(Box::new(KeyringStore::with_slots(ss, keyring_hosts(dir))))
+    };
+    match choice {
+        StoreChoice::File => Ok(file()),
+        StoreChoice::Keyring => keyring(SecretService::connect()?),
+        StoreChoice::Auto => match read(dir).hosts.get(host) {
+            Some(Backend::File) => Ok(file()),
+            // Remembered: no fallback now, or records would split.
+            Some(Backend::Keyring) => keyring(SecretService::connect()?),
+            None => match probe() {
+                Ok(ss) => {
+                    crate::trace!("store: Secret Service answered; {host} uses the keyring");
+                    keyring(ss)
+                }
+                Err(KeyringError::Unavailable(why)) => {
+                    remember(dir, host, Backend::File)?;
+                    eprintln!(
+                        "git-credential-bitbucket: no OS keyring is reachable ({why}); tokens for {host} are \
+                         kept in {} (readable only by you). This choice is remembered; set \
+                         credential.{host}.bitbucketStore=keyring or =file to choose.",
+                        FileStore::new(dir).path().display()
+                    );
+                    Ok(file())
+                }
+                Err(e) => Err(e.into()),
+            },
+        },
+    }
+}
+
+/// Connects and makes one real call, so "no provider on the bus" shows up
+/// here rather than halfway through a sign-in.
+fn probe() -> Result<SecretService, KeyringError> {
+    let ss = SecretService::connect()?;
+    ss.users(&format!("{SERVICE_PREFIX}probe"))?;
+    Ok(ss)
+}
+
+/// Hosts whose records are in the keyring.
+pub fn keyring_hosts(dir: &Path) -> Vec<String> {
+    read(dir)
+        .hosts
+        .into_iter()
+        .filter(|(_, b)| *b == Backend::Keyring)
+        .map(|(h, _)| h)
+        .collect()
+}
+
+/// Every store that may hold records, for `status`: the file, and the
+/// keyring when any host uses it (an unreachable keyring is reported).
+pub fn all_stores(dir: &Path) -> Vec<Result<Box<dyn Store>, StoreError>> {
+    let mut stores: Vec<Result<Box<dyn Store>, StoreError>> =
+        vec![Ok(Box::new(FileStore::new(dir)))];
+    let hosts = keyring_hosts(dir);
+    if !hosts.is_empty() {
+        stores.push(
+            SecretService::connect()
+                .map(|ss| Box::new(KeyringStore::with_slots(ss, hosts)) as Box<dyn Store>)
+                .map_err(StoreError::from),
+        );
+    }
+    stores
+}

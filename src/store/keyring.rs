@@ -1,0 +1,530 @@
+//! The keyring backend (SPEC §5): each record is one secret in the OS
+//! keyring (Secret Service on Linux, through `keyring-core` and the
+//! libdbus-based store, built vendored so no -dev package is needed).
+//!
+//! Items are named for a person browsing the keyring (e.g. Seahorse):
+//! service `git-credential-bitbucket:<host>`, user = the Bitbucket account,
+//! label "Bitbucket <account> on <host> (git-credential-bitbucket)".
+//!
+//! Where a platform caps a secret's size (Windows: 2,560 bytes), a record
+//! that does not fit is split into numbered pieces and still read and
+//! written as one: pieces first, then the head, which names the piece count
+//! and a digest of the whole, so a reader never mixes two versions.
+//! The splitting is tested against a size-limited in-memory keyring.
+//!
+//! Nothing here ever deletes because of an error: a locked keyring is an
+//! error that says how to unlock it.
+
+use super::{Record, Store, StoreError};
+use sha2::{Digest, Sha256};
+
+/// Prefix of every item's service name.
+pub const SERVICE_PREFIX: &str = "git-credential-bitbucket:";
+/// Marks the extra pieces of a split record: `alice#2`, `alice#3`, ...
+const PIECE_MARK: char = '#';
+
+/// What the keyring can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyringError {
+    /// No Secret Service at all (no session bus, no provider): `auto`
+    /// falls back to the file store.
+    #[error("no OS keyring is reachable ({0})")]
+    Unavailable(String),
+    /// There but locked.
+    #[error(
+        "the OS keyring is locked ({0}); unlock it (log in to the desktop session, or unlock the \
+         \"login\" keyring in Seahorse; on a headless machine: \
+         `printf '%s' \"$PASSWORD\" | gnome-keyring-daemon --unlock`), then run the git command again. \
+         Nothing was deleted"
+    )]
+    Locked(String),
+    /// Anything else the platform reported.
+    #[error("the OS keyring failed: {0}")]
+    Failed(String),
+    /// A stored item that is not one of our records.
+    #[error("keyring item for {0} is not a git-credential-bitbucket record; remove it with `git credential-bitbucket logout`")]
+    Corrupt(String),
+}
+
+impl From<KeyringError> for StoreError {
+    fn from(e: KeyringError) -> StoreError {
+        StoreError::Keyring(e)
+    }
+}
+
+/// The few operations we need from a keyring, so the record logic above it
+/// can be tested without one.
+pub trait Slots {
+    /// The secret at (service, user), if any.
+    fn get(&self, service: &str, user: &str) -> Result<Option<String>, KeyringError>;
+    /// Creates or replaces it.
+    fn set(&self, service: &str, user: &str, label: &str, value: &str) -> Result<(), KeyringError>;
+    /// Deletes it; a missing item is fine.
+    fn delete(&self, service: &str, user: &str) -> Result<(), KeyringError>;
+    /// The users that have an item under `service`.
+    fn users(&self, service: &str) -> Result<Vec<String>, KeyringError>;
+    /// Largest secret the platform takes, in bytes.
+    fn max_len(&self) -> Option<usize>;
+}
+
+/// Records kept in a keyring.
+pub struct KeyringStore<S: Slots> {
+    slots: S,
+    hosts: Vec<String>,
+}
+
+impl<S: Slots> KeyringStore<S> {
+    /// A store over `slots`; `hosts` are the hosts `all_records` lists (a
+    /// keyring cannot be searched by prefix).
+    pub fn with_slots(slots: S, hosts: Vec<String>) -> Self {
+        KeyringStore { slots, hosts }
+    }
+
+    fn service(host: &str) -> String {
+        format!("{SERVICE_PREFIX}{host}")
+    }
+
+    fn read(&self, host: &str, user: &str) -> Result<Option<Record>, KeyringError> {
+        let service = Self::service(host);
+        let Some(head) = self.slots.get(&service, user)? else {
+            return Ok(None);
+        };
+        let whole = match head.strip_prefix("pieces:") {
+            None => head,
+            Some(rest) => {
+                // pieces:<count>:<sha256 hex>\n<first piece>
+                let (meta, first) = rest.split_once('\n').ok_or_else(|| corrupt(host, user))?;
+                let (count, digest) = meta.split_once(':').ok_or_else(|| corrupt(host, user))?;
+                let count: usize = count.parse().map_err(|_| corrupt(host, user))?;
+                let mut whole = first.to_owned();
+                for i in 2..=count {
+                    let piece = self
+                        .slots
+                        .get(&service, &format!("{user}{PIECE_MARK}{i}"))?
+                        .ok_or_else(|| corrupt(host, user))?;
+                    whole.push_str(&piece);
+                }
+                if hex_digest(&whole) != digest {
+                    return Err(corrupt(host, user));
+                }
+                whole
+            }
+        };
+        serde_json::from_str(&whole)
+            .map(Some)
+            .map_err(|_| corrupt(host, user))
+    }
+
+    fn write(&self, record: &Record) -> Result<(), KeyringError> {
+        let service = Self::service(&record.host);
+        let user = &record.account.username;
+        let label = format!(
+            "Bitbucket {user} on {} (git-credential-bitbucket)",
+            record.host
+        );
+        let json = serde_json::to_string(record).expect("BUG: a Record always serializes");
+        let old_pieces = self.piece_count(&service, user)?;
+        let new_pieces = match self.slots.max_len() {
+            Some(max) if json.len() > max => {
+                // Room for the header in the head item.
+                let size = max.saturating_sub(80).max(64);
+                let parts = split_utf8(&json, size);
+                for (i, part) in parts.iter().enumerate().skip(1) {
+                    let piece_label = format!("{label} part {}", i + 1);
+                    self.slots.set(
+                        &service,
+                        &format!("{user}{PIECE_MARK}{}", i + 1),
+                        &piece_label,
+                        part,
+                    )?;
+                }
+                let head = format!("pieces:{}:{}\n{}", parts.len(), hex_digest(&json), parts[0]);
+                self.slots.set(&service, user, &label, &head)?;
+                parts.len()
+            }
+            _ => {
+                self.slots.set(&service, user, &label, &json)?;
+                1
+            }
+        };
+        for i in new_pieces + 1..=old_pieces {
+            self.slots
+                .delete(&service, &format!("{user}{PIECE_MARK}{i}"))?;
+        }
+        Ok(())
+    }
+
+    fn piece_count(&self, service: &str, user: &str) -> Result<usize, KeyringError> {
+        let prefix = format!("{user}{PIECE_MARK}");
+        Ok(1 + self
+            .slots
+            .users(service)?
+            .iter()
+            .filter(|u| u.starts_with(&prefix))
+            .count())
+    }
+}
+
+fn corrupt(host: &str, user: &str) -> KeyringError {
+    KeyringError::Corrupt(format!("{user} on {host}"))
+}
+
+fn hex_digest(s: &str) -> String {
+    Sha256::digest(s.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Splits at most `size` bytes a piece, on character boundaries.
+fn split_utf8(s: &str, size: usize) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let mut end = size.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (a, b) = rest.split_at(end);
+        parts.push(a);
+        rest = b;
+    }
+    parts
+}
+
+impl<S: Slots> Store for KeyringStore<S> {
+    fn name(&self) -> &'static str {
+        "keyring"
+    }
+
+    fn records(&self, host: &str) -> Result<Vec<Record>, StoreError> {
+        let service = Self::service(host);
+        let mut out = Vec::new();
+        for user in self.slots.users(&service)? {
+            if user.contains(PIECE_MARK) {
+                continue;
+            }
+            if let Some(r) = self.read(host, &user)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    fn all_records(&self) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        for host in &self.hosts {
+            out.extend(self.records(host)?);
+        }
+        Ok(out)
+    }
+
+    fn put(&self, record: &Record) -> Result<(), StoreError> {
+        Ok(self.write(record)?)
+    }
+
+    fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError> {
+        let service = Self::service(host);
+        let pieces = self.piece_count(&service, username)?;
+        let existed = self.slots.get(&service, username)?.is_some();
+        // Head first: a reader then sees no record rather than a torn one.
+        self.slots.delete(&service, username)?;
+        for i in 2..=pieces {
+            self.slots
+                .delete(&service, &format!("{username}{PIECE_MARK}{i}"))?;
+        }
+        Ok(existed)
+    }
+}
+
+/// The platform keyring through keyring-core.
+#[cfg(target_os = "linux")]
+pub mod platform {
+    use super::{KeyringError, Slots};
+    use keyring_core::{CredentialStore, Entry, Error};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    /// Secret Service on the session bus.
+    pub struct SecretService {
+        store: Arc<CredentialStore>,
+    }
+
+    fn map(e: Error) -> KeyringError {
+        match e {
+            Error::PlatformFailure(p) => KeyringError::Unavailable(p.to_string()),
+            Error::NoStorageAccess(p) => KeyringError::Locked(p.to_string()),
+            other => KeyringError::Failed(other.to_string()),
+        }
+    }
+
+    impl SecretService {
+        /// Connects to the Secret Service. Fails fast (milliseconds) when
+        /// there is no session bus.
+        pub fn connect() -> Result<SecretService, KeyringError> {
+            if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+                && !std::env::var_os("XDG_RUNTIME_DIR")
+                    .map(|d| std::path::Path::new(&d).join("bus").exists())
+                    .unwrap_or(false)
+            {
+                return Err(KeyringError::Unavailable("no D-Bus session bus".into()));
+            }
+            let store: Arc<CredentialStore> =
+                dbus_secret_service_keyring_store::Store::new().map_err(map)?;
+            Ok(SecretService { store })
+        }
+
+        fn entry(
+            &self,
+            service: &str,
+            user: &str,
+            label: Option<&str>,
+        ) -> Result<Entry, KeyringError> {
+            match label {
+                Some(l) => Entry::new_in_store_with_modifiers(
+                    &self.store,
+                    service,
+                    user,
+                    &HashMap::from([("label", l)]),
+                ),
+                None => Entry::new_in_store(&self.store, service, user),
+            }
+            .map_err(map)
+        }
+    }
+
+    impl Slots for SecretService {
+        fn get(&self, service: &str, user: &str) -> Result<Option<String>, KeyringError> {
+            match self.entry(service, user, None)?.get_password() {
+                Ok(v) => Ok(Some(v)),
+                Err(Error::NoEntry) => Ok(None),
+                Err(e) => Err(map(e)),
+            }
+        }
+
+        fn set(
+            &self,
+            service: &str,
+            user: &str,
+            label: &str,
+            value: &str,
+        ) -> Result<(), KeyringError> {
+            self.entry(service, user, Some(label))?
+                .set_password(value)
+                .map_err(map)
+        }
+
+        fn delete(&self, service: &str, user: &str) -> Result<(), KeyringError> {
+            match self.entry(service, user, None)?.delete_credential() {
+                Ok(()) | Err(Error::NoEntry) => Ok(()),
+                Err(e) => Err(map(e)),
+            }
+        }
+
+        fn users(&self, service: &str) -> Result<Vec<String>, KeyringError> {
+            let found = Entry::search_in_store(&self.store, &HashMap::from([("service", service)]))
+                .map_err(map)?;
+            let mut users = Vec::new();
+            for e in found {
+                let attrs = e.get_attributes().map_err(map)?;
+                if let Some(u) = attrs.get("username") {
+                    users.push(u.clone());
+                }
+            }
+            Ok(users)
+        }
+
+        fn max_len(&self) -> Option<usize> {
+            None
+        }
+    }
+}
+
+/// No keyring backend is built for this platform yet (macOS and Windows
+/// cannot be compile-checked here): `auto` uses the file store.
+#[cfg(not(target_os = "linux"))]
+pub mod platform {
+    use super::{KeyringError, Slots};
+
+    /// Placeholder with the same name on every platform.
+    pub struct SecretService;
+
+    impl SecretService {
+        /// Always unavailable here.
+        pub fn connect() -> Result<SecretService, KeyringError> {
+            Err(KeyringError::Unavailable(
+                "this build has no keyring backend for this platform".into(),
+            ))
+        }
+    }
+
+    impl Slots for SecretService {
+        fn get(&self, _: &str, _: &str) -> Result<Option<String>, KeyringError> {
+            Ok(None)
+        }
+        fn set(&self, _: &str, _: &str, _: &str, _: &str) -> Result<(), KeyringError> {
+            Err(KeyringError::Unavailable("no keyring backend".into()))
+        }
+        fn delete(&self, _: &str, _: &str) -> Result<(), KeyringError> {
+            Ok(())
+        }
+        fn users(&self, _: &str) -> Result<Vec<String>, KeyringError> {
+            Ok(Vec::new())
+        }
+        fn max_len(&self) -> Option<usize> {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::store::{Account, TokenKind, SCHEMA_VERSION};
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    /// An in-memory keyring that refuses secrets over `max` bytes, like
+    /// Windows' Credential Manager, and can be told to fail.
+    #[derive(Default)]
+    struct Memory {
+        items: RefCell<BTreeMap<(String, String), String>>,
+        max: Option<usize>,
+        fail: RefCell<Option<KeyringError>>,
+    }
+
+    impl Memory {
+        fn check(&self) -> Result<(), KeyringError> {
+            match self.fail.borrow().clone() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        }
+    }
+
+    impl Slots for &Memory {
+        fn get(&self, s: &str, u: &str) -> Result<Option<String>, KeyringError> {
+            self.check()?;
+            Ok(self.items.borrow().get(&(s.into(), u.into())).cloned())
+        }
+        fn set(&self, s: &str, u: &str, _: &str, v: &str) -> Result<(), KeyringError> {
+            self.check()?;
+            if self.max.is_some_and(|m| v.len() > m) {
+                return Err(KeyringError::Failed(format!(
+                    "secret of {} bytes is too long",
+                    v.len()
+                )));
+            }
+            self.items
+                .borrow_mut()
+                .insert((s.into(), u.into()), v.into());
+            Ok(())
+        }
+        fn delete(&self, s: &str, u: &str) -> Result<(), KeyringError> {
+            self.check()?;
+            self.items.borrow_mut().remove(&(s.into(), u.into()));
+            Ok(())
+        }
+        fn users(&self, s: &str) -> Result<Vec<String>, KeyringError> {
+            self.check()?;
+            Ok(self
+                .items
+                .borrow()
+                .keys()
+                .filter(|(svc, _)| svc == s)
+                .map(|(_, u)| u.clone())
+                .collect())
+        }
+        fn max_len(&self) -> Option<usize> {
+            self.max
+        }
+    }
+
+    fn record(user: &str, token_len: usize) -> Record {
+        Record {
+            version: SCHEMA_VERSION,
+            host: "https://bitbucket.org".into(),
+            account: Account {
+                username: user.into(),
+                display_name: Some("Ünïcødé Name".into()),
+                ..Account::default()
+            },
+            access_token: Some(Secret::new("a".repeat(token_len))),
+            expires_at: 100,
+            refresh_token: Some(Secret::new("r".repeat(token_len))),
+            refresh_issued_at: 1,
+            scopes: "repository:write".into(),
+            kind: TokenKind::Oauth,
+            client_id: "id".into(),
+            obtained_at: 1,
+            signed_in_at: 1,
+        }
+    }
+
+    #[test]
+    fn large_records_are_split_under_a_size_cap_and_read_back_whole() {
+        let mem = Memory {
+            max: Some(2560),
+            ..Memory::default()
+        };
+        let store = KeyringStore::with_slots(&mem, vec![]);
+        let big = record("alice", 3000);
+        store.put(&big).expect("split write");
+        assert!(mem.items.borrow().len() >= 3, "stored in pieces");
+        assert!(mem.items.borrow().values().all(|v| v.len() <= 2560));
+        let back = store.records("https://bitbucket.org").expect("read");
+        assert_eq!(back, vec![big]);
+
+        // Shrinking it removes the extra pieces.
+        let small = record("alice", 10);
+        store.put(&small).expect("write");
+        assert_eq!(mem.items.borrow().len(), 1);
+        assert_eq!(
+            store.records("https://bitbucket.org").expect("read"),
+            vec![small]
+        );
+    }
+
+    #[test]
+    fn a_missing_piece_is_reported_not_misread() {
+        let mem = Memory {
+            max: Some(1000),
+            ..Memory::default()
+        };
+        let store = KeyringStore::with_slots(&mem, vec![]);
+        store.put(&record("alice", 3000)).expect("write");
+        mem.items.borrow_mut().retain(|(_, u), _| u != "alice#2");
+        let err = store.records("https://bitbucket.org").expect_err("torn");
+        assert!(err.to_string().contains("alice"), "{err}");
+    }
+
+    #[test]
+    fn accounts_live_side_by_side_and_remove_takes_one() {
+        let mem = Memory::default();
+        let store = KeyringStore::with_slots(&mem, vec!["https://bitbucket.org".into()]);
+        store.put(&record("alice", 10)).expect("put");
+        store.put(&record("bob", 10)).expect("put");
+        assert_eq!(store.all_records().expect("all").len(), 2);
+        assert!(store.remove("https://bitbucket.org", "bob").expect("rm"));
+        let left = store.records("https://bitbucket.org").expect("read");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].account.username, "alice");
+    }
+
+    #[test]
+    fn a_locked_keyring_is_an_error_that_says_how_to_unlock_and_deletes_nothing() {
+        let mem = Memory::default();
+        let store = KeyringStore::with_slots(&mem, vec![]);
+        store.put(&record("alice", 10)).expect("put");
+        *mem.fail.borrow_mut() = Some(KeyringError::Locked("collection is locked".into()));
+        let err = store.records("https://bitbucket.org").expect_err("locked");
+        assert!(err.to_string().contains("unlock"), "{err}");
+        assert!(store.remove("https://bitbucket.org", "alice").is_err());
+        *mem.fail.borrow_mut() = None;
+        assert_eq!(
+            store.records("https://bitbucket.org").expect("read").len(),
+            1
+        );
+    }
+}
