@@ -12,7 +12,7 @@
 //!   only an access token we issued and keeps the refresh token.
 
 use crate::bitbucket::{Client, TokenSet};
-use crate::config::{self, Env, GitConfig, HostConfig, Remote};
+use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
 use crate::signin::{self, Surroundings};
@@ -121,7 +121,11 @@ fn open_store(cfg: &HostConfig) -> Result<Box<dyn Store>, Error> {
 fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Response, Error> {
     let store = open_store(cfg)?;
     let host = cfg.remote.store_key();
-    let asked = asked_account(req.username.as_deref());
+    let asked = match cfg.flow {
+        // One identity: the consumer's own app user (SPEC §6).
+        Flow::ClientCredentials => None,
+        _ => asked_account(req.username.as_deref()),
+    };
     let record = obtain(cfg, store.as_ref(), &host, asked, env)?;
     let token = record
         .access_token
@@ -144,6 +148,11 @@ fn obtain(
     asked: Option<&str>,
     env: &dyn Env,
 ) -> Result<Record, Error> {
+    let app_user = app_account(cfg);
+    let asked = match cfg.flow {
+        Flow::ClientCredentials => Some(app_user.as_str()),
+        _ => asked,
+    };
     let margin = cfg.refresh_margin.as_secs();
     let fresh = |r: &Option<Record>| {
         r.as_ref()
@@ -166,6 +175,11 @@ fn obtain(
     if let Some(r) = fresh(&found) {
         crate::trace!("get: another process renewed the token meanwhile");
         return Ok(r);
+    }
+
+    // client_credentials: no refresh token, a new grant instead.
+    if cfg.flow == Flow::ClientCredentials {
+        return grant(cfg, store, host, found);
     }
 
     // 4. Refresh: one request; the rotated refresh token is persisted
@@ -259,6 +273,57 @@ fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Re
                         rfc3339(rec.expires_at)
                     );
                     Ok(Some(rec))
+                }
+                None => Err(why),
+            }
+        }
+    }
+}
+
+/// The record key of a `client_credentials` token: the consumer itself.
+fn app_account(cfg: &HostConfig) -> String {
+    format!("consumer:{}", cfg.client_id)
+}
+
+/// A new `client_credentials` grant, saved before it is used. While the
+/// current token is valid, a failed grant falls back to it.
+fn grant(cfg: &HostConfig, store: &dyn Store, host: &str, old: Option<Record>) -> Result<Record, Error> {
+    crate::trace!("get: client_credentials grant");
+    match Client::new(cfg).client_credentials() {
+        Ok(tokens) => {
+            let t = now();
+            let record = Record {
+                version: SCHEMA_VERSION,
+                host: host.to_owned(),
+                account: store::Account {
+                    username: app_account(cfg),
+                    uuid: None,
+                    display_name: Some("client_credentials of the OAuth consumer".into()),
+                },
+                access_token: Some(tokens.access_token),
+                expires_at: t + tokens.expires_in,
+                // Cloud no longer issues one for this grant; never keep one.
+                refresh_token: None,
+                refresh_issued_at: t,
+                scopes: tokens.scopes,
+                kind: TokenKind::ClientCredentials,
+                client_id: cfg.client_id.clone(),
+                obtained_at: t,
+                signed_in_at: t,
+            };
+            store.put(&record)?;
+            Ok(record)
+        }
+        Err(e) => {
+            let why = if e.is_transient() {
+                Error::RefreshFailed(e)
+            } else {
+                Error::GrantRefused(e)
+            };
+            match old.filter(|r| r.unexpired_access_token(now()).is_some()) {
+                Some(rec) => {
+                    eprintln!("{NAME}: warning: {why}\n{NAME}: using the current access token meanwhile");
+                    Ok(rec)
                 }
                 None => Err(why),
             }

@@ -164,6 +164,12 @@ impl<'a> Client<'a> {
         ])
     }
 
+    /// The `client_credentials` grant of a private consumer (Cloud only;
+    /// one request, no refresh token).
+    pub fn client_credentials(&self) -> Result<TokenSet, ApiError> {
+        self.token_request(&[("grant_type", "client_credentials")])
+    }
+
     /// Exchanges a refresh token (one request).
     pub fn refresh(&self, refresh_token: &Secret) -> Result<TokenSet, ApiError> {
         self.token_request(&[

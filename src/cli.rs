@@ -275,7 +275,8 @@ Options:
   --client-secret-stdin    read the consumer secret from stdin
   --kind cloud|datacenter  default: cloud for bitbucket.org (datacenter: planned)
   --redirect-uri URI       the consumer's callback (default http://127.0.0.1:34107/)
-  --flow browser           how to get tokens (client_credentials, token: planned)
+  --flow FLOW              browser (default) or client_credentials (CI, private
+                           consumer; key and secret may come from the environment)
   --username NAME          the account to use for this host
   --global | --system | --local | --file F   where to write (default --global)
 

@@ -533,12 +533,12 @@ pub fn resolve(
             ))
         }
     };
-    if flow != Flow::Browser {
+    if flow == Flow::Token {
         return Err(ConfigError::NotSupportedYet {
             url,
             key: "bitbucketFlow",
-            value: value("bitbucketFlow").unwrap_or_default(),
-            supported: "browser",
+            value: "token".into(),
+            supported: "browser, client_credentials",
         });
     }
     let store = match value("bitbucketStore").as_deref() {

@@ -34,6 +34,13 @@ pub enum Error {
          and try again"
     )]
     RefreshRefused(ApiError),
+    /// The `client_credentials` grant was refused.
+    #[error(
+        "Bitbucket refused the client_credentials grant: {0}. The consumer must be marked \
+         \"This is a private consumer\" in Bitbucket, and its key and secret must match \
+         bitbucketClientId and bitbucketClientSecret (or GIT_CREDENTIAL_BITBUCKET_CLIENT_ID/_SECRET)"
+    )]
+    GrantRefused(ApiError),
     /// The refresh could not reach Bitbucket and the old token has expired.
     #[error(
         "could not refresh the access token: {0}. Your sign-in was kept; try again when \

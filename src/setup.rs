@@ -135,10 +135,13 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     }
     match s.flow.as_deref() {
         None | Some("browser") => {}
-        Some(f @ ("client_credentials" | "token")) => {
-            return Err(Error::Failed(format!(
-                "--flow {f} is not supported yet by this version; only browser"
-            )))
+        Some("client_credentials") => {}
+        Some("token") => {
+            return Err(Error::Failed(
+                "--flow token is not supported yet by this version; browser and \
+                 client_credentials are"
+                    .into(),
+            ))
         }
         Some(other) => {
             return Err(Error::Usage(format!(
@@ -147,7 +150,11 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         }
     }
     let mut secret = None;
-    if s.client_id.is_none() {
+    // CI with client_credentials may give the key and secret through
+    // GIT_CREDENTIAL_BITBUCKET_CLIENT_ID/_SECRET: the flow key alone makes
+    // the host ours.
+    let ci = s.flow.as_deref() == Some("client_credentials");
+    if s.client_id.is_none() && !ci {
         let (id, sec) = guided(&base)?;
         s.client_id = Some(id);
         secret = Some(sec);
@@ -158,7 +165,7 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
             .read_line(&mut line)
             .map_err(|e| Error::Failed(format!("could not read the secret from stdin: {e}")))?;
         secret = Some(line.trim().to_owned()).filter(|l| !l.is_empty());
-        if secret.is_none() {
+        if secret.is_none() && !ci {
             return Err(Error::Usage(
                 "--client-secret-stdin: stdin was empty".into(),
             ));
@@ -178,8 +185,9 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         git_config_ok(scope, &["--add", &key("helper"), &exe])?;
     }
     git_config_ok(scope, &[&key("bitbucketKind"), &kind])?;
-    let client_id = s.client_id.as_deref().expect("BUG: set above");
-    git_config_ok(scope, &[&key("bitbucketClientId"), client_id])?;
+    if let Some(client_id) = s.client_id.as_deref() {
+        git_config_ok(scope, &[&key("bitbucketClientId"), client_id])?;
+    }
     if let Some(sec) = &secret {
         git_config_ok(scope, &[&key("bitbucketClientSecret"), sec])?;
     }
