@@ -12,7 +12,7 @@
 //!   only an access token we issued and keeps the refresh token.
 
 use crate::bitbucket::{Client, TokenSet};
-use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
+use crate::config::{self, AuthType, Env, Flow, GitConfig, HostConfig, Kind, Remote};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
 use crate::signin::{self, Surroundings};
@@ -126,17 +126,86 @@ fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Response, Error
         Flow::ClientCredentials => None,
         _ => asked_account(req.username.as_deref()),
     };
+    if cfg.flow == Flow::Token {
+        return stored_token(cfg, store.as_ref(), &host, asked, req);
+    }
     let record = obtain(cfg, store.as_ref(), &host, asked, env)?;
     let token = record
         .access_token
         .clone()
         .expect("BUG: obtain() returns a record with an access token");
+    // Bearer only when configured and git can take it (git ≥ 2.46).
+    if cfg.auth_type == AuthType::Bearer && req.has_capability("authtype") {
+        return Ok(bearer(token, Some(record.expires_at)));
+    }
+    // Never pair one account's name with another's token: the name is the
+    // one git sent, whose record this is; else Cloud's generic name, or
+    // on Data Center (which ignores it) the account's own.
+    let username = match (asked, cfg.kind) {
+        (Some(user), _) => user.to_owned(),
+        (None, Kind::Cloud) => TOKEN_AUTH_USER.to_owned(),
+        (None, Kind::DataCenter) => record.account.username.clone(),
+    };
     Ok(Response {
-        // Never pair one account's name with another's token: the name is
-        // the one git sent, whose record this is, or the generic one.
-        username: Some(asked.unwrap_or(TOKEN_AUTH_USER).to_owned()),
+        username: Some(username),
         password: Some(token),
         password_expiry_utc: Some(record.expires_at),
+        ..Response::default()
+    })
+}
+
+/// `Authorization: Bearer` through git's `authtype` capability; ephemeral,
+/// so git does not hand the token to other helpers to keep (SPEC §4).
+fn bearer(token: crate::secret::Secret, expiry: Option<u64>) -> Response {
+    Response {
+        capability_authtype: true,
+        authtype: Some("Bearer".into()),
+        credential: Some(token),
+        ephemeral: true,
+        password_expiry_utc: expiry,
+        ..Response::default()
+    }
+}
+
+/// The token flow (SPEC §4): a stored API token or access token, handed out
+/// with the username its kind needs (FACTS A.9, B.8).
+fn stored_token(
+    cfg: &HostConfig,
+    store: &dyn Store,
+    host: &str,
+    asked: Option<&str>,
+    req: &Request,
+) -> Result<Response, Error> {
+    let url = cfg.remote.base_url();
+    let record = find(store, host, asked, cfg)?.ok_or_else(|| {
+        Error::Failed(format!(
+            "no API token or access token is stored for {url}; store one with \
+             `git credential-bitbucket configure {url} --api-token` (it reads the token from stdin)"
+        ))
+    })?;
+    let token = record.access_token.clone().ok_or_else(|| {
+        Error::Failed(format!(
+            "the stored token for {url} was refused by Bitbucket and dropped; store a new one with \
+             `git credential-bitbucket configure {url} --api-token`"
+        ))
+    })?;
+    if record.kind == TokenKind::ProjectToken {
+        // Data Center project and repository tokens work only as Bearer.
+        if !req.has_capability("authtype") {
+            return Err(Error::Failed(format!(
+                "the token stored for {url} is a Data Center project or repository token, which \
+                 Bitbucket accepts only as Bearer; that needs git 2.46 or later (this git did not \
+                 offer it)"
+            )));
+        }
+        return Ok(bearer(token, None));
+    }
+    if cfg.auth_type == AuthType::Bearer && req.has_capability("authtype") {
+        return Ok(bearer(token, None));
+    }
+    Ok(Response {
+        username: Some(record.account.username.clone()),
+        password: Some(token),
         ..Response::default()
     })
 }
@@ -287,7 +356,12 @@ fn app_account(cfg: &HostConfig) -> String {
 
 /// A new `client_credentials` grant, saved before it is used. While the
 /// current token is valid, a failed grant falls back to it.
-fn grant(cfg: &HostConfig, store: &dyn Store, host: &str, old: Option<Record>) -> Result<Record, Error> {
+fn grant(
+    cfg: &HostConfig,
+    store: &dyn Store,
+    host: &str,
+    old: Option<Record>,
+) -> Result<Record, Error> {
     crate::trace!("get: client_credentials grant");
     match Client::new(cfg).client_credentials() {
         Ok(tokens) => {
@@ -322,7 +396,9 @@ fn grant(cfg: &HostConfig, store: &dyn Store, host: &str, old: Option<Record>) -
             };
             match old.filter(|r| r.unexpired_access_token(now()).is_some()) {
                 Some(rec) => {
-                    eprintln!("{NAME}: warning: {why}\n{NAME}: using the current access token meanwhile");
+                    eprintln!(
+                        "{NAME}: warning: {why}\n{NAME}: using the current access token meanwhile"
+                    );
                     Ok(rec)
                 }
                 None => Err(why),
@@ -406,6 +482,19 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
         crate::trace!("erase: not our token, nothing to do");
         return Ok(());
     };
+    if holder.kind.is_stored_token() {
+        // A token we were given and Bitbucket now refuses: nothing can
+        // renew it. Drop it and say what to do (SPEC §4).
+        store.remove(&host, &holder.account.username)?;
+        let url = cfg.remote.base_url();
+        eprintln!(
+            "{NAME}: Bitbucket refused the stored token for {url}, so it was removed. If it was an \
+             app password: app passwords stopped working on 2026-07-28. Sign in with OAuth instead \
+             (`git credential-bitbucket configure {url}`), or create an API token with the \
+             repository scopes and store it with `git credential-bitbucket configure {url} --api-token`."
+        );
+        return Ok(());
+    }
     // Under the account lock, so a refresh in flight is not overwritten.
     let _lock = lock_for(&host, Some(&holder.account.username), cfg.login_timeout)?;
     let current = store
@@ -520,10 +609,32 @@ pub fn logout(
         // Under the account lock, so a refresh in flight cannot write the
         // record back.
         let _lock = lock_for(&host, Some(&rec.account.username), wait)?;
+        if let Some(cfg) = cfg.as_ref().filter(|c| c.kind == Kind::DataCenter) {
+            revoke(cfg, rec);
+        }
         store.remove(&host, &rec.account.username)?;
         eprintln!("{NAME}: signed out {} from {host}", rec.account.username);
     }
     Ok(())
+}
+
+/// Revokes a record's tokens where the server offers it; a failure is
+/// reported and the local sign-out goes on.
+fn revoke(cfg: &HostConfig, rec: &Record) {
+    if rec.kind.is_stored_token() {
+        return;
+    }
+    let client = Client::new(cfg);
+    for (token, hint) in [
+        (&rec.refresh_token, "refresh_token"),
+        (&rec.access_token, "access_token"),
+    ] {
+        if let Some(t) = token {
+            if let Err(e) = client.revoke(t, hint) {
+                eprintln!("{NAME}: warning: could not revoke the {hint} on the server: {e}");
+            }
+        }
+    }
 }
 
 /// `status [URL] [--json]`: never a secret. Human text goes to stderr
@@ -565,7 +676,8 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
         let accounts: Vec<serde_json::Value> = records
             .iter()
             .map(|(store, r)| {
-                let valid = r.access_token.is_some() && r.expires_at > t;
+                let stored = r.kind.is_stored_token();
+                let valid = r.access_token.is_some() && (stored || r.expires_at > t);
                 serde_json::json!({
                     "host": r.host,
                     "account": r.account.username,
@@ -574,7 +686,7 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
                     "default": is_default(r),
                     "store": store,
                     "kind": r.kind,
-                    "access_token_expires_at": valid.then(|| rfc3339(r.expires_at)),
+                    "access_token_expires_at": (valid && !stored).then(|| rfc3339(r.expires_at)),
                     "access_token_valid": valid,
                     "refresh_token": r.refresh_token.is_some(),
                     "refresh_token_age_seconds": r.refresh_token.as_ref().map(|_| t.saturating_sub(r.refresh_issued_at)),
@@ -598,6 +710,7 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
     }
     for (store, r) in &records {
         let access = match (&r.access_token, r.expires_at > t) {
+            (Some(_), _) if r.kind.is_stored_token() => "stored token, no expiry known".to_owned(),
             (Some(_), true) => format!(
                 "valid until {} (in {})",
                 rfc3339(r.expires_at),

@@ -5,7 +5,7 @@
 //! rotating refresh tokens a blind retry could spend a token twice. Every
 //! request has timeouts (connect 10 s, whole request 30 s, SPEC §7).
 
-use crate::config::HostConfig;
+use crate::config::{HostConfig, Kind};
 use crate::secret::Secret;
 use crate::store::Account;
 use base64::engine::general_purpose::STANDARD;
@@ -188,19 +188,31 @@ impl<'a> Client<'a> {
             .as_ref()
             .map(Secret::expose)
             .unwrap_or("");
-        let basic = STANDARD.encode(format!(
-            "{}:{}",
-            crate::url::encode(&self.cfg.client_id),
-            crate::url::encode(secret)
-        ));
         crate::trace!("POST {url} grant_type={}", form[0].1);
-        let mut resp = self
-            .agent
-            .post(url)
-            .header("Authorization", format!("Basic {basic}"))
-            .header("Accept", "application/json")
-            .send_form(form.iter().copied())
-            .map_err(|e| network(url, e))?;
+        let request = self.agent.post(url).header("Accept", "application/json");
+        let sent = match self.cfg.kind {
+            // Cloud: HTTP Basic, id and secret form-encoded first
+            // (RFC 6749 §2.3.1).
+            Kind::Cloud => {
+                let basic = STANDARD.encode(format!(
+                    "{}:{}",
+                    crate::url::encode(&self.cfg.client_id),
+                    crate::url::encode(secret)
+                ));
+                request
+                    .header("Authorization", format!("Basic {basic}"))
+                    .send_form(form.iter().copied())
+            }
+            // Data Center reads client credentials from the body only
+            // (FACTS B.4).
+            Kind::DataCenter => {
+                let mut body = form.to_vec();
+                body.push(("client_id", &self.cfg.client_id));
+                body.push(("client_secret", secret));
+                request.send_form(body)
+            }
+        };
+        let mut resp = sent.map_err(|e| network(url, e))?;
         let status = resp.status().as_u16();
         let body = resp
             .body_mut()
@@ -250,6 +262,9 @@ impl<'a> Client<'a> {
     /// Who the token belongs to: Cloud `GET /2.0/user` (needs the
     /// `account` permission on the consumer).
     pub fn current_user(&self, access_token: &Secret) -> Result<Account, ApiError> {
+        if self.cfg.kind == Kind::DataCenter {
+            return self.dc_user(access_token);
+        }
         let url = format!("{}/user", self.cfg.api_url);
         crate::trace!("GET {url}");
         let mut resp = self
@@ -298,6 +313,82 @@ impl<'a> Client<'a> {
             uuid: user.uuid,
             display_name: user.display_name,
         })
+    }
+}
+
+impl Client<'_> {
+    /// Data Center has no "who am I": an authenticated request answers
+    /// with the `X-AUSERNAME` header (FACTS B.6).
+    fn dc_user(&self, access_token: &Secret) -> Result<Account, ApiError> {
+        let url = format!("{}/application-properties", self.cfg.api_url);
+        crate::trace!("GET {url}");
+        let resp = self
+            .agent
+            .get(&url)
+            .header("Authorization", format!("Bearer {}", access_token.expose()))
+            .header("Accept", "application/json")
+            .call()
+            .map_err(|e| network(&url, e))?;
+        let status = resp.status().as_u16();
+        crate::trace!("application-properties answered HTTP {status}");
+        let username = resp
+            .headers()
+            .get("x-ausername")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|u| !u.is_empty() && status == 200)
+            .ok_or(ApiError::Unexpected {
+                url,
+                status,
+                what: "no X-AUSERNAME header, so the token did not authenticate".into(),
+            })?;
+        Ok(Account {
+            username: printable(username),
+            uuid: None,
+            display_name: None,
+        })
+    }
+
+    /// Revokes a token where the server offers it (Data Center's
+    /// `/rest/oauth2/latest/revoke`, beside the token endpoint). Cloud has
+    /// no revocation endpoint: `Ok(false)`.
+    pub fn revoke(&self, token: &Secret, hint: &str) -> Result<bool, ApiError> {
+        if self.cfg.kind != Kind::DataCenter {
+            return Ok(false);
+        }
+        let base = self
+            .cfg
+            .token_url
+            .strip_suffix("/token")
+            .unwrap_or(&self.cfg.token_url);
+        let url = format!("{base}/revoke");
+        let secret = self
+            .cfg
+            .client_secret
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or("");
+        crate::trace!("POST {url} ({hint})");
+        let resp = self
+            .agent
+            .post(&url)
+            .send_form([
+                ("token", token.expose()),
+                ("token_type_hint", hint),
+                ("client_id", self.cfg.client_id.as_str()),
+                ("client_secret", secret),
+            ])
+            .map_err(|e| network(&url, e))?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            Ok(true)
+        } else {
+            Err(ApiError::Unexpected {
+                url,
+                status,
+                what: "the token was not revoked".into(),
+            })
+        }
     }
 }
 

@@ -102,13 +102,6 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         }
         "configure" => {
             let mut p = Flags::new("configure", rest);
-            if p.flag("--api-token") {
-                return Err(Error::Failed(
-                    "configure --api-token is not supported yet by this version; the token flow \
-                     (API tokens and access tokens) is planned"
-                        .into(),
-                ));
-            }
             let scope = p.scope()?;
             let settings = crate::setup::Settings {
                 kind: p.value("--kind")?,
@@ -117,6 +110,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
                 redirect_uri: p.value("--redirect-uri")?,
                 flow: p.value("--flow")?,
                 username: p.value("--username")?,
+                api_token: p.flag("--api-token"),
+                token_kind: p.value("--token-kind")?,
+                store: p.value("--store")?,
                 url: p.positional()?,
                 scope,
             };
@@ -273,11 +269,18 @@ secret (not echoed). Running it twice changes nothing.
 Options:
   --client-id ID           the consumer key
   --client-secret-stdin    read the consumer secret from stdin
-  --kind cloud|datacenter  default: cloud for bitbucket.org (datacenter: planned)
+  --kind cloud|datacenter  default: cloud for bitbucket.org, else datacenter
   --redirect-uri URI       the consumer's callback (default http://127.0.0.1:34107/)
   --flow FLOW              browser (default) or client_credentials (CI, private
                            consumer; key and secret may come from the environment)
-  --username NAME          the account to use for this host
+  --username NAME          the account to use for this host (with --api-token:
+                           the username git sends with the token)
+  --api-token              store an API token or access token instead of OAuth;
+                           the token is read from stdin (hidden on a terminal)
+  --token-kind KIND        Cloud: api-token (default) or access-token
+                           (repository/project/workspace); Data Center:
+                           personal (default, needs --username) or project
+  --store auto|keyring|file  where --api-token keeps the token (default auto)
   --global | --system | --local | --file F   where to write (default --global)
 
 Example:

@@ -129,6 +129,15 @@ pub enum Flow {
     Token,
 }
 
+/// How git sends the token (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// `Authorization: Basic` with a username.
+    Basic,
+    /// `Authorization: Bearer`, when git sent `capability[]=authtype`.
+    Bearer,
+}
+
 /// The request's remote, as git gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
@@ -222,6 +231,8 @@ pub struct HostConfig {
     pub browser: Option<String>,
     /// Flow.
     pub flow: Flow,
+    /// Basic or Bearer toward git.
+    pub auth_type: AuthType,
     /// Scopes to ask for.
     pub scopes: Vec<String>,
     /// How long to wait for the browser.
@@ -513,14 +524,6 @@ pub fn resolve(
         Some("datacenter") => Kind::DataCenter,
         Some(v) => return Err(invalid("bitbucketKind", v.to_owned(), "cloud, datacenter")),
     };
-    if kind == Kind::DataCenter {
-        return Err(ConfigError::NotSupportedYet {
-            url,
-            key: "bitbucketKind",
-            value: "datacenter".into(),
-            supported: "cloud (Data Center support is planned)",
-        });
-    }
     let flow = match value("bitbucketFlow").as_deref() {
         None | Some("browser") => Flow::Browser,
         Some("client_credentials") => Flow::ClientCredentials,
@@ -533,13 +536,12 @@ pub fn resolve(
             ))
         }
     };
-    if flow == Flow::Token {
-        return Err(ConfigError::NotSupportedYet {
-            url,
-            key: "bitbucketFlow",
-            value: "token".into(),
-            supported: "browser, client_credentials",
-        });
+    if flow == Flow::ClientCredentials && kind == Kind::DataCenter {
+        return Err(invalid(
+            "bitbucketFlow",
+            "client_credentials".into(),
+            "browser, token (Data Center has no client_credentials grant)",
+        ));
     }
     let store = match value("bitbucketStore").as_deref() {
         None | Some("auto") => StoreChoice::Auto,
@@ -553,18 +555,11 @@ pub fn resolve(
             ))
         }
     };
-    match value("bitbucketAuthType").as_deref() {
-        None | Some("basic") => {}
-        Some("bearer") => {
-            return Err(ConfigError::NotSupportedYet {
-                url,
-                key: "bitbucketAuthType",
-                value: "bearer".into(),
-                supported: "basic",
-            })
-        }
+    let auth_type = match value("bitbucketAuthType").as_deref() {
+        None | Some("basic") => AuthType::Basic,
+        Some("bearer") => AuthType::Bearer,
         Some(v) => return Err(invalid("bitbucketAuthType", v.to_owned(), "basic, bearer")),
-    }
+    };
     let allow_http = match value("bitbucketAllowHttp") {
         None => false,
         Some(v) => parse_bool(&v).ok_or_else(|| invalid("bitbucketAllowHttp", v, "true, false"))?,
@@ -589,8 +584,13 @@ pub fn resolve(
                 .flatten()
                 .map(str::to_owned)
         })
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ConfigError::MissingClientId { url: url.clone() })?;
+        .filter(|v| !v.is_empty());
+    // The token flow needs no OAuth consumer at all.
+    let client_id = match (client_id, flow) {
+        (Some(id), _) => id,
+        (None, Flow::Token) => String::new(),
+        (None, _) => return Err(ConfigError::MissingClientId { url: url.clone() }),
+    };
     let client_secret = value("bitbucketClientSecret")
         .or_else(|| {
             // The built-in secret only goes with the built-in id.
@@ -601,7 +601,8 @@ pub fn resolve(
         })
         .filter(|v| !v.is_empty())
         .map(Secret::new);
-    if kind == Kind::Cloud && client_secret.is_none() {
+    // Both Cloud and Data Center (by default) require the secret.
+    if flow != Flow::Token && client_secret.is_none() {
         return Err(ConfigError::MissingClientSecret { url });
     }
 
@@ -630,17 +631,32 @@ pub fn resolve(
         }
         Ok(v.trim_end_matches('/').to_owned())
     };
-    let authorize_url = endpoint(
-        "bitbucketAuthorizeUrl",
-        "https://bitbucket.org/site/oauth2/authorize",
-    )?;
-    let token_url = endpoint(
-        "bitbucketTokenUrl",
-        "https://bitbucket.org/site/oauth2/access_token",
-    )?;
-    let api_url = endpoint("bitbucketApiUrl", "https://api.bitbucket.org/2.0")?;
-    let redirect_raw =
-        value("bitbucketRedirectUri").unwrap_or_else(|| "http://127.0.0.1:34107/".into());
+    // Data Center's endpoints hang off protocol://host[:port] of the
+    // remote; a context path needs the endpoint keys (SPEC §3).
+    let dc = format!("{url}/rest");
+    let (authorize_default, token_default, api_default, redirect_default, scopes_default) =
+        match kind {
+            Kind::Cloud => (
+                "https://bitbucket.org/site/oauth2/authorize".to_owned(),
+                "https://bitbucket.org/site/oauth2/access_token".to_owned(),
+                "https://api.bitbucket.org/2.0".to_owned(),
+                "http://127.0.0.1:34107/",
+                "",
+            ),
+            Kind::DataCenter => (
+                format!("{dc}/oauth2/latest/authorize"),
+                format!("{dc}/oauth2/latest/token"),
+                format!("{dc}/api/latest"),
+                // DC allows plain http only for `localhost` (FACTS B.3).
+                "http://localhost:34107/",
+                // Push needs REPO_WRITE; send scopes on DC (FACTS B.3).
+                "REPO_READ REPO_WRITE",
+            ),
+        };
+    let authorize_url = endpoint("bitbucketAuthorizeUrl", &authorize_default)?;
+    let token_url = endpoint("bitbucketTokenUrl", &token_default)?;
+    let api_url = endpoint("bitbucketApiUrl", &api_default)?;
+    let redirect_raw = value("bitbucketRedirectUri").unwrap_or_else(|| redirect_default.into());
     let redirect = HttpUrl::parse(&redirect_raw)
         .filter(|u| u.scheme == "http" && u.is_loopback())
         .ok_or_else(|| ConfigError::BadUrl {
@@ -649,9 +665,21 @@ pub fn resolve(
             value: redirect_raw.clone(),
             why: "must be a loopback http URL such as http://127.0.0.1:34107/",
         })?;
+    // Data Center compares the redirect exactly: "any free port" cannot
+    // work there.
+    if kind == Kind::DataCenter && redirect.port.is_none() {
+        return Err(ConfigError::BadUrl {
+            url: url.clone(),
+            key: "bitbucketRedirectUri",
+            value: redirect_raw,
+            why: "Data Center needs the exact registered redirect, with its port, e.g. http://localhost:34107/",
+        });
+    }
     let scopes = value("bitbucketScopes")
-        .map(|s| s.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default();
+        .unwrap_or_else(|| scopes_default.into())
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     let interactive = git
         .get(remote, "interactive")
         .map(|v| {
@@ -675,6 +703,7 @@ pub fn resolve(
         store,
         browser: value("bitbucketBrowser").filter(|b| !b.trim().is_empty()),
         flow,
+        auth_type,
         scopes,
         login_timeout,
         refresh_margin,

@@ -7,6 +7,7 @@
 
 use crate::secret::Secret;
 use crate::url::{parse_query, HttpUrl};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -90,7 +91,7 @@ pub struct BindError {
 
 /// A bound listener.
 pub struct Listener {
-    server: Arc<tiny_http::Server>,
+    servers: Vec<Arc<tiny_http::Server>>,
     path: String,
     redirect_uri: String,
 }
@@ -98,27 +99,35 @@ pub struct Listener {
 impl Listener {
     /// Binds the configured redirect: its port, or any free port when it
     /// has none. `raw` is the configured string, sent as is when it has a
-    /// port.
+    /// port. A literal loopback IP is bound as written; `localhost` binds
+    /// 127.0.0.1 and, best effort, ::1 on the same port, since a browser
+    /// may resolve it either way (Data Center requires `localhost`).
     pub fn bind(redirect: &HttpUrl, raw: &str) -> Result<Listener, BindError> {
-        // Bind the address the browser will connect to: the literal
-        // loopback IP, or 127.0.0.1 for `localhost`.
-        let ip = match redirect.host.parse::<std::net::IpAddr>() {
-            Ok(ip) if ip.is_loopback() => ip,
-            _ => std::net::IpAddr::from([127, 0, 0, 1]),
-        };
-        let addr = std::net::SocketAddr::new(ip, redirect.port.unwrap_or(0)).to_string();
-        let server = tiny_http::Server::http(&addr).map_err(|e| BindError {
-            addr: addr.clone(),
-            reason: e.to_string(),
-        })?;
-        let port = server
+        let literal = redirect
+            .host
+            .parse::<IpAddr>()
+            .ok()
+            .filter(IpAddr::is_loopback);
+        let first_ip = literal.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let first = bind_one(SocketAddr::new(first_ip, redirect.port.unwrap_or(0)))?;
+        let port = first
             .server_addr()
             .to_ip()
             .map(|a| a.port())
             .ok_or_else(|| BindError {
-                addr: addr.clone(),
+                addr: first_ip.to_string(),
                 reason: "not an IP listener".into(),
             })?;
+        let mut servers = vec![Arc::new(first)];
+        if literal.is_none() {
+            match bind_one(SocketAddr::new(
+                IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                port,
+            )) {
+                Ok(v6) => servers.push(Arc::new(v6)),
+                Err(e) => crate::trace!("loopback: no ::1 listener ({e}); IPv4 only"),
+            }
+        }
         let path = redirect
             .path
             .split(['?', '#'])
@@ -130,7 +139,7 @@ impl Listener {
             None => format!("http://{}:{port}{}", redirect.host_for_url(), redirect.path),
         };
         Ok(Listener {
-            server: Arc::new(server),
+            servers,
             path,
             redirect_uri,
         })
@@ -141,44 +150,69 @@ impl Listener {
         &self.redirect_uri
     }
 
-    /// Serves requests on a thread until one callback arrives or `stop` is
-    /// set; the callback's outcome goes to `tx` as `wrap(result)`.
+    /// Serves requests, one thread per bound address, until one callback
+    /// arrives or `stop` is set; the callback's outcome goes to `tx` as
+    /// `wrap(result)`. Join the handles to be sure the sockets are closed.
     pub fn spawn<E: Send + 'static>(
         self,
         state: Secret,
         tx: Sender<E>,
         wrap: fn(Result<Secret, CallbackError>) -> E,
         stop: Arc<AtomicBool>,
-    ) -> std::thread::JoinHandle<()> {
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                let req = match self.server.recv_timeout(Duration::from_millis(100)) {
-                    Ok(Some(r)) => r,
-                    Ok(None) => continue,
-                    Err(_) => break,
-                };
-                let url = req.url().to_owned();
-                let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-                if *req.method() != tiny_http::Method::Get || path != self.path {
-                    crate::trace!("loopback: {} {path} -> 404", req.method());
-                    let _ = req.respond(
-                        tiny_http::Response::from_string("Not found").with_status_code(404),
-                    );
-                    continue;
-                }
-                let result = parse_callback(query, &state);
-                crate::trace!("loopback: callback received, ok={}", result.is_ok());
-                let page = match &result {
-                    Ok(_) => success_page(),
-                    Err(e) => failure_page(&e.to_string()),
-                };
-                let _ = req.respond(html(page));
-                let _ = tx.send(wrap(result));
-                break;
-            }
-            // Dropping the server closes the socket (SPEC §6: close after).
-        })
+    ) -> Vec<std::thread::JoinHandle<()>> {
+        let path = Arc::new(self.path);
+        self.servers
+            .into_iter()
+            .map(|server| {
+                let (state, tx, stop, path) =
+                    (state.clone(), tx.clone(), stop.clone(), path.clone());
+                std::thread::spawn(move || serve(&server, &path, &state, &tx, wrap, &stop))
+            })
+            .collect()
     }
+}
+
+fn bind_one(addr: SocketAddr) -> Result<tiny_http::Server, BindError> {
+    tiny_http::Server::http(addr).map_err(|e| BindError {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn serve<E>(
+    server: &tiny_http::Server,
+    redirect_path: &str,
+    state: &Secret,
+    tx: &Sender<E>,
+    wrap: fn(Result<Secret, CallbackError>) -> E,
+    stop: &AtomicBool,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        let req = match server.recv_timeout(Duration::from_millis(100)) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(_) => break,
+        };
+        let url = req.url().to_owned();
+        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+        if *req.method() != tiny_http::Method::Get || path != redirect_path {
+            crate::trace!("loopback: {} {path} -> 404", req.method());
+            let _ =
+                req.respond(tiny_http::Response::from_string("Not found").with_status_code(404));
+            continue;
+        }
+        let result = parse_callback(query, state);
+        crate::trace!("loopback: callback received, ok={}", result.is_ok());
+        let page = match &result {
+            Ok(_) => success_page(),
+            Err(e) => failure_page(&e.to_string()),
+        };
+        let _ = req.respond(html(page));
+        stop.store(true, Ordering::SeqCst);
+        let _ = tx.send(wrap(result));
+        break;
+    }
+    // Returning drops the server: the socket closes (SPEC §6).
 }
 
 fn html(body: String) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {

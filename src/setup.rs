@@ -8,8 +8,10 @@
 //! Running it twice changes nothing; `unconfigure` removes exactly that.
 
 use crate::app::NAME;
-use crate::config::{Remote, CLOUD_HOST};
+use crate::config::{Kind, Remote, StoreChoice, CLOUD_HOST};
 use crate::error::Error;
+use crate::secret::Secret;
+use crate::store::{Account, Record, TokenKind, SCHEMA_VERSION};
 use std::io::{BufRead, Write};
 use std::process::{Command, Stdio};
 
@@ -55,6 +57,12 @@ pub struct Settings {
     pub flow: Option<String>,
     /// `--username`.
     pub username: Option<String>,
+    /// `--api-token`: store a token read from stdin (token flow).
+    pub api_token: bool,
+    /// `--token-kind`.
+    pub token_kind: Option<String>,
+    /// `--store` for the token.
+    pub store: Option<String>,
     /// Where.
     pub scope: Scope,
 }
@@ -115,62 +123,63 @@ fn host_scope(url: Option<&str>) -> Result<(Remote, String), Error> {
 pub fn configure(mut s: Settings) -> Result<(), Error> {
     let (remote, base) = host_scope(s.url.as_deref())?;
     let is_cloud = remote.hostname() == CLOUD_HOST;
-    let kind = s
-        .kind
-        .clone()
-        .unwrap_or_else(|| if is_cloud { "cloud" } else { "datacenter" }.to_owned());
-    match kind.as_str() {
-        "cloud" => {}
-        "datacenter" => {
-            return Err(Error::Failed(
-                "Bitbucket Data Center is not supported yet by this version; only --kind cloud"
-                    .into(),
-            ))
-        }
-        other => {
+    let kind = match s.kind.as_deref() {
+        None if is_cloud => Kind::Cloud,
+        None => Kind::DataCenter,
+        Some("cloud") => Kind::Cloud,
+        Some("datacenter") => Kind::DataCenter,
+        Some(other) => {
             return Err(Error::Usage(format!(
                 "--kind {other:?}: accepted values are cloud, datacenter"
             )))
         }
+    };
+    if s.api_token {
+        s.flow = Some("token".into());
     }
-    match s.flow.as_deref() {
-        None | Some("browser") => {}
-        Some("client_credentials") => {}
-        Some("token") => {
-            return Err(Error::Failed(
-                "--flow token is not supported yet by this version; browser and \
-                 client_credentials are"
-                    .into(),
+    match (s.flow.as_deref(), kind) {
+        (None | Some("browser"), _) | (Some("client_credentials"), Kind::Cloud) => {}
+        (Some("token"), _) if s.api_token => {}
+        (Some("token"), _) => {
+            return Err(Error::Usage(
+                "--flow token goes with --api-token, which stores the token".into(),
             ))
         }
-        Some(other) => {
+        (Some("client_credentials"), Kind::DataCenter) => return Err(Error::Usage(
+            "--flow client_credentials: Data Center has no such grant; use browser or --api-token"
+                .into(),
+        )),
+        (Some(other), _) => {
             return Err(Error::Usage(format!(
                 "--flow {other:?}: accepted values are browser, client_credentials, token"
             )))
         }
     }
-    let mut secret = None;
-    // CI with client_credentials may give the key and secret through
-    // GIT_CREDENTIAL_BITBUCKET_CLIENT_ID/_SECRET: the flow key alone makes
-    // the host ours.
+    let token_kind = match s.api_token {
+        true => Some(token_kind(
+            s.token_kind.as_deref(),
+            kind,
+            s.username.as_deref(),
+        )?),
+        false => None,
+    };
+    // The OAuth consumer: none for the token flow; CI with
+    // client_credentials may give it through GIT_CREDENTIAL_BITBUCKET_*.
     let ci = s.flow.as_deref() == Some("client_credentials");
-    if s.client_id.is_none() && !ci {
+    let mut secret = None;
+    let consumer_from_env = ci && s.client_id.is_none();
+    let needs_consumer = !(s.api_token || consumer_from_env);
+    if needs_consumer && s.client_id.is_none() {
         let (id, sec) = guided(&base)?;
         s.client_id = Some(id);
         secret = Some(sec);
-    } else if s.client_secret_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| Error::Failed(format!("could not read the secret from stdin: {e}")))?;
-        secret = Some(line.trim().to_owned()).filter(|l| !l.is_empty());
-        if secret.is_none() && !ci {
-            return Err(Error::Usage(
-                "--client-secret-stdin: stdin was empty".into(),
-            ));
-        }
+    } else if needs_consumer && s.client_secret_stdin {
+        secret = Some(read_secret("the consumer secret")?);
     }
+    let token = match s.api_token {
+        true => Some(read_secret("the token")?),
+        false => None,
+    };
     let exe = std::env::current_exe()
         .map_err(|e| Error::Failed(format!("cannot find this program's own path: {e}")))?;
     let exe = exe.to_string_lossy().into_owned();
@@ -184,7 +193,11 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         git_config_ok(scope, &["--add", &key("helper"), ""])?;
         git_config_ok(scope, &["--add", &key("helper"), &exe])?;
     }
-    git_config_ok(scope, &[&key("bitbucketKind"), &kind])?;
+    let kind_name = match kind {
+        Kind::Cloud => "cloud",
+        Kind::DataCenter => "datacenter",
+    };
+    git_config_ok(scope, &[&key("bitbucketKind"), kind_name])?;
     if let Some(client_id) = s.client_id.as_deref() {
         git_config_ok(scope, &[&key("bitbucketClientId"), client_id])?;
     }
@@ -194,21 +207,144 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     for (k, v) in [
         ("bitbucketRedirectUri", &s.redirect_uri),
         ("bitbucketFlow", &s.flow),
-        ("username", &s.username),
     ] {
         if let Some(v) = v {
             git_config_ok(scope, &[&key(k), v])?;
         }
     }
+    if let (Some(user), false) = (&s.username, s.api_token) {
+        git_config_ok(scope, &[&key("username"), user])?;
+    }
     eprintln!("{NAME}: configured {base} to use {exe}.");
-    if secret.is_none() {
+    if let (Some(token), Some((token_kind, user))) = (token, token_kind) {
+        let where_ = store_token(&remote, s.store.as_deref(), token, token_kind, &user)?;
+        eprintln!(
+            "{NAME}: stored the token for {base} in the {where_} store; git uses it from now on."
+        );
+        return Ok(());
+    }
+    if secret.is_none() && !ci {
         eprintln!(
             "{NAME}: no consumer secret was written; give it with --client-secret-stdin, or set \
              GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the environment."
         );
     }
-    eprintln!("{NAME}: the next git command for {base} opens the browser once to sign in (or run `git credential-bitbucket login {base}`).");
+    if ci {
+        eprintln!("{NAME}: git now gets a client_credentials token for {base} by itself; no browser is involved.");
+    } else {
+        eprintln!("{NAME}: the next git command for {base} opens the browser once to sign in (or run `git credential-bitbucket login {base}`).");
+    }
     Ok(())
+}
+
+/// The token kind and the username git must send with it (FACTS A.9, B.8).
+fn token_kind(
+    flag: Option<&str>,
+    kind: Kind,
+    username: Option<&str>,
+) -> Result<(TokenKind, String), Error> {
+    match (flag, kind) {
+        (None | Some("api-token"), Kind::Cloud) => Ok((
+            TokenKind::ApiToken,
+            username.unwrap_or("x-bitbucket-api-token-auth").to_owned(),
+        )),
+        (Some("access-token"), Kind::Cloud) => {
+            Ok((TokenKind::AccessToken, "x-token-auth".to_owned()))
+        }
+        (None | Some("personal"), Kind::DataCenter) => match username {
+            Some(u) => Ok((TokenKind::PersonalToken, u.to_owned())),
+            None => Err(Error::Usage(
+                "--api-token on Data Center: a personal token needs --username NAME \
+                 (or --token-kind project for a project or repository token)"
+                    .into(),
+            )),
+        },
+        (Some("project"), Kind::DataCenter) => {
+            Ok((TokenKind::ProjectToken, "x-token-auth".to_owned()))
+        }
+        (Some(other), Kind::Cloud) => Err(Error::Usage(format!(
+            "--token-kind {other:?}: on Bitbucket Cloud, api-token or access-token"
+        ))),
+        (Some(other), Kind::DataCenter) => Err(Error::Usage(format!(
+            "--token-kind {other:?}: on Data Center, personal or project"
+        ))),
+    }
+}
+
+/// Reads a secret: a line on stdin, or a hidden prompt on the terminal
+/// when stdin is one.
+fn read_secret(what: &str) -> Result<String, Error> {
+    use std::io::IsTerminal;
+    let mut line = String::new();
+    if std::io::stdin().is_terminal() {
+        let mut tty = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/tty")
+            .map_err(|e| Error::Failed(format!("cannot use the terminal: {e}")))?;
+        let _ = write!(tty, "Paste {what} (not shown): ");
+        let _ = tty.flush();
+        set_echo(false);
+        let read = std::io::stdin().lock().read_line(&mut line);
+        set_echo(true);
+        let _ = writeln!(tty);
+        read.map_err(|e| Error::Failed(format!("could not read {what}: {e}")))?;
+    } else {
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Error::Failed(format!("could not read {what} from stdin: {e}")))?;
+    }
+    let v = line.trim().to_owned();
+    if v.is_empty() {
+        return Err(Error::Usage(format!("{what}: nothing was given on stdin")));
+    }
+    Ok(v)
+}
+
+/// Saves a token-flow record where `get` will look for it.
+fn store_token(
+    remote: &Remote,
+    store_choice: Option<&str>,
+    token: String,
+    kind: TokenKind,
+    username: &str,
+) -> Result<&'static str, Error> {
+    let choice = match store_choice {
+        None | Some("auto") => StoreChoice::Auto,
+        Some("keyring") => StoreChoice::Keyring,
+        Some("file") => StoreChoice::File,
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "--store {other:?}: accepted values are auto, keyring, file"
+            )))
+        }
+    };
+    let host = Remote {
+        path: None,
+        ..remote.clone()
+    }
+    .store_key();
+    let store = crate::store::choice::open(&crate::store::data_dir()?, choice, &host)?;
+    let t = crate::store::now();
+    store.put(&Record {
+        version: SCHEMA_VERSION,
+        host,
+        account: Account {
+            username: username.to_owned(),
+            uuid: None,
+            display_name: None,
+        },
+        access_token: Some(Secret::new(token)),
+        expires_at: 0,
+        refresh_token: None,
+        refresh_issued_at: t,
+        scopes: String::new(),
+        kind,
+        client_id: String::new(),
+        obtained_at: t,
+        signed_in_at: t,
+    })?;
+    Ok(store.name())
 }
 
 /// Asks for the consumer key and secret on the terminal.

@@ -232,7 +232,7 @@ pub fn sign_in(
 
     let (tx, rx) = mpsc::channel::<Event>();
     let stop = Arc::new(AtomicBool::new(false));
-    let server = listener.spawn(state.clone(), tx.clone(), Event::Callback, stop.clone());
+    let servers = listener.spawn(state.clone(), tx.clone(), Event::Callback, stop.clone());
 
     let seconds = cfg.login_timeout.as_secs();
     let mut err = std::io::stderr().lock();
@@ -281,7 +281,9 @@ pub fn sign_in(
         }
     };
     stop.store(true, Ordering::SeqCst);
-    let _ = server.join();
+    for s in servers {
+        let _ = s.join();
+    }
     let code = match outcome {
         Some(r) => r?,
         None => return Err(SignInError::Timeout { seconds, url }),

@@ -35,6 +35,30 @@ pub enum TokenKind {
     Oauth,
     /// `client_credentials` grant.
     ClientCredentials,
+    /// A Cloud API token (username: the Bitbucket username or
+    /// `x-bitbucket-api-token-auth`).
+    ApiToken,
+    /// A Cloud repository, project or workspace access token
+    /// (`x-token-auth`).
+    AccessToken,
+    /// A Data Center personal HTTP access token (username).
+    PersonalToken,
+    /// A Data Center project or repository token (Bearer only).
+    ProjectToken,
+}
+
+impl TokenKind {
+    /// A token the user gave us (token flow): it never expires on our
+    /// side and cannot be renewed.
+    pub fn is_stored_token(self) -> bool {
+        matches!(
+            self,
+            TokenKind::ApiToken
+                | TokenKind::AccessToken
+                | TokenKind::PersonalToken
+                | TokenKind::ProjectToken
+        )
+    }
 }
 
 /// One account's tokens on one host.
