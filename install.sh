@@ -3,6 +3,7 @@
 #
 #   ./install.sh                    install into ~/.local/bin
 #   ./install.sh --prefix /usr/local
+#   ./install.sh --configure        then run `git-credential-bitbucket configure`
 #   ./install.sh --uninstall        remove what an install put there
 #
 # PREFIX may also come from the environment. Needs only cargo (and the
@@ -11,12 +12,14 @@ set -euo pipefail
 
 prefix="${PREFIX:-$HOME/.local}"
 action=install
+configure=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
     --prefix=*) prefix="${1#--prefix=}"; shift ;;
     --uninstall) action=uninstall; shift ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --configure) configure=1; shift ;;
+    -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,16 +43,20 @@ echo "Building $name (release)..." >&2
 
 mkdir -p "$bindir"
 install -m 0755 "$here/target/release/$name" "$bindir/$name"
-if [ -f "$here/docs/$name.1" ]; then
-  mkdir -p "$mandir"
-  install -m 0644 "$here/docs/$name.1" "$mandir/$name.1"
-fi
-echo "Installed $bindir/$name ($("$bindir/$name" --version))."
+# The man page comes from the binary's own help texts.
+mkdir -p "$mandir"
+"$bindir/$name" --man > "$mandir/$name.1.tmp" && mv "$mandir/$name.1.tmp" "$mandir/$name.1"
+chmod 0644 "$mandir/$name.1"
+echo "Installed $bindir/$name ($("$bindir/$name" --version)) and $mandir/$name.1."
 
 case ":$PATH:" in
   *":$bindir:"*) ;;
   *) echo "Note: $bindir is not on your PATH. git finds the helper through the absolute path below either way; add it to PATH to run 'git credential-bitbucket' by hand." ;;
 esac
+
+if [ "$configure" = 1 ]; then
+  exec "$bindir/$name" configure
+fi
 
 cat <<NEXT
 

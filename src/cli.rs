@@ -46,6 +46,8 @@ pub enum Command {
     Help(Option<String>),
     /// `--version`.
     Version,
+    /// `--man`: the manual page in roff, built from the help texts.
+    Man,
 }
 
 const PROTOCOL: [&str; 4] = ["get", "store", "erase", "capability"];
@@ -70,6 +72,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
     match first.as_str() {
         "-h" | "--help" | "help" => Ok(Command::Help(rest.first().cloned())),
         "-V" | "--version" | "version" => Ok(Command::Version),
+        "--man" => Ok(Command::Man),
         cmd @ ("login" | "logout" | "status" | "configure" | "unconfigure") if wants_help => {
             Ok(Command::Help(Some(cmd.to_owned())))
         }
@@ -210,6 +213,48 @@ impl<'a> Flags<'a> {
     }
 }
 
+/// The commands that have their own help, in manual order.
+pub const COMMANDS: [&str; 5] = ["login", "logout", "status", "configure", "unconfigure"];
+
+/// The manual page (roff), from the same help texts as `--help`, so the two
+/// never disagree. `install.sh` writes it to `share/man/man1`.
+pub fn man_page() -> String {
+    // Escape what roff would interpret: backslashes, and a leading `.` or
+    // `'` (control lines).
+    let verbatim = |text: &str| -> String {
+        text.lines()
+            .map(|l| {
+                let l = l.replace('\\', "\\e");
+                if l.starts_with(['.', '\'']) {
+                    format!("\\&{l}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect()
+    };
+    let mut out = format!(
+        ".TH GIT-CREDENTIAL-BITBUCKET 1 \"\" \"git-credential-bitbucket {}\" \"User Commands\"\n\
+         .SH NAME\ngit-credential-bitbucket \\- a git credential helper for Bitbucket\n\
+         .SH SYNOPSIS\n.nf\n{}.fi\n",
+        env!("CARGO_PKG_VERSION"),
+        verbatim(&help(None))
+    );
+    for cmd in COMMANDS {
+        out.push_str(&format!(
+            ".SH {}\n.nf\n{}.fi\n",
+            cmd.to_uppercase(),
+            verbatim(&help(Some(cmd)))
+        ));
+    }
+    out.push_str(
+        ".SH FILES\n.nf\n$XDG_DATA_HOME/git-credential-bitbucket/tokens.json  the file store (0600)\n\
+         $XDG_DATA_HOME/git-credential-bitbucket/locks/       lock files\n.fi\n\
+         .SH SEE ALSO\ngitcredentials(7), git-credential(1)\n",
+    );
+    out
+}
+
 /// Help text for the tool or one command.
 pub fn help(command: Option<&str>) -> String {
     match command {
@@ -320,6 +365,7 @@ Commands for git (credential.helper=bitbucket):
 Options:
   -h, --help      this help; `COMMAND --help` for a command's
   -V, --version   the version
+  --man           print the manual page (roff)
 
 Setup: `git credential-bitbucket configure` walks you through it
 (docs/bitbucket-consumer.md explains the OAuth consumer).

@@ -51,6 +51,10 @@ fn run() -> Result<(), Error> {
             print!("{}", cli::help(cmd.as_deref()));
             Ok(())
         }
+        Command::Man => {
+            print!("{}", cli::man_page());
+            Ok(())
+        }
         Command::Version => {
             println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
             Ok(())
