@@ -261,8 +261,28 @@ pub struct GitConfig {
 }
 
 impl GitConfig {
-    /// Runs `git config -z --get-regexp ^credential\.` once (SPEC §3, §8).
+    /// Reads the `credential.*` keys: in-process when the config files are
+    /// plain (no child process, SPEC §8), else through `git config`.
     pub fn load() -> Result<GitConfig, ConfigError> {
+        let var = |k: &str| std::env::var(k).ok();
+        let cwd = std::env::current_dir().unwrap_or_default();
+        match crate::gitconfig::credential_entries(&var, &cwd) {
+            Some(pairs) => {
+                crate::trace!(
+                    "config: read in-process ({} credential entries)",
+                    pairs.len()
+                );
+                Ok(GitConfig::from_pairs(pairs))
+            }
+            None => {
+                crate::trace!("config: asking git (includes or an unusual layout)");
+                GitConfig::load_with_git()
+            }
+        }
+    }
+
+    /// Runs `git config -z --get-regexp ^credential\.` once (SPEC §3).
+    pub fn load_with_git() -> Result<GitConfig, ConfigError> {
         let out = Command::new("git")
             .args(["config", "-z", "--get-regexp", r"^credential\."])
             .stdin(Stdio::null())
@@ -282,9 +302,16 @@ impl GitConfig {
     /// Parses `-z` output: `name\nvalue\0` per entry (`name\0` without a
     /// value for a bare boolean key).
     pub fn parse(text: &str) -> GitConfig {
-        let mut entries = Vec::new();
-        for item in text.split('\0').filter(|s| !s.is_empty()) {
+        GitConfig::from_pairs(text.split('\0').filter(|s| !s.is_empty()).map(|item| {
             let (name, value) = item.split_once('\n').unwrap_or((item, "true"));
+            (name.to_owned(), value.to_owned())
+        }))
+    }
+
+    /// Builds from (`credential.<url>.<key>`, value) pairs in git's order.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> GitConfig {
+        let mut entries = Vec::new();
+        for (name, value) in pairs {
             let Some(rest) = name.strip_prefix("credential.") else {
                 continue;
             };
@@ -295,7 +322,7 @@ impl GitConfig {
             entries.push(Entry {
                 url,
                 key: key.to_ascii_lowercase(),
-                value: value.to_owned(),
+                value,
             });
         }
         GitConfig { entries }

@@ -19,6 +19,7 @@ pub mod bitbucket;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod gitconfig;
 pub mod loopback;
 pub mod oauth;
 pub mod protocol;
