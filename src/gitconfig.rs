@@ -352,7 +352,7 @@ fn header(chars: &mut std::iter::Peekable<std::str::Chars>) -> Option<(String, O
 /// joins lines), `#`/`;` outside quotes start a comment; CRLF counts as LF
 /// and the end of the file as a line end.
 fn value(chars: &mut std::iter::Peekable<std::str::Chars>) -> Option<String> {
-    let mut next = |chars: &mut std::iter::Peekable<std::str::Chars>| match chars.next() {
+    let next = |chars: &mut std::iter::Peekable<std::str::Chars>| match chars.next() {
         None => '\n',
         Some('\r') if chars.peek() == Some(&'\n') => {
             chars.next();
