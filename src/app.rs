@@ -276,7 +276,12 @@ fn find(
     let records = store
         .records(host)?
         .into_iter()
-        .filter(|r| r.client_id == cfg.client_id);
+        // A stored token serves the token flow only; an OAuth record only
+        // the consumer that obtained it (SPEC §5).
+        .filter(|r| match cfg.flow {
+            Flow::Token => r.kind.is_stored_token(),
+            _ => !r.kind.is_stored_token() && r.client_id == cfg.client_id,
+        });
     Ok(match asked {
         Some(user) => records.into_iter().find(|r| r.account.username == user),
         None => records.max_by_key(|r| r.signed_in_at),
@@ -390,7 +395,7 @@ fn grant(
         }
         Err(e) => {
             let why = if e.is_transient() {
-                Error::RefreshFailed(e)
+                Error::GrantFailed(e)
             } else {
                 Error::GrantRefused(e)
             };
@@ -544,9 +549,29 @@ pub fn login(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), E
     let store = open_store(&cfg)?;
     let host = cfg.remote.store_key();
     let asked = asked_account(remote.username.as_deref());
-    let how = signin::detect(&cfg, env, true, no_browser);
-    let _lock = lock_for(&host, asked, cfg.login_timeout)?;
-    sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how)?;
+    match cfg.flow {
+        Flow::Browser => {
+            let how = signin::detect(&cfg, env, true, no_browser);
+            let _lock = lock_for(&host, asked, cfg.login_timeout)?;
+            sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how)?;
+        }
+        Flow::ClientCredentials => {
+            let app_user = app_account(&cfg);
+            let _lock = lock_for(&host, Some(&app_user), cfg.login_timeout)?;
+            grant(&cfg, store.as_ref(), &host, None)?;
+            eprintln!(
+                "{NAME}: got a client_credentials token for {}",
+                cfg.remote.base_url()
+            );
+        }
+        Flow::Token => {
+            let url = cfg.remote.base_url();
+            return Err(Error::Failed(format!(
+                "{url} uses a stored token (bitbucketFlow=token), not a sign-in; store a new one \
+                 with `git credential-bitbucket configure {url} --api-token`"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -718,9 +743,11 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
             ),
             _ => "expired (renewed on next use)".to_owned(),
         };
-        let refresh = match r.refresh_token {
-            Some(_) => format!("issued {} ago", span(t.saturating_sub(r.refresh_issued_at))),
-            None => "none (next use signs in again)".to_owned(),
+        let refresh = match (&r.refresh_token, r.kind) {
+            (Some(_), _) => format!("issued {} ago", span(t.saturating_sub(r.refresh_issued_at))),
+            (None, TokenKind::Oauth) => "none (next use signs in again)".to_owned(),
+            (None, TokenKind::ClientCredentials) => "none (a new grant when needed)".to_owned(),
+            (None, _) => "none (a stored token is used as is)".to_owned(),
         };
         let _ = writeln!(
             err,

@@ -249,6 +249,7 @@ pub fn man_page() -> String {
     }
     out.push_str(
         ".SH FILES\n.nf\n$XDG_DATA_HOME/git-credential-bitbucket/tokens.json  the file store (0600)\n\
+         $XDG_DATA_HOME/git-credential-bitbucket/stores.json  which store each host uses\n\
          $XDG_DATA_HOME/git-credential-bitbucket/locks/       lock files\n.fi\n\
          .SH SEE ALSO\ngitcredentials(7), git-credential(1)\n",
     );
@@ -315,7 +316,8 @@ Options:
   --client-id ID           the consumer key
   --client-secret-stdin    read the consumer secret from stdin
   --kind cloud|datacenter  default: cloud for bitbucket.org, else datacenter
-  --redirect-uri URI       the consumer's callback (default http://127.0.0.1:34107/)
+  --redirect-uri URI       the consumer's callback (default: Cloud
+                           http://127.0.0.1:34107/, Data Center http://localhost:34107/)
   --flow FLOW              browser (default) or client_credentials (CI, private
                            consumer; key and secret may come from the environment)
   --username NAME          the account to use for this host (with --api-token:

@@ -60,16 +60,17 @@ pub enum ConfigError {
     #[error(
         "no OAuth consumer is configured for {url}: set credential.{url}.bitbucketClientId \
          and bitbucketClientSecret (run `git credential-bitbucket configure {url}`, \
-         see docs/bitbucket-consumer.md)"
+         see docs/bitbucket-consumer.md), or GIT_CREDENTIAL_BITBUCKET_CLIENT_ID and \
+         GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the environment"
     )]
     MissingClientId {
         /// URL scope.
         url: String,
     },
-    /// Cloud always needs the consumer secret.
+    /// The token endpoint needs the consumer secret.
     #[error(
         "no consumer secret is configured for {url}: set credential.{url}.bitbucketClientSecret \
-         (or GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET); Bitbucket Cloud requires it"
+         (or GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET); Bitbucket's token endpoint requires it"
     )]
     MissingClientSecret {
         /// URL scope.
@@ -165,9 +166,18 @@ impl Remote {
         if self.hostname() == CLOUD_HOST {
             return self.base_url();
         }
-        match self.path.as_deref().map(|p| p.trim_matches('/')) {
-            Some(p) if !p.is_empty() => format!("{}/{}", self.base_url(), p),
-            _ => self.base_url(),
+        // Data Center repositories live at `[/<context>]/scm/<PROJECT>/…`:
+        // only the context belongs to the key, so one sign-in serves every
+        // repository of the server.
+        let path = format!("/{}", self.path.as_deref().unwrap_or("").trim_matches('/'));
+        let context = match path.find("/scm/") {
+            Some(i) => &path[..i],
+            None => path.as_str(),
+        }
+        .trim_matches('/');
+        match context {
+            "" => self.base_url(),
+            ctx => format!("{}/{ctx}", self.base_url()),
         }
     }
 
@@ -930,6 +940,20 @@ mod tests {
         let r = Remote::from_url("http://127.0.0.1:8080").expect("valid");
         assert_eq!(r.hostname(), "127.0.0.1");
         assert_eq!(r.store_key(), "http://127.0.0.1:8080");
+        let key = |url: &str| Remote::from_url(url).expect("valid").store_key();
+        assert_eq!(
+            key("https://dc.example/bitbucket/scm/P/r.git"),
+            "https://dc.example/bitbucket"
+        );
+        assert_eq!(key("https://dc.example/scm/P/r.git"), "https://dc.example");
+        assert_eq!(
+            key("https://dc.example/bitbucket"),
+            "https://dc.example/bitbucket"
+        );
+        assert_eq!(
+            key("https://bitbucket.org/ws/r.git"),
+            "https://bitbucket.org"
+        );
         assert!(Remote::from_url("ssh://x").is_none());
     }
 }

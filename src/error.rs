@@ -41,6 +41,11 @@ pub enum Error {
          bitbucketClientId and bitbucketClientSecret (or GIT_CREDENTIAL_BITBUCKET_CLIENT_ID/_SECRET)"
     )]
     GrantRefused(ApiError),
+    /// The `client_credentials` grant could not reach Bitbucket.
+    #[error(
+        "could not get a client_credentials token: {0}. Try again when Bitbucket can be reached"
+    )]
+    GrantFailed(ApiError),
     /// The refresh could not reach Bitbucket and the old token has expired.
     #[error(
         "could not refresh the access token: {0}. Your sign-in was kept; try again when \

@@ -74,6 +74,7 @@ const OUR_KEYS: &[&str] = &[
     "bitbucketClientSecret",
     "bitbucketRedirectUri",
     "bitbucketFlow",
+    "bitbucketStore",
     "username",
 ];
 
@@ -184,6 +185,18 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         .map_err(|e| Error::Failed(format!("cannot find this program's own path: {e}")))?;
     let exe = exe.to_string_lossy().into_owned();
 
+    // The token first: if the store fails (a locked keyring), the git
+    // config is left as it was.
+    let stored_in = match (token, token_kind) {
+        (Some(token), Some((token_kind, user))) => Some(store_token(
+            &remote,
+            s.store.as_deref(),
+            token,
+            token_kind,
+            &user,
+        )?),
+        _ => None,
+    };
     let key = |k: &str| format!("credential.{base}.{k}");
     let scope = &s.scope;
     // Already the reset and us, in that order: leave the file as it is.
@@ -207,6 +220,8 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     for (k, v) in [
         ("bitbucketRedirectUri", &s.redirect_uri),
         ("bitbucketFlow", &s.flow),
+        // Where the token went is where `get` must look.
+        ("bitbucketStore", &s.store),
     ] {
         if let Some(v) = v {
             git_config_ok(scope, &[&key(k), v])?;
@@ -216,8 +231,7 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         git_config_ok(scope, &[&key("username"), user])?;
     }
     eprintln!("{NAME}: configured {base} to use {exe}.");
-    if let (Some(token), Some((token_kind, user))) = (token, token_kind) {
-        let where_ = store_token(&remote, s.store.as_deref(), token, token_kind, &user)?;
+    if let Some(where_) = stored_in {
         eprintln!(
             "{NAME}: stored the token for {base} in the {where_} store; git uses it from now on."
         );
