@@ -39,7 +39,9 @@ fi
 command -v cargo >/dev/null 2>&1 || { echo "install.sh: cargo is not on PATH; install Rust from your distribution or rustup first" >&2; exit 1; }
 
 echo "Building $name (release)..." >&2
-(cd "$here" && cargo build --release --locked --quiet)
+# An explicit target dir, so the binary is where we install it from even
+# when CARGO_TARGET_DIR or build.target-dir points elsewhere.
+(cd "$here" && cargo build --release --locked --quiet --target-dir "$here/target")
 
 mkdir -p "$bindir"
 install -m 0755 "$here/target/release/$name" "$bindir/$name"

@@ -670,7 +670,9 @@ pub fn resolve(
     };
     // Data Center's endpoints hang off protocol://host[:port] of the
     // remote; a context path needs the endpoint keys (SPEC §3).
-    let dc = format!("{url}/rest");
+    // With credential.useHttpPath, git sends the path, and the server's
+    // context path (before `/scm/`) is part of the base.
+    let dc = format!("{}/rest", remote.store_key());
     let (authorize_default, token_default, api_default, redirect_default, scopes_default) =
         match kind {
             Kind::Cloud => (

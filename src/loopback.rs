@@ -18,7 +18,12 @@ use std::time::Duration;
 pub enum CallbackError {
     /// Bitbucket redirected with `error=` (the user denied, or the
     /// consumer is misconfigured).
-    #[error("Bitbucket refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    #[error(
+        "Bitbucket refused the sign-in: {error}{}. Nothing was saved. To try again, run \
+         `git credential-bitbucket login` (or the git command) and choose Grant access; if you \
+         did, check the OAuth consumer's permissions (Account: Read, Repositories: Write)",
+        description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+    )]
     Refused {
         /// OAuth error code, e.g. `access_denied`.
         error: String,
@@ -27,10 +32,17 @@ pub enum CallbackError {
     },
     /// No `state`, or not ours: the redirect did not come from this
     /// sign-in.
-    #[error("the sign-in redirect carried a missing or wrong state, so it did not come from this sign-in; nothing was exchanged")]
+    #[error(
+        "the sign-in redirect carried a missing or wrong state, so it did not come from this \
+         sign-in; nothing was exchanged. Start again with `git credential-bitbucket login` (or the \
+         git command), and use the URL it prints"
+    )]
     BadState,
     /// No `code`.
-    #[error("the sign-in redirect carried no authorization code")]
+    #[error(
+        "the sign-in redirect carried no authorization code; nothing was saved. Start again with \
+         `git credential-bitbucket login` (or the git command)"
+    )]
     MissingCode,
 }
 

@@ -171,7 +171,7 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     let consumer_from_env = ci && s.client_id.is_none();
     let needs_consumer = !(s.api_token || consumer_from_env);
     if needs_consumer && s.client_id.is_none() {
-        let (id, sec) = guided(&base)?;
+        let (id, sec) = guided(&base, kind)?;
         s.client_id = Some(id);
         secret = Some(sec);
     } else if needs_consumer && s.client_secret_stdin {
@@ -295,9 +295,10 @@ fn read_secret(what: &str) -> Result<String, Error> {
             .write(true)
             .open("/dev/tty")
             .map_err(|e| Error::Failed(format!("cannot use the terminal: {e}")))?;
+        // Echo off before the prompt appears: a fast paste must not show.
+        set_echo(false);
         let _ = write!(tty, "Paste {what} (not shown): ");
         let _ = tty.flush();
-        set_echo(false);
         let read = std::io::stdin().lock().read_line(&mut line);
         set_echo(true);
         let _ = writeln!(tty);
@@ -362,7 +363,7 @@ fn store_token(
 }
 
 /// Asks for the consumer key and secret on the terminal.
-fn guided(base: &str) -> Result<(String, String), Error> {
+fn guided(base: &str, kind: Kind) -> Result<(String, String), Error> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -377,21 +378,28 @@ fn guided(base: &str) -> Result<(String, String), Error> {
         .try_clone()
         .map_err(|e| Error::Failed(format!("cannot use the terminal: {e}")))?;
     let mut input = std::io::BufReader::new(tty);
-    let _ = writeln!(
-        out,
-        "Set up {base} for {NAME}.\n\n\
+    let steps = match kind {
+        Kind::Cloud => "\
          1. In Bitbucket open Workspace settings > OAuth consumers > Add consumer\n\
          \x20  (https://bitbucket.org/<workspace>/workspace/settings/oauth-consumers/new).\n\
          2. Callback URL: http://127.0.0.1:34107/\n\
          3. Permissions: Account: Read, Repositories: Write. Leave \"This is a private consumer\" unticked.\n\
-         4. Save, then open the consumer to see its Key and Secret.\n"
-    );
+         4. Save, then open the consumer to see its Key and Secret.\n",
+        Kind::DataCenter => "\
+         1. A Bitbucket administrator opens Administration > Application Links > Create link >\n\
+         \x20  External application > Incoming (see docs/datacenter.md).\n\
+         2. Redirect URL: http://localhost:34107/ (exactly).\n\
+         3. Permissions: Repositories: Write (includes Read).\n\
+         4. Save; the link shows the Client ID and Client secret.\n",
+    };
+    let _ = writeln!(out, "Set up {base} for {NAME}.\n\n{steps}");
     let mut ask = |prompt: &str, hidden: bool| -> Result<String, Error> {
-        let _ = write!(out, "{prompt}");
-        let _ = out.flush();
+        // Echo off before the prompt appears: a fast paste must not show.
         if hidden {
             set_echo(false);
         }
+        let _ = write!(out, "{prompt}");
+        let _ = out.flush();
         let mut line = String::new();
         let read = input.read_line(&mut line);
         if hidden {
@@ -407,8 +415,20 @@ fn guided(base: &str) -> Result<(String, String), Error> {
         }
         Ok(v)
     };
-    let id = ask("Consumer key: ", false)?;
-    let secret = ask("Consumer secret (not shown): ", true)?;
+    let id = ask(
+        match kind {
+            Kind::Cloud => "Consumer key: ",
+            Kind::DataCenter => "Client ID: ",
+        },
+        false,
+    )?;
+    let secret = ask(
+        match kind {
+            Kind::Cloud => "Consumer secret (not shown): ",
+            Kind::DataCenter => "Client secret (not shown): ",
+        },
+        true,
+    )?;
     Ok((id, secret))
 }
 

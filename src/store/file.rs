@@ -98,12 +98,33 @@ impl FileStore {
     fn update<T>(&self, change: impl FnOnce(&mut Vec<Record>) -> T) -> Result<T, StoreError> {
         create_private_dir(&self.dir)?;
         let _guard = lock::acquire(&lock_path(&self.dir, "store"), WRITE_LOCK_TIMEOUT)?;
+        self.sweep_stale_temp_files();
         let mut doc = self.load_locked()?;
         let result = change(&mut doc.records);
         doc.version = super::SCHEMA_VERSION;
         let bytes = serde_json::to_vec_pretty(&doc).expect("BUG: a Document always serializes");
         write_atomically(&self.path(), &bytes)?;
         Ok(result)
+    }
+}
+
+impl FileStore {
+    /// Removes temp files left by writers that died before their rename
+    /// (they hold tokens; the store file itself is whole). Runs under the
+    /// write lock, so no live writer's file is touched: a live writer
+    /// holds the lock.
+    fn sweep_stale_temp_files(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let prefix = format!("{FILE_NAME}.tmp-");
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with(&prefix) {
+                crate::trace!("store: removing a temp file left by a killed writer");
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

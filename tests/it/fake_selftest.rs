@@ -1242,3 +1242,25 @@ fn test_env_secret_scan_finds_a_planted_token_and_allows_the_configured_secret()
         "the transcript keeps stderr"
     );
 }
+
+#[test]
+fn api_tokens_work_for_git_as_basic_with_the_owner_or_the_static_name_only() {
+    let fake = FakeBitbucket::start(FakeOptions::default());
+    let token = fake.mint_api_token("alice");
+    let refs = format!("{}/info/refs?service=git-upload-pack", fake.repo_url());
+    for (authorization, status) in [
+        (basic("alice", &token), 200),
+        (basic("x-bitbucket-api-token-auth", &token), 200),
+        (basic("bob", &token), 401),
+        (basic("x-token-auth", &token), 401),
+        (bearer(&token), 401),
+    ] {
+        let answer = get(&refs, Some(&authorization));
+        assert_eq!(answer.status, status, "{authorization}");
+    }
+    let user = get(&format!("{}/user", fake.api_url()), Some(&bearer(&token)));
+    assert_eq!(user.status, 401, "API tokens are not Bearer tokens");
+    assert!(fake.issued_secrets().contains(&token));
+    fake.revoke_access_tokens();
+    assert_eq!(get(&refs, Some(&basic("alice", &token))).status, 401);
+}

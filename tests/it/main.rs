@@ -5,11 +5,19 @@
 //!   FACTS.md says, driving them by hand (no helper involved);
 //! - `cloud`: end-to-end tests of real git through our helper against the
 //!   fake Bitbucket Cloud;
+//! - `datacenter`: the fake Bitbucket Data Center driven by hand, then real
+//!   git through our helper against it, and the token flow on both fakes;
 //! - `robustness`: parallel processes, network faults, a kill mid-write,
 //!   two accounts at once, a hostile browser, secrets and host policy.
 
 mod accounts;
 mod cloud;
 mod common;
+mod datacenter;
 mod fake_selftest;
+mod headless;
 mod keyring;
+mod messages;
+mod pages;
+mod robustness;
+mod setup;

@@ -27,6 +27,13 @@ pub const FAKE_BROWSER: &str = concat!(
     "/tests/fixtures/fake-browser.py"
 );
 
+/// A browser that sends crafted requests to the helper's loopback listener
+/// (mode in `$HOSTILE_BROWSER_MODE`).
+pub const HOSTILE_BROWSER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/hostile-browser.py"
+);
+
 /// Variables removed from every child's environment (besides the
 /// `GIT_CREDENTIAL_BITBUCKET_*` and `*_proxy` families).
 const SCRUBBED: &[&str] = &[
@@ -427,7 +434,13 @@ impl TestEnv {
     /// timeout is 60 s, so a helper that never hears back fails the test
     /// instead of holding it for the default 300 s.
     pub fn configure_cloud(&self, fake: &FakeBitbucket) {
-        let base = fake.base_url();
+        self.configure_cloud_at(fake, &fake.base_url());
+    }
+
+    /// As [`Self::configure_cloud`], but for the remote `base` (e.g.
+    /// `http://bb.test:PORT`, reached through `http.curloptResolve`); the
+    /// endpoints stay the fake's loopback URLs.
+    pub fn configure_cloud_at(&self, fake: &FakeBitbucket, base: &str) {
         let key = |k: &str| format!("credential.{base}.{k}");
         let helper = helper_path();
         let browser = format!("{} {}", shell_quote(&python3()), shell_quote(FAKE_BROWSER));

@@ -28,23 +28,36 @@
 //! - Refreshing does not revoke the access tokens issued before.
 //! - Access tokens and refresh tokens use the standard base64 alphabet
 //!   (`+`, `/`, `=`), so a client that forgets to form-encode them breaks.
+//! - Atlassian API tokens ([`FakeBitbucket::mint_api_token`]) are taken
+//!   by git as Basic `<username>:<token>` or
+//!   `x-bitbucket-api-token-auth:<token>` only: not as Bearer, not with
+//!   `x-token-auth`, and not by `/2.0/user`.
+//!
+//! The request log types, the `git http-backend` bridge and the other
+//! plumbing shared with the Data Center fake are in [`super::http`].
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use serde_json::json;
 
+use super::http::{
+    create_bare_repo, fault_reply, mint_secret, presented, run_http_backend, send, server_git,
+    GitRequest, Headers, Incoming, Presented, Reply,
+};
+pub use super::http::{ClientAuth, Kind, LoggedRequest, TokenFault, TokenState};
 use super::{param, parse_form, percent_decode, percent_encode};
 
 /// The challenge Bitbucket Cloud sends with a 401.
 pub const WWW_AUTHENTICATE: &str = "Basic realm=\"Bitbucket.org HTTP\"";
+
+/// The static git user name for an Atlassian API token (FACTS A.9).
+pub const API_TOKEN_USER: &str = "x-bitbucket-api-token-auth";
 
 const EXPIRED_MESSAGE: &str =
     "Access token expired. Use your refresh token to obtain a new access token.";
@@ -124,124 +137,6 @@ impl Account {
     }
 }
 
-/// A fault applied to every token-endpoint request while it is set.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TokenFault {
-    /// HTTP 500 with an HTML body.
-    ServerError500,
-    /// HTTP 200, `application/json`, truncated JSON.
-    MalformedJson,
-    /// HTTP 200 with an HTML page (Cloud does this for a wrong auth scheme).
-    Html,
-    /// Wait this long, then answer 504. Logged when the request arrives.
-    Hang(Duration),
-}
-
-/// How a token request authenticated the client.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// HTTP Basic only.
-    Basic,
-    /// `client_id` and `client_secret` in the form body only.
-    Body,
-    /// Both at once (accepted).
-    Both,
-    /// An `Authorization` scheme other than Basic (refused; Bearer gets
-    /// Cloud's HTML page).
-    OtherScheme,
-    /// Neither.
-    None,
-}
-
-/// What a request was for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// `/site/oauth2/authorize`.
-    Authorize,
-    /// `/site/oauth2/access_token`; `grant_type` as sent, `""` if missing.
-    Token {
-        /// The `grant_type` form field.
-        grant_type: String,
-    },
-    /// `/2.0/user`.
-    User,
-    /// Git smart HTTP under `/<workspace>/<repo>.git/`.
-    Git,
-    /// Anything else (answered 404).
-    Other,
-}
-
-impl Kind {
-    /// `Kind::Token` for `grant`.
-    pub fn token(grant: &str) -> Kind {
-        Kind::Token {
-            grant_type: grant.into(),
-        }
-    }
-
-    /// Whether this is a token-endpoint request, whatever the grant.
-    pub fn is_token(&self) -> bool {
-        matches!(self, Kind::Token { .. })
-    }
-}
-
-/// What the fake made of a token that arrived in `Authorization`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenState {
-    /// Issued, not expired, not revoked.
-    Live,
-    /// Past its lifetime.
-    Expired,
-    /// Killed by [`FakeBitbucket::revoke_access_tokens`].
-    Revoked,
-    /// Never issued by this fake.
-    Unknown,
-}
-
-/// One request as the fake saw and answered it.
-#[derive(Clone, Debug)]
-pub struct LoggedRequest {
-    /// Position in the log, from 0 since the fake started.
-    pub seq: u64,
-    /// Time since the fake started.
-    pub at: Duration,
-    /// HTTP method.
-    pub method: String,
-    /// Path, raw.
-    pub path: String,
-    /// Query string, raw, without `?`.
-    pub query: String,
-    /// Decoded query parameters (authorize) or form fields (token).
-    pub params: Vec<(String, String)>,
-    /// What the request was for.
-    pub kind: Kind,
-    /// Token requests: how the client authenticated.
-    pub client_auth: Option<ClientAuth>,
-    /// The status answered.
-    pub status: u16,
-    /// The OAuth `error` answered, if any.
-    pub error: Option<String>,
-    /// Scheme of the `Authorization` header (`Basic`, `Bearer`, …).
-    pub auth_scheme: Option<String>,
-    /// User name of a Basic `Authorization` header.
-    pub basic_user: Option<String>,
-    /// Owner of the access token that arrived (known even if expired).
-    pub account: Option<String>,
-    /// What the fake made of the access token that arrived.
-    pub token_state: Option<TokenState>,
-    /// Git requests: `git-upload-pack` or `git-receive-pack`.
-    pub git_service: Option<String>,
-    /// Token requests: the fault applied, if any.
-    pub fault: Option<TokenFault>,
-}
-
-impl LoggedRequest {
-    /// The first value of a query parameter or form field.
-    pub fn param(&self, key: &str) -> Option<&str> {
-        param(&self.params, key)
-    }
-}
-
 #[derive(Debug)]
 struct CodeGrant {
     client_id: String,
@@ -256,6 +151,9 @@ struct AccessGrant {
     scopes: Vec<String>,
     expires_at: Instant,
     revoked: bool,
+    /// An Atlassian API token ([`FakeBitbucket::mint_api_token`]), not an
+    /// OAuth access token: Basic only, never Bearer (FACTS A.9).
+    api_token: bool,
 }
 
 #[derive(Debug)]
@@ -282,15 +180,7 @@ struct State {
 impl State {
     fn fresh_secret(&mut self, prefix: &str, url_safe: bool) -> String {
         self.counter += 1;
-        let mut bytes = [0u8; 24];
-        getrandom::fill(&mut bytes).expect("the OS random source works");
-        let body = if url_safe {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        } else {
-            // 23 bytes: the encoding ends in '=', as real tokens often do.
-            base64::engine::general_purpose::STANDARD.encode(&bytes[..23])
-        };
-        let secret = format!("{prefix}{}{body}", self.counter);
+        let secret = mint_secret(self.counter, prefix, url_safe);
         self.issued.push(secret.clone());
         secret
     }
@@ -499,6 +389,34 @@ impl FakeBitbucket {
         self.inner.lock().fault = fault;
     }
 
+    /// An Atlassian API token of `username` with the git scopes
+    /// `read:repository:bitbucket` and `write:repository:bitbucket` (FACTS
+    /// A.9): git takes it as Basic `<username>:<token>` or
+    /// `x-bitbucket-api-token-auth:<token>`, never as Bearer. It does not
+    /// expire; [`Self::revoke_access_tokens`] kills it too.
+    pub fn mint_api_token(&self, username: &str) -> String {
+        assert!(
+            self.inner.account(username).is_some(),
+            "no account {username}"
+        );
+        let mut st = self.inner.lock();
+        let token = st.fresh_secret("ATATT", false);
+        st.access.insert(
+            token.clone(),
+            AccessGrant {
+                account: username.into(),
+                scopes: vec![
+                    "read:repository:bitbucket".into(),
+                    "write:repository:bitbucket".into(),
+                ],
+                expires_at: Instant::now() + Duration::from_secs(365 * 86400),
+                revoked: false,
+                api_token: true,
+            },
+        );
+        token
+    }
+
     /// Kills every access token issued so far.
     pub fn revoke_access_tokens(&self) {
         for grant in self.inner.lock().access.values_mut() {
@@ -516,6 +434,11 @@ impl FakeBitbucket {
     /// Every request since the start or the last [`Self::clear_log`].
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.inner.lock().log.clone()
+    }
+
+    /// When a logged request arrived, as an `Instant` of this process.
+    pub fn instant_of(&self, request: &LoggedRequest) -> Instant {
+        self.inner.started + request.at
     }
 
     /// Token requests with this `grant_type`.
@@ -564,29 +487,7 @@ impl FakeBitbucket {
             .repo_root
             .join(format!(".seed-{workspace}-{name}"));
         let bare = self.repo_dir(workspace, name);
-        std::fs::create_dir_all(&seed).expect("create the seed work tree");
-        std::fs::write(
-            seed.join("README.md"),
-            format!("# {name}\n\nServed by the fake Bitbucket.\n"),
-        )
-        .expect("write README.md");
-        let run = |args: &[&str], dir: &Path| {
-            let out = server_git(dir)
-                .args(args)
-                .output()
-                .expect("run git for the fake");
-            assert!(
-                out.status.success(),
-                "git {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(&["init", "-q", "-b", "main", "."], &seed);
-        run(&["add", "README.md"], &seed);
-        run(&["commit", "-q", "-m", "Initial commit"], &seed);
-        let bare_str = bare.to_str().expect("UTF-8 temp path");
-        run(&["clone", "-q", "--bare", ".", bare_str], &seed);
-        std::fs::remove_dir_all(&seed).expect("remove the seed work tree");
+        create_bare_repo(&seed, &bare, name);
         format!("{}/{workspace}/{name}.git", self.inner.base_url)
     }
 
@@ -647,165 +548,17 @@ impl Drop for FakeBitbucket {
     }
 }
 
-/// git for the fake's own repositories: no user or system config.
-fn server_git(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Fake Server")
-        .env("GIT_AUTHOR_EMAIL", "server@fake.invalid")
-        .env("GIT_COMMITTER_NAME", "Fake Server")
-        .env("GIT_COMMITTER_EMAIL", "server@fake.invalid")
-        .env("LC_ALL", "C");
-    cmd
-}
-
-/// An answer before it is sent.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    /// Already in the log (a hang is logged when it starts).
-    logged: bool,
-}
-
-impl Reply {
-    fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
-        Reply {
-            status,
-            headers: vec![("Content-Type".into(), content_type.into())],
-            body: body.into(),
-            logged: false,
-        }
-    }
-
-    fn json(status: u16, value: &serde_json::Value) -> Reply {
-        Reply::new(status, "application/json; charset=utf-8", value.to_string())
-    }
-
-    fn html(status: u16, body: &str) -> Reply {
-        Reply::new(status, "text/html; charset=utf-8", body)
-    }
-
-    fn header(mut self, name: &str, value: &str) -> Reply {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    fn oauth_error(
-        status: u16,
-        error: &str,
-        description: &str,
-        entry: &mut LoggedRequest,
-    ) -> Reply {
-        entry.error = Some(error.into());
-        Reply::json(
-            status,
-            &json!({ "error": error, "error_description": description }),
-        )
-    }
-}
-
-/// A request's headers, names lower-cased.
-struct Headers(Vec<(String, String)>);
-
-impl Headers {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// The `Authorization` header, taken apart.
-enum Presented {
-    Nothing,
-    Basic { user: String, password: String },
-    Bearer(String),
-    Other,
-}
-
-fn presented(headers: &Headers, entry: &mut LoggedRequest) -> Presented {
-    let Some(value) = headers.get("authorization") else {
-        return Presented::Nothing;
-    };
-    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-    entry.auth_scheme = Some(scheme.to_string());
-    let rest = rest.trim();
-    if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok());
-        match decoded.as_deref().and_then(|s| s.split_once(':')) {
-            Some((user, password)) => {
-                entry.basic_user = Some(user.to_string());
-                Presented::Basic {
-                    user: user.to_string(),
-                    password: password.to_string(),
-                }
-            }
-            None => Presented::Other,
-        }
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        Presented::Bearer(rest.to_string())
-    } else {
-        Presented::Other
-    }
-}
-
 fn handle(inner: &Inner, mut request: tiny_http::Request) {
-    let method = request.method().as_str().to_ascii_uppercase();
-    let url = request.url().to_string();
-    let (path, query) = match url.split_once('?') {
-        Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (url.clone(), String::new()),
-    };
-    let headers = Headers(
-        request
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_ascii_lowercase(),
-                    h.value.as_str().to_string(),
-                )
-            })
-            .collect(),
-    );
-    let remote = request
-        .remote_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "127.0.0.1".into());
-    let mut body = Vec::new();
-    let body_ok = request
-        .as_reader()
-        .take(64 << 20)
-        .read_to_end(&mut body)
-        .is_ok();
-    let mut entry = LoggedRequest {
-        seq: 0,
-        at: inner.started.elapsed(),
-        method: method.clone(),
-        path: path.clone(),
-        query: query.clone(),
-        params: Vec::new(),
-        kind: Kind::Other,
-        client_auth: None,
-        status: 0,
-        error: None,
-        auth_scheme: None,
-        basic_user: None,
-        account: None,
-        token_state: None,
-        git_service: None,
-        fault: None,
-    };
+    let Incoming {
+        method,
+        path,
+        query,
+        headers,
+        remote,
+        body,
+        body_ok,
+    } = Incoming::read(&mut request);
+    let mut entry = LoggedRequest::new(inner.started.elapsed(), &method, &path, &query);
 
     let reply = if !body_ok {
         Reply::html(400, "<h1>Bad request body</h1>")
@@ -858,13 +611,7 @@ fn log_and_respond(
         // on the log holding the request.
         push_log(inner, entry);
     }
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    for (name, value) in &reply.headers {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
-        }
-    }
-    let _ = request.respond(response);
+    send(request, reply);
 }
 
 fn authorize(inner: &Inner, method: &str, query: &str, entry: &mut LoggedRequest) -> Reply {
@@ -943,32 +690,7 @@ fn token(
 
     let fault = inner.lock().fault.clone();
     if let Some(fault) = fault {
-        entry.fault = Some(fault.clone());
-        return match fault {
-            TokenFault::ServerError500 => Reply::html(
-                500,
-                "<html><body><h1>500 Internal Server Error</h1></body></html>",
-            ),
-            TokenFault::MalformedJson => {
-                Reply::new(200, "application/json", "{\"access_token\": \"at-trunc")
-            }
-            TokenFault::Html => Reply::html(200, OPENID_PAGE),
-            TokenFault::Hang(duration) => {
-                // Logged now, while the client waits; answered later.
-                let logged = LoggedRequest {
-                    status: 504,
-                    ..entry.clone()
-                };
-                push_log(inner, logged);
-                std::thread::sleep(duration);
-                let mut reply = Reply::html(
-                    504,
-                    "<html><body><h1>504 Gateway Timeout</h1></body></html>",
-                );
-                reply.logged = true;
-                reply
-            }
-        };
+        return fault_reply(fault, entry, |logged| push_log(inner, logged));
     }
     if method != "POST" {
         return Reply::oauth_error(405, "invalid_request", "Use POST", entry);
@@ -1116,6 +838,7 @@ fn token(
             scopes: scopes.split_whitespace().map(str::to_string).collect(),
             expires_at: Instant::now() + Duration::from_secs(lifetime),
             revoked: false,
+            api_token: false,
         },
     );
     entry.account = Some(account);
@@ -1155,7 +878,8 @@ fn user(inner: &Inner, method: &str, headers: &Headers, entry: &mut LoggedReques
     let (state, grant) = st.token_state(&token);
     entry.token_state = Some(state);
     entry.account = grant.map(|g| g.account.clone());
-    let Some(grant) = grant.filter(|_| state == TokenState::Live) else {
+    // API tokens are not Bearer tokens (FACTS A.9).
+    let Some(grant) = grant.filter(|g| state == TokenState::Live && !g.api_token) else {
         return unauthorized(EXPIRED_MESSAGE);
     };
     if !grant.scopes.iter().any(|s| s == "account") {
@@ -1213,15 +937,6 @@ fn git_route(path: &str, query: &str) -> Option<Option<String>> {
     Some(service)
 }
 
-struct GitRequest<'a> {
-    method: &'a str,
-    path: &'a str,
-    query: &'a str,
-    headers: &'a Headers,
-    body: Vec<u8>,
-    remote: &'a str,
-}
-
 fn git(
     inner: &Inner,
     req: GitRequest<'_>,
@@ -1245,16 +960,25 @@ fn git(
         let Some(grant) = grant.filter(|_| state == TokenState::Live) else {
             return git_unauthorized();
         };
-        if let Some(user) = user {
+        if grant.api_token {
+            // Basic only, with the owner's name or the static one.
+            match user.as_deref() {
+                Some(u) if u == API_TOKEN_USER || u == grant.account => {}
+                _ => return git_unauthorized(),
+            }
+        } else if let Some(user) = user {
             if user != "x-token-auth" && user != grant.account {
                 return git_unauthorized();
             }
         }
         let has = |scope: &str| grant.scopes.iter().any(|s| s == scope);
         let allowed = if service.as_deref() == Some("git-receive-pack") {
-            has("repository:write")
+            has("repository:write") || has("write:repository:bitbucket")
         } else {
-            has("repository") || has("repository:write")
+            has("repository")
+                || has("repository:write")
+                || has("read:repository:bitbucket")
+                || has("write:repository:bitbucket")
         };
         if !allowed {
             return Reply::new(
@@ -1266,104 +990,4 @@ fn git(
         grant.account.clone()
     };
     run_http_backend(&inner.repo_root, &req, &remote_user)
-}
-
-fn run_http_backend(root: &Path, req: &GitRequest<'_>, remote_user: &str) -> Reply {
-    let mut cmd = Command::new("git");
-    cmd.arg("http-backend")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", root)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_PROJECT_ROOT", root)
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("REQUEST_METHOD", req.method)
-        .env("PATH_INFO", percent_decode(req.path))
-        .env("QUERY_STRING", req.query)
-        .env("REMOTE_USER", remote_user)
-        .env("REMOTE_ADDR", req.remote)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(ct) = req.headers.get("content-type") {
-        cmd.env("CONTENT_TYPE", ct);
-    }
-    if req.headers.get("content-length").is_some() {
-        cmd.env("CONTENT_LENGTH", req.body.len().to_string());
-    }
-    if let Some(enc) = req.headers.get("content-encoding") {
-        cmd.env("HTTP_CONTENT_ENCODING", enc);
-    }
-    if let Some(proto) = req.headers.get("git-protocol") {
-        cmd.env("GIT_PROTOCOL", proto);
-    }
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            return Reply::new(
-                500,
-                "text/plain",
-                format!("cannot run git http-backend: {e}\n"),
-            )
-        }
-    };
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let body = req.body.clone();
-    // Written from its own thread, so a large push cannot deadlock.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&body);
-    });
-    let output = child.wait_with_output();
-    let _ = writer.join();
-    let output = match output {
-        Ok(output) => output,
-        Err(e) => return Reply::new(500, "text/plain", format!("git http-backend failed: {e}\n")),
-    };
-    parse_cgi(&output.stdout).unwrap_or_else(|| {
-        Reply::new(
-            500,
-            "text/plain",
-            format!(
-                "bad CGI output from git http-backend: {}\n",
-                String::from_utf8_lossy(&output.stderr)
-            ),
-        )
-    })
-}
-
-/// Parses a CGI answer: header lines up to a blank line, `Status:` first.
-fn parse_cgi(out: &[u8]) -> Option<Reply> {
-    let (head_end, body_start) = find_blank_line(out)?;
-    let head = std::str::from_utf8(&out[..head_end]).ok()?;
-    let mut reply = Reply {
-        status: 200,
-        headers: Vec::new(),
-        body: out[body_start..].to_vec(),
-        logged: false,
-    };
-    for line in head.lines() {
-        let (name, value) = line.split_once(':')?;
-        let (name, value) = (name.trim(), value.trim());
-        if name.eq_ignore_ascii_case("status") {
-            reply.status = value.split_whitespace().next()?.parse().ok()?;
-        } else if !name.eq_ignore_ascii_case("content-length")
-            && !name.eq_ignore_ascii_case("transfer-encoding")
-        {
-            reply.headers.push((name.to_string(), value.to_string()));
-        }
-    }
-    Some(reply)
-}
-
-fn find_blank_line(out: &[u8]) -> Option<(usize, usize)> {
-    for i in 0..out.len() {
-        if out[i..].starts_with(b"\r\n\r\n") {
-            return Some((i, i + 4));
-        }
-        if out[i..].starts_with(b"\n\n") {
-            return Some((i, i + 2));
-        }
-    }
-    None
 }

@@ -1,4 +1,5 @@
-//! Shared test machinery: the strict fake Bitbucket Cloud ([`fake`]), the
+//! Shared test machinery: the strict fake Bitbucket Cloud ([`fake`]) and
+//! Data Center ([`fake_dc`]) with the plumbing they share ([`http`]), the
 //! isolated environment that runs git and the helper ([`env`]), and small
 //! helpers for URLs and for asserting on a command's outcome.
 //!
@@ -7,6 +8,8 @@
 
 pub mod env;
 pub mod fake;
+pub mod fake_dc;
+pub mod http;
 
 use std::process::Output;
 

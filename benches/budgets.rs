@@ -1,0 +1,1130 @@
+//! The budgets of SPEC §8, measured side by side in one run:
+//!
+//! ```text
+//! cargo bench --bench budgets
+//! ```
+//!
+//! Needs Rust, git and python3 (for the fake browser). strace is used
+//! when it is installed; the keyring is measured on a private D-Bus
+//! session with an unlocked gnome-keyring when `dbus-daemon` and
+//! `gnome-keyring-daemon` are installed (or on the session's own Secret
+//! Service with `GCB_REAL_SECRET_SERVICE=1`, the tests' convention).
+//! Everything runs against the strict fake Bitbucket Cloud of the
+//! integration tests, in an isolated HOME/XDG/gitconfig, so the
+//! developer's own git config and tokens play no part.
+//!
+//! What it does, in order:
+//! 1. signs in twice against fakes whose tokens live 3 s (for the refresh
+//!    and the parallel cases, which need an expired token later), and once
+//!    against a fake with the default 7200 s lifetime, counting the
+//!    requests of that first sign-in; stores the same token with
+//!    `git credential-store`; signs in once more with the keyring store;
+//! 2. times the helper's `get` with that fresh token against
+//!    `git credential-store get`, in interleaved pairs (alternating which
+//!    goes first), spawned with stdin and stdout piped and the input git
+//!    sends over HTTP; then the same two through `git credential fill`,
+//!    configured as git calls them; then a breakdown (the helper's `get`,
+//!    its `capability` as the start-up cost, `true` as the floor of any
+//!    spawn, and one `git config` child for reference); then the keyring's
+//!    `get` beside the file store's;
+//! 3. counts the fake's requests during all those `get`s, and the child
+//!    processes, TCP connects and socket writes of one `get` under strace;
+//! 4. one `get` after expiry (requests per refresh), 32 parallel `get`s
+//!    after expiry with rotating refresh tokens, the binary's size.
+//!
+//! It prints the machine, the series, and a table with each figure beside
+//! its budget (docs/performance.md has a recorded run), and exits 1 when a
+//! budget is missed.
+//!
+//! Environment: `GCB_BENCH_ROUNDS` (rounds per comparison, default 300),
+//! `GCB_HELPER` (measure another binary instead of the one cargo built).
+
+// The test harness, shared with tests/it. It allows dead code itself; its
+// unit tests (compiled here under cfg(test) but never run) leave an import
+// unused.
+#[path = "../tests/it/common/mod.rs"]
+#[allow(unused_imports)]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::describe;
+use common::env::{helper_path, shell_quote, TestEnv};
+use common::fake::{FakeBitbucket, FakeOptions, Kind};
+
+/// SPEC §8: the release binary, stripped.
+const SIZE_BUDGET: u64 = 4 * 1024 * 1024;
+/// SPEC §8: helper `get` median over `git credential-store get` median.
+const RATIO_BUDGET: f64 = 1.5;
+/// SPEC §8: parallel `get`s after expiry.
+const PARALLEL: usize = 32;
+/// Access-token lifetime of the fakes used for the expiry cases. The
+/// refresh margin is capped at a quarter of it, so 0 s: stale on expiry.
+const SHORT_LIFETIME: u64 = 3;
+/// Unmeasured rounds before each timed comparison.
+const WARMUP: usize = 20;
+
+fn main() -> ExitCode {
+    let rounds = std::env::var("GCB_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(300);
+    let helper = helper_path();
+    let git = find_in_path("git").unwrap_or_else(|| PathBuf::from("git"));
+    print_machine(&helper, &git);
+
+    // 1. Sign-ins. The two short-lived ones first: their tokens expire
+    //    while the timing below runs.
+    let refresh_case = Case::signed_in(SHORT_LIFETIME);
+    let parallel_case = Case::signed_in(SHORT_LIFETIME);
+    let first = Case::start(FakeOptions::default());
+    first.fake.clear_log();
+    let started = Instant::now();
+    let out = first.env.helper(&["get"], &first.get_input());
+    let sign_in_wall = started.elapsed();
+    let token = password(&out).unwrap_or_else(|| panic!("first sign-in\n{}", describe(&out)));
+    let sign_in = RequestCount::of(&first.fake);
+    let expiry = field(&out, "password_expiry_utc")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(|e| e.saturating_sub(unix_now()))
+        .unwrap_or(0);
+    println!("signed in; the stored access token expires in {expiry} s (fresh path)");
+
+    // git credential-store with the same token, in an environment of its
+    // own whose only credential config is `credential.helper=store`.
+    let store_env = TestEnv::new();
+    let store_file = store_env.root().join("git-credentials");
+    let store_file_str = store_file.to_str().expect("UTF-8 temp path");
+    store_env.set_config(
+        "credential.helper",
+        &format!("store --file {}", shell_quote(store_file_str)),
+    );
+    let stored = store_env.run(
+        cmd_in(
+            &store_env,
+            &git,
+            &["credential-store", "--file", store_file_str, "store"],
+        ),
+        Some(
+            format!(
+                "protocol=http\nhost={}\nusername=x-token-auth\npassword={token}\n\n",
+                first.fake.host()
+            )
+            .as_bytes(),
+        ),
+    );
+    assert!(stored.status.success(), "{}", describe(&stored));
+
+    // The same fake, signed in once more from an environment whose store
+    // is the keyring (when there is a Secret Service to use).
+    let secret_service = SecretService::start();
+    let keyring = secret_service
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|ss| keyring_env(&first, ss));
+
+    // 2. Timing. The input is what git sends a helper over HTTP.
+    first.fake.clear_log();
+    let get_input = first.get_input();
+    let fill_input = format!("protocol=http\nhost={}\n\n", first.fake.host());
+    let helper_get = || {
+        let run = timed(cmd_in(&first.env, &helper, &["get"]), &get_input);
+        expect_token(&run.out, &token, "helper get");
+        run.elapsed
+    };
+    let store_get = || {
+        let run = timed(
+            cmd_in(
+                &store_env,
+                &git,
+                &["credential-store", "--file", store_file_str, "get"],
+            ),
+            &get_input,
+        );
+        expect_token(&run.out, &token, "git credential-store get");
+        run.elapsed
+    };
+    let helper_fill = || {
+        let run = timed(
+            cmd_in(&first.env, &git, &["credential", "fill"]),
+            &fill_input,
+        );
+        expect_token(&run.out, &token, "git credential fill (helper)");
+        run.elapsed
+    };
+    let store_fill = || {
+        let run = timed(
+            cmd_in(&store_env, &git, &["credential", "fill"]),
+            &fill_input,
+        );
+        expect_token(&run.out, &token, "git credential fill (store)");
+        run.elapsed
+    };
+    let true_path = find_in_path("true").unwrap_or_else(|| PathBuf::from("/bin/true"));
+    let spawn_floor = || {
+        let run = timed(cmd_in(&first.env, &true_path, &[]), &get_input);
+        assert!(run.out.status.success(), "{}", describe(&run.out));
+        run.elapsed
+    };
+    let helper_capability = || {
+        let run = timed(cmd_in(&first.env, &helper, &["capability"]), "");
+        assert!(run.out.status.success(), "{}", describe(&run.out));
+        run.elapsed
+    };
+    let git_config = || {
+        let run = timed(
+            cmd_in(
+                &first.env,
+                &git,
+                &["config", "-z", "--get-regexp", r"^credential\."],
+            ),
+            "",
+        );
+        assert!(run.out.status.success(), "{}", describe(&run.out));
+        run.elapsed
+    };
+
+    println!("\ntiming {rounds} interleaved rounds per comparison ({WARMUP} warm-up rounds first)");
+    let direct = interleaved(rounds, &[&helper_get, &store_get]);
+    let direct_ratio = direct[0].median() / direct[1].median();
+    let fill = interleaved(rounds, &[&helper_fill, &store_fill]);
+    let fill_ratio = fill[0].median() / fill[1].median();
+    let parts = interleaved(
+        rounds,
+        &[&helper_get, &helper_capability, &git_config, &spawn_floor],
+    );
+    // Helper `get`s in the direct and breakdown runs, and through git.
+    let direct_gets = 2 * (rounds + WARMUP);
+    let git_gets = rounds + WARMUP;
+    let fresh_requests = first.fake.requests().len();
+    // The keyring, beside the file store; its requests counted apart.
+    let keyring_series = keyring.as_ref().ok().map(|(kenv, ktoken)| {
+        let keyring_get = || {
+            let run = timed(cmd_in(kenv, &helper, &["get"]), &get_input);
+            expect_token(&run.out, ktoken, "helper get (keyring)");
+            run.elapsed
+        };
+        let before = first.fake.requests().len();
+        let series = interleaved(rounds, &[&helper_get, &keyring_get]);
+        (series, first.fake.requests().len() - before)
+    });
+
+    println!();
+    let mut series = vec![
+        ("helper get (fresh token, file store)", &direct[0]),
+        ("git credential-store get", &direct[1]),
+        ("git credential fill -> helper", &fill[0]),
+        ("git credential fill -> store", &fill[1]),
+        ("helper get (breakdown run)", &parts[0]),
+        ("helper capability (start-up, no child)", &parts[1]),
+        ("git config -z --get-regexp ^credential\\.", &parts[2]),
+        ("`true` (spawn floor)", &parts[3]),
+    ];
+    if let Some((k, _)) = &keyring_series {
+        series.push(("helper get, file store (keyring run)", &k[0]));
+        series.push(("helper get, keyring (keyring run)", &k[1]));
+    }
+    println!(
+        "| series | n | median | p10 | p90 | min |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (name, s) in series {
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            s.0.len(),
+            ms(s.median()),
+            ms(s.quantile(0.1)),
+            ms(s.quantile(0.9)),
+            ms(s.quantile(0.0))
+        );
+    }
+    // 3. One `get` under strace.
+    let traced = strace_get(&first.env, &first.fake, &helper, &token);
+
+    let own_work = parts[0].median() - parts[1].median();
+    let children = match &traced {
+        Ok(tr) if tr.execs.is_empty() => ", no child process".to_string(),
+        Ok(tr) => format!(", its {} child process(es) included", tr.execs.len()),
+        Err(_) => String::new(),
+    };
+    println!(
+        "\nbreakdown of a fresh `get` (medians of the breakdown run): {} = process start-up {} \
+         (`capability`; spawning `true` alone takes {}) + the `get` itself {} (stdin, config, \
+         store read, output{children})",
+        ms(parts[0].median()),
+        ms(parts[1].median()),
+        ms(parts[3].median()),
+        ms(own_work),
+    );
+    println!(
+        "for reference, one `git config -z --get-regexp ^credential\\.` child costs {} \
+         (git-credential-oauth starts 6-7 `git config` per `get`)",
+        ms(parts[2].median())
+    );
+
+    // 4. Expiry cases.
+    let expired_at = refresh_case.signed_in_at.max(parallel_case.signed_in_at)
+        + Duration::from_millis(SHORT_LIFETIME * 1000 + 1100);
+    sleep_until(expired_at);
+    let refresh = refresh_once(&refresh_case);
+    let parallel = parallel_gets(&parallel_case, &helper);
+    let size = std::fs::metadata(&helper)
+        .unwrap_or_else(|e| panic!("{}: {e}", helper.display()))
+        .len();
+    let stripped = is_stripped(&helper);
+
+    // The table.
+    let mut t = Table::default();
+    t.row(
+        "`get`, fresh token, file store: helper / `git credential-store get`, direct spawn \
+         (medians)",
+        format!(
+            "{} / {} = **{:.2}×** ({:+.0} % from 1.0)",
+            ms(direct[0].median()),
+            ms(direct[1].median()),
+            direct_ratio,
+            (direct_ratio - 1.0) * 100.0
+        ),
+        format!("≤ {RATIO_BUDGET}× (stretch ≤ 1.0×)"),
+        verdict(direct_ratio <= RATIO_BUDGET),
+    );
+    t.row(
+        "the same through `git credential fill` (medians)",
+        format!(
+            "{} / {} = **{:.2}×** ({:+.0} % from 1.0)",
+            ms(fill[0].median()),
+            ms(fill[1].median()),
+            fill_ratio,
+            (fill_ratio - 1.0) * 100.0
+        ),
+        format!("≤ {RATIO_BUDGET}×"),
+        verdict(fill_ratio <= RATIO_BUDGET),
+    );
+    match (&keyring, &keyring_series) {
+        (Ok((kenv, ktoken)), Some((k, requests))) => {
+            let traced = strace_get(kenv, &first.fake, &helper, ktoken);
+            let (children, connects, messages) = match &traced {
+                Ok(tr) => (
+                    tr.execs.len().to_string(),
+                    tr.connects,
+                    tr.sendmsgs.to_string(),
+                ),
+                Err(why) => (format!("n/a ({why})"), 0, "n/a".into()),
+            };
+            let which = match &secret_service {
+                Ok(ss) if ss.daemon.is_some() => "a private gnome-keyring",
+                _ => "the session's Secret Service",
+            };
+            t.row(
+                &format!(
+                    "`get`, fresh token, keyring ({which}): keyring / file store in the same \
+                     interleaved pairs (medians)"
+                ),
+                format!(
+                    "{} / {} = {:.2}× ({:.2}× `git credential-store get`); {requests} network \
+                     requests in {} `get`s; one `get` under strace: {children} child \
+                     processes, {connects} TCP connects, {messages} socket writes (D-Bus)",
+                    ms(k[1].median()),
+                    ms(k[0].median()),
+                    k[1].median() / k[0].median(),
+                    k[1].median() / direct[1].median(),
+                    rounds + WARMUP,
+                ),
+                "zero network; median beside the file store's".into(),
+                verdict(*requests == 0 && connects == 0),
+            );
+        }
+        (Err(why), _) => t.row(
+            "`get`, fresh token, keyring",
+            format!("n/a ({why})"),
+            "zero network; median beside the file store's".into(),
+            Verdict::NotApplicable,
+        ),
+        (Ok(_), None) => unreachable!("the keyring series runs whenever its case is set up"),
+    }
+    t.row(
+        "network requests during the fresh `get`s above (fake's log, before/after)",
+        format!(
+            "{fresh_requests} in {direct_gets} direct `get`s and {git_gets} through \
+             `git credential fill`"
+        ),
+        "0".into(),
+        verdict(fresh_requests == 0),
+    );
+    match &traced {
+        Ok(tr) => {
+            t.row(
+                "child processes of one fresh `get` (strace: execve other than the helper's)",
+                if tr.execs.is_empty() {
+                    "0".to_string()
+                } else {
+                    format!("{} (`{}`)", tr.execs.len(), tr.execs.join("`, `"))
+                },
+                "≤ 1".into(),
+                verdict(tr.execs.len() <= 1),
+            );
+            t.row(
+                "TCP/IP connect() calls of one fresh `get` (strace)",
+                tr.connects.to_string(),
+                "0".into(),
+                verdict(tr.connects == 0),
+            );
+        }
+        Err(why) => t.row(
+            "child processes of one fresh `get` (strace)",
+            format!("n/a ({why})"),
+            "≤ 1".into(),
+            Verdict::NotApplicable,
+        ),
+    }
+    t.row(
+        "requests per refresh (token expired, one `get`)",
+        format!(
+            "{} ({} `refresh_token` grant, status {})",
+            refresh.total, refresh.refresh_grants, refresh.statuses
+        ),
+        "exactly 1".into(),
+        verdict(refresh.total == 1 && refresh.refresh_grants == 1 && refresh.statuses == "200"),
+    );
+    t.row(
+        "requests per first sign-in (one `get`, empty store)",
+        format!(
+            "{} ({} authorize, {} token, {} `/2.0/user`, {} other); {} wall, fake browser included",
+            sign_in.total,
+            sign_in.authorize,
+            sign_in.token,
+            sign_in.user,
+            sign_in.other,
+            ms(sign_in_wall.as_secs_f64())
+        ),
+        "≤ 3, exactly 1 token request".into(),
+        verdict(sign_in.total <= 3 && sign_in.token == 1 && sign_in.authorize == 1),
+    );
+    t.row(
+        &format!(
+            "{PARALLEL} parallel `get`s after expiry, rotating refresh tokens: refresh requests"
+        ),
+        format!(
+            "{} (token requests in all: {}, other requests: {})",
+            parallel.refreshes, parallel.token_requests, parallel.other_requests
+        ),
+        "1".into(),
+        verdict(parallel.refreshes == 1 && parallel.token_requests == 1),
+    );
+    t.row(
+        &format!("{PARALLEL} parallel `get`s: failures"),
+        format!(
+            "{} ({} distinct tokens handed out)",
+            parallel.failures, parallel.distinct_tokens
+        ),
+        "0".into(),
+        verdict(parallel.failures == 0),
+    );
+    t.row(
+        &format!("{PARALLEL} parallel `get`s: wall time"),
+        format!(
+            "{} (slowest `get` {})",
+            ms(parallel.wall.as_secs_f64()),
+            ms(parallel.slowest.as_secs_f64())
+        ),
+        "report".into(),
+        Verdict::Report,
+    );
+    t.row(
+        "release binary (bench profile = release), size",
+        format!(
+            "{} B ({:.2} MiB), {}",
+            thousands(size),
+            size as f64 / 1_048_576.0,
+            if stripped { "stripped" } else { "NOT stripped" }
+        ),
+        format!("≤ {} B (4 MiB)", thousands(SIZE_BUDGET)),
+        verdict(size <= SIZE_BUDGET),
+    );
+    // The keyring environment before its Secret Service; on a shared
+    // Secret Service, sign out so no test token stays in the keyring.
+    if let (Ok((kenv, _)), Ok(ss)) = (&keyring, &secret_service) {
+        if ss.daemon.is_none() && std::env::var_os("GCB_KEEP_TEMP").is_none() {
+            kenv.helper(&["logout", &first.fake.base_url(), "--all"], "");
+        }
+    }
+    drop(keyring);
+    drop(secret_service);
+    println!();
+    t.print();
+
+    let missed = t.missed();
+    if missed.is_empty() {
+        println!("\nall budgets met");
+        ExitCode::SUCCESS
+    } else {
+        println!("\nbudgets MISSED:");
+        for what in missed {
+            println!("- {what}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+// ----------------------------------------------------------------------
+// Cases
+
+/// A fake and an environment configured for it.
+struct Case {
+    fake: FakeBitbucket,
+    env: TestEnv,
+    signed_in_at: Instant,
+}
+
+impl Case {
+    fn start(opts: FakeOptions) -> Case {
+        let fake = FakeBitbucket::start(opts);
+        let env = TestEnv::new();
+        env.configure_cloud(&fake);
+        Case {
+            fake,
+            env,
+            signed_in_at: Instant::now(),
+        }
+    }
+
+    /// Started with tokens of `lifetime` seconds and signed in once.
+    fn signed_in(lifetime: u64) -> Case {
+        let mut case = Case::start(FakeOptions {
+            access_lifetime: lifetime,
+            ..FakeOptions::default()
+        });
+        let out = case.env.helper(&["get"], &case.get_input());
+        password(&out).unwrap_or_else(|| panic!("sign-in\n{}", describe(&out)));
+        case.signed_in_at = Instant::now();
+        case
+    }
+
+    fn get_input(&self) -> String {
+        http_get_input(&self.fake)
+    }
+}
+
+/// What git 2.47 sends a helper after the server's 401 over HTTP.
+fn http_get_input(fake: &FakeBitbucket) -> String {
+    format!(
+        "capability[]=authtype\ncapability[]=state\nprotocol=http\nhost={}\n\
+         wwwauth[]=Basic realm=\"Bitbucket.org HTTP\"\n",
+        fake.host()
+    )
+}
+
+/// Requests in a fake's log, by kind.
+struct RequestCount {
+    total: usize,
+    authorize: usize,
+    token: usize,
+    user: usize,
+    other: usize,
+}
+
+impl RequestCount {
+    fn of(fake: &FakeBitbucket) -> RequestCount {
+        let log = fake.requests();
+        let authorize = log.iter().filter(|r| r.kind == Kind::Authorize).count();
+        let token = log.iter().filter(|r| r.kind.is_token()).count();
+        let user = log.iter().filter(|r| r.kind == Kind::User).count();
+        RequestCount {
+            total: log.len(),
+            authorize,
+            token,
+            user,
+            other: log.len() - authorize - token - user,
+        }
+    }
+}
+
+struct Refresh {
+    total: usize,
+    refresh_grants: usize,
+    statuses: String,
+}
+
+/// One `get` after the token expired.
+fn refresh_once(case: &Case) -> Refresh {
+    case.fake.clear_log();
+    let out = case.env.helper(&["get"], &case.get_input());
+    password(&out).unwrap_or_else(|| panic!("get after expiry\n{}", describe(&out)));
+    let log = case.fake.requests();
+    Refresh {
+        total: log.len(),
+        refresh_grants: case.fake.token_requests("refresh_token").len(),
+        statuses: log
+            .iter()
+            .map(|r| r.status.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+struct Parallel {
+    refreshes: usize,
+    token_requests: usize,
+    other_requests: usize,
+    failures: usize,
+    distinct_tokens: usize,
+    wall: Duration,
+    slowest: Duration,
+}
+
+/// `PARALLEL` `get`s released at once after the token expired.
+fn parallel_gets(case: &Case, helper: &Path) -> Parallel {
+    case.fake.clear_log();
+    let input = case.get_input();
+    let barrier = std::sync::Barrier::new(PARALLEL + 1);
+    let (runs, wall) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..PARALLEL)
+            .map(|_| {
+                let cmd = cmd_in(&case.env, helper, &["get"]);
+                let (barrier, input) = (&barrier, &input);
+                s.spawn(move || {
+                    barrier.wait();
+                    timed(cmd, input)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        let runs: Vec<Timed> = handles
+            .into_iter()
+            .map(|h| h.join().expect("a get thread"))
+            .collect();
+        (runs, start.elapsed())
+    });
+    let mut failures = 0;
+    let mut tokens = std::collections::BTreeSet::new();
+    for run in &runs {
+        match password(&run.out) {
+            Some(t) if run.out.status.success() && field(&run.out, "quit").is_none() => {
+                tokens.insert(t);
+            }
+            _ => {
+                failures += 1;
+                eprintln!("a parallel get failed:\n{}", describe(&run.out));
+            }
+        }
+    }
+    let all = case.fake.requests();
+    let token_requests = all.iter().filter(|r| r.kind.is_token()).count();
+    Parallel {
+        refreshes: case.fake.token_requests("refresh_token").len(),
+        token_requests,
+        other_requests: all.len() - token_requests,
+        failures,
+        distinct_tokens: tokens.len(),
+        wall,
+        slowest: runs.iter().map(|r| r.elapsed).max().unwrap_or_default(),
+    }
+}
+
+/// An environment configured like `case`'s but with
+/// `bitbucketStore=keyring` on `ss`, signed in once; with its token.
+fn keyring_env(case: &Case, ss: &SecretService) -> Result<(TestEnv, String), String> {
+    let env = TestEnv::new();
+    env.configure_cloud(&case.fake);
+    env.set_config(
+        &format!("credential.{}.bitbucketStore", case.fake.base_url()),
+        "keyring",
+    );
+    env.set_env("DBUS_SESSION_BUS_ADDRESS", &ss.bus);
+    // The daemon may take a moment to claim its name on the bus.
+    let mut last = String::new();
+    for _ in 0..30 {
+        let out = env.helper(&["get"], &case.get_input());
+        if let Some(token) = password(&out) {
+            return Ok((env, token));
+        }
+        last = common::stderr(&out).trim().to_string();
+        if last.contains("not supported yet") {
+            return Err("keyring backend not built yet".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("the keyring sign-in failed: {last}"))
+}
+
+/// A Secret Service for the keyring case: the session's own when
+/// `GCB_REAL_SECRET_SERVICE=1` and a session bus is set (the tests'
+/// convention), else a private D-Bus session with an unlocked gnome-keyring
+/// when both are installed (torn down on drop; the keyring daemon leaves
+/// with its bus).
+struct SecretService {
+    bus: String,
+    daemon: Option<std::process::Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl SecretService {
+    fn start() -> Result<SecretService, String> {
+        if let Some(bus) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS")
+            .filter(|_| std::env::var("GCB_REAL_SECRET_SERVICE").as_deref() == Ok("1"))
+        {
+            return Ok(SecretService {
+                bus: bus.to_string_lossy().into_owned(),
+                daemon: None,
+                _dir: None,
+            });
+        }
+        let tools = (
+            find_in_path("dbus-daemon"),
+            find_in_path("gnome-keyring-daemon"),
+        );
+        let (Some(dbus), Some(gnome_keyring)) = tools else {
+            return Err("no Secret Service: install dbus-daemon and gnome-keyring \
+                        (apt: dbus gnome-keyring) to measure it"
+                .into());
+        };
+        let err = |what: &str, e: std::io::Error| format!("{what}: {e}");
+        let dir = tempfile::Builder::new()
+            .prefix("gcb-bench-keyring-")
+            .tempdir()
+            .map_err(|e| err("temp dir", e))?;
+        let (home, data, run) = (
+            dir.path().join("home"),
+            dir.path().join("data"),
+            dir.path().join("run"),
+        );
+        for d in [&home, &data, &run] {
+            std::fs::create_dir_all(d).map_err(|e| err("temp dir", e))?;
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| err("chmod", e))?;
+        }
+        let private = |cmd: &mut Command| {
+            cmd.env("HOME", &home)
+                .env("XDG_DATA_HOME", &data)
+                .env("XDG_RUNTIME_DIR", &run)
+                .stderr(Stdio::null());
+        };
+        let mut bus_cmd = Command::new(dbus);
+        bus_cmd
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        private(&mut bus_cmd);
+        let mut daemon = bus_cmd.spawn().map_err(|e| err("dbus-daemon", e))?;
+        let mut bus = String::new();
+        let read = std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(daemon.stdout.take().expect("piped stdout")),
+            &mut bus,
+        );
+        let mut ss = SecretService {
+            bus: bus.trim().to_string(),
+            daemon: Some(daemon),
+            _dir: None,
+        };
+        if read.is_err() || ss.bus.is_empty() {
+            return Err("dbus-daemon printed no address".into());
+        }
+        let mut unlock = Command::new(gnome_keyring);
+        unlock
+            .args(["--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &ss.bus)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null());
+        private(&mut unlock);
+        let mut unlock = unlock.spawn().map_err(|e| err("gnome-keyring-daemon", e))?;
+        {
+            use std::io::Write as _;
+            let mut stdin = unlock.stdin.take().expect("piped stdin");
+            let _ = stdin.write_all(b"bench-keyring-password");
+        }
+        let status = unlock.wait().map_err(|e| err("gnome-keyring-daemon", e))?;
+        if !status.success() {
+            return Err(format!("gnome-keyring-daemon --unlock: {status}"));
+        }
+        ss._dir = Some(dir);
+        Ok(ss)
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+    }
+}
+
+// ----------------------------------------------------------------------
+// strace
+
+struct Traced {
+    /// The programs exec'd besides the helper itself, with their argv.
+    execs: Vec<String>,
+    /// connect() calls to AF_INET/AF_INET6 by the helper or its children.
+    connects: usize,
+    /// sendmsg()/sendto() calls (D-Bus writes, for the keyring).
+    sendmsgs: usize,
+}
+
+/// One fresh `get` under `strace -f`, counting successful execve calls
+/// other than the helper's own, and TCP/IP connects.
+fn strace_get(
+    env: &TestEnv,
+    fake: &FakeBitbucket,
+    helper: &Path,
+    token: &str,
+) -> Result<Traced, String> {
+    let strace = find_in_path("strace").ok_or("strace not installed; apt package strace")?;
+    let dir = env.root().join("strace");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut cmd = cmd_in(
+        env,
+        &strace,
+        &[
+            "-f",
+            "-ff",
+            "-qq",
+            "-s",
+            "256",
+            "-e",
+            "trace=execve,clone,clone3,fork,vfork,connect,sendmsg,sendto",
+            "-o",
+        ],
+    );
+    cmd.arg(dir.join("trace")).arg("--").arg(helper).arg("get");
+    let before = fake.requests().len();
+    let run = timed(cmd, &http_get_input(fake));
+    if !run.out.status.success() || password(&run.out).as_deref() != Some(token) {
+        return Err(format!(
+            "strace could not run the helper: {}",
+            common::stderr(&run.out).trim()
+        ));
+    }
+    assert_eq!(
+        fake.requests().len(),
+        before,
+        "a fresh get under strace hit the fake"
+    );
+    let helper_exec = format!("execve(\"{}\"", helper.display());
+    let mut own_seen = false;
+    let mut execs = Vec::new();
+    let mut connects = 0;
+    let mut sendmsgs = 0;
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("execve(") && line.ends_with("= 0") {
+                if !own_seen && line.starts_with(&helper_exec) {
+                    own_seen = true;
+                } else {
+                    execs.push(argv_of(line));
+                }
+            } else if line.starts_with("connect(") && line.contains("sa_family=AF_INET") {
+                connects += 1;
+            } else if line.starts_with("sendmsg(") || line.starts_with("sendto(") {
+                sendmsgs += 1;
+            }
+        }
+    }
+    if !own_seen {
+        return Err("strace output did not show the helper's own execve".into());
+    }
+    Ok(Traced {
+        execs,
+        connects,
+        sendmsgs,
+    })
+}
+
+/// `git config -z …` from `execve("/usr/bin/git", ["git", "config", …], …) = 0`.
+fn argv_of(line: &str) -> String {
+    let Some(open) = line.find('[') else {
+        return line.to_string();
+    };
+    let Some(close) = line[open..].find("], ") else {
+        return line.to_string();
+    };
+    line[open + 1..open + close]
+        .split("\", \"")
+        .map(|a| a.trim_matches('"').replace("\\\\", "\\"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+// ----------------------------------------------------------------------
+// Timing
+
+struct Timed {
+    elapsed: Duration,
+    out: Output,
+}
+
+/// Spawns `cmd` as git spawns a helper (stdin and stdout piped), writes
+/// `input`, closes stdin, reads the output and waits: the time of all that.
+fn timed(mut cmd: Command, input: &str) -> Timed {
+    use std::io::Write as _;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        // Far below a pipe's buffer, so this cannot block on the child.
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait for {cmd:?}: {e}"));
+    Timed {
+        elapsed: start.elapsed(),
+        out,
+    }
+}
+
+/// Timings of one command.
+struct Series(Vec<Duration>);
+
+impl Series {
+    fn sorted(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self.0.iter().map(Duration::as_secs_f64).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    /// Seconds.
+    fn median(&self) -> f64 {
+        let v = self.sorted();
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+
+    /// Seconds; nearest rank.
+    fn quantile(&self, q: f64) -> f64 {
+        let v = self.sorted();
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    }
+}
+
+/// Runs `rounds` rounds of every runner, rotating which goes first
+/// (for two: alternating), after `WARMUP` unrecorded rounds.
+fn interleaved(rounds: usize, runners: &[&dyn Fn() -> Duration]) -> Vec<Series> {
+    let n = runners.len();
+    let mut series: Vec<Series> = (0..n).map(|_| Series(Vec::with_capacity(rounds))).collect();
+    for round in 0..WARMUP + rounds {
+        for k in 0..n {
+            let i = (round + k) % n;
+            let took = runners[i]();
+            if round >= WARMUP {
+                series[i].0.push(took);
+            }
+        }
+    }
+    series
+}
+
+// ----------------------------------------------------------------------
+// The table
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Met,
+    Missed,
+    Report,
+    NotApplicable,
+}
+
+fn verdict(met: bool) -> Verdict {
+    if met {
+        Verdict::Met
+    } else {
+        Verdict::Missed
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<(String, String, String, Verdict)>,
+}
+
+impl Table {
+    fn row(&mut self, what: &str, measured: String, budget: String, verdict: Verdict) {
+        self.rows
+            .push((what.to_string(), measured, budget, verdict));
+    }
+
+    fn print(&self) {
+        println!("| what | measured | budget | verdict |\n| --- | --- | --- | --- |");
+        for (what, measured, budget, verdict) in &self.rows {
+            let verdict = match verdict {
+                Verdict::Met => "met",
+                Verdict::Missed => "**MISSED**",
+                Verdict::Report => "reported",
+                Verdict::NotApplicable => "n/a",
+            };
+            println!("| {what} | {measured} | {budget} | {verdict} |");
+        }
+    }
+
+    fn missed(&self) -> Vec<&str> {
+        self.rows
+            .iter()
+            .filter(|r| r.3 == Verdict::Missed)
+            .map(|r| r.0.as_str())
+            .collect()
+    }
+}
+
+// ----------------------------------------------------------------------
+// Small helpers
+
+/// `program args…` in `env`'s isolated environment, without the test
+/// harness's session and watchdog wrapper (which would add to the time).
+fn cmd_in(env: &TestEnv, program: &Path, args: &[&str]) -> Command {
+    let mut cmd = env.command(program);
+    cmd.args(args);
+    cmd
+}
+
+/// The value of `key=` in a helper's output.
+fn field(out: &Output, key: &str) -> Option<String> {
+    let prefix = format!("{key}=");
+    common::stdout(out)
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+}
+
+fn password(out: &Output) -> Option<String> {
+    field(out, "password").filter(|p| !p.is_empty())
+}
+
+#[track_caller]
+fn expect_token(out: &Output, token: &str, what: &str) {
+    assert!(
+        out.status.success() && password(out).as_deref() == Some(token),
+        "{what} did not answer with the stored token\n{}",
+        describe(out)
+    );
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn sleep_until(deadline: Instant) {
+    if let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        std::thread::sleep(left);
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn ms(secs: f64) -> String {
+    format!("{:.2} ms", secs * 1e3)
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An ELF file without a `.symtab` section name is stripped.
+fn is_stripped(path: &Path) -> bool {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    !bytes.windows(8).any(|w| w == b".symtab\0")
+}
+
+/// The machine, at the top of the output.
+fn print_machine(helper: &Path, git: &Path) {
+    let first_line = |program: &Path, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let os = read("/etc/os-release")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("PRETTY_NAME=")
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!("# git-credential-bitbucket budgets (SPEC §8)\n");
+    println!("- machine: {nproc} CPUs (nproc), {cpu}");
+    println!(
+        "- kernel: {} {}; {os}",
+        read("/proc/sys/kernel/ostype").trim(),
+        read("/proc/sys/kernel/osrelease").trim()
+    );
+    println!(
+        "- load average at start: {}",
+        read("/proc/loadavg")
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("- {}", first_line(git, &["--version"]));
+    println!(
+        "- source: {}",
+        first_line(
+            git,
+            &[
+                "-C",
+                env!("CARGO_MANIFEST_DIR"),
+                "describe",
+                "--always",
+                "--dirty",
+            ]
+        )
+    );
+    println!(
+        "- helper: {} ({})",
+        helper.display(),
+        if std::env::var_os("GCB_HELPER").is_some_and(|v| !v.is_empty()) {
+            "GCB_HELPER"
+        } else {
+            "built by cargo with the bench profile, which inherits release"
+        }
+    );
+    println!();
+}
