@@ -51,6 +51,7 @@ use super::http::{
     GitRequest, Headers, Incoming, Presented, Reply,
 };
 pub use super::http::{ClientAuth, Kind, LoggedRequest, TokenFault, TokenState};
+use super::mini;
 use super::{param, parse_form, percent_decode, percent_encode};
 
 /// The challenge Bitbucket Cloud sends with a 401.
@@ -218,7 +219,7 @@ impl Inner {
 /// The running fake. Dropping it stops the server and deletes its repos.
 pub struct FakeBitbucket {
     inner: Arc<Inner>,
-    server: Arc<tiny_http::Server>,
+    server: Arc<mini::Server>,
     stopping: Arc<AtomicBool>,
     dispatcher: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -233,8 +234,8 @@ impl FakeBitbucket {
             .tempdir()
             .expect("a temp dir for the fake's repositories");
         let server =
-            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("the fake binds 127.0.0.1:0"));
-        let port = server.server_addr().to_ip().expect("an IP listener").port();
+            Arc::new(mini::Server::http("127.0.0.1:0").expect("the fake binds 127.0.0.1:0"));
+        let port = server.port();
         let accounts = vec![
             Account::new(
                 "alice",
@@ -548,7 +549,7 @@ impl Drop for FakeBitbucket {
     }
 }
 
-fn handle(inner: &Inner, mut request: tiny_http::Request) {
+fn handle(inner: &Inner, mut request: mini::Request) {
     let Incoming {
         method,
         path,
@@ -599,12 +600,7 @@ fn push_log(inner: &Inner, mut entry: LoggedRequest) {
     st.log.push(entry);
 }
 
-fn log_and_respond(
-    inner: &Inner,
-    mut entry: LoggedRequest,
-    reply: Reply,
-    request: tiny_http::Request,
-) {
+fn log_and_respond(inner: &Inner, mut entry: LoggedRequest, reply: Reply, request: mini::Request) {
     entry.status = reply.status;
     if !reply.logged {
         // Logged before answering, so a client that has its answer can rely

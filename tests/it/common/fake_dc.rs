@@ -84,6 +84,7 @@ use super::http::{
     GitRequest, Headers, Incoming, Presented, Reply,
 };
 pub use super::http::{ClientAuth, Kind, LoggedRequest, TokenFault, TokenState};
+use super::mini;
 use super::{param, parse_form, percent_encode};
 
 /// The challenge Bitbucket Data Center sends with a 401.
@@ -383,7 +384,7 @@ pub struct Probe {
 /// The running fake; stops when dropped.
 pub struct FakeDataCenter {
     inner: Arc<Inner>,
-    server: Arc<tiny_http::Server>,
+    server: Arc<mini::Server>,
     stopping: Arc<AtomicBool>,
     dispatcher: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -410,8 +411,8 @@ impl FakeDataCenter {
             .tempdir()
             .expect("a temp dir for the fake's repositories");
         let server =
-            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("the fake binds 127.0.0.1:0"));
-        let port = server.server_addr().to_ip().expect("an IP listener").port();
+            Arc::new(mini::Server::http("127.0.0.1:0").expect("the fake binds 127.0.0.1:0"));
+        let port = server.port();
         let client_secret = opts.client_secret.clone();
         let context_path = opts.context_path.clone();
         let inner = Arc::new(Inner {
@@ -781,7 +782,7 @@ fn push_log(inner: &Inner, mut entry: LoggedRequest) {
     st.log.push(entry);
 }
 
-fn handle(inner: &Inner, mut request: tiny_http::Request) {
+fn handle(inner: &Inner, mut request: mini::Request) {
     let Incoming {
         method,
         path,

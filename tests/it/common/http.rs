@@ -4,7 +4,7 @@
 //! taken apart, token generation, token-endpoint faults, the bridge to
 //! `git http-backend`, and the fakes' own repositories.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -12,6 +12,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::json;
 
+use super::mini;
 use super::{param, percent_decode};
 
 /// A fault applied to every token-endpoint request while it is set.
@@ -313,57 +314,27 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    /// Reads everything from `request` but leaves it open for the answer.
-    pub fn read(request: &mut tiny_http::Request) -> Incoming {
-        let method = request.method().as_str().to_ascii_uppercase();
-        let url = request.url().to_string();
-        let (path, query) = match url.split_once('?') {
+    /// Takes everything from `request` but leaves it open for the answer.
+    pub fn read(request: &mut mini::Request) -> Incoming {
+        let (path, query) = match request.url.split_once('?') {
             Some((p, q)) => (p.to_string(), q.to_string()),
-            None => (url.clone(), String::new()),
+            None => (request.url.clone(), String::new()),
         };
-        let headers = Headers(
-            request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_ascii_lowercase(),
-                        h.value.as_str().to_string(),
-                    )
-                })
-                .collect(),
-        );
-        let remote = request
-            .remote_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "127.0.0.1".into());
-        let mut body = Vec::new();
-        let body_ok = request
-            .as_reader()
-            .take(64 << 20)
-            .read_to_end(&mut body)
-            .is_ok();
         Incoming {
-            method,
+            method: request.method.clone(),
             path,
             query,
-            headers,
-            remote,
-            body,
-            body_ok,
+            headers: Headers(request.headers.clone()),
+            remote: request.remote.ip().to_string(),
+            body: std::mem::take(&mut request.body),
+            body_ok: request.body_ok,
         }
     }
 }
 
-/// Sends `reply` (a header that tiny_http cannot represent is dropped).
-pub fn send(request: tiny_http::Request, reply: Reply) {
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
-    for (name, value) in &reply.headers {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
-        }
-    }
-    let _ = request.respond(response);
+/// Sends `reply` and closes the connection.
+pub fn send(request: mini::Request, reply: Reply) {
+    request.respond(reply.status, &reply.headers, &reply.body);
 }
 
 /// The `Authorization` header, taken apart.

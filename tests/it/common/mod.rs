@@ -10,6 +10,7 @@ pub mod env;
 pub mod fake;
 pub mod fake_dc;
 pub mod http;
+pub mod mini;
 
 use std::process::Output;
 
