@@ -7,7 +7,8 @@
 
 use crate::secret::Secret;
 use crate::url::{parse_query, HttpUrl};
-use std::net::{IpAddr, SocketAddr};
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -103,7 +104,7 @@ pub struct BindError {
 
 /// A bound listener.
 pub struct Listener {
-    servers: Vec<Arc<tiny_http::Server>>,
+    servers: Vec<TcpListener>,
     path: String,
     redirect_uri: String,
 }
@@ -123,20 +124,19 @@ impl Listener {
         let first_ip = literal.unwrap_or(IpAddr::from([127, 0, 0, 1]));
         let first = bind_one(SocketAddr::new(first_ip, redirect.port.unwrap_or(0)))?;
         let port = first
-            .server_addr()
-            .to_ip()
-            .map(|a| a.port())
-            .ok_or_else(|| BindError {
+            .local_addr()
+            .map_err(|e| BindError {
                 addr: first_ip.to_string(),
-                reason: "not an IP listener".into(),
-            })?;
-        let mut servers = vec![Arc::new(first)];
+                reason: e.to_string(),
+            })?
+            .port();
+        let mut servers = vec![first];
         if literal.is_none() {
             match bind_one(SocketAddr::new(
                 IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
                 port,
             )) {
-                Ok(v6) => servers.push(Arc::new(v6)),
+                Ok(v6) => servers.push(v6),
                 Err(e) => crate::trace!("loopback: no ::1 listener ({e}); IPv4 only"),
             }
         }
@@ -184,65 +184,131 @@ impl Listener {
     }
 }
 
-fn bind_one(addr: SocketAddr) -> Result<tiny_http::Server, BindError> {
-    tiny_http::Server::http(addr).map_err(|e| BindError {
+fn bind_one(addr: SocketAddr) -> Result<TcpListener, BindError> {
+    let fail = |e: std::io::Error| BindError {
         addr: addr.to_string(),
         reason: e.to_string(),
-    })
+    };
+    let listener = TcpListener::bind(addr).map_err(fail)?;
+    // Polled, so the wait can end (timeout, paste, the other listener).
+    listener.set_nonblocking(true).map_err(fail)?;
+    Ok(listener)
 }
 
-fn serve<E>(
-    server: &tiny_http::Server,
+/// Accepts connections until the sign-in ends. Each connection gets its
+/// own thread and one answer (`Connection: close`): an idle connection a
+/// browser opens ahead of time can never hold up the callback.
+fn serve<E: Send + 'static>(
+    listener: &TcpListener,
+    redirect_path: &Arc<String>,
+    state: &Secret,
+    tx: &Sender<E>,
+    wrap: fn(Result<Secret, CallbackError>) -> E,
+    stop: &Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let (path, state, tx, stop) = (
+                    redirect_path.clone(),
+                    state.clone(),
+                    tx.clone(),
+                    stop.clone(),
+                );
+                std::thread::spawn(move || answer(stream, &path, &state, &tx, wrap, &stop));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => {
+                crate::trace!("loopback: accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    // Returning drops the listener: the port closes (SPEC §6).
+}
+
+/// Reads one request from `stream` and answers it.
+fn answer<E>(
+    mut stream: TcpStream,
     redirect_path: &str,
     state: &Secret,
     tx: &Sender<E>,
     wrap: fn(Result<Secret, CallbackError>) -> E,
     stop: &AtomicBool,
 ) {
-    while !stop.load(Ordering::SeqCst) {
-        let req = match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(_) => break,
-        };
-        let url = req.url().to_owned();
-        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-        if *req.method() != tiny_http::Method::Get || path != redirect_path {
-            crate::trace!("loopback: {} {path} -> 404", req.method());
-            let _ =
-                req.respond(tiny_http::Response::from_string("Not found").with_status_code(404));
-            continue;
-        }
-        let result = parse_callback(query, state);
-        crate::trace!("loopback: callback received, ok={}", result.is_ok());
-        let page = match &result {
-            Ok(_) => success_page(),
-            Err(e) => failure_page(&e.to_string()),
-        };
-        let _ = req.respond(html(page));
-        stop.store(true, Ordering::SeqCst);
-        let _ = tx.send(wrap(result));
-        break;
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+    let Some((method, target)) = read_request_line(&mut stream) else {
+        return;
+    };
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    if method != "GET" || path != redirect_path {
+        crate::trace!("loopback: {method} {path} -> 404");
+        respond(&mut stream, 404, "text/plain; charset=utf-8", "Not found\n");
+        return;
     }
-    // Returning drops the server: the socket closes (SPEC §6).
+    // The first callback wins; the sign-in is over for any later one.
+    if stop.swap(true, Ordering::SeqCst) {
+        respond(
+            &mut stream,
+            404,
+            "text/plain; charset=utf-8",
+            "This sign-in has already ended.\n",
+        );
+        return;
+    }
+    let result = parse_callback(query, state);
+    crate::trace!("loopback: callback received, ok={}", result.is_ok());
+    let page = match &result {
+        Ok(_) => success_page(),
+        Err(e) => failure_page(&e.to_string()),
+    };
+    respond(&mut stream, 200, "text/html; charset=utf-8", &page);
+    let _ = tx.send(wrap(result));
 }
 
-fn html(body: String) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let mut resp = tiny_http::Response::from_string(body);
-    for (k, v) in [
-        ("Content-Type", "text/html; charset=utf-8"),
-        ("Cache-Control", "no-store"),
-        (
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'",
-        ),
-        ("Referrer-Policy", "no-referrer"),
-    ] {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            resp.add_header(h);
+/// Reads the request line and skips the headers (nothing in them
+/// matters); `None` for anything that is not HTTP.
+fn read_request_line(stream: &mut TcpStream) -> Option<(String, String)> {
+    // At most 16 KiB of head: the callback URL is a few hundred bytes.
+    let mut head = Vec::with_capacity(1024);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && !head.ends_with(b"\n\n") {
+        if head.len() > 16 * 1024 || stream.read(&mut byte).ok()? == 0 {
+            return None;
         }
+        head.push(byte[0]);
     }
-    resp
+    let text = String::from_utf8_lossy(&head);
+    let mut parts = text.lines().next()?.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?.to_owned();
+    parts.next().filter(|v| v.starts_with("HTTP/"))?;
+    Some((method, target))
+}
+
+fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &str) {
+    let reason = match status {
+        200 => "OK",
+        _ => "Not Found",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\n\
+         Content-Type: {content_type}\r\n\
+         Content-Length: {}\r\n\
+         Cache-Control: no-store\r\n\
+         Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n\
+         Referrer-Policy: no-referrer\r\n\
+         X-Content-Type-Options: nosniff\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+    let _ = stream.flush();
 }
 
 /// Escapes text for HTML.
