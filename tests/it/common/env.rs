@@ -270,11 +270,30 @@ impl TestEnv {
 
     /// `git -c core.askPass= <args>` in `dir`.
     pub fn git_command(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut cmd = self.command("git");
+        // GCB_TEST_GIT picks another git, e.g. Debian's 2.39 (.ci/run runs
+        // the end-to-end tests with both).
+        let git = std::env::var("GCB_TEST_GIT").unwrap_or_else(|_| "git".into());
+        let mut cmd = self.command(git);
         cmd.current_dir(dir)
             .args(["-c", "core.askPass="])
             .args(args);
         cmd
+    }
+
+    /// Whether the git under test sends `capability[]=authtype` (2.46+),
+    /// without which Bearer cannot be used.
+    pub fn git_has_authtype(&self) -> bool {
+        let out = self.git(&["--version"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let version: Vec<u32> = text
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or("0")
+            .split('.')
+            .take(2)
+            .map(|n| n.parse().unwrap_or(0))
+            .collect();
+        version.as_slice() >= [2, 46].as_slice()
     }
 
     /// Runs git in the work dir.
