@@ -19,7 +19,7 @@ use crate::signin::{self, Surroundings};
 use crate::store::choice;
 use crate::store::lock::{self, lock_path, Lock};
 use crate::store::{self, now, Record, Store, TokenKind, SCHEMA_VERSION};
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::time::Duration;
 
 /// The program name that prefixes every message.
@@ -32,7 +32,7 @@ const TOKEN_AUTH_USER: &str = "x-token-auth";
 /// unknown word, which is ignored as git asks).
 pub fn protocol(
     action: &str,
-    input: impl Read,
+    input: impl BufRead,
     output: &mut impl Write,
     env: &dyn Env,
 ) -> Result<(), Error> {

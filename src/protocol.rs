@@ -160,15 +160,23 @@ impl Request {
         Ok(req)
     }
 
-    /// Reads and parses at most [`MAX_INPUT`] bytes (plus one, to detect
-    /// more) from `reader`.
-    pub fn read_from(reader: impl std::io::Read) -> Result<Request, DecodeError> {
-        use std::io::Read;
+    /// Reads up to the blank line that ends the request (or EOF), at most
+    /// [`MAX_INPUT`] bytes plus one to detect more, and parses it. It does
+    /// not wait for EOF: a caller may keep stdin open after the blank line.
+    pub fn read_from(reader: impl std::io::BufRead) -> Result<Request, DecodeError> {
+        use std::io::BufRead;
+        let mut limited = std::io::Read::take(reader, MAX_INPUT as u64 + 1);
         let mut buf = Vec::new();
-        reader
-            .take(MAX_INPUT as u64 + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| DecodeError::Io(e.to_string()))?;
+        loop {
+            let start = buf.len();
+            let n = limited
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| DecodeError::Io(e.to_string()))?;
+            let line = &buf[start..];
+            if n == 0 || line == b"\n" || line == b"\r\n" {
+                break;
+            }
+        }
         Request::decode(&buf)
     }
 
@@ -410,6 +418,20 @@ mod tests {
             decode("host=a\r"),
             Err(DecodeError::CarriageReturn { line: 1 })
         );
+    }
+
+    #[test]
+    fn reading_stops_at_the_blank_line_without_waiting_for_eof() {
+        let mut input = std::io::Cursor::new(b"protocol=https\nhost=h\n\nnot=read\n".to_vec());
+        let r = Request::read_from(&mut input).expect("valid");
+        assert_eq!(r.host.as_deref(), Some("h"));
+        assert_eq!(
+            input.position(),
+            23,
+            "nothing after the blank line was consumed"
+        );
+        let r = Request::read_from(std::io::Cursor::new(b"host=h".to_vec())).expect("EOF ends it");
+        assert_eq!(r.host.as_deref(), Some("h"));
     }
 
     #[test]

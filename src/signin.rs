@@ -272,14 +272,33 @@ pub fn sign_in(
     }
 
     let deadline = Instant::now() + cfg.login_timeout;
+    // On a terminal (and no paste prompt sharing it), a live line with the
+    // time left, below the URL, never on its line (SPEC §6).
+    let countdown = !how.paste && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let outcome = loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left.max(Duration::from_millis(1))) {
+        if countdown {
+            let s = left.as_secs();
+            eprint!(
+                "\r\x1b[Kwaiting for the sign-in in the browser: {}:{:02} left (Ctrl-C cancels)",
+                s / 60,
+                s % 60
+            );
+        }
+        let tick = if countdown {
+            left.min(Duration::from_secs(1))
+        } else {
+            left
+        };
+        match rx.recv_timeout(tick.max(Duration::from_millis(1))) {
             Ok(Event::Callback(r)) => break Some(r),
             Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => continue,
             Err(_) => break None,
         }
     };
+    if countdown {
+        eprint!("\r\x1b[K");
+    }
     stop.store(true, Ordering::SeqCst);
     for s in servers {
         let _ = s.join();
