@@ -182,12 +182,7 @@ impl<'a> Client<'a> {
     /// Basic, form-encoded id and secret (RFC 6749 §2.3.1).
     fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, ApiError> {
         let url = &self.cfg.token_url;
-        let secret = self
-            .cfg
-            .client_secret
-            .as_ref()
-            .map(Secret::expose)
-            .unwrap_or("");
+        let secret = self.client_secret();
         crate::trace!("POST {url} grant_type={}", form[0].1);
         let request = self.agent.post(url).header("Accept", "application/json");
         let sent = match self.cfg.kind {
@@ -214,12 +209,7 @@ impl<'a> Client<'a> {
         };
         let mut resp = sent.map_err(|e| network(url, e))?;
         let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-            .map_err(|e| network(url, e))?;
+        let body = read_body(url, &mut resp)?;
         crate::trace!("token endpoint answered HTTP {status}");
         let trouble = |what: String| ApiError::Unexpected {
             url: url.clone(),
@@ -266,22 +256,9 @@ impl<'a> Client<'a> {
             return self.dc_user(access_token);
         }
         let url = format!("{}/user", self.cfg.api_url);
-        crate::trace!("GET {url}");
-        let mut resp = self
-            .agent
-            .get(&url)
-            .header("Authorization", format!("Bearer {}", access_token.expose()))
-            .header("Accept", "application/json")
-            .call()
-            .map_err(|e| network(&url, e))?;
+        let mut resp = self.get_with_token(&url, access_token)?;
         let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-            .map_err(|e| network(&url, e))?;
-        crate::trace!("user endpoint answered HTTP {status}");
+        let body = read_body(&url, &mut resp)?;
         if status != 200 {
             return Err(ApiError::Unexpected {
                 url,
@@ -314,23 +291,13 @@ impl<'a> Client<'a> {
             display_name: user.display_name,
         })
     }
-}
 
-impl Client<'_> {
     /// Data Center has no "who am I": an authenticated request answers
     /// with the `X-AUSERNAME` header (FACTS B.6).
     fn dc_user(&self, access_token: &Secret) -> Result<Account, ApiError> {
         let url = format!("{}/application-properties", self.cfg.api_url);
-        crate::trace!("GET {url}");
-        let resp = self
-            .agent
-            .get(&url)
-            .header("Authorization", format!("Bearer {}", access_token.expose()))
-            .header("Accept", "application/json")
-            .call()
-            .map_err(|e| network(&url, e))?;
+        let resp = self.get_with_token(&url, access_token)?;
         let status = resp.status().as_u16();
-        crate::trace!("application-properties answered HTTP {status}");
         let username = resp
             .headers()
             .get("x-ausername")
@@ -362,12 +329,7 @@ impl Client<'_> {
             .strip_suffix("/token")
             .unwrap_or(&self.cfg.token_url);
         let url = format!("{base}/revoke");
-        let secret = self
-            .cfg
-            .client_secret
-            .as_ref()
-            .map(Secret::expose)
-            .unwrap_or("");
+        let secret = self.client_secret();
         crate::trace!("POST {url} ({hint})");
         let resp = self
             .agent
@@ -390,6 +352,44 @@ impl Client<'_> {
             })
         }
     }
+}
+
+impl Client<'_> {
+    /// The consumer secret, empty when none is configured.
+    fn client_secret(&self) -> &str {
+        self.cfg
+            .client_secret
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or("")
+    }
+
+    /// GET with the access token as Bearer.
+    fn get_with_token(
+        &self,
+        url: &str,
+        token: &Secret,
+    ) -> Result<ureq::http::Response<ureq::Body>, ApiError> {
+        crate::trace!("GET {url}");
+        let resp = self
+            .agent
+            .get(url)
+            .header("Authorization", format!("Bearer {}", token.expose()))
+            .header("Accept", "application/json")
+            .call()
+            .map_err(|e| network(url, e))?;
+        crate::trace!("{url} answered HTTP {}", resp.status().as_u16());
+        Ok(resp)
+    }
+}
+
+/// The body, at most [`MAX_BODY`] bytes.
+fn read_body(url: &str, resp: &mut ureq::http::Response<ureq::Body>) -> Result<Vec<u8>, ApiError> {
+    resp.body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(|e| network(url, e))
 }
 
 fn network(url: &str, e: ureq::Error) -> ApiError {

@@ -225,7 +225,7 @@ fn test_pause_before_rename() {
 mod tests {
     use super::*;
     use crate::secret::Secret;
-    use crate::store::{Account, TokenKind, SCHEMA_VERSION};
+    use crate::store::sample_record;
 
     fn temp_dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("gcb-file-{name}-{}", std::process::id()));
@@ -234,23 +234,7 @@ mod tests {
     }
 
     fn record(user: &str, at: &str) -> Record {
-        Record {
-            version: SCHEMA_VERSION,
-            host: "https://bitbucket.org".into(),
-            account: Account {
-                username: user.into(),
-                ..Account::default()
-            },
-            access_token: Some(Secret::new(at)),
-            expires_at: 10,
-            refresh_token: Some(Secret::new(format!("rt-{at}"))),
-            refresh_issued_at: 1,
-            scopes: "repository:write".into(),
-            kind: TokenKind::Oauth,
-            client_id: "id".into(),
-            obtained_at: 1,
-            signed_in_at: 1,
-        }
+        sample_record(user, at, &format!("rt-{at}"))
     }
 
     #[test]

@@ -380,8 +380,7 @@ pub mod platform {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
-    use crate::store::{Account, TokenKind, SCHEMA_VERSION};
+    use crate::store::sample_record;
     use std::cell::RefCell;
     use std::collections::BTreeMap;
 
@@ -442,24 +441,9 @@ mod tests {
     }
 
     fn record(user: &str, token_len: usize) -> Record {
-        Record {
-            version: SCHEMA_VERSION,
-            host: "https://bitbucket.org".into(),
-            account: Account {
-                username: user.into(),
-                display_name: Some("Ünïcødé Name".into()),
-                ..Account::default()
-            },
-            access_token: Some(Secret::new("a".repeat(token_len))),
-            expires_at: 100,
-            refresh_token: Some(Secret::new("r".repeat(token_len))),
-            refresh_issued_at: 1,
-            scopes: "repository:write".into(),
-            kind: TokenKind::Oauth,
-            client_id: "id".into(),
-            obtained_at: 1,
-            signed_in_at: 1,
-        }
+        let mut r = sample_record(user, &"a".repeat(token_len), &"r".repeat(token_len));
+        r.account.display_name = Some("Ünïcødé Name".into());
+        r
     }
 
     #[test]

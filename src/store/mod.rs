@@ -172,27 +172,39 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// A record for unit tests: `user`'s OAuth tokens on bitbucket.org.
+#[cfg(test)]
+pub(crate) fn sample_record(user: &str, access: &str, refresh: &str) -> Record {
+    Record {
+        version: SCHEMA_VERSION,
+        host: "https://bitbucket.org".into(),
+        account: Account {
+            username: user.into(),
+            ..Account::default()
+        },
+        access_token: Some(Secret::new(access)),
+        expires_at: 7200,
+        refresh_token: Some(Secret::new(refresh)),
+        refresh_issued_at: 1,
+        scopes: "repository:write".into(),
+        kind: TokenKind::Oauth,
+        client_id: "id".into(),
+        obtained_at: 1,
+        signed_in_at: 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn record(obtained: u64, expires: u64) -> Record {
         Record {
-            version: SCHEMA_VERSION,
-            host: "https://bitbucket.org".into(),
-            account: Account {
-                username: "alice".into(),
-                ..Account::default()
-            },
-            access_token: Some(Secret::new("at")),
             expires_at: expires,
-            refresh_token: Some(Secret::new("rt")),
             refresh_issued_at: obtained,
-            scopes: String::new(),
-            kind: TokenKind::Oauth,
-            client_id: "id".into(),
             obtained_at: obtained,
             signed_in_at: obtained,
+            ..sample_record("alice", "at", "rt")
         }
     }
 
