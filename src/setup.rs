@@ -380,8 +380,7 @@ fn guided(base: &str, kind: Kind) -> Result<(String, String), Error> {
     let mut input = std::io::BufReader::new(tty);
     let steps = match kind {
         Kind::Cloud => "\
-         1. In Bitbucket open Workspace settings > OAuth consumers > Add consumer\n\
-         \x20  (https://bitbucket.org/<workspace>/workspace/settings/oauth-consumers/new).\n\
+         1. In Bitbucket open your workspace's Settings > OAuth consumers > Add consumer.\n\
          2. Callback URL: http://127.0.0.1:34107/\n\
          3. Permissions: Account: Read, Repositories: Write. Leave \"This is a private consumer\" unticked.\n\
          4. Save, then open the consumer to see its Key and Secret.\n",
@@ -393,6 +392,31 @@ fn guided(base: &str, kind: Kind) -> Result<(String, String), Error> {
          4. Save; the link shows the Client ID and Client secret.\n",
     };
     let _ = writeln!(out, "Set up {base} for {NAME}.\n\n{steps}");
+    if kind == Kind::Cloud {
+        // Offer to open the workspace's OAuth consumers page.
+        let _ = write!(
+            out,
+            "Workspace ID, to open its OAuth consumers page (Enter to skip): "
+        );
+        let _ = out.flush();
+        let mut ws = String::new();
+        let _ = input.read_line(&mut ws);
+        let ws = ws.trim();
+        if !ws.is_empty()
+            && ws
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            let page = format!("https://bitbucket.org/{ws}/workspace/settings/api");
+            let _ = writeln!(out, "{page}");
+            match crate::signin::find_browser(None, &crate::config::ProcessEnv) {
+                Some(b) => crate::signin::open_browser(&b, &page),
+                None => {
+                    let _ = writeln!(out, "(no browser here: open it on any machine)");
+                }
+            }
+        }
+    }
     let mut ask = |prompt: &str, hidden: bool| -> Result<String, Error> {
         // Echo off before the prompt appears: a fast paste must not show.
         if hidden {

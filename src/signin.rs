@@ -106,7 +106,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
     let browser = if no_browser {
         None
     } else {
-        find_browser(cfg, env)
+        find_browser(cfg.browser.as_deref(), env)
     };
     let prompt_ok = env
         .var("GIT_TERMINAL_PROMPT")
@@ -122,9 +122,11 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
     }
 }
 
-fn find_browser(cfg: &HostConfig, env: &dyn Env) -> Option<Browser> {
-    if let Some(cmd) = &cfg.browser {
-        return Some(Browser::Shell(cmd.clone()));
+/// The browser SPEC §6 finds: `configured` (bitbucketBrowser), else
+/// `$BROWSER`, else the platform opener where there is a display.
+pub fn find_browser(configured: Option<&str>, env: &dyn Env) -> Option<Browser> {
+    if let Some(cmd) = configured {
+        return Some(Browser::Shell(cmd.to_owned()));
     }
     if let Some(cmd) = env.var("BROWSER").filter(|b| !b.trim().is_empty()) {
         return Some(Browser::Shell(cmd));
@@ -173,8 +175,8 @@ fn tty_available() -> bool {
             .is_ok()
 }
 
-/// Opens `url`; failures are reported, not fatal: the URL is on stderr.
-fn open_browser(browser: &Browser, url: &str) {
+/// Opens `url`; failures are reported, not fatal: the URL is printed too.
+pub fn open_browser(browser: &Browser, url: &str) {
     let mut cmd = match browser {
         Browser::Shell(shell) if cfg!(unix) => {
             let mut c = Command::new("/bin/sh");
