@@ -106,19 +106,29 @@ fn local_config(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Opti
                     return None;
                 }
                 if dot_git.is_dir() {
+                    if !looks_like_git_dir(&dot_git) {
+                        // git would keep searching upward; ask it.
+                        return None;
+                    }
                     found = Some(dot_git);
                     break;
                 }
                 // A bare repository (mirrors fetch too).
-                if dir.join("HEAD").is_file()
-                    && dir.join("objects").is_dir()
-                    && dir.join("refs").is_dir()
-                {
+                if looks_like_git_dir(dir) {
                     found = Some(dir.to_path_buf());
                     break;
                 }
             }
-            found
+            // A discovered repository counts only if it is ours: git
+            // ignores another user's repository config ("dubious
+            // ownership", safe.directory), and so must we, or a directory
+            // planted above the working directory could point our token
+            // URL or browser command anywhere. Anything else: ask git.
+            match found {
+                Some(d) if owned_by_me(&d) => Some(d),
+                Some(_) => return None,
+                None => None,
+            }
         }
     };
     let Some(git_dir) = git_dir else {
@@ -129,6 +139,31 @@ fn local_config(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Opti
         return None;
     }
     Some(Some(config))
+}
+
+/// HEAD, objects/ and refs/: what git checks before it calls a directory
+/// a repository.
+fn looks_like_git_dir(dir: &Path) -> bool {
+    dir.join("HEAD").is_file() && dir.join("objects").is_dir() && dir.join("refs").is_dir()
+}
+
+/// Whether `dir` belongs to the user running us. Only Linux can tell here
+/// without a libc binding (`/proc/self` is owned by our effective uid);
+/// elsewhere the answer is "no", which means "ask git".
+fn owned_by_me(dir: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata("/proc/self"), std::fs::metadata(dir)) {
+            (Ok(me), Ok(d)) => me.uid() == d.uid(),
+            _ => false,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        false
+    }
 }
 
 /// `-c` options git passes down: GIT_CONFIG_PARAMETERS, then
@@ -527,6 +562,44 @@ repository:write
             ]
         );
         assert_eq!(parse_parameters("'unterminated"), None);
+    }
+
+    /// A repository of another user above the working directory must not
+    /// feed us config (git ignores it too): we ask git instead.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn another_users_repository_config_is_never_read() {
+        let root = std::env::temp_dir().join(format!("gcb-gitconfig-own-{}", std::process::id()));
+        let git_dir = root.join("repo").join(".git");
+        for sub in ["objects", "refs"] {
+            std::fs::create_dir_all(git_dir.join(sub)).expect("dirs");
+        }
+        std::fs::write(git_dir.join("HEAD"), "ref: refs/heads/main\n").expect("HEAD");
+        std::fs::write(
+            git_dir.join("config"),
+            "[credential \"https://bitbucket.org\"]\n\tbitbucketTokenUrl = https://evil.example/t\n",
+        )
+        .expect("config");
+        let global = root.join("global");
+        std::fs::write(&global, "").expect("global");
+        let g = global.to_string_lossy().into_owned();
+        let var = move |k: &str| match k {
+            "GIT_CONFIG_GLOBAL" => Some(g.clone()),
+            "GIT_CONFIG_NOSYSTEM" => Some("1".into()),
+            _ => None,
+        };
+        let cwd = root.join("repo");
+        let ours = credential_entries(&var, &cwd).expect("our own repository is read");
+        assert_eq!(ours.len(), 1, "{ours:?}");
+        // Hand the repository to `nobody` (possible as root, as in CI).
+        if std::os::unix::fs::chown(&git_dir, Some(65534), Some(65534)).is_ok() {
+            assert_eq!(
+                credential_entries(&var, &cwd),
+                None,
+                "another user's repo: ask git"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]
