@@ -27,6 +27,8 @@ pub const NAME: &str = "git-credential-bitbucket";
 
 /// The username that means "no particular account" on Cloud (FACTS A.7).
 const TOKEN_AUTH_USER: &str = "x-token-auth";
+/// Usernames of stored tokens that name no account (FACTS A.9).
+const GENERIC_USERS: [&str; 2] = [TOKEN_AUTH_USER, "x-bitbucket-api-token-auth"];
 
 /// Runs a protocol action (`get`, `store`, `erase`, `capability`, or an
 /// unknown word, which is ignored as git asks).
@@ -54,8 +56,16 @@ pub fn protocol(
     let Some(remote) = remote_of(&req) else {
         return Ok(());
     };
-    let git = GitConfig::load();
-    let cfg = match git.and_then(|g| config::resolve(&g, env, &remote)) {
+    let git = match GitConfig::load() {
+        Ok(g) => g,
+        Err(e) => {
+            // We cannot tell whether the host is ours: say why, stay
+            // silent on stdout (git itself will usually complain too).
+            eprintln!("{NAME}: {e}");
+            return Ok(());
+        }
+    };
+    let cfg = match config::resolve(&git, env, &remote) {
         Ok(Some(cfg)) => cfg,
         Ok(None) => {
             crate::trace!("{} is not ours: silent", remote.base_url());
@@ -177,7 +187,16 @@ fn stored_token(
     req: &Request,
 ) -> Result<Response, Error> {
     let url = cfg.remote.base_url();
-    let record = find(store, host, asked, cfg)?.ok_or_else(|| {
+    // A clone URL with `alice@` still finds a token stored under a generic
+    // name; it is then handed out with that generic name, never with
+    // alice's (FACTS A.9: both work for git).
+    let record = match find(store, host, asked, cfg)? {
+        Some(r) => Some(r),
+        None if asked.is_some() => find(store, host, None, cfg)?
+            .filter(|r| GENERIC_USERS.contains(&r.account.username.as_str())),
+        None => None,
+    };
+    let record = record.ok_or_else(|| {
         Error::Failed(format!(
             "no API token or access token is stored for {url}; store one with \
              `git credential-bitbucket configure {url} --api-token` (it reads the token from stdin)"
@@ -200,7 +219,11 @@ fn stored_token(
         }
         return Ok(bearer(token, None));
     }
-    if cfg.auth_type == AuthType::Bearer && req.has_capability("authtype") {
+    // Cloud API tokens are not Bearer tokens (FACTS A.9).
+    if cfg.auth_type == AuthType::Bearer
+        && req.has_capability("authtype")
+        && record.kind != TokenKind::ApiToken
+    {
         return Ok(bearer(token, None));
     }
     Ok(Response {
@@ -238,9 +261,13 @@ fn obtain(
 
     // 3. Stale or missing. One process does the work while the others
     //    wait on the lock, then re-read: they find its result.
-    let who = asked.or(found.as_ref().map(|r| r.account.username.as_str()));
-    let _lock = lock_for(host, who, cfg.login_timeout)?;
-    let found = find(store, host, asked, cfg)?;
+    let who: Option<String> = asked
+        .map(str::to_owned)
+        .or_else(|| found.as_ref().map(|r| r.account.username.clone()));
+    let _lock = lock_for(host, who.as_deref(), cfg.login_timeout)?;
+    // Re-read the account we locked, not whoever is the default now: only
+    // the lock holder may refresh an account's token.
+    let found = find(store, host, who.as_deref(), cfg)?;
     if let Some(r) = fresh(&found) {
         crate::trace!("get: another process renewed the token meanwhile");
         return Ok(r);
@@ -296,8 +323,12 @@ fn lock_for(host: &str, account: Option<&str>, login_timeout: Duration) -> Resul
         Some(a) => format!("account {host} {a}"),
         None => format!("sign-in {host}"),
     };
-    let wait = login_timeout + Duration::from_secs(60);
-    Ok(lock::acquire(&lock_path(&store::data_dir()?, &name), wait)?)
+    let wait = login_timeout.saturating_add(Duration::from_secs(60));
+    Ok(lock::acquire_saying(
+        &lock_path(&store::data_dir()?, &name),
+        wait,
+        Some("waiting for another git-credential-bitbucket process (a sign-in or refresh is in progress)"),
+    )?)
 }
 
 /// Step 4. `Ok(None)` means the refresh token is dead and was dropped:
@@ -354,6 +385,12 @@ fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Re
     }
 }
 
+/// When a token with lifetime `expires_in` expires. The lifetime is the
+/// server's word: clamped to a year so no answer can overflow the sum.
+fn expiry(now: u64, expires_in: u64) -> u64 {
+    now.saturating_add(expires_in.min(365 * 86_400))
+}
+
 /// The record key of a `client_credentials` token: the consumer itself.
 fn app_account(cfg: &HostConfig) -> String {
     format!("consumer:{}", cfg.client_id)
@@ -380,7 +417,7 @@ fn grant(
                     display_name: Some("client_credentials of the OAuth consumer".into()),
                 },
                 access_token: Some(tokens.access_token),
-                expires_at: t + tokens.expires_in,
+                expires_at: expiry(t, tokens.expires_in),
                 // Cloud no longer issues one for this grant; never keep one.
                 refresh_token: None,
                 refresh_issued_at: t,
@@ -419,7 +456,7 @@ fn refreshed(rec: Record, tokens: TokenSet) -> Record {
     let rotated = tokens.refresh_token.is_some() && tokens.refresh_token != rec.refresh_token;
     Record {
         access_token: Some(tokens.access_token),
-        expires_at: t + tokens.expires_in,
+        expires_at: expiry(t, tokens.expires_in),
         refresh_issued_at: if rotated { t } else { rec.refresh_issued_at },
         refresh_token: tokens.refresh_token.or(rec.refresh_token),
         scopes: if tokens.scopes.is_empty() {
@@ -448,7 +485,7 @@ fn sign_in_and_store(
         host: host.to_owned(),
         account,
         access_token: Some(tokens.access_token),
-        expires_at: t + tokens.expires_in,
+        expires_at: expiry(t, tokens.expires_in),
         refresh_issued_at: t,
         refresh_token: tokens.refresh_token,
         scopes: tokens.scopes,
@@ -521,7 +558,7 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
 
 /// The remote named on the command line, keyed exactly as `get` keys it:
 /// git sends no path unless credential.useHttpPath is set (SPEC §6).
-fn keyed_remote(git: &GitConfig, url: Option<&str>) -> Result<Remote, Error> {
+pub(crate) fn keyed_remote(git: &GitConfig, url: Option<&str>) -> Result<Remote, Error> {
     let mut remote = remote_arg(url)?;
     let use_path = git
         .get(&remote, "usehttppath")
@@ -621,6 +658,19 @@ pub fn logout(
         }
     };
     if doomed.is_empty() {
+        // An item that cannot be read (torn, or from a newer version) is
+        // not listed, but can still be removed by its name.
+        if let Some(user) = named {
+            let wait = cfg
+                .as_ref()
+                .map(|c| c.login_timeout)
+                .unwrap_or(Duration::from_secs(300));
+            let _lock = lock_for(&host, Some(user), wait)?;
+            if store.remove(&host, user)? {
+                eprintln!("{NAME}: signed out {user} from {host}");
+                return Ok(());
+            }
+        }
         return Err(Error::Failed(match named {
             Some(user) => format!("no saved sign-in for {user} on {host}"),
             None => format!("no saved sign-in for {host}"),

@@ -60,7 +60,13 @@ impl ApiError {
             ApiError::OAuth {
                 error, description, ..
             } => {
-                error == "invalid_grant"
+                // Cloud also says invalid_grant "Unsupported grant type"
+                // to a request that arrived mangled: that is no verdict on
+                // the refresh token (FACTS A.4).
+                (error == "invalid_grant"
+                    && !description
+                        .as_deref()
+                        .is_some_and(|d| d.to_ascii_lowercase().contains("grant type")))
                     || (error == "invalid_request"
                         && description
                             .as_deref()
@@ -239,6 +245,17 @@ impl<'a> Client<'a> {
             });
         }
         match serde_json::from_slice::<ErrorJson>(&body) {
+            // A server error or throttling says nothing about our tokens or
+            // consumer, even with an OAuth-shaped body.
+            Ok(e) if status >= 500 || status == 429 => Err(trouble(format!(
+                "{} ({})",
+                printable(&e.error),
+                if status == 429 {
+                    "rate limited"
+                } else {
+                    "server error"
+                }
+            ))),
             Ok(e) => Err(ApiError::OAuth {
                 url: url.clone(),
                 status,
@@ -268,7 +285,9 @@ impl<'a> Client<'a> {
                      consumer's settings in Bitbucket, then sign in again"
                         .into()
                 } else {
-                    "not the current user".into()
+                    "the new access token was refused; run `git credential-bitbucket login` to \
+                     sign in again"
+                        .into()
                 },
             });
         }

@@ -181,6 +181,21 @@ impl Remote {
         }
     }
 
+    /// The whole URL again (`protocol://[user@]host[/path]`).
+    pub fn url(&self) -> String {
+        let user = self
+            .username
+            .as_deref()
+            .map(|u| format!("{}@", crate::url::encode(u)))
+            .unwrap_or_default();
+        let path = self
+            .path
+            .as_deref()
+            .map(|p| format!("/{}", p.trim_start_matches('/')))
+            .unwrap_or_default();
+        format!("{}://{user}{}{path}", self.protocol, self.host)
+    }
+
     /// The host without the port, lower case.
     pub fn hostname(&self) -> String {
         split_host_port(&self.host)
@@ -601,14 +616,18 @@ pub fn resolve(
         None => false,
         Some(v) => parse_bool(&v).ok_or_else(|| invalid("bitbucketAllowHttp", v, "true, false"))?,
     };
+    // Both are bounded: a day is far beyond any sensible wait or margin,
+    // and keeps every time sum far from overflow.
     let seconds = |key: &'static str, default: u64| -> Result<Duration, ConfigError> {
         match value(key) {
             None => Ok(Duration::from_secs(default)),
             Some(v) => v
                 .trim()
                 .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 86_400)
                 .map(Duration::from_secs)
-                .map_err(|_| invalid(key, v, "a whole number of seconds")),
+                .ok_or_else(|| invalid(key, v, "a whole number of seconds, at most 86400")),
         }
     };
     let login_timeout = seconds("bitbucketLoginTimeout", 300)?;

@@ -20,6 +20,14 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Error> {
     let env = ProcessEnv;
     match cli::parse(std::env::args_os().skip(1))? {
+        // git never runs us with a terminal on stdin: a person typed an
+        // unknown word, so say so (for git, unknown words stay silent).
+        Command::Protocol(action)
+            if !["get", "store", "erase", "capability"].contains(&action.as_str())
+                && std::io::IsTerminal::is_terminal(&std::io::stdin()) =>
+        {
+            Err(Error::Usage(format!("unknown command {action:?}")))
+        }
         Command::Protocol(action) => {
             let result = app::protocol(
                 &action,

@@ -215,7 +215,8 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         git_config_ok(scope, &[&key("bitbucketClientId"), client_id])?;
     }
     if let Some(sec) = &secret {
-        git_config_ok(scope, &[&key("bitbucketClientSecret"), sec])?;
+        // git config takes the value only on its command line (docs/security.md).
+        git_config_ok(scope, &[&key("bitbucketClientSecret"), sec.expose()])?;
     }
     for (k, v) in [
         ("bitbucketRedirectUri", &s.redirect_uri),
@@ -226,6 +227,10 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         if let Some(v) = v {
             git_config_ok(scope, &[&key(k), v])?;
         }
+    }
+    if s.flow.is_none() {
+        // Setting up OAuth again after a token flow: back to the default.
+        unset_all(scope, &key("bitbucketFlow"))?;
     }
     if let (Some(user), false) = (&s.username, s.api_token) {
         git_config_ok(scope, &[&key("username"), user])?;
@@ -287,7 +292,7 @@ fn token_kind(
 
 /// Reads a secret: a line on stdin, or a hidden prompt on the terminal
 /// when stdin is one.
-fn read_secret(what: &str) -> Result<String, Error> {
+fn read_secret(what: &str) -> Result<Secret, Error> {
     use std::io::IsTerminal;
     let mut line = String::new();
     if std::io::stdin().is_terminal() {
@@ -313,14 +318,14 @@ fn read_secret(what: &str) -> Result<String, Error> {
     if v.is_empty() {
         return Err(Error::Usage(format!("{what}: nothing was given on stdin")));
     }
-    Ok(v)
+    Ok(Secret::new(v))
 }
 
 /// Saves a token-flow record where `get` will look for it.
 fn store_token(
     remote: &Remote,
     store_choice: Option<&str>,
-    token: String,
+    token: Secret,
     kind: TokenKind,
     username: &str,
 ) -> Result<&'static str, Error> {
@@ -334,11 +339,10 @@ fn store_token(
             )))
         }
     };
-    let host = Remote {
-        path: None,
-        ..remote.clone()
-    }
-    .store_key();
+    // Keyed exactly as `get` will look it up (useHttpPath decides whether
+    // the path counts).
+    let git = crate::config::GitConfig::load()?;
+    let host = crate::app::keyed_remote(&git, Some(&remote.url()))?.store_key();
     let store = crate::store::choice::open(&crate::store::data_dir()?, choice, &host)?;
     let t = crate::store::now();
     store.put(&Record {
@@ -349,7 +353,7 @@ fn store_token(
             uuid: None,
             display_name: None,
         },
-        access_token: Some(Secret::new(token)),
+        access_token: Some(token),
         expires_at: 0,
         refresh_token: None,
         refresh_issued_at: t,
@@ -363,7 +367,7 @@ fn store_token(
 }
 
 /// Asks for the consumer key and secret on the terminal.
-fn guided(base: &str, kind: Kind) -> Result<(String, String), Error> {
+fn guided(base: &str, kind: Kind) -> Result<(String, Secret), Error> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -453,7 +457,7 @@ fn guided(base: &str, kind: Kind) -> Result<(String, String), Error> {
         },
         true,
     )?;
-    Ok((id, secret))
+    Ok((id, Secret::new(secret)))
 }
 
 /// Turns terminal echo off or on with `stty` (no libc binding needed).

@@ -47,7 +47,12 @@ pub enum SignInError {
         url: String,
     },
     /// The code exchange failed.
-    #[error("the sign-in could not be completed: {0}")]
+    #[error(
+        "the sign-in could not be completed: {0}. Check the consumer's key and secret \
+         (bitbucketClientId, bitbucketClientSecret) and that its Callback URL matches \
+         bitbucketRedirectUri; a code is valid only briefly, so sign in again rather than \
+         reusing an old redirect"
+    )]
     Exchange(ApiError),
     /// The account lookup failed.
     #[error("signed in, but could not learn which Bitbucket account it is: {0}")]
@@ -89,6 +94,9 @@ pub struct Surroundings {
     /// Whether to read a paste while waiting: `login` always does on a
     /// terminal, `get` only when there is no browser.
     pub paste: bool,
+    /// `login`: with neither browser nor terminal it still prints the URL
+    /// and waits for the redirect (e.g. through `ssh -L`); `get` fails fast.
+    pub login: bool,
 }
 
 /// Decides, in one place, whether there is a browser and a terminal
@@ -101,6 +109,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
             browser: None,
             terminal: false,
             paste: false,
+            login,
         };
     }
     let browser = if no_browser {
@@ -119,6 +128,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
         browser,
         terminal,
         paste,
+        login,
     }
 }
 
@@ -221,7 +231,7 @@ pub fn sign_in(
     asked: Option<&str>,
 ) -> Result<(TokenSet, Account), SignInError> {
     let url = cfg.remote.base_url();
-    if how.browser.is_none() && !how.terminal {
+    if how.browser.is_none() && !how.terminal && !how.login {
         return Err(SignInError::NoWayToSignIn { url });
     }
     // Bind before the browser opens, or a fast browser finds nobody

@@ -98,8 +98,18 @@ pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store
 /// here rather than halfway through a sign-in.
 fn probe() -> Result<SecretService, KeyringError> {
     let ss = SecretService::connect()?;
-    ss.users(&format!("{SERVICE_PREFIX}probe"))?;
-    Ok(ss)
+    match ss.users(&format!("{SERVICE_PREFIX}probe")) {
+        Ok(_) => Ok(ss),
+        // A bus with no Secret Service provider at all.
+        Err(KeyringError::Failed(m))
+            if ["ServiceUnknown", "not provided by any", "NameHasNoOwner"]
+                .iter()
+                .any(|s| m.contains(s)) =>
+        {
+            Err(KeyringError::Unavailable(m))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Hosts whose records are in the keyring.

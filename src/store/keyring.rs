@@ -39,7 +39,11 @@ pub enum KeyringError {
     )]
     Locked(String),
     /// Anything else the platform reported.
-    #[error("the OS keyring failed: {0}")]
+    #[error(
+        "the OS keyring failed: {0}. Check that the Secret Service (e.g. gnome-keyring) is \
+         running, or keep tokens in a private file with \
+         `git config --global credential.<url>.bitbucketStore file`"
+    )]
     Failed(String),
     /// A stored item that is not one of our records.
     #[error("keyring item for {0} is not a git-credential-bitbucket record; remove it with `git credential-bitbucket logout`")]
@@ -123,7 +127,7 @@ impl<S: Slots> KeyringStore<S> {
             record.host
         );
         let json = serde_json::to_string(record).expect("BUG: a Record always serializes");
-        let old_pieces = self.piece_count(&service, user)?;
+        let old_pieces = self.pieces(&service, user)?;
         let new_pieces = match self.slots.max_len() {
             Some(max) if json.len() > max => {
                 // Room for the header in the head item.
@@ -147,21 +151,22 @@ impl<S: Slots> KeyringStore<S> {
                 1
             }
         };
-        for i in new_pieces + 1..=old_pieces {
+        for i in old_pieces.into_iter().filter(|i| *i > new_pieces) {
             self.slots
                 .delete(&service, &format!("{user}{PIECE_MARK}{i}"))?;
         }
         Ok(())
     }
 
-    fn piece_count(&self, service: &str, user: &str) -> Result<usize, KeyringError> {
+    /// The numbers of the extra pieces stored for `user`, gaps and all.
+    fn pieces(&self, service: &str, user: &str) -> Result<Vec<usize>, KeyringError> {
         let prefix = format!("{user}{PIECE_MARK}");
-        Ok(1 + self
+        Ok(self
             .slots
             .users(service)?
             .iter()
-            .filter(|u| u.starts_with(&prefix))
-            .count())
+            .filter_map(|u| u.strip_prefix(&prefix)?.parse().ok())
+            .collect())
     }
 }
 
@@ -204,8 +209,15 @@ impl<S: Slots> Store for KeyringStore<S> {
             if user.contains(PIECE_MARK) {
                 continue;
             }
-            if let Some(r) = self.read(host, &user)? {
-                out.push(r);
+            match self.read(host, &user) {
+                Ok(Some(r)) => out.push(r),
+                Ok(None) => {}
+                // One unreadable item must not block the host's other
+                // accounts; `logout --account` removes it by name.
+                Err(e @ KeyringError::Corrupt(_)) => {
+                    eprintln!("git-credential-bitbucket: warning: {e}");
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(out)
@@ -225,11 +237,11 @@ impl<S: Slots> Store for KeyringStore<S> {
 
     fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError> {
         let service = Self::service(host);
-        let pieces = self.piece_count(&service, username)?;
+        let pieces = self.pieces(&service, username)?;
         let existed = self.slots.get(&service, username)?.is_some();
         // Head first: a reader then sees no record rather than a torn one.
         self.slots.delete(&service, username)?;
-        for i in 2..=pieces {
+        for i in pieces {
             self.slots
                 .delete(&service, &format!("{username}{PIECE_MARK}{i}"))?;
         }
@@ -250,9 +262,11 @@ pub mod platform {
         store: Arc<CredentialStore>,
     }
 
+    /// A platform failure after connecting is a failure, not "no keyring":
+    /// only `connect` and the first probe may conclude that (SPEC §5).
     fn map(e: Error) -> KeyringError {
         match e {
-            Error::PlatformFailure(p) => KeyringError::Unavailable(p.to_string()),
+            Error::PlatformFailure(p) => KeyringError::Failed(p.to_string()),
             Error::NoStorageAccess(p) => KeyringError::Locked(p.to_string()),
             other => KeyringError::Failed(other.to_string()),
         }
@@ -269,8 +283,8 @@ pub mod platform {
             {
                 return Err(KeyringError::Unavailable("no D-Bus session bus".into()));
             }
-            let store: Arc<CredentialStore> =
-                dbus_secret_service_keyring_store::Store::new().map_err(map)?;
+            let store: Arc<CredentialStore> = dbus_secret_service_keyring_store::Store::new()
+                .map_err(|e| KeyringError::Unavailable(e.to_string()))?;
             Ok(SecretService { store })
         }
 
@@ -471,16 +485,33 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_piece_is_reported_not_misread() {
+    fn a_missing_piece_is_reported_not_misread_and_does_not_block_others() {
         let mem = Memory {
             max: Some(1000),
             ..Memory::default()
         };
         let store = KeyringStore::with_slots(&mem, vec![]);
         store.put(&record("alice", 3000)).expect("write");
+        store.put(&record("bob", 10)).expect("write");
         mem.items.borrow_mut().retain(|(_, u), _| u != "alice#2");
-        let err = store.records("https://bitbucket.org").expect_err("torn");
-        assert!(err.to_string().contains("alice"), "{err}");
+        let err = store
+            .read("https://bitbucket.org", "alice")
+            .expect_err("torn");
+        assert!(
+            matches!(err, KeyringError::Corrupt(ref who) if who.contains("alice")),
+            "{err}"
+        );
+        // bob is still served; alice's torn record is skipped, not misread.
+        let left = store.records("https://bitbucket.org").expect("read");
+        assert_eq!(
+            left.iter()
+                .map(|r| r.account.username.as_str())
+                .collect::<Vec<_>>(),
+            ["bob"]
+        );
+        // And it can be removed by name.
+        assert!(store.remove("https://bitbucket.org", "alice").expect("rm"));
+        assert!(mem.items.borrow().keys().all(|(_, u)| u == "bob"));
     }
 
     #[test]

@@ -25,6 +25,16 @@ pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
 
 /// Takes the exclusive lock at `path`, waiting up to `timeout`.
 pub fn acquire(path: &Path, timeout: Duration) -> Result<Lock, StoreError> {
+    acquire_saying(path, timeout, None)
+}
+
+/// The same; after two seconds of waiting, says `notice` once on stderr,
+/// so a long wait (another process's sign-in) is not a silent hang.
+pub fn acquire_saying(
+    path: &Path,
+    timeout: Duration,
+    notice: Option<&str>,
+) -> Result<Lock, StoreError> {
     if let Some(parent) = path.parent() {
         super::file::create_private_dir(parent)?;
     }
@@ -42,6 +52,7 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<Lock, StoreError> {
         .map_err(|e| io("cannot open lock file", e))?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
+    let mut said = false;
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(Lock { _file: file }),
@@ -53,6 +64,10 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<Lock, StoreError> {
                 path: path.to_path_buf(),
                 seconds: timeout.as_secs(),
             });
+        }
+        if let Some(n) = notice.filter(|_| !said && start.elapsed() >= Duration::from_secs(2)) {
+            eprintln!("git-credential-bitbucket: {n}");
+            said = true;
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(25));

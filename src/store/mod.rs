@@ -113,7 +113,10 @@ impl Record {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A file-system problem, with the path and what to do.
-    #[error("token store {path}: {what}: {source}")]
+    #[error(
+        "token store {path}: {what}: {source}. Check that the directory is yours, writable, and \
+         that the disk is not full"
+    )]
     Io {
         /// The file or directory.
         path: PathBuf,
