@@ -2,16 +2,9 @@
 //! `logout`), with the file store. Evidence: the fake's log says whose token
 //! arrived; `status --json` is the documented, stable shape.
 
-use crate::common::env::TestEnv;
-use crate::common::fake::{FakeBitbucket, FakeOptions, Kind};
+use crate::common::env::{cloud_setup as setup, TestEnv};
+use crate::common::fake::{FakeBitbucket, Kind};
 use crate::common::{assert_failure, assert_success, stderr, stdout};
-
-fn setup() -> (FakeBitbucket, TestEnv) {
-    let fake = FakeBitbucket::start(FakeOptions::default());
-    let env = TestEnv::new();
-    env.configure_cloud(&fake);
-    (fake, env)
-}
 
 /// The repository URL with `user@` in it.
 fn url_for(fake: &FakeBitbucket, user: &str) -> String {

@@ -6,29 +6,17 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::common::env::TestEnv;
-use crate::common::fake::{ClientAuth, FakeBitbucket, FakeOptions, Kind, TokenState};
-use crate::common::{assert_failure, assert_success, describe, stderr, stdout};
-
-/// A fake with default options and an environment configured for it.
-fn setup() -> (FakeBitbucket, TestEnv) {
-    let fake = FakeBitbucket::start(FakeOptions::default());
-    let env = TestEnv::new();
-    env.configure_cloud(&fake);
-    (fake, env)
-}
+use crate::common::env::{cloud_setup as setup, TestEnv};
+use crate::common::fake::{ClientAuth, FakeBitbucket, Kind, LoggedRequest, TokenState};
+use crate::common::{
+    assert_failure, assert_git_served_as, assert_success, describe, ls_remote_refreshes_once,
+    sleep_until, stderr, stdout,
+};
 
 /// Clones the fake's repository into `work/clone` and returns its path.
 fn clone(env: &TestEnv, fake: &FakeBitbucket) -> PathBuf {
     env.git_ok(&["clone", &fake.repo_url(), "clone"]);
     env.work_dir().join("clone")
-}
-
-/// Sleeps until `deadline` (no-op if it has passed).
-fn sleep_until(deadline: Instant) {
-    if let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        std::thread::sleep(left);
-    }
 }
 
 /// Git requests that the fake refused with 401.
@@ -42,23 +30,39 @@ fn git_401s(fake: &FakeBitbucket) -> usize {
 /// Every authenticated git request was answered 200 for alice.
 #[track_caller]
 fn assert_git_served_alice(fake: &FakeBitbucket) {
-    let authenticated: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.kind == Kind::Git && r.auth_scheme.is_some())
-        .collect();
-    assert!(
-        !authenticated.is_empty(),
-        "no authenticated git request: {:#?}",
-        fake.requests()
+    let authenticated = |r: &LoggedRequest| r.auth_scheme.is_some();
+    assert_git_served_as(
+        &fake.requests(),
+        "authenticated",
+        authenticated,
+        "alice",
+        None,
     );
-    for r in &authenticated {
-        assert_eq!(
-            (r.status, r.account.as_deref()),
-            (200, Some("alice")),
-            "{r:#?}"
-        );
-    }
+}
+
+/// `git ls-remote` of the fake's repository fails (`what`) within 30 s,
+/// the helper having said quit=1 and stderr naming `topic` (in any case).
+#[track_caller]
+fn ls_remote_fails_fast_naming(env: &TestEnv, fake: &FakeBitbucket, what: &str, topic: &str) {
+    let started = Instant::now();
+
+    let out = env.git(&["ls-remote", &fake.repo_url()]);
+
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_failure(&out, what);
+    let err = stderr(&out);
+    assert!(
+        err.to_lowercase().contains(topic),
+        "stderr names the {topic}:\n{err}"
+    );
+    assert!(
+        err.contains("told us to quit"),
+        "the helper said quit=1:\n{err}"
+    );
 }
 
 #[test]
@@ -233,12 +237,7 @@ fn a_revoked_access_token_fails_once_then_the_next_command_refreshes_without_a_b
     );
     assert_eq!(env.browser_opens(), 1);
 
-    fake.clear_log();
-    env.git_ok(&["ls-remote", &fake.repo_url()]);
-    let refreshes = fake.token_requests("refresh_token");
-    assert_eq!(refreshes.len(), 1, "{:#?}", fake.requests());
-    assert_eq!(refreshes[0].status, 200);
-    assert_eq!(fake.all_token_requests().len(), 1);
+    ls_remote_refreshes_once(&fake, &env);
     assert_eq!(fake.count(&Kind::Authorize), 0);
     assert_eq!(env.browser_opens(), 1, "no browser");
     assert_git_served_alice(&fake);
@@ -248,16 +247,17 @@ fn a_revoked_access_token_fails_once_then_the_next_command_refreshes_without_a_b
 fn push_of_a_new_commit_reaches_the_server() {
     let (fake, env) = setup();
     let dir = clone(&env, &fake);
-    std::fs::write(dir.join("notes.txt"), "pushed through the helper\n").expect("write a file");
-    env.git_in_ok(&dir, &["add", "notes.txt"]);
-    env.git_in_ok(&dir, &["commit", "-q", "-m", "Add notes"]);
+    env.commit_file(
+        &dir,
+        "notes.txt",
+        b"pushed through the helper\n",
+        "Add notes",
+    );
     fake.clear_log();
 
     env.git_in_ok(&dir, &["push", "origin", "main"]);
 
-    let local = stdout(&env.git_in_ok(&dir, &["rev-parse", "HEAD"]))
-        .trim()
-        .to_string();
+    let local = env.head_of(&dir);
     assert_eq!(fake.server_rev("refs/heads/main"), local);
     assert_eq!(fake.server_commit_count("main"), 2);
     assert!(fake.requests().iter().any(|r| r.method == "POST"
@@ -272,25 +272,9 @@ fn push_of_a_new_commit_reaches_the_server() {
 fn denied_sign_in_fails_fast_with_a_message_and_no_token_request() {
     let (fake, env) = setup();
     fake.set_deny(true);
-    let started = Instant::now();
 
-    let out = env.git(&["ls-remote", &fake.repo_url()]);
+    ls_remote_fails_fast_naming(&env, &fake, "ls-remote after a denied sign-in", "denied");
 
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_failure(&out, "ls-remote after a denied sign-in");
-    let err = stderr(&out);
-    assert!(
-        err.to_lowercase().contains("denied"),
-        "stderr names the denial:\n{err}"
-    );
-    assert!(
-        err.contains("told us to quit"),
-        "the helper said quit=1:\n{err}"
-    );
     assert_eq!(env.browser_opens(), 1);
     assert_eq!(fake.count(&Kind::Authorize), 1);
     assert_eq!(fake.all_token_requests().len(), 0, "{:#?}", fake.requests());
@@ -305,25 +289,9 @@ fn denied_sign_in_fails_fast_with_a_message_and_no_token_request() {
 fn tampered_state_fails_with_a_message_and_no_token_request() {
     let (fake, env) = setup();
     env.set_env("FAKE_BROWSER_TAMPER_STATE", "1");
-    let started = Instant::now();
 
-    let out = env.git(&["ls-remote", &fake.repo_url()]);
+    ls_remote_fails_fast_naming(&env, &fake, "ls-remote after a tampered state", "state");
 
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_failure(&out, "ls-remote after a tampered state");
-    let err = stderr(&out);
-    assert!(
-        err.to_lowercase().contains("state"),
-        "stderr names the state:\n{err}"
-    );
-    assert!(
-        err.contains("told us to quit"),
-        "the helper said quit=1:\n{err}"
-    );
     assert_eq!(env.browser_opens(), 1);
     assert!(
         env.browser_log().contains("\ncallback "),

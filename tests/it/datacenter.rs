@@ -6,11 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::env::{helper_path, python3, shell_quote, TestEnv, FAKE_BROWSER};
+use crate::common::env::{helper_path, key, python3, TestEnv};
 use crate::common::fake::{FakeBitbucket, FakeOptions, API_TOKEN_USER};
 use crate::common::fake_dc::{free_port, DcOptions, FakeDataCenter};
 use crate::common::http::{ClientAuth, Kind, LoggedRequest, TokenState};
-use crate::common::{assert_failure, assert_success, describe, stderr, stdout};
+use crate::common::{
+    assert_failure, assert_git_served_as, assert_success, describe, sleep_until, stderr, stdout,
+};
 
 /// A fake Data Center whose client has `http://localhost:<free port>/`
 /// registered, with this access-token lifetime and context path.
@@ -28,37 +30,17 @@ fn start_dc(access_lifetime: u64, context_path: &str) -> FakeDataCenter {
 /// that fails a lost sign-in in 60 s. No endpoint keys: they are derived
 /// from the remote.
 fn configure_dc(env: &TestEnv, fake: &FakeDataCenter) {
-    let key = |k: &str| format!("credential.{}.{k}", fake.base_url());
-    let browser = format!("{} {}", shell_quote(&python3()), shell_quote(FAKE_BROWSER));
-    env.set_config(&key("helper"), "");
-    env.add_config(
-        &key("helper"),
-        helper_path().to_str().expect("UTF-8 helper path"),
-    );
-    env.set_config(&key("bitbucketKind"), "datacenter");
-    env.set_config(&key("bitbucketClientId"), &fake.client_id());
-    env.set_config(&key("bitbucketClientSecret"), &fake.client_secret());
-    env.set_config(&key("bitbucketRedirectUri"), &fake.redirect_uri());
-    env.set_config(&key("bitbucketStore"), "file");
-    env.set_config(&key("bitbucketBrowser"), &browser);
-    env.set_config(&key("bitbucketLoginTimeout"), "60");
+    let redirect = [("bitbucketRedirectUri", &*fake.redirect_uri())];
+    env.configure_helper(&fake.base_url(), "datacenter", fake, &redirect);
 }
 
 /// As [`configure_dc`], plus the three endpoint keys pointing below the
 /// fake's context path (what docs/datacenter.md recommends first).
 fn configure_dc_with_endpoints(env: &TestEnv, fake: &FakeDataCenter) {
     configure_dc(env, fake);
-    let key = |k: &str| format!("credential.{}.{k}", fake.base_url());
-    env.set_config(&key("bitbucketAuthorizeUrl"), &fake.authorize_url());
-    env.set_config(&key("bitbucketTokenUrl"), &fake.token_url());
-    env.set_config(&key("bitbucketApiUrl"), &fake.api_url());
-}
-
-/// Sleeps until `deadline` (no-op if it has passed).
-fn sleep_until(deadline: Instant) {
-    if let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        std::thread::sleep(left);
-    }
+    env.set_config(&key(fake, "bitbucketAuthorizeUrl"), &fake.authorize_url());
+    env.set_config(&key(fake, "bitbucketTokenUrl"), &fake.token_url());
+    env.set_config(&key(fake, "bitbucketApiUrl"), &fake.api_url());
 }
 
 fn git_requests(log: &[LoggedRequest]) -> Vec<LoggedRequest> {
@@ -72,21 +54,8 @@ fn git_requests(log: &[LoggedRequest]) -> Vec<LoggedRequest> {
 /// with `scheme`.
 #[track_caller]
 fn assert_git_served(log: &[LoggedRequest], account: &str, scheme: &str) {
-    let authenticated: Vec<_> = git_requests(log)
-        .into_iter()
-        .filter(|r| r.auth_scheme.is_some())
-        .collect();
-    assert!(
-        !authenticated.is_empty(),
-        "no authenticated git request: {log:#?}"
-    );
-    for r in &authenticated {
-        assert_eq!(
-            (r.status, r.account.as_deref(), r.auth_scheme.as_deref()),
-            (200, Some(account), Some(scheme)),
-            "{r:#?}"
-        );
-    }
+    let authenticated = |r: &LoggedRequest| r.auth_scheme.is_some();
+    assert_git_served_as(log, "authenticated", authenticated, account, Some(scheme));
 }
 
 fn status_accounts(env: &TestEnv) -> Vec<serde_json::Value> {
@@ -196,14 +165,10 @@ fn first_clone_signs_in_with_pkce_and_body_auth_then_a_refresh_revokes_the_old_t
     assert_eq!(probed.token_state, Some(TokenState::Revoked), "{probed:#?}");
 
     // Push with the rotated token.
-    std::fs::write(dir.join("notes.txt"), "pushed to Data Center\n").expect("write a file");
-    env.git_in_ok(&dir, &["add", "notes.txt"]);
-    env.git_in_ok(&dir, &["commit", "-q", "-m", "Add notes"]);
+    env.commit_file(&dir, "notes.txt", b"pushed to Data Center\n", "Add notes");
     fake.clear_log();
     env.git_in_ok(&dir, &["push", "origin", "main"]);
-    let local = stdout(&env.git_in_ok(&dir, &["rev-parse", "HEAD"]))
-        .trim()
-        .to_string();
+    let local = env.head_of(&dir);
     assert_eq!(fake.server_rev("refs/heads/main"), local);
     assert_eq!(fake.server_commit_count("main"), 2);
     let log = fake.requests();
@@ -235,10 +200,7 @@ fn with_bitbucket_auth_type_bearer_git_sends_bearer_and_a_refused_token_is_renew
     let fake = start_dc(3600, "");
     let env = TestEnv::new();
     configure_dc(&env, &fake);
-    env.set_config(
-        &format!("credential.{}.bitbucketAuthType", fake.base_url()),
-        "bearer",
-    );
+    env.set_config(&key(&fake, "bitbucketAuthType"), "bearer");
     env.git_ok(&["ls-remote", &fake.repo_url()]);
     if !env.git_has_authtype() {
         // git before 2.46 cannot carry Bearer: Basic is the fallback.
@@ -394,10 +356,7 @@ fn with_use_http_path_two_repositories_under_one_context_path_share_one_sign_in(
     let fake = start_dc(3600, "/bitbucket");
     let env = TestEnv::new();
     configure_dc_with_endpoints(&env, &fake);
-    env.set_config(
-        &format!("credential.{}.useHttpPath", fake.base_url()),
-        "true",
-    );
+    env.set_config(&key(&fake, "useHttpPath"), "true");
     let second = fake.create_repo("PROJ", "second");
 
     env.git_ok(&["clone", &fake.repo_url(), "one"]);
@@ -424,10 +383,7 @@ fn a_data_center_redirect_without_its_port_is_a_configuration_error_naming_the_k
     let fake = start_dc(3600, "");
     let env = TestEnv::new();
     configure_dc(&env, &fake);
-    env.set_config(
-        &format!("credential.{}.bitbucketRedirectUri", fake.base_url()),
-        "http://localhost/",
-    );
+    env.set_config(&key(&fake, "bitbucketRedirectUri"), "http://localhost/");
     let out = env.git(&["ls-remote", &fake.repo_url()]);
     assert_failure(&out, "ls-remote with a port-less Data Center redirect");
     let err = stderr(&out);
@@ -458,10 +414,7 @@ fn a_read_only_application_link_needs_bitbucket_scopes_repo_read() {
     assert!(stderr(&out).contains("invalid_scope"), "{}", describe(&out));
     assert_eq!(fake.all_token_requests().len(), 0);
 
-    env.set_config(
-        &format!("credential.{}.bitbucketScopes", fake.base_url()),
-        "REPO_READ",
-    );
+    env.set_config(&key(&fake, "bitbucketScopes"), "REPO_READ");
     env.git_ok(&["clone", &fake.repo_url(), "clone"]);
     let dir = env.work_dir().join("clone");
     env.git_in_ok(&dir, &["commit", "-q", "--allow-empty", "-m", "Empty"]);
@@ -556,15 +509,9 @@ fn with_use_http_path_the_endpoints_are_derived_below_the_context_path() {
     let fake = start_dc(3600, "/bitbucket");
     let env = TestEnv::new();
     configure_dc(&env, &fake);
-    env.set_config(
-        &format!("credential.{}.useHttpPath", fake.base_url()),
-        "true",
-    );
+    env.set_config(&key(&fake, "useHttpPath"), "true");
     // A browser sent to the wrong place never comes back: fail in 10 s.
-    env.set_config(
-        &format!("credential.{}.bitbucketLoginTimeout", fake.base_url()),
-        "10",
-    );
+    env.set_config(&key(&fake, "bitbucketLoginTimeout"), "10");
 
     let out = env.git(&["ls-remote", &fake.repo_url()]);
 
@@ -767,102 +714,20 @@ fn a_refused_stored_token_is_dropped_with_the_app_password_message() {
 
 /// The fake Data Center driven by hand: no helper involved.
 mod fake {
-    use std::time::Duration;
-
     use base64::Engine as _;
     use sha2::{Digest, Sha256};
 
+    use crate::common::client::{agent, answer, basic, get, post_form, Answer};
     use crate::common::fake_dc::{
         check_redirect_registration, DcOptions, FakeDataCenter, WWW_AUTHENTICATE,
     };
     use crate::common::http::{ClientAuth, Kind, TokenState};
-    use crate::common::{param, percent_encode, query_params};
+    use crate::common::percent_encode;
 
     const VERIFIER: &str = "verifier-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF";
 
     fn challenge(verifier: &str) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier))
-    }
-
-    struct Answer {
-        status: u16,
-        location: Option<String>,
-        headers: Vec<(String, String)>,
-        body: String,
-    }
-
-    impl Answer {
-        fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        }
-
-        fn json(&self) -> serde_json::Value {
-            serde_json::from_str(&self.body)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
-        }
-
-        fn error(&self) -> String {
-            self.json()["error"].as_str().unwrap_or("").to_string()
-        }
-
-        fn location_param(&self, key: &str) -> Option<String> {
-            let location = self.location.as_deref()?;
-            param(&query_params(location), key).map(str::to_string)
-        }
-    }
-
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .new_agent()
-    }
-
-    fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
-        let mut response = result.expect("the fake answers");
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect::<Vec<_>>();
-        let location = headers
-            .iter()
-            .find(|(k, _)| k == "location")
-            .map(|(_, v)| v.clone());
-        Answer {
-            status: response.status().as_u16(),
-            location,
-            headers,
-            body: response.body_mut().read_to_string().unwrap_or_default(),
-        }
-    }
-
-    fn get(url: &str, authorization: Option<&str>) -> Answer {
-        let mut request = agent().get(url);
-        if let Some(value) = authorization {
-            request = request.header("Authorization", value);
-        }
-        answer(request.call())
-    }
-
-    fn post_form(url: &str, authorization: Option<&str>, form: &[(&str, &str)]) -> Answer {
-        let mut request = agent().post(url);
-        if let Some(value) = authorization {
-            request = request.header("Authorization", value);
-        }
-        answer(request.send_form(form.iter().copied()))
-    }
-
-    fn basic(user: &str, password: &str) -> String {
-        let encoded =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        format!("Basic {encoded}")
     }
 
     /// The authorize URL the helper would open, with `changes` applied

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use serde_json::Value;
 
+use crate::common::client::{agent, answer, basic, bearer, get, post_form, Answer};
 use crate::common::env::{python3, TestEnv, FAKE_BROWSER};
 use crate::common::fake::{
     ClientAuth, FakeBitbucket, FakeOptions, Kind, TokenFault, TokenState, WWW_AUTHENTICATE,
@@ -15,77 +15,6 @@ use crate::common::fake::{
 use crate::common::{assert_failure, assert_success, param, query_params, stderr};
 
 const REDIRECT: &str = "http://127.0.0.1:41234/";
-
-/// What came back from one hand-made request.
-struct Answer {
-    status: u16,
-    location: Option<String>,
-    www_authenticate: Option<String>,
-    content_type: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .new_agent()
-}
-
-fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
-    let mut response = result.expect("the fake answers");
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let (location, www_authenticate) = (header("location"), header("www-authenticate"));
-    let content_type = header("content-type").unwrap_or_default();
-    Answer {
-        status: response.status().as_u16(),
-        location,
-        www_authenticate,
-        content_type,
-        body: response.body_mut().read_to_string().expect("a text body"),
-    }
-}
-
-fn get(url: &str, authorization: Option<&str>) -> Answer {
-    let mut request = agent().get(url);
-    if let Some(value) = authorization {
-        request = request.header("Authorization", value);
-    }
-    answer(request.call())
-}
-
-fn basic(user: &str, password: &str) -> String {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {encoded}")
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-fn post_form(url: &str, authorization: Option<&str>, form: &[(&str, &str)]) -> Answer {
-    let mut request = agent().post(url);
-    if let Some(value) = authorization {
-        request = request.header("Authorization", value);
-    }
-    answer(request.send_form(form.iter().copied()))
-}
 
 fn client_basic(fake: &FakeBitbucket) -> String {
     basic(&fake.client_id(), &fake.client_secret())
@@ -834,6 +763,13 @@ fn inline_helper(token: &str) -> String {
     format!("credential.helper=!f(){{ echo username=x-token-auth; echo 'password={token}'; }}; f")
 }
 
+/// git's arguments for `args` with `helper` as its only credential helper.
+fn only_helper<'a>(helper: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["-c", "credential.helper=", "-c", helper];
+    all.extend_from_slice(args);
+    all
+}
+
 #[test]
 fn real_git_clones_and_pushes_through_the_fake_with_a_hand_made_token() {
     let fake = FakeBitbucket::start(FakeOptions::default());
@@ -842,15 +778,7 @@ fn real_git_clones_and_pushes_through_the_fake_with_a_hand_made_token() {
     fake.clear_log();
     let helper = inline_helper(&at);
 
-    env.git_ok(&[
-        "-c",
-        "credential.helper=",
-        "-c",
-        &helper,
-        "clone",
-        &fake.repo_url(),
-        "clone",
-    ]);
+    env.git_ok(&only_helper(&helper, &["clone", &fake.repo_url(), "clone"]));
     let clone = env.work_dir().join("clone");
     let readme =
         std::fs::read_to_string(clone.join("README.md")).expect("the clone has the README");
@@ -865,26 +793,11 @@ fn real_git_clones_and_pushes_through_the_fake_with_a_hand_made_token() {
         .iter()
         .all(|r| r.status == 200 && r.account.as_deref() == Some("alice")));
 
-    std::fs::write(clone.join("new.txt"), "pushed\n").expect("write a file");
-    env.git_in_ok(&clone, &["add", "new.txt"]);
-    env.git_in_ok(&clone, &["commit", "-q", "-m", "Add new.txt"]);
+    env.commit_file(&clone, "new.txt", b"pushed\n", "Add new.txt");
     fake.clear_log();
-    env.git_in_ok(
-        &clone,
-        &[
-            "-c",
-            "credential.helper=",
-            "-c",
-            &helper,
-            "push",
-            "origin",
-            "main",
-        ],
-    );
+    env.git_in_ok(&clone, &only_helper(&helper, &["push", "origin", "main"]));
     assert_eq!(fake.server_commit_count("main"), 2);
-    let local = crate::common::stdout(&env.git_in_ok(&clone, &["rev-parse", "HEAD"]))
-        .trim()
-        .to_string();
+    let local = env.head_of(&clone);
     assert_eq!(fake.server_rev("refs/heads/main"), local);
     assert!(fake.requests().iter().any(|r| r.method == "POST"
         && r.git_service.as_deref() == Some("git-receive-pack")
@@ -897,14 +810,7 @@ fn real_git_fails_with_a_wrong_token_and_never_prompts() {
     let env = TestEnv::new();
     let helper = inline_helper("at.0not-a-token");
     let started = Instant::now();
-    let out = env.git(&[
-        "-c",
-        "credential.helper=",
-        "-c",
-        &helper,
-        "ls-remote",
-        &fake.repo_url(),
-    ]);
+    let out = env.git(&only_helper(&helper, &["ls-remote", &fake.repo_url()]));
     assert_failure(&out, "ls-remote with a wrong token");
     assert!(
         stderr(&out).contains("Authentication failed"),
@@ -927,35 +833,18 @@ fn a_large_push_streams_through_http_backend() {
     let fake = FakeBitbucket::start(FakeOptions::default());
     let env = TestEnv::new();
     let helper = inline_helper(str_field(&sign_in(&fake), "access_token"));
-    env.git_ok(&[
-        "-c",
-        "credential.helper=",
-        "-c",
+    env.git_ok(&only_helper(
         &helper,
-        "clone",
-        "-q",
-        &fake.repo_url(),
-        "clone",
-    ]);
+        &["clone", "-q", &fake.repo_url(), "clone"],
+    ));
     let clone = env.work_dir().join("clone");
     // 2 MB that does not compress, so git sends it chunked.
     let mut data = vec![0u8; 2 << 20];
     getrandom::fill(&mut data).expect("random bytes");
-    std::fs::write(clone.join("blob.bin"), &data).expect("write the blob");
-    env.git_in_ok(&clone, &["add", "blob.bin"]);
-    env.git_in_ok(&clone, &["commit", "-q", "-m", "Add a blob"]);
+    env.commit_file(&clone, "blob.bin", &data, "Add a blob");
     env.git_in_ok(
         &clone,
-        &[
-            "-c",
-            "credential.helper=",
-            "-c",
-            &helper,
-            "push",
-            "-q",
-            "origin",
-            "main",
-        ],
+        &only_helper(&helper, &["push", "-q", "origin", "main"]),
     );
     assert_eq!(fake.server_commit_count("main"), 2);
 }

@@ -11,7 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::env::{helper_path, python3, shell_quote, TestEnv};
+use crate::common::env::{
+    cloud_setup_with as setup, helper_path, key, python3, shell_quote, TestEnv,
+};
 use crate::common::fake::{FakeBitbucket, FakeOptions, Kind};
 use crate::common::{assert_failure, assert_success, describe, stderr, stdout};
 
@@ -20,13 +22,6 @@ const PTY_LOGIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pty
 
 /// Debian's Chromium.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn setup(opts: FakeOptions) -> (FakeBitbucket, TestEnv) {
-    let fake = FakeBitbucket::start(opts);
-    let env = TestEnv::new();
-    env.configure_cloud(&fake);
-    (fake, env)
-}
 
 /// Removes a key from the test's global gitconfig.
 pub fn unset_config(env: &TestEnv, key: &str) {
@@ -137,10 +132,7 @@ fn login_no_browser_on_a_terminal_prints_the_url_and_takes_the_pasted_redirect()
 #[test]
 fn without_browser_or_terminal_git_fails_fast_naming_the_login_command() {
     let (fake, env) = setup(FakeOptions::default());
-    unset_config(
-        &env,
-        &format!("credential.{}.bitbucketBrowser", fake.base_url()),
-    );
+    unset_config(&env, &key(&fake, "bitbucketBrowser"));
     env.set_env("GIT_TERMINAL_PROMPT", "0");
     let started = Instant::now();
 
@@ -225,10 +217,7 @@ fn real_headless_chromium_follows_the_sign_in_and_shows_the_success_page() {
     }
     let (fake, env) = setup(FakeOptions::default());
     let dir = env.root().join("chromium");
-    env.set_config(
-        &format!("credential.{}.bitbucketBrowser", fake.base_url()),
-        &chromium_browser(&dir),
-    );
+    env.set_config(&key(&fake, "bitbucketBrowser"), &chromium_browser(&dir));
 
     env.git_ok(&["clone", &fake.repo_url(), "clone"]);
 

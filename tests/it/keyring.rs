@@ -3,8 +3,8 @@
 //! tests that need it run when `GCB_REAL_SECRET_SERVICE=1` (CI sets it and
 //! fails if the bus is missing); elsewhere they say they were skipped.
 
-use crate::common::env::TestEnv;
-use crate::common::fake::{FakeBitbucket, FakeOptions};
+use crate::common::env::{cloud_setup, key, TestEnv};
+use crate::common::fake::FakeBitbucket;
 use crate::common::{assert_success, stderr, stdout};
 use std::process::Command;
 use std::sync::Mutex;
@@ -25,13 +25,8 @@ fn secret_service(env: &TestEnv) -> Option<std::sync::MutexGuard<'static, ()>> {
 }
 
 fn setup(store: &str) -> (FakeBitbucket, TestEnv) {
-    let fake = FakeBitbucket::start(FakeOptions::default());
-    let env = TestEnv::new();
-    env.configure_cloud(&fake);
-    env.set_config(
-        &format!("credential.{}.bitbucketStore", fake.base_url()),
-        store,
-    );
+    let (fake, env) = cloud_setup();
+    env.set_config(&key(&fake, "bitbucketStore"), store);
     (fake, env)
 }
 

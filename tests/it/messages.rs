@@ -10,7 +10,7 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common::env::{helper_path, TestEnv};
+use crate::common::env::{cloud_setup as setup, helper_path, key, TestEnv};
 use crate::common::fake::{FakeBitbucket, FakeOptions, Kind};
 use crate::common::{assert_success, describe, stderr, stdout};
 use crate::headless::unset_config;
@@ -37,18 +37,6 @@ fn assert_quit_saying(out: &Output, phrases: &[&str]) -> String {
         assert!(err.contains(phrase), "stderr lacks {phrase:?}:\n{err}");
     }
     err
-}
-
-/// A fake and an environment configured for it (fake browser, file store).
-fn setup() -> (FakeBitbucket, TestEnv) {
-    let fake = FakeBitbucket::start(FakeOptions::default());
-    let env = TestEnv::new();
-    env.configure_cloud(&fake);
-    (fake, env)
-}
-
-fn key(fake: &FakeBitbucket, k: &str) -> String {
-    format!("credential.{}.{k}", fake.base_url())
 }
 
 /// Signed in through the fake browser with tokens that live `lifetime`

@@ -9,17 +9,10 @@
 
 use std::path::PathBuf;
 
-use crate::common::env::TestEnv;
-use crate::common::fake::{FakeBitbucket, FakeOptions, Kind};
+use crate::common::env::{cloud_setup as setup, key, TestEnv};
+use crate::common::fake::Kind;
 use crate::common::{assert_failure, stderr};
 use crate::headless::{chromium_available, chromium_browser, chromium_dom};
-
-fn setup() -> (FakeBitbucket, TestEnv) {
-    let fake = FakeBitbucket::start(FakeOptions::default());
-    let env = TestEnv::new();
-    env.configure_cloud(&fake);
-    (fake, env)
-}
 
 /// The last page the fake browser ended on: its status, body and headers.
 fn served_page(env: &TestEnv) -> (u16, String, Vec<(String, String)>) {
@@ -110,10 +103,7 @@ fn real_headless_chromium_shows_the_failure_page_with_the_reason() {
     let (fake, env) = setup();
     fake.set_deny(true);
     let dir = env.root().join("chromium");
-    env.set_config(
-        &format!("credential.{}.bitbucketBrowser", fake.base_url()),
-        &chromium_browser(&dir),
-    );
+    env.set_config(&key(&fake, "bitbucketBrowser"), &chromium_browser(&dir));
 
     let out = env.git(&["ls-remote", &fake.repo_url()]);
 

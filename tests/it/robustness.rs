@@ -20,30 +20,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::env::{python3, shell_quote, TestEnv, HOSTILE_BROWSER};
+use crate::common::env::{
+    cloud_setup as setup, key, python3, shell_quote, TestEnv, HOSTILE_BROWSER,
+};
 use crate::common::fake::{
     FakeBitbucket, FakeOptions, Kind, LoggedRequest, TokenFault, TokenState,
 };
-use crate::common::{assert_failure, assert_success, describe, stderr, stdout};
+use crate::common::{
+    assert_failure, assert_git_served_as, assert_success, describe, ls_remote_refreshes_once,
+    sleep_until, stderr, stdout,
+};
 
 const PAUSE_ENV: &str = "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS";
 const TRACE_ENV: &str = "GIT_CREDENTIAL_BITBUCKET_TRACE";
 
 // ---------------------------------------------------------------- helpers
-
-/// A fake with default options (rotating refresh tokens) and an environment
-/// configured for it.
-fn setup() -> (FakeBitbucket, TestEnv) {
-    let fake = FakeBitbucket::start(FakeOptions::default());
-    let env = TestEnv::new();
-    env.configure_cloud(&fake);
-    (fake, env)
-}
-
-/// `credential.<fake>.<key>`.
-fn key(fake: &FakeBitbucket, k: &str) -> String {
-    format!("credential.{}.{k}", fake.base_url())
-}
 
 /// The fake's repository URL with `user@` in it.
 fn repo_url_as(fake: &FakeBitbucket, user: &str) -> String {
@@ -53,13 +44,6 @@ fn repo_url_as(fake: &FakeBitbucket, user: &str) -> String {
 /// What git sends the helper for the fake's host.
 fn get_input(fake: &FakeBitbucket) -> String {
     format!("protocol=http\nhost={}\n\n", fake.host())
-}
-
-/// Sleeps until `deadline` (no-op if it has passed).
-fn sleep_until(deadline: Instant) {
-    if let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        std::thread::sleep(left);
-    }
 }
 
 /// Signs in (alice, through the fake browser) with access tokens of
@@ -156,23 +140,8 @@ fn issued(fake: &FakeBitbucket, prefix: &str) -> Vec<String> {
 /// fake knows no such token and answers 401, as for an anonymous one.)
 #[track_caller]
 fn assert_git_served(fake: &FakeBitbucket, user: &str) {
-    let authenticated: Vec<LoggedRequest> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.kind == Kind::Git && r.token_state.is_some_and(|t| t != TokenState::Unknown))
-        .collect();
-    assert!(
-        !authenticated.is_empty(),
-        "no git request with an issued token: {:#?}",
-        fake.requests()
-    );
-    for r in &authenticated {
-        assert_eq!(
-            (r.status, r.account.as_deref()),
-            (200, Some(user)),
-            "{r:#?}"
-        );
-    }
+    let issued_token = |r: &LoggedRequest| r.token_state.is_some_and(|t| t != TokenState::Unknown);
+    assert_git_served_as(&fake.requests(), "issued-token", issued_token, user, None);
 }
 
 /// No browser was opened and no authorize request made since the log was
@@ -334,6 +303,41 @@ fn assert_faulted_refresh(fake: &FakeBitbucket, fault: &Fault) {
     }
 }
 
+/// After a faulted refresh: the token requests it made, no sign-in, and
+/// the refresh token `rt_before` still in the store.
+#[track_caller]
+fn assert_sign_in_kept(fake: &FakeBitbucket, env: &TestEnv, fault: &Fault, rt_before: &str) {
+    assert_faulted_refresh(fake, fault);
+    assert_no_sign_in(fake, env, 1);
+    assert_eq!(
+        field(&stored_record(env, "alice"), "refresh_token"),
+        rt_before,
+        "{fault:?}: the refresh token is kept"
+    );
+}
+
+/// With the fault cleared, the kept refresh token works, once, and no
+/// sign-in happens.
+#[track_caller]
+fn assert_kept_refresh_token_works(fake: &FakeBitbucket, env: &TestEnv) {
+    ls_remote_refreshes_once(fake, env);
+    assert_no_sign_in(fake, env, 1);
+}
+
+/// The helper asked the fake for nothing (no authorize, token or user
+/// request) and opened no browser.
+#[track_caller]
+fn assert_nothing_asked(fake: &FakeBitbucket, env: &TestEnv) {
+    assert_eq!(fake.count(&Kind::Authorize), 0);
+    assert!(
+        fake.all_token_requests().is_empty(),
+        "{:#?}",
+        fake.requests()
+    );
+    assert_eq!(fake.count(&Kind::User), 0);
+    assert_eq!(env.browser_opens(), 0);
+}
+
 fn instant_faults() -> Vec<Fault> {
     vec![
         Fault::Fake(TokenFault::ServerError500),
@@ -375,26 +379,14 @@ fn refresh_faults_inside_the_margin_fall_back_to_the_still_valid_token_with_a_wa
             err.contains("warning") && err.contains("refresh"),
             "{fault:?}: a warning on stderr:\n{err}"
         );
-        assert_faulted_refresh(&fake, &fault);
-        assert_no_sign_in(&fake, &env, 1);
+        assert_sign_in_kept(&fake, &env, &fault, &rt_before);
         // No token request succeeded, so the token git was served with is
         // the old one, still live at the fake.
         assert_git_served(&fake, "alice");
-        assert_eq!(
-            field(&stored_record(&env, "alice"), "refresh_token"),
-            rt_before,
-            "{fault:?}: the refresh token is kept"
-        );
     }
 
     // Fault cleared: the kept refresh token works, once.
-    fake.clear_log();
-    env.git_ok(&["ls-remote", &fake.repo_url()]);
-    let refreshes = fake.token_requests("refresh_token");
-    assert_eq!(refreshes.len(), 1, "{:#?}", fake.requests());
-    assert_eq!(refreshes[0].status, 200);
-    assert_eq!(fake.all_token_requests().len(), 1);
-    assert_no_sign_in(&fake, &env, 1);
+    assert_kept_refresh_token_works(&fake, &env);
 }
 
 /// SPEC §4 step 6, §6, §7: with the access token expired, a refresh that
@@ -441,22 +433,10 @@ fn refresh_faults_after_expiry_fail_in_bounded_time_open_no_browser_and_keep_the
         if hang {
             assert!(err.contains("timed out"), "{fault:?}:\n{err}");
         }
-        assert_faulted_refresh(&fake, &fault);
-        assert_no_sign_in(&fake, &env, 1);
-        assert_eq!(
-            field(&stored_record(&env, "alice"), "refresh_token"),
-            rt_before,
-            "{fault:?}: the refresh token is kept"
-        );
+        assert_sign_in_kept(&fake, &env, &fault, &rt_before);
     }
 
-    fake.clear_log();
-    env.git_ok(&["ls-remote", &fake.repo_url()]);
-    let refreshes = fake.token_requests("refresh_token");
-    assert_eq!(refreshes.len(), 1, "{:#?}", fake.requests());
-    assert_eq!(refreshes[0].status, 200);
-    assert_eq!(fake.all_token_requests().len(), 1);
-    assert_no_sign_in(&fake, &env, 1);
+    assert_kept_refresh_token_works(&fake, &env);
     assert_git_served(&fake, "alice");
 }
 
@@ -924,9 +904,7 @@ fn run_secret_flows(fake: &FakeBitbucket, env: &TestEnv) -> (Vec<String>, Vec<St
     assert_eq!(refreshes[0].status, 200);
 
     // Push.
-    std::fs::write(dir.join("notes.txt"), "pushed\n").expect("write a file");
-    env.git_in_ok(&dir, &["add", "notes.txt"]);
-    env.git_in_ok(&dir, &["commit", "-q", "-m", "Add notes"]);
+    env.commit_file(&dir, "notes.txt", b"pushed\n", "Add notes");
     env.git_in_ok(&dir, &["push", "origin", "main"]);
     assert_eq!(fake.server_commit_count("main"), 2);
 
@@ -1116,14 +1094,7 @@ fn plain_http_to_a_non_loopback_host_is_refused_without_bitbucket_allow_http() {
         describe(&direct)
     );
 
-    assert_eq!(fake.count(&Kind::Authorize), 0);
-    assert!(
-        fake.all_token_requests().is_empty(),
-        "{:#?}",
-        fake.requests()
-    );
-    assert_eq!(fake.count(&Kind::User), 0);
-    assert_eq!(env.browser_opens(), 0);
+    assert_nothing_asked(&fake, &env);
 
     // Control: with the opt-in the same remote signs in and works.
     env.set_config(&format!("credential.{base}.bitbucketAllowHttp"), "true");
@@ -1171,13 +1142,6 @@ fn a_global_client_id_does_not_make_other_hosts_ours() {
         describe(&out)
     );
 
-    assert_eq!(fake.count(&Kind::Authorize), 0);
-    assert!(
-        fake.all_token_requests().is_empty(),
-        "{:#?}",
-        fake.requests()
-    );
-    assert_eq!(fake.count(&Kind::User), 0);
-    assert_eq!(env.browser_opens(), 0);
+    assert_nothing_asked(&fake, &env);
     assert!(!env.data_dir().exists(), "nothing stored, not even a lock");
 }

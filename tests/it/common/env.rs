@@ -15,8 +15,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::fake::FakeBitbucket;
-use super::{assert_success, describe};
+use super::fake::{FakeBitbucket, FakeOptions};
+use super::fake_core::{FakeServer, Flavor};
+use super::{assert_success, describe, stdout};
 
 /// How long one command may run before it is killed.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -107,6 +108,26 @@ fn setsid() -> Option<&'static str> {
             .into_iter()
             .find(|p| Path::new(p).exists())
     })
+}
+
+/// A fake Bitbucket Cloud with `opts` and an environment configured for
+/// it ([`TestEnv::configure_cloud`]: fake browser, file store).
+pub fn cloud_setup_with(opts: FakeOptions) -> (FakeBitbucket, TestEnv) {
+    let fake = FakeBitbucket::start(opts);
+    let env = TestEnv::new();
+    env.configure_cloud(&fake);
+    (fake, env)
+}
+
+/// A fake Bitbucket Cloud with default options (rotating refresh tokens)
+/// and an environment configured for it.
+pub fn cloud_setup() -> (FakeBitbucket, TestEnv) {
+    cloud_setup_with(FakeOptions::default())
+}
+
+/// `credential.<fake>.<k>`: a config key for the fake's host.
+pub fn key<F: Flavor>(fake: &FakeServer<F>, k: &str) -> String {
+    format!("credential.{}.{k}", fake.base_url())
 }
 
 /// Quotes `s` for sh.
@@ -325,6 +346,20 @@ impl TestEnv {
         out
     }
 
+    /// Writes `contents` to `file` in the work tree `dir` and commits it.
+    pub fn commit_file(&self, dir: &Path, file: &str, contents: &[u8], message: &str) {
+        std::fs::write(dir.join(file), contents).expect("write a file");
+        self.git_in_ok(dir, &["add", file]);
+        self.git_in_ok(dir, &["commit", "-q", "-m", message]);
+    }
+
+    /// The commit `HEAD` of the repository in `dir` points at.
+    pub fn head_of(&self, dir: &Path) -> String {
+        stdout(&self.git_in_ok(dir, &["rev-parse", "HEAD"]))
+            .trim()
+            .to_string()
+    }
+
     /// The helper with `args`, fed `stdin`.
     pub fn helper_command(&self, args: &[&str]) -> Command {
         let mut cmd = self.command(helper_path());
@@ -460,18 +495,41 @@ impl TestEnv {
     /// `http://bb.test:PORT`, reached through `http.curloptResolve`); the
     /// endpoints stay the fake's loopback URLs.
     pub fn configure_cloud_at(&self, fake: &FakeBitbucket, base: &str) {
+        self.configure_helper(
+            base,
+            "cloud",
+            fake,
+            &[
+                ("bitbucketAuthorizeUrl", &fake.authorize_url()),
+                ("bitbucketTokenUrl", &fake.token_url()),
+                ("bitbucketApiUrl", &fake.api_url()),
+                ("bitbucketRedirectUri", "http://127.0.0.1/"),
+            ],
+        );
+    }
+
+    /// Points the remote `base` at our helper for a Bitbucket of `kind`
+    /// with `fake`'s client, then sets the `extra` keys (`bitbucket…`
+    /// names), the file store, the fake browser and a login timeout of
+    /// 60 s.
+    pub fn configure_helper<F: Flavor>(
+        &self,
+        base: &str,
+        kind: &str,
+        fake: &FakeServer<F>,
+        extra: &[(&str, &str)],
+    ) {
         let key = |k: &str| format!("credential.{base}.{k}");
         let helper = helper_path();
         let browser = format!("{} {}", shell_quote(&python3()), shell_quote(FAKE_BROWSER));
         self.set_config(&key("helper"), "");
         self.add_config(&key("helper"), helper.to_str().expect("UTF-8 helper path"));
-        self.set_config(&key("bitbucketKind"), "cloud");
+        self.set_config(&key("bitbucketKind"), kind);
         self.set_config(&key("bitbucketClientId"), &fake.client_id());
         self.set_config(&key("bitbucketClientSecret"), &fake.client_secret());
-        self.set_config(&key("bitbucketAuthorizeUrl"), &fake.authorize_url());
-        self.set_config(&key("bitbucketTokenUrl"), &fake.token_url());
-        self.set_config(&key("bitbucketApiUrl"), &fake.api_url());
-        self.set_config(&key("bitbucketRedirectUri"), "http://127.0.0.1/");
+        for (k, value) in extra {
+            self.set_config(&key(k), value);
+        }
         self.set_config(&key("bitbucketStore"), "file");
         self.set_config(&key("bitbucketBrowser"), &browser);
         self.set_config(&key("bitbucketLoginTimeout"), "60");

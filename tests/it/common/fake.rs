@@ -33,25 +33,19 @@
 //!   `x-bitbucket-api-token-auth:<token>` only: not as Bearer, not with
 //!   `x-token-auth`, and not by `/2.0/user`.
 //!
-//! The request log types, the `git http-backend` bridge and the other
-//! plumbing shared with the Data Center fake are in [`super::http`].
+//! The server, its request log and the test's controls are shared with the
+//! Data Center fake ([`super::fake_core`]); the request log types, the
+//! `git http-backend` bridge and the other plumbing are in [`super::http`].
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Output;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
+use super::fake_core::{Core, FakeServer, Flavor};
 use super::http::{
-    create_bare_repo, fault_reply, mint_secret, presented, run_http_backend, send, server_git,
-    GitRequest, Headers, Incoming, Presented, Reply,
+    fault_reply, git_route, presented, run_http_backend, Headers, Incoming, Presented, Reply,
 };
 pub use super::http::{ClientAuth, Kind, LoggedRequest, TokenFault, TokenState};
-use super::mini;
 use super::{param, parse_form, percent_decode, percent_encode};
 
 /// The challenge Bitbucket Cloud sends with a 401.
@@ -138,104 +132,99 @@ impl Account {
     }
 }
 
+/// An authorization code as the Cloud fake remembers it.
 #[derive(Debug)]
-struct CodeGrant {
+pub struct CodeGrant {
     client_id: String,
     account: String,
     redirect_uri: Option<String>,
     used: bool,
 }
 
+/// What a Cloud access token allows.
 #[derive(Debug)]
-struct AccessGrant {
-    account: String,
+pub struct CloudRights {
     scopes: Vec<String>,
-    expires_at: Instant,
-    revoked: bool,
     /// An Atlassian API token ([`FakeBitbucket::mint_api_token`]), not an
     /// OAuth access token: Basic only, never Bearer (FACTS A.9).
     api_token: bool,
 }
 
-#[derive(Debug)]
-struct RefreshGrant {
-    client_id: String,
-    account: String,
-    alive: bool,
+/// Bitbucket Cloud as a [`Flavor`]: its known accounts.
+pub struct Cloud {
+    accounts: Vec<Account>,
 }
 
-struct State {
-    opts: FakeOptions,
-    browser_user: String,
-    deny: bool,
-    fault: Option<TokenFault>,
-    counter: u64,
-    codes: HashMap<String, CodeGrant>,
-    access: HashMap<String, AccessGrant>,
-    refresh: HashMap<String, RefreshGrant>,
-    issued: Vec<String>,
-    log: Vec<LoggedRequest>,
-    seq: u64,
-}
+impl Flavor for Cloud {
+    type Options = FakeOptions;
+    type Code = CodeGrant;
+    type Rights = CloudRights;
+    type RefreshDetail = ();
+    type Extra = ();
 
-impl State {
-    fn fresh_secret(&mut self, prefix: &str, url_safe: bool) -> String {
-        self.counter += 1;
-        let secret = mint_secret(self.counter, prefix, url_safe);
-        self.issued.push(secret.clone());
-        secret
+    const THREAD: &'static str = "fake-bitbucket";
+    const TEMP_PREFIX: &'static str = "gcb-fake-";
+    const AUTHORIZE_PATH: &'static str = "/site/oauth2/authorize";
+    const TOKEN_PATH: &'static str = "/site/oauth2/access_token";
+    const API_PATH: &'static str = "/2.0";
+    const GIT_PATH: &'static str = "";
+    const DEFAULT_REPO: (&'static str, &'static str) = ("ws", "repo");
+
+    fn client_id(opts: &FakeOptions) -> &str {
+        &opts.client_id
     }
 
-    fn token_state(&self, token: &str) -> (TokenState, Option<&AccessGrant>) {
-        match self.access.get(token) {
-            None => (TokenState::Unknown, None),
-            Some(g) if g.revoked => (TokenState::Revoked, Some(g)),
-            Some(g) if Instant::now() >= g.expires_at => (TokenState::Expired, Some(g)),
-            Some(g) => (TokenState::Live, Some(g)),
+    fn client_secret(opts: &FakeOptions) -> &str {
+        &opts.client_secret
+    }
+
+    fn access_lifetime(opts: &mut FakeOptions) -> &mut u64 {
+        &mut opts.access_lifetime
+    }
+
+    fn knows(&self, username: &str) -> bool {
+        self.accounts.iter().any(|a| a.username == username)
+    }
+
+    fn route(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
+        let path = req.path.as_str();
+        if path == Cloud::AUTHORIZE_PATH {
+            entry.kind = Kind::Authorize;
+            authorize(inner, &req.method, &req.query, entry)
+        } else if path == Cloud::TOKEN_PATH {
+            token(inner, req, entry)
+        } else if path == "/2.0/user" {
+            entry.kind = Kind::User;
+            user(inner, &req.method, &req.headers, entry)
+        } else if let Some((_, service)) = git_route(path.trim_start_matches('/'), &req.query) {
+            entry.kind = Kind::Git;
+            entry.git_service = service.clone();
+            git(inner, req, service, entry)
+        } else {
+            Reply::json(
+                404,
+                &json!({ "type": "error", "error": { "message": "Resource not found" } }),
+            )
         }
     }
 }
 
-struct Inner {
-    state: Mutex<State>,
-    accounts: Vec<Account>,
-    base_url: String,
-    repo_root: PathBuf,
-    started: Instant,
-}
+/// The running fake Bitbucket Cloud. Dropping it stops the server and
+/// deletes its repos.
+pub type FakeBitbucket = FakeServer<Cloud>;
+
+type Inner = Core<Cloud>;
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     fn account(&self, username: &str) -> Option<&Account> {
-        self.accounts.iter().find(|a| a.username == username)
+        self.flavor.accounts.iter().find(|a| a.username == username)
     }
-}
-
-/// The running fake. Dropping it stops the server and deletes its repos.
-pub struct FakeBitbucket {
-    inner: Arc<Inner>,
-    server: Arc<mini::Server>,
-    stopping: Arc<AtomicBool>,
-    dispatcher: Option<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
 }
 
 impl FakeBitbucket {
     /// Starts the fake on 127.0.0.1 with a free port and creates the
     /// repository `ws/repo.git` holding one commit (a README) on `main`.
     pub fn start(opts: FakeOptions) -> FakeBitbucket {
-        let dir = tempfile::Builder::new()
-            .prefix("gcb-fake-")
-            .tempdir()
-            .expect("a temp dir for the fake's repositories");
-        let server =
-            Arc::new(mini::Server::http("127.0.0.1:0").expect("the fake binds 127.0.0.1:0"));
-        let port = server.port();
         let accounts = vec![
             Account::new(
                 "alice",
@@ -256,101 +245,7 @@ impl FakeBitbucket {
                 "app_user",
             ),
         ];
-        let inner = Arc::new(Inner {
-            state: Mutex::new(State {
-                opts,
-                browser_user: "alice".into(),
-                deny: false,
-                fault: None,
-                counter: 0,
-                codes: HashMap::new(),
-                access: HashMap::new(),
-                refresh: HashMap::new(),
-                issued: Vec::new(),
-                log: Vec::new(),
-                seq: 0,
-            }),
-            accounts,
-            base_url: format!("http://127.0.0.1:{port}"),
-            repo_root: dir.path().join("repos"),
-            started: Instant::now(),
-        });
-        let fake_secret = inner.lock().opts.client_secret.clone();
-        inner.lock().issued.push(fake_secret);
-        let stopping = Arc::new(AtomicBool::new(false));
-        let dispatcher = {
-            let (inner, server, stopping) = (inner.clone(), server.clone(), stopping.clone());
-            std::thread::Builder::new()
-                .name("fake-bitbucket".into())
-                .spawn(move || loop {
-                    match server.recv() {
-                        Ok(request) => {
-                            let inner = inner.clone();
-                            std::thread::spawn(move || handle(&inner, request));
-                        }
-                        Err(_) if stopping.load(Ordering::SeqCst) => break,
-                        Err(_) => continue,
-                    }
-                })
-                .expect("spawn the fake's dispatcher")
-        };
-        let fake = FakeBitbucket {
-            inner,
-            server,
-            stopping,
-            dispatcher: Some(dispatcher),
-            _dir: dir,
-        };
-        fake.create_repo("ws", "repo");
-        fake
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn base_url(&self) -> String {
-        self.inner.base_url.clone()
-    }
-
-    /// `127.0.0.1:PORT`, as git sends `host=`.
-    pub fn host(&self) -> String {
-        self.inner
-            .base_url
-            .trim_start_matches("http://")
-            .to_string()
-    }
-
-    /// The authorize endpoint.
-    pub fn authorize_url(&self) -> String {
-        format!("{}/site/oauth2/authorize", self.inner.base_url)
-    }
-
-    /// The token endpoint.
-    pub fn token_url(&self) -> String {
-        format!("{}/site/oauth2/access_token", self.inner.base_url)
-    }
-
-    /// The REST API base (`…/2.0`).
-    pub fn api_url(&self) -> String {
-        format!("{}/2.0", self.inner.base_url)
-    }
-
-    /// The default repository, `ws/repo.git`.
-    pub fn repo_url(&self) -> String {
-        format!("{}/ws/repo.git", self.inner.base_url)
-    }
-
-    /// The consumer key.
-    pub fn client_id(&self) -> String {
-        self.inner.lock().opts.client_id.clone()
-    }
-
-    /// The consumer secret.
-    pub fn client_secret(&self) -> String {
-        self.inner.lock().opts.client_secret.clone()
-    }
-
-    /// The options in force now (lifetime and rotation may have changed).
-    pub fn options(&self) -> FakeOptions {
-        self.inner.lock().opts.clone()
+        FakeServer::launch(Cloud { accounts }, opts, String::new())
     }
 
     /// A known account by user name: `alice`, `bob` or `app-user-test`.
@@ -361,33 +256,9 @@ impl FakeBitbucket {
             .unwrap_or_else(|| panic!("no account {username}"))
     }
 
-    /// Who is signed in to the browser from now on (default `alice`).
-    pub fn set_browser_user(&self, username: &str) {
-        assert!(
-            self.inner.account(username).is_some(),
-            "no account {username}"
-        );
-        self.inner.lock().browser_user = username.into();
-    }
-
-    /// Whether the signed-in user denies consent at authorize.
-    pub fn set_deny(&self, deny: bool) {
-        self.inner.lock().deny = deny;
-    }
-
     /// Switches refresh-token rotation (and `scope` vs `scopes`).
     pub fn set_rotate(&self, rotate: bool) {
         self.inner.lock().opts.rotate = rotate;
-    }
-
-    /// Lifetime of access tokens issued from now on, in seconds.
-    pub fn set_access_lifetime(&self, secs: u64) {
-        self.inner.lock().opts.access_lifetime = secs;
-    }
-
-    /// A fault for every token request from now on (`None` clears it).
-    pub fn set_token_fault(&self, fault: Option<TokenFault>) {
-        self.inner.lock().fault = fault;
     }
 
     /// An Atlassian API token of `username` with the git scopes
@@ -400,214 +271,15 @@ impl FakeBitbucket {
             self.inner.account(username).is_some(),
             "no account {username}"
         );
-        let mut st = self.inner.lock();
-        let token = st.fresh_secret("ATATT", false);
-        st.access.insert(
-            token.clone(),
-            AccessGrant {
-                account: username.into(),
-                scopes: vec![
-                    "read:repository:bitbucket".into(),
-                    "write:repository:bitbucket".into(),
-                ],
-                expires_at: Instant::now() + Duration::from_secs(365 * 86400),
-                revoked: false,
-                api_token: true,
-            },
-        );
-        token
-    }
-
-    /// Kills every access token issued so far.
-    pub fn revoke_access_tokens(&self) {
-        for grant in self.inner.lock().access.values_mut() {
-            grant.revoked = true;
-        }
-    }
-
-    /// Kills every refresh token issued so far.
-    pub fn revoke_refresh_tokens(&self) {
-        for grant in self.inner.lock().refresh.values_mut() {
-            grant.alive = false;
-        }
-    }
-
-    /// Every request since the start or the last [`Self::clear_log`].
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.inner.lock().log.clone()
-    }
-
-    /// When a logged request arrived, as an `Instant` of this process.
-    pub fn instant_of(&self, request: &LoggedRequest) -> Instant {
-        self.inner.started + request.at
-    }
-
-    /// Token requests with this `grant_type`.
-    pub fn token_requests(&self, grant: &str) -> Vec<LoggedRequest> {
-        let kind = Kind::token(grant);
-        self.requests()
-            .into_iter()
-            .filter(|r| r.kind == kind)
-            .collect()
-    }
-
-    /// Token requests of any grant.
-    pub fn all_token_requests(&self) -> Vec<LoggedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.kind.is_token())
-            .collect()
-    }
-
-    /// How many logged requests are of exactly this kind.
-    pub fn count(&self, kind: &Kind) -> usize {
-        self.inner
-            .lock()
-            .log
-            .iter()
-            .filter(|r| &r.kind == kind)
-            .count()
-    }
-
-    /// Forgets the log (sequence numbers keep counting).
-    pub fn clear_log(&self) {
-        self.inner.lock().log.clear();
-    }
-
-    /// Every code, access token and refresh token ever issued, and the
-    /// client secret: what a secret-leak scan looks for.
-    pub fn issued_secrets(&self) -> Vec<String> {
-        self.inner.lock().issued.clone()
-    }
-
-    /// Creates a bare repository `<workspace>/<name>.git` with one commit
-    /// (a README) on `main`, and returns its URL.
-    pub fn create_repo(&self, workspace: &str, name: &str) -> String {
-        let seed = self
-            .inner
-            .repo_root
-            .join(format!(".seed-{workspace}-{name}"));
-        let bare = self.repo_dir(workspace, name);
-        create_bare_repo(&seed, &bare, name);
-        format!("{}/{workspace}/{name}.git", self.inner.base_url)
-    }
-
-    /// Where the bare repository `<workspace>/<name>.git` lives.
-    pub fn repo_dir(&self, workspace: &str, name: &str) -> PathBuf {
-        self.inner
-            .repo_root
-            .join(workspace)
-            .join(format!("{name}.git"))
-    }
-
-    /// Runs git inside the default server repository (`ws/repo.git`).
-    pub fn server_git(&self, args: &[&str]) -> Output {
-        server_git(&self.repo_dir("ws", "repo"))
-            .args(args)
-            .output()
-            .expect("run git on the server repo")
-    }
-
-    /// Number of commits on `branch` of the default server repository.
-    pub fn server_commit_count(&self, branch: &str) -> usize {
-        let out = self.server_git(&["rev-list", "--count", &format!("refs/heads/{branch}")]);
-        assert!(
-            out.status.success(),
-            "rev-list: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("a count")
-    }
-
-    /// The commit `HEAD` of the default server repository points at.
-    pub fn server_head(&self) -> String {
-        self.server_rev("HEAD")
-    }
-
-    /// The commit a revision names in the default server repository.
-    pub fn server_rev(&self, rev: &str) -> String {
-        let out = self.server_git(&["rev-parse", "--verify", "-q", rev]);
-        assert!(
-            out.status.success(),
-            "rev-parse {rev}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for FakeBitbucket {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(dispatcher) = self.dispatcher.take() {
-            let _ = dispatcher.join();
-        }
-    }
-}
-
-fn handle(inner: &Inner, mut request: mini::Request) {
-    let Incoming {
-        method,
-        path,
-        query,
-        headers,
-        remote,
-        body,
-        body_ok,
-    } = Incoming::read(&mut request);
-    let mut entry = LoggedRequest::new(inner.started.elapsed(), &method, &path, &query);
-
-    let reply = if !body_ok {
-        Reply::html(400, "<h1>Bad request body</h1>")
-    } else if path == "/site/oauth2/authorize" {
-        entry.kind = Kind::Authorize;
-        authorize(inner, &method, &query, &mut entry)
-    } else if path == "/site/oauth2/access_token" {
-        token(inner, &method, &headers, &body, &mut entry)
-    } else if path == "/2.0/user" {
-        entry.kind = Kind::User;
-        user(inner, &method, &headers, &mut entry)
-    } else if let Some(service) = git_route(&path, &query) {
-        entry.kind = Kind::Git;
-        entry.git_service = service.clone();
-        let request = GitRequest {
-            method: &method,
-            path: &path,
-            query: &query,
-            headers: &headers,
-            body,
-            remote: &remote,
+        let rights = CloudRights {
+            scopes: vec![
+                "read:repository:bitbucket".into(),
+                "write:repository:bitbucket".into(),
+            ],
+            api_token: true,
         };
-        git(inner, request, service, &mut entry)
-    } else {
-        Reply::json(
-            404,
-            &json!({ "type": "error", "error": { "message": "Resource not found" } }),
-        )
-    };
-
-    log_and_respond(inner, entry, reply, request);
-}
-
-fn push_log(inner: &Inner, mut entry: LoggedRequest) {
-    let mut st = inner.lock();
-    entry.seq = st.seq;
-    st.seq += 1;
-    st.log.push(entry);
-}
-
-fn log_and_respond(inner: &Inner, mut entry: LoggedRequest, reply: Reply, request: mini::Request) {
-    entry.status = reply.status;
-    if !reply.logged {
-        // Logged before answering, so a client that has its answer can rely
-        // on the log holding the request.
-        push_log(inner, entry);
+        self.inner.lock().mint_long_lived("ATATT", username, rights)
     }
-    send(request, reply);
 }
 
 fn authorize(inner: &Inner, method: &str, query: &str, entry: &mut LoggedRequest) -> Reply {
@@ -660,33 +332,17 @@ fn authorize(inner: &Inner, method: &str, query: &str, entry: &mut LoggedRequest
     Reply::html(302, "<html><body>Redirecting…</body></html>").header("Location", &location)
 }
 
-fn token(
-    inner: &Inner,
-    method: &str,
-    headers: &Headers,
-    body: &[u8],
-    entry: &mut LoggedRequest,
-) -> Reply {
-    let form_encoded = headers
-        .get("content-type")
-        .and_then(|ct| ct.split(';').next())
-        .is_some_and(|ct| {
-            ct.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
+    let (method, headers) = (req.method.as_str(), &req.headers);
     // Cloud reads a body of any other type as an empty form.
-    let params = if form_encoded {
-        parse_form(&String::from_utf8_lossy(body))
-    } else {
-        Vec::new()
-    };
+    let params = headers.form(&req.body);
     let grant = param(&params, "grant_type").map(str::to_string);
     entry.kind = Kind::token(grant.as_deref().unwrap_or(""));
     entry.params = params.clone();
 
     let fault = inner.lock().fault.clone();
     if let Some(fault) = fault {
-        return fault_reply(fault, entry, |logged| push_log(inner, logged));
+        return fault_reply(fault, entry, |logged| inner.push_log(logged));
     }
     if method != "POST" {
         return Reply::oauth_error(405, "invalid_request", "Use POST", entry);
@@ -770,15 +426,7 @@ fn token(
                 }
             }
             let account = found.account.clone();
-            let refresh = st.fresh_secret("rt+", false);
-            st.refresh.insert(
-                refresh.clone(),
-                RefreshGrant {
-                    client_id: want_id.clone(),
-                    account: account.clone(),
-                    alive: true,
-                },
-            );
+            let refresh = st.grant_refresh("rt+", &want_id, &account, ());
             (account, Some(refresh))
         }
         Some("refresh_token") => {
@@ -794,16 +442,7 @@ fn token(
                 _ => return Reply::oauth_error(400, "invalid_request", BAD_REFRESH, entry),
             };
             let refresh = if rotate {
-                let fresh = st.fresh_secret("rt+", false);
-                st.refresh.insert(
-                    fresh.clone(),
-                    RefreshGrant {
-                        client_id: want_id.clone(),
-                        account: account.clone(),
-                        alive: true,
-                    },
-                );
-                fresh
+                st.grant_refresh("rt+", &want_id, &account, ())
             } else {
                 presented_rt
             };
@@ -826,17 +465,11 @@ fn token(
         }
     };
 
-    let access = st.fresh_secret("at.", false);
-    st.access.insert(
-        access.clone(),
-        AccessGrant {
-            account: account.clone(),
-            scopes: scopes.split_whitespace().map(str::to_string).collect(),
-            expires_at: Instant::now() + Duration::from_secs(lifetime),
-            revoked: false,
-            api_token: false,
-        },
-    );
+    let rights = CloudRights {
+        scopes: scopes.split_whitespace().map(str::to_string).collect(),
+        api_token: false,
+    };
+    let access = st.grant_access("at.", &account, Duration::from_secs(lifetime), rights);
     entry.account = Some(account);
     let scope_key = if st.opts.rotate { "scope" } else { "scopes" };
     let mut answer = json!({
@@ -875,15 +508,15 @@ fn user(inner: &Inner, method: &str, headers: &Headers, entry: &mut LoggedReques
     entry.token_state = Some(state);
     entry.account = grant.map(|g| g.account.clone());
     // API tokens are not Bearer tokens (FACTS A.9).
-    let Some(grant) = grant.filter(|g| state == TokenState::Live && !g.api_token) else {
+    let Some(grant) = grant.filter(|g| state == TokenState::Live && !g.rights.api_token) else {
         return unauthorized(EXPIRED_MESSAGE);
     };
-    if !grant.scopes.iter().any(|s| s == "account") {
+    if !grant.rights.scopes.iter().any(|s| s == "account") {
         return Reply::json(
             403,
             &json!({ "type": "error", "error": {
                 "message": "Your credentials lack one or more required privilege scopes.",
-                "detail": { "granted": grant.scopes, "required": ["account"] } } }),
+                "detail": { "granted": grant.rights.scopes, "required": ["account"] } } }),
         );
     }
     let account = inner
@@ -911,41 +544,18 @@ fn user(inner: &Inner, method: &str, headers: &Headers, entry: &mut LoggedReques
         "website": null,
     });
     Reply::json(200, &body)
-        .header("X-OAuth-Scopes", &grant.scopes.join(", "))
+        .header("X-OAuth-Scopes", &grant.rights.scopes.join(", "))
         .header("X-Accepted-OAuth-Scopes", "account")
 }
 
-/// Whether `path` is under `/<ws>/<repo>.git/`, and for which service.
-fn git_route(path: &str, query: &str) -> Option<Option<String>> {
-    let mut parts = path.trim_start_matches('/').splitn(3, '/');
-    let (ws, repo) = (parts.next()?, parts.next()?);
-    if ws.is_empty() || !repo.ends_with(".git") || repo.len() <= 4 {
-        return None;
-    }
-    let rest = parts.next().unwrap_or("");
-    let service = if rest == "info/refs" {
-        param(&parse_form(query), "service").map(str::to_string)
-    } else if rest == "git-upload-pack" || rest == "git-receive-pack" {
-        Some(rest.to_string())
-    } else {
-        None
-    };
-    Some(service)
-}
-
-fn git(
-    inner: &Inner,
-    req: GitRequest<'_>,
-    service: Option<String>,
-    entry: &mut LoggedRequest,
-) -> Reply {
+fn git(inner: &Inner, req: &Incoming, service: Option<String>, entry: &mut LoggedRequest) -> Reply {
     let git_unauthorized = || {
         Reply::new(401, "text/plain; charset=utf-8", "Unauthorized\n")
             .header("WWW-Authenticate", WWW_AUTHENTICATE)
     };
     let remote_user = {
         let st = inner.lock();
-        let (token, user) = match presented(req.headers, entry) {
+        let (token, user) = match presented(&req.headers, entry) {
             Presented::Basic { user, password } => (password, Some(user)),
             Presented::Bearer(token) if st.opts.git_bearer => (token, None),
             _ => return git_unauthorized(),
@@ -956,7 +566,7 @@ fn git(
         let Some(grant) = grant.filter(|_| state == TokenState::Live) else {
             return git_unauthorized();
         };
-        if grant.api_token {
+        if grant.rights.api_token {
             // Basic only, with the owner's name or the static one.
             match user.as_deref() {
                 Some(u) if u == API_TOKEN_USER || u == grant.account => {}
@@ -967,7 +577,7 @@ fn git(
                 return git_unauthorized();
             }
         }
-        let has = |scope: &str| grant.scopes.iter().any(|s| s == scope);
+        let has = |scope: &str| grant.rights.scopes.iter().any(|s| s == scope);
         let allowed = if service.as_deref() == Some("git-receive-pack") {
             has("repository:write") || has("write:repository:bitbucket")
         } else {
@@ -985,5 +595,5 @@ fn git(
         }
         grant.account.clone()
     };
-    run_http_backend(&inner.repo_root, &req, &remote_user)
+    run_http_backend(&inner.repo_root, req, &req.path, &remote_user)
 }

@@ -7,8 +7,9 @@
 //! `X-AUSERNAME` header, Data Center's only "who am I"), and git smart HTTP
 //! under `/scm/<PROJECT>/<repo>.git/...` through `git http-backend`. Every
 //! answer carries `X-AREQUESTID`; authenticated ones carry `X-AUSERNAME`.
-//! Every request is logged with what the fake decided (the log types are
-//! the Cloud fake's, from [`super::http`]).
+//! Every request is logged with what the fake decided (the server, the log
+//! and the test's controls are shared with the Cloud fake, in
+//! [`super::fake_core`]; the log types are in [`super::http`]).
 //!
 //! What it enforces (FACTS B.2–B.8):
 //! - Registered redirect URLs follow the client validator: absolute, no
@@ -67,24 +68,18 @@
 //!   separated.
 //! - Codes live [`DcOptions::code_lifetime`] seconds (default 60).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Output;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::client;
+use super::fake_core::{self, Core, FakeServer, Flavor};
 use super::http::{
-    create_bare_repo, fault_reply, mint_secret, presented, run_http_backend, send, server_git,
-    GitRequest, Headers, Incoming, Presented, Reply,
+    fault_reply, git_route, presented, run_http_backend, Headers, Incoming, Presented, Reply,
 };
-pub use super::http::{ClientAuth, Kind, LoggedRequest, TokenFault, TokenState};
-use super::mini;
+pub use super::http::{ClientAuth, Kind, LoggedRequest, TokenState};
 use super::{param, parse_form, percent_encode};
 
 /// The challenge Bitbucket Data Center sends with a 401.
@@ -227,8 +222,9 @@ enum Cred {
     Project { key: String },
 }
 
+/// An authorization code as the Data Center fake remembers it.
 #[derive(Debug)]
-struct CodeGrant {
+pub struct CodeGrant {
     client_id: String,
     account: String,
     redirect_uri: String,
@@ -240,61 +236,34 @@ struct CodeGrant {
     family: u64,
 }
 
+/// What a Data Center access token allows.
 #[derive(Debug)]
-struct AccessGrant {
-    account: String,
+pub struct DcRights {
     level: u8,
-    expires_at: Instant,
-    revoked: bool,
     cred: Cred,
 }
 
+/// What the fake remembers of a Data Center refresh token.
 #[derive(Debug)]
-struct RefreshGrant {
-    client_id: String,
-    account: String,
+pub struct DcRefresh {
     scopes: Vec<String>,
     created: Instant,
-    alive: bool,
     /// The access token issued with it.
     access: String,
     family: u64,
 }
 
-struct State {
-    opts: DcOptions,
-    browser_user: String,
-    deny: bool,
-    fault: Option<TokenFault>,
-    counter: u64,
-    codes: HashMap<String, CodeGrant>,
-    access: HashMap<String, AccessGrant>,
+/// What only the Data Center fake keeps.
+#[derive(Default)]
+pub struct DcExtra {
     /// OAuth access tokens in the order they were issued.
     oauth_order: Vec<String>,
-    refresh: HashMap<String, RefreshGrant>,
-    issued: Vec<String>,
-    log: Vec<LoggedRequest>,
-    seq: u64,
     request_ids: u64,
 }
 
+type State = fake_core::State<DataCenter>;
+
 impl State {
-    fn fresh_secret(&mut self, prefix: &str, url_safe: bool) -> String {
-        self.counter += 1;
-        let secret = mint_secret(self.counter, prefix, url_safe);
-        self.issued.push(secret.clone());
-        secret
-    }
-
-    fn token_state(&self, token: &str) -> (TokenState, Option<&AccessGrant>) {
-        match self.access.get(token) {
-            None => (TokenState::Unknown, None),
-            Some(g) if g.revoked => (TokenState::Revoked, Some(g)),
-            Some(g) if Instant::now() >= g.expires_at => (TokenState::Expired, Some(g)),
-            Some(g) => (TokenState::Live, Some(g)),
-        }
-    }
-
     /// A new access + refresh pair for an OAuth grant.
     fn issue(
         &mut self,
@@ -303,44 +272,33 @@ impl State {
         scopes: &[String],
         family: u64,
     ) -> (String, String) {
-        let access = self.fresh_secret("BBDC-at.", false);
-        let refresh = self.fresh_secret("BBDC-rt+", false);
         let level = scopes.iter().map(|s| scope_level(s)).max().unwrap_or(0);
-        self.access.insert(
-            access.clone(),
-            AccessGrant {
-                account: account.into(),
-                level,
-                expires_at: Instant::now() + Duration::from_secs(self.opts.access_lifetime),
-                revoked: false,
-                cred: Cred::OAuth { family },
-            },
-        );
-        self.oauth_order.push(access.clone());
-        self.refresh.insert(
-            refresh.clone(),
-            RefreshGrant {
-                client_id: client_id.into(),
-                account: account.into(),
-                scopes: scopes.to_vec(),
-                created: Instant::now(),
-                alive: true,
-                access: access.clone(),
-                family,
-            },
-        );
+        let rights = DcRights {
+            level,
+            cred: Cred::OAuth { family },
+        };
+        let lifetime = Duration::from_secs(self.opts.access_lifetime);
+        let access = self.grant_access("BBDC-at.", account, lifetime, rights);
+        self.extra.oauth_order.push(access.clone());
+        let detail = DcRefresh {
+            scopes: scopes.to_vec(),
+            created: Instant::now(),
+            access: access.clone(),
+            family,
+        };
+        let refresh = self.grant_refresh("BBDC-rt+", client_id, account, detail);
         (access, refresh)
     }
 
     /// Kills every token descending from the code of `family`.
     fn revoke_family(&mut self, family: u64) {
         for grant in self.access.values_mut() {
-            if grant.cred == (Cred::OAuth { family }) {
+            if grant.rights.cred == (Cred::OAuth { family }) {
                 grant.revoked = true;
             }
         }
         for grant in self.refresh.values_mut() {
-            if grant.family == family {
+            if grant.detail.family == family {
                 grant.alive = false;
             }
         }
@@ -351,22 +309,90 @@ impl State {
     }
 }
 
-struct Inner {
-    state: Mutex<State>,
+/// Bitbucket Data Center as a [`Flavor`]: its known accounts.
+pub struct DataCenter {
     accounts: Vec<String>,
-    base_url: String,
-    context_path: String,
-    repo_root: PathBuf,
-    started: Instant,
 }
 
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl Flavor for DataCenter {
+    type Options = DcOptions;
+    type Code = CodeGrant;
+    type Rights = DcRights;
+    type RefreshDetail = DcRefresh;
+    type Extra = DcExtra;
+
+    const THREAD: &'static str = "fake-bitbucket-dc";
+    const TEMP_PREFIX: &'static str = "gcb-fake-dc-";
+    const AUTHORIZE_PATH: &'static str = "/rest/oauth2/latest/authorize";
+    const TOKEN_PATH: &'static str = "/rest/oauth2/latest/token";
+    const API_PATH: &'static str = "/rest/api/latest";
+    const GIT_PATH: &'static str = "/scm";
+    const DEFAULT_REPO: (&'static str, &'static str) = ("PROJ", "repo");
+
+    fn client_id(opts: &DcOptions) -> &str {
+        &opts.client_id
+    }
+
+    fn client_secret(opts: &DcOptions) -> &str {
+        &opts.client_secret
+    }
+
+    fn access_lifetime(opts: &mut DcOptions) -> &mut u64 {
+        &mut opts.access_lifetime
+    }
+
+    fn knows(&self, username: &str) -> bool {
+        self.accounts.iter().any(|a| a == username)
+    }
+
+    fn route(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
+        let route = req
+            .path
+            .strip_prefix(inner.context_path.as_str())
+            .filter(|r| r.starts_with('/'));
+        match route {
+            Some(DataCenter::AUTHORIZE_PATH) => {
+                entry.kind = Kind::Authorize;
+                authorize(inner, &req.method, &req.query, entry)
+            }
+            Some(DataCenter::TOKEN_PATH) => token(inner, req, entry),
+            Some("/rest/oauth2/latest/revoke") => {
+                entry.kind = Kind::Revoke;
+                revoke(inner, req, entry)
+            }
+            Some("/rest/api/latest/application-properties")
+            | Some("/rest/api/1.0/application-properties") => {
+                entry.kind = Kind::User;
+                application_properties(inner, &req.method, &req.headers, entry)
+            }
+            Some(route) => match scm_route(route, &req.query) {
+                Some((project, path_info, service)) => {
+                    entry.kind = Kind::Git;
+                    entry.git_service = service.clone();
+                    git(inner, req, &path_info, &project, service, entry)
+                }
+                None => not_found(),
+            },
+            None => not_found(),
+        }
+    }
+
+    /// Every answer carries `X-AREQUESTID`.
+    fn stamp(inner: &Inner, reply: Reply) -> Reply {
+        let request_id = {
+            let mut st = inner.lock();
+            st.extra.request_ids += 1;
+            format!(
+                "@1Q2W3E4x{}x{}x0",
+                inner.started.elapsed().as_secs() / 60 + 1000,
+                st.extra.request_ids
+            )
+        };
+        reply.header("X-AREQUESTID", &request_id)
     }
 }
+
+type Inner = Core<DataCenter>;
 
 /// What came back from [`FakeDataCenter::probe`].
 #[derive(Clone, Debug)]
@@ -381,14 +407,8 @@ pub struct Probe {
     pub www_authenticate: Option<String>,
 }
 
-/// The running fake; stops when dropped.
-pub struct FakeDataCenter {
-    inner: Arc<Inner>,
-    server: Arc<mini::Server>,
-    stopping: Arc<AtomicBool>,
-    dispatcher: Option<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
+/// The running fake Data Center; stops when dropped.
+pub type FakeDataCenter = FakeServer<DataCenter>;
 
 impl FakeDataCenter {
     /// Starts the fake on 127.0.0.1 with a free port and creates the
@@ -406,96 +426,11 @@ impl FakeDataCenter {
         } else {
             format!("/{context}")
         };
-        let dir = tempfile::Builder::new()
-            .prefix("gcb-fake-dc-")
-            .tempdir()
-            .expect("a temp dir for the fake's repositories");
-        let server =
-            Arc::new(mini::Server::http("127.0.0.1:0").expect("the fake binds 127.0.0.1:0"));
-        let port = server.port();
-        let client_secret = opts.client_secret.clone();
         let context_path = opts.context_path.clone();
-        let inner = Arc::new(Inner {
-            state: Mutex::new(State {
-                opts,
-                browser_user: "alice".into(),
-                deny: false,
-                fault: None,
-                counter: 0,
-                codes: HashMap::new(),
-                access: HashMap::new(),
-                oauth_order: Vec::new(),
-                refresh: HashMap::new(),
-                issued: vec![client_secret],
-                log: Vec::new(),
-                seq: 0,
-                request_ids: 0,
-            }),
+        let flavor = DataCenter {
             accounts: vec!["alice".into(), "bob".into()],
-            base_url: format!("http://127.0.0.1:{port}"),
-            context_path,
-            repo_root: dir.path().join("repos"),
-            started: Instant::now(),
-        });
-        let stopping = Arc::new(AtomicBool::new(false));
-        let dispatcher = {
-            let (inner, server, stopping) = (inner.clone(), server.clone(), stopping.clone());
-            std::thread::Builder::new()
-                .name("fake-bitbucket-dc".into())
-                .spawn(move || loop {
-                    match server.recv() {
-                        Ok(request) => {
-                            let inner = inner.clone();
-                            std::thread::spawn(move || handle(&inner, request));
-                        }
-                        Err(_) if stopping.load(Ordering::SeqCst) => break,
-                        Err(_) => continue,
-                    }
-                })
-                .expect("spawn the fake's dispatcher")
         };
-        let fake = FakeDataCenter {
-            inner,
-            server,
-            stopping,
-            dispatcher: Some(dispatcher),
-            _dir: dir,
-        };
-        fake.create_repo("PROJ", "repo");
-        fake
-    }
-
-    /// `http://127.0.0.1:PORT`: what git sends as `protocol` and `host`.
-    pub fn base_url(&self) -> String {
-        self.inner.base_url.clone()
-    }
-
-    /// `127.0.0.1:PORT`, as git sends `host=`.
-    pub fn host(&self) -> String {
-        self.inner
-            .base_url
-            .trim_start_matches("http://")
-            .to_string()
-    }
-
-    /// The server's URL: the base URL plus the context path, if any.
-    pub fn url(&self) -> String {
-        format!("{}{}", self.inner.base_url, self.inner.context_path)
-    }
-
-    /// The context path (`""` or e.g. `/bitbucket`).
-    pub fn context_path(&self) -> String {
-        self.inner.context_path.clone()
-    }
-
-    /// The authorize endpoint.
-    pub fn authorize_url(&self) -> String {
-        format!("{}/rest/oauth2/latest/authorize", self.url())
-    }
-
-    /// The token endpoint.
-    pub fn token_url(&self) -> String {
-        format!("{}/rest/oauth2/latest/token", self.url())
+        FakeServer::launch(flavor, opts, context_path)
     }
 
     /// The revocation endpoint.
@@ -503,68 +438,16 @@ impl FakeDataCenter {
         format!("{}/rest/oauth2/latest/revoke", self.url())
     }
 
-    /// The REST API base (`…/rest/api/latest`).
-    pub fn api_url(&self) -> String {
-        format!("{}/rest/api/latest", self.url())
-    }
-
-    /// The default repository, `PROJ/repo.git`.
-    pub fn repo_url(&self) -> String {
-        format!("{}/scm/PROJ/repo.git", self.url())
-    }
-
-    /// The client ID.
-    pub fn client_id(&self) -> String {
-        self.inner.lock().opts.client_id.clone()
-    }
-
-    /// The client secret.
-    pub fn client_secret(&self) -> String {
-        self.inner.lock().opts.client_secret.clone()
-    }
-
     /// The first registered redirect URL.
     pub fn redirect_uri(&self) -> String {
         self.inner.lock().opts.redirect_uris[0].clone()
-    }
-
-    /// The options in force now.
-    pub fn options(&self) -> DcOptions {
-        self.inner.lock().opts.clone()
-    }
-
-    /// Who is signed in to the browser from now on (default `alice`).
-    pub fn set_browser_user(&self, username: &str) {
-        assert!(
-            self.inner.accounts.iter().any(|a| a == username),
-            "no account {username}"
-        );
-        self.inner.lock().browser_user = username.into();
-    }
-
-    /// Whether the signed-in user denies consent at authorize.
-    pub fn set_deny(&self, deny: bool) {
-        self.inner.lock().deny = deny;
-    }
-
-    /// Lifetime of access tokens issued from now on, in seconds.
-    pub fn set_access_lifetime(&self, secs: u64) {
-        self.inner.lock().opts.access_lifetime = secs;
-    }
-
-    /// A fault for every token request from now on (`None` clears it).
-    pub fn set_token_fault(&self, fault: Option<TokenFault>) {
-        self.inner.lock().fault = fault;
     }
 
     /// A personal HTTP access token of `username` with repository read
     /// (and, with `write`, write) permission: git may send it as Basic
     /// `<username>:<token>` or as Bearer.
     pub fn mint_personal_token(&self, username: &str, write: bool) -> String {
-        assert!(
-            self.inner.accounts.iter().any(|a| a == username),
-            "no account {username}"
-        );
+        assert!(self.inner.flavor.knows(username), "no account {username}");
         self.mint_http_token(username, write, Cred::Personal)
     }
 
@@ -583,270 +466,30 @@ impl FakeDataCenter {
     }
 
     fn mint_http_token(&self, account: &str, write: bool, cred: Cred) -> String {
-        let mut st = self.inner.lock();
+        let level = if write { 2 } else { 1 };
         // Data Center's HTTP access tokens are 44 characters of base64.
-        let token = st.fresh_secret("BBDC-", false);
-        st.access.insert(
-            token.clone(),
-            AccessGrant {
-                account: account.into(),
-                level: if write { 2 } else { 1 },
-                expires_at: Instant::now() + Duration::from_secs(365 * 86400),
-                revoked: false,
-                cred,
-            },
-        );
-        token
-    }
-
-    /// Kills every access token issued so far (HTTP access tokens too).
-    pub fn revoke_access_tokens(&self) {
-        for grant in self.inner.lock().access.values_mut() {
-            grant.revoked = true;
-        }
-    }
-
-    /// Kills every refresh token issued so far.
-    pub fn revoke_refresh_tokens(&self) {
-        for grant in self.inner.lock().refresh.values_mut() {
-            grant.alive = false;
-        }
+        self.inner
+            .lock()
+            .mint_long_lived("BBDC-", account, DcRights { level, cred })
     }
 
     /// Every OAuth access token issued, oldest first.
     pub fn oauth_access_tokens(&self) -> Vec<String> {
-        self.inner.lock().oauth_order.clone()
-    }
-
-    /// What the fake makes of `token` now.
-    pub fn token_state(&self, token: &str) -> TokenState {
-        self.inner.lock().token_state(token).0
-    }
-
-    /// Refresh tokens still alive.
-    pub fn live_refresh_tokens(&self) -> usize {
-        self.inner
-            .lock()
-            .refresh
-            .values()
-            .filter(|g| g.alive)
-            .count()
+        self.inner.lock().extra.oauth_order.clone()
     }
 
     /// GETs `path` (below the context path) with an optional
     /// `Authorization` value, as any HTTP client would; the request is
     /// logged like every other.
     pub fn probe(&self, path: &str, authorization: Option<&str>) -> Probe {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .new_agent();
-        let mut request = agent.get(format!("{}{path}", self.url()));
-        if let Some(value) = authorization {
-            request = request.header("Authorization", value);
-        }
-        let response = request.call().expect("the fake answers");
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
+        let answer = client::get(&format!("{}{path}", self.url()), authorization);
         Probe {
-            status: response.status().as_u16(),
-            ausername: header("x-ausername"),
-            request_id: header("x-arequestid"),
-            www_authenticate: header("www-authenticate"),
+            status: answer.status,
+            ausername: answer.header("x-ausername").map(str::to_string),
+            request_id: answer.header("x-arequestid").map(str::to_string),
+            www_authenticate: answer.www_authenticate,
         }
     }
-
-    /// Every request since the start or the last [`Self::clear_log`].
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.inner.lock().log.clone()
-    }
-
-    /// Token requests with this `grant_type`.
-    pub fn token_requests(&self, grant: &str) -> Vec<LoggedRequest> {
-        let kind = Kind::token(grant);
-        self.requests()
-            .into_iter()
-            .filter(|r| r.kind == kind)
-            .collect()
-    }
-
-    /// Token requests of any grant.
-    pub fn all_token_requests(&self) -> Vec<LoggedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.kind.is_token())
-            .collect()
-    }
-
-    /// Logged requests of exactly this kind.
-    pub fn requests_of(&self, kind: &Kind) -> Vec<LoggedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| &r.kind == kind)
-            .collect()
-    }
-
-    /// How many logged requests are of exactly this kind.
-    pub fn count(&self, kind: &Kind) -> usize {
-        self.inner
-            .lock()
-            .log
-            .iter()
-            .filter(|r| &r.kind == kind)
-            .count()
-    }
-
-    /// Forgets the log (sequence numbers keep counting).
-    pub fn clear_log(&self) {
-        self.inner.lock().log.clear();
-    }
-
-    /// Every code and token ever issued, and the client secret: what a
-    /// secret-leak scan looks for.
-    pub fn issued_secrets(&self) -> Vec<String> {
-        self.inner.lock().issued.clone()
-    }
-
-    /// Creates a bare repository `<project>/<name>.git` with one commit (a
-    /// README) on `main`, and returns its clone URL.
-    pub fn create_repo(&self, project: &str, name: &str) -> String {
-        let seed = self.inner.repo_root.join(format!(".seed-{project}-{name}"));
-        create_bare_repo(&seed, &self.repo_dir(project, name), name);
-        format!("{}/scm/{project}/{name}.git", self.url())
-    }
-
-    /// Where the bare repository `<project>/<name>.git` lives.
-    pub fn repo_dir(&self, project: &str, name: &str) -> PathBuf {
-        self.inner
-            .repo_root
-            .join(project)
-            .join(format!("{name}.git"))
-    }
-
-    /// Runs git inside the default server repository (`PROJ/repo.git`).
-    pub fn server_git(&self, args: &[&str]) -> Output {
-        server_git(&self.repo_dir("PROJ", "repo"))
-            .args(args)
-            .output()
-            .expect("run git on the server repo")
-    }
-
-    /// The commit a revision names in the default server repository.
-    pub fn server_rev(&self, rev: &str) -> String {
-        let out = self.server_git(&["rev-parse", "--verify", "-q", rev]);
-        assert!(
-            out.status.success(),
-            "rev-parse {rev}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Number of commits on `branch` of the default server repository.
-    pub fn server_commit_count(&self, branch: &str) -> usize {
-        let out = self.server_git(&["rev-list", "--count", &format!("refs/heads/{branch}")]);
-        assert!(
-            out.status.success(),
-            "rev-list: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("a count")
-    }
-}
-
-impl Drop for FakeDataCenter {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(dispatcher) = self.dispatcher.take() {
-            let _ = dispatcher.join();
-        }
-    }
-}
-
-fn push_log(inner: &Inner, mut entry: LoggedRequest) {
-    let mut st = inner.lock();
-    entry.seq = st.seq;
-    st.seq += 1;
-    st.log.push(entry);
-}
-
-fn handle(inner: &Inner, mut request: mini::Request) {
-    let Incoming {
-        method,
-        path,
-        query,
-        headers,
-        remote,
-        body,
-        body_ok,
-    } = Incoming::read(&mut request);
-    let mut entry = LoggedRequest::new(inner.started.elapsed(), &method, &path, &query);
-    let route = path
-        .strip_prefix(inner.context_path.as_str())
-        .filter(|r| r.starts_with('/'))
-        .map(str::to_string);
-
-    let reply = match route.as_deref() {
-        _ if !body_ok => Reply::html(400, "<h1>Bad request body</h1>"),
-        Some("/rest/oauth2/latest/authorize") => {
-            entry.kind = Kind::Authorize;
-            authorize(inner, &method, &query, &mut entry)
-        }
-        Some("/rest/oauth2/latest/token") => token(inner, &method, &headers, &body, &mut entry),
-        Some("/rest/oauth2/latest/revoke") => {
-            entry.kind = Kind::Revoke;
-            revoke(inner, &method, &headers, &body, &mut entry)
-        }
-        Some("/rest/api/latest/application-properties")
-        | Some("/rest/api/1.0/application-properties") => {
-            entry.kind = Kind::User;
-            application_properties(inner, &method, &headers, &mut entry)
-        }
-        Some(route) => match scm_route(route, &query) {
-            Some((project, path_info, service)) => {
-                entry.kind = Kind::Git;
-                entry.git_service = service.clone();
-                let request = GitRequest {
-                    method: &method,
-                    path: &path_info,
-                    query: &query,
-                    headers: &headers,
-                    body,
-                    remote: &remote,
-                };
-                git(inner, request, &project, service, &mut entry)
-            }
-            None => not_found(),
-        },
-        None => not_found(),
-    };
-    let request_id = {
-        let mut st = inner.lock();
-        st.request_ids += 1;
-        format!(
-            "@1Q2W3E4x{}x{}x0",
-            inner.started.elapsed().as_secs() / 60 + 1000,
-            st.request_ids
-        )
-    };
-    let reply = reply.header("X-AREQUESTID", &request_id);
-    entry.status = reply.status;
-    if !reply.logged {
-        push_log(inner, entry);
-    }
-    send(request, reply);
 }
 
 fn not_found() -> Reply {
@@ -860,21 +503,9 @@ fn not_found() -> Reply {
 /// `/scm/<PROJECT>/<repo>.git/...`: the project, the path below `/scm`
 /// for `git http-backend`, and the service.
 fn scm_route(route: &str, query: &str) -> Option<(String, String, Option<String>)> {
-    let below = route.strip_prefix("/scm")?;
-    let mut parts = below.strip_prefix('/')?.splitn(3, '/');
-    let (project, repo) = (parts.next()?, parts.next()?);
-    if project.is_empty() || !repo.ends_with(".git") || repo.len() <= 4 {
-        return None;
-    }
-    let rest = parts.next().unwrap_or("");
-    let service = if rest == "info/refs" {
-        param(&parse_form(query), "service").map(str::to_string)
-    } else if rest == "git-upload-pack" || rest == "git-receive-pack" {
-        Some(rest.to_string())
-    } else {
-        None
-    };
-    Some((project.to_string(), below.to_string(), service))
+    let below = route.strip_prefix(DataCenter::GIT_PATH)?;
+    let (project, service) = git_route(below.strip_prefix('/')?, query)?;
+    Some((project, below.to_string(), service))
 }
 
 /// The OAuth answers' cache headers (FACTS B.3, B.4).
@@ -1093,24 +724,15 @@ fn log_client_auth(headers: &Headers, params: &[(String, String)], entry: &mut L
     });
 }
 
-fn token(
-    inner: &Inner,
-    method: &str,
-    headers: &Headers,
-    body: &[u8],
-    entry: &mut LoggedRequest,
-) -> Reply {
-    let params = if headers.is_form() {
-        parse_form(&String::from_utf8_lossy(body))
-    } else {
-        Vec::new()
-    };
+fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
+    let (method, headers) = (req.method.as_str(), &req.headers);
+    let params = headers.form(&req.body);
     let grant = param(&params, "grant_type").unwrap_or("").to_string();
     entry.kind = Kind::token(&grant);
     entry.params = params.clone();
     let fault = inner.lock().fault.clone();
     if let Some(fault) = fault {
-        return fault_reply(fault, entry, |logged| push_log(inner, logged));
+        return fault_reply(fault, entry, |logged| inner.push_log(logged));
     }
     if method != "POST" {
         return token_error(405, "invalid_request", "Use POST", entry);
@@ -1227,7 +849,7 @@ fn token(
             let presented_rt = get("refresh_token");
             let lifetime = Duration::from_secs(st.opts.refresh_lifetime);
             let usable = st.refresh.get(&presented_rt).is_some_and(|g| {
-                g.alive && g.client_id == client_id && g.created.elapsed() <= lifetime
+                g.alive && g.client_id == client_id && g.detail.created.elapsed() <= lifetime
             });
             if !usable {
                 return token_error(400, "invalid_grant", "Invalid refresh token", entry);
@@ -1242,10 +864,10 @@ fn token(
                 .expect("the refresh token is there");
             old.alive = false;
             let (old_access, account, scopes, family) = (
-                old.access.clone(),
+                old.detail.access.clone(),
                 old.account.clone(),
-                old.scopes.clone(),
-                old.family,
+                old.detail.scopes.clone(),
+                old.detail.family,
             );
             if let Some(access) = st.access.get_mut(&old_access) {
                 access.revoked = true;
@@ -1276,23 +898,13 @@ fn token(
     ))
 }
 
-fn revoke(
-    inner: &Inner,
-    method: &str,
-    headers: &Headers,
-    body: &[u8],
-    entry: &mut LoggedRequest,
-) -> Reply {
-    let params = if headers.is_form() {
-        parse_form(&String::from_utf8_lossy(body))
-    } else {
-        Vec::new()
-    };
+fn revoke(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
+    let params = req.headers.form(&req.body);
     entry.params = params.clone();
-    if method != "POST" {
+    if req.method != "POST" {
         return token_error(405, "invalid_request", "Use POST", entry);
     }
-    log_client_auth(headers, &params, entry);
+    log_client_auth(&req.headers, &params, entry);
     let token = param(&params, "token").unwrap_or("").to_string();
     if token.is_empty() {
         return missing("token", entry);
@@ -1306,7 +918,7 @@ fn revoke(
     }
     let paired = st.refresh.get_mut(&token).map(|grant| {
         grant.alive = false;
-        (grant.account.clone(), grant.access.clone())
+        (grant.account.clone(), grant.detail.access.clone())
     });
     if let Some((account, access)) = paired {
         entry.account = Some(account);
@@ -1346,7 +958,7 @@ fn authenticate(st: &State, headers: &Headers, entry: &mut LoggedRequest) -> Opt
     entry.token_state = Some(state);
     entry.account = grant.map(|g| g.account.clone());
     let grant = grant.filter(|_| state == TokenState::Live)?;
-    let project = match &grant.cred {
+    let project = match &grant.rights.cred {
         Cred::OAuth { .. } => None,
         Cred::Personal => {
             if basic_user.is_some_and(|u| u != grant.account) {
@@ -1363,7 +975,7 @@ fn authenticate(st: &State, headers: &Headers, entry: &mut LoggedRequest) -> Opt
     };
     Some(Authenticated {
         account: grant.account.clone(),
-        level: grant.level,
+        level: grant.rights.level,
         project,
     })
 }
@@ -1408,14 +1020,15 @@ fn application_properties(
 
 fn git(
     inner: &Inner,
-    req: GitRequest<'_>,
+    req: &Incoming,
+    path_info: &str,
     project: &str,
     service: Option<String>,
     entry: &mut LoggedRequest,
 ) -> Reply {
     let who = {
         let st = inner.lock();
-        let Some(who) = authenticate(&st, req.headers, entry) else {
+        let Some(who) = authenticate(&st, &req.headers, entry) else {
             return unauthorized();
         };
         who
@@ -1439,5 +1052,6 @@ fn git(
     if who.level < needed {
         return forbidden("The credentials lack the permission for this operation.");
     }
-    run_http_backend(&inner.repo_root, &req, &who.account).header("X-AUSERNAME", &who.account)
+    run_http_backend(&inner.repo_root, req, path_info, &who.account)
+        .header("X-AUSERNAME", &who.account)
 }

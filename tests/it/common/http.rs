@@ -1,8 +1,9 @@
 //! Plumbing shared by the fake Bitbucket Cloud ([`super::fake`]) and the
 //! fake Bitbucket Data Center ([`super::fake_dc`]): the request log types,
 //! reading a request and sending the reply, the `Authorization` header
-//! taken apart, token generation, token-endpoint faults, the bridge to
-//! `git http-backend`, and the fakes' own repositories.
+//! taken apart, form bodies, token generation, token-endpoint faults, the
+//! git routes and the bridge to `git http-backend`, and the fakes' own
+//! repositories. The server around them is [`super::fake_core`].
 
 use std::io::Write;
 use std::path::Path;
@@ -13,7 +14,7 @@ use base64::Engine as _;
 use serde_json::json;
 
 use super::mini;
-use super::{param, percent_decode};
+use super::{param, parse_form, percent_decode};
 
 /// A fault applied to every token-endpoint request while it is set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -293,6 +294,16 @@ impl Headers {
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             })
     }
+
+    /// The fields of a form `body`; none when the body is not
+    /// form-encoded.
+    pub fn form(&self, body: &[u8]) -> Vec<(String, String)> {
+        if self.is_form() {
+            parse_form(&String::from_utf8_lossy(body))
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// A request as it arrived, read whole.
@@ -386,25 +397,30 @@ pub fn presented(headers: &Headers, entry: &mut LoggedRequest) -> Presented {
     }
 }
 
-/// A git smart-HTTP request for `git http-backend`.
-pub struct GitRequest<'a> {
-    /// Method.
-    pub method: &'a str,
-    /// `PATH_INFO`: the path below the project root (raw; decoded here).
-    pub path: &'a str,
-    /// Query.
-    pub query: &'a str,
-    /// Headers.
-    pub headers: &'a Headers,
-    /// Body.
-    pub body: Vec<u8>,
-    /// Peer address.
-    pub remote: &'a str,
+/// Whether `below` (a path without its leading `/`) is
+/// `<owner>/<repo>.git/...`: the owner (Cloud workspace, Data Center
+/// project) and the git service asked for, if any.
+pub fn git_route(below: &str, query: &str) -> Option<(String, Option<String>)> {
+    let mut parts = below.splitn(3, '/');
+    let (owner, repo) = (parts.next()?, parts.next()?);
+    if owner.is_empty() || !repo.ends_with(".git") || repo.len() <= 4 {
+        return None;
+    }
+    let rest = parts.next().unwrap_or("");
+    let service = if rest == "info/refs" {
+        param(&parse_form(query), "service").map(str::to_string)
+    } else if rest == "git-upload-pack" || rest == "git-receive-pack" {
+        Some(rest.to_string())
+    } else {
+        None
+    };
+    Some((owner.to_string(), service))
 }
 
 /// Runs `git http-backend` (CGI) for `req` on the repositories under
-/// `root`, as `remote_user`.
-pub fn run_http_backend(root: &Path, req: &GitRequest<'_>, remote_user: &str) -> Reply {
+/// `root`, as `remote_user`; `path_info` is the request's path below the
+/// repositories (raw; decoded here).
+pub fn run_http_backend(root: &Path, req: &Incoming, path_info: &str, remote_user: &str) -> Reply {
     let mut cmd = Command::new("git");
     cmd.arg("http-backend")
         .env_clear()
@@ -414,11 +430,11 @@ pub fn run_http_backend(root: &Path, req: &GitRequest<'_>, remote_user: &str) ->
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_PROJECT_ROOT", root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("REQUEST_METHOD", req.method)
-        .env("PATH_INFO", percent_decode(req.path))
-        .env("QUERY_STRING", req.query)
+        .env("REQUEST_METHOD", &req.method)
+        .env("PATH_INFO", percent_decode(path_info))
+        .env("QUERY_STRING", &req.query)
         .env("REMOTE_USER", remote_user)
-        .env("REMOTE_ADDR", req.remote)
+        .env("REMOTE_ADDR", &req.remote)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -1,18 +1,26 @@
 //! Shared test machinery: the strict fake Bitbucket Cloud ([`fake`]) and
-//! Data Center ([`fake_dc`]) with the plumbing they share ([`http`]), the
-//! isolated environment that runs git and the helper ([`env`]), and small
-//! helpers for URLs and for asserting on a command's outcome.
+//! Data Center ([`fake_dc`]) with the server they share ([`fake_core`])
+//! and the plumbing under it ([`http`], [`mini`]), a plain client to drive
+//! them by hand ([`client`]), the isolated environment that runs git and
+//! the helper ([`env`]), and small helpers for URLs, time and asserting on
+//! a command's outcome.
 //!
 //! Not every test module uses every helper, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod client;
 pub mod env;
 pub mod fake;
+pub mod fake_core;
 pub mod fake_dc;
 pub mod http;
 pub mod mini;
 
 use std::process::Output;
+
+use self::env::TestEnv;
+use self::fake_core::{FakeServer, Flavor};
+use self::http::{Kind, LoggedRequest};
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 pub fn percent_encode(s: &str) -> String {
@@ -79,6 +87,13 @@ pub fn query_params(url: &str) -> Vec<(String, String)> {
     }
 }
 
+/// Sleeps until `deadline` (no-op if it has passed).
+pub fn sleep_until(deadline: std::time::Instant) {
+    if let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        std::thread::sleep(left);
+    }
+}
+
 /// A command's stdout as text.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -113,6 +128,44 @@ pub fn assert_failure(out: &Output, what: &str) {
         "{what} unexpectedly succeeded\n{}",
         describe(out)
     );
+}
+
+/// Every git request in `log` that `pick` keeps was answered 200 for
+/// `account` (and, given a `scheme`, sent with that scheme), and there was
+/// at least one (`which` names them in the failure).
+#[track_caller]
+pub fn assert_git_served_as(
+    log: &[LoggedRequest],
+    which: &str,
+    pick: impl Fn(&LoggedRequest) -> bool,
+    account: &str,
+    scheme: Option<&str>,
+) {
+    let picked: Vec<&LoggedRequest> = log
+        .iter()
+        .filter(|r| r.kind == Kind::Git && pick(r))
+        .collect();
+    assert!(!picked.is_empty(), "no {which} git request: {log:#?}");
+    for r in picked {
+        let sent = scheme.and(r.auth_scheme.as_deref());
+        assert_eq!(
+            (r.status, r.account.as_deref(), sent),
+            (200, Some(account), scheme),
+            "{r:#?}"
+        );
+    }
+}
+
+/// Clears the fake's log and runs `git ls-remote` of its repository,
+/// which must succeed with one token request: a refresh, answered 200.
+#[track_caller]
+pub fn ls_remote_refreshes_once<F: Flavor>(fake: &FakeServer<F>, env: &TestEnv) {
+    fake.clear_log();
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+    let refreshes = fake.token_requests("refresh_token");
+    assert_eq!(refreshes.len(), 1, "{:#?}", fake.requests());
+    assert_eq!(refreshes[0].status, 200);
+    assert_eq!(fake.all_token_requests().len(), 1);
 }
 
 #[cfg(test)]
