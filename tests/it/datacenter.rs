@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::env::{helper_path, key, python3, TestEnv};
+use crate::common::env::{key, TestEnv};
 use crate::common::fake::{FakeBitbucket, FakeOptions, API_TOKEN_USER};
 use crate::common::fake_dc::{free_port, DcOptions, FakeDataCenter};
 use crate::common::http::{ClientAuth, Kind, LoggedRequest, TokenState};
@@ -430,42 +430,6 @@ fn a_read_only_application_link_needs_bitbucket_scopes_repo_read() {
     );
 }
 
-/// Runs `configure <url>` on a pty, answers its two prompts (client id
-/// `dc-client`, secret `dc-secret`) the moment each appears, as a paste
-/// would, and returns everything the terminal showed.
-fn guided_configure(env: &TestEnv, url: &str) -> String {
-    const DRIVER: &str = r#"
-import os, pty, select, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out, answers, deadline = b"", [b"dc-client\n", b"dc-secret\n"], time.time() + 20
-while time.time() < deadline:
-    r, _, _ = select.select([fd], [], [], 0.2)
-    if r:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-        if answers and out.rstrip().endswith(b":"):
-            os.write(fd, answers.pop(0))
-sys.stdout.write(out.decode("utf-8", "replace"))
-"#;
-    let helper = helper_path();
-    let mut cmd = env.command(python3());
-    cmd.args([
-        "-c",
-        DRIVER,
-        helper.to_str().expect("UTF-8 helper path"),
-        "configure",
-        url,
-    ]);
-    stdout(&env.run(cmd, None))
-}
-
 /// `configure` without `--client-id` on a terminal walks the user
 /// through the setup; for a Data Center URL that must be the application
 /// link with the `localhost` redirect, not Cloud's OAuth consumer with
@@ -473,7 +437,7 @@ sys.stdout.write(out.decode("utf-8", "replace"))
 #[test]
 fn guided_configure_for_a_data_center_url_describes_the_application_link() {
     let env = TestEnv::new();
-    let shown = guided_configure(&env, "https://bitbucket.example.com");
+    let shown = env.configure_on_pty("https://bitbucket.example.com", &["dc-client", "dc-secret"]);
     assert!(
         shown.contains("configured https://bitbucket.example.com"),
         "{shown}"
@@ -493,7 +457,7 @@ fn guided_configure_for_a_data_center_url_describes_the_application_link() {
 #[test]
 fn guided_configure_never_echoes_a_secret_pasted_at_the_prompt() {
     let env = TestEnv::new();
-    let shown = guided_configure(&env, "https://bitbucket.example.com");
+    let shown = env.configure_on_pty("https://bitbucket.example.com", &["dc-client", "dc-secret"]);
     assert!(shown.contains("dc-client"), "{shown}");
     assert!(
         !shown.contains("dc-secret"),

@@ -19,5 +19,6 @@ mod headless;
 mod keyring;
 mod messages;
 mod pages;
+mod regressions;
 mod robustness;
 mod setup;

@@ -389,3 +389,43 @@ fn every_command_help_exits_0_and_names_its_options() {
         assert_eq!(stderr(&out), "", "{}", args.join(" "));
     }
 }
+
+/// `configure` on a terminal without `--client-id` (issue 7): it explains
+/// the Cloud consumer (callback URL, permissions), offers to open the
+/// workspace's consumer page, reads the key, and the secret without echo.
+#[test]
+fn guided_configure_on_a_terminal_explains_the_consumer_and_hides_the_secret() {
+    let env = TestEnv::new();
+    // Workspace "myws" (no browser here: the page URL is printed), then
+    // the key and the secret.
+    let shown = env.configure_on_pty(
+        "https://bitbucket.org",
+        &["myws", "cloud-key", "cloud-secret"],
+    );
+    for phrase in [
+        "OAuth consumers",
+        "http://127.0.0.1:34107/",
+        "Account: Read",
+        "Repositories: Write",
+        "https://bitbucket.org/myws/workspace/settings/api",
+        "cloud-key",
+        "configured https://bitbucket.org",
+    ] {
+        assert!(shown.contains(phrase), "missing {phrase:?} in:\n{shown}");
+    }
+    assert!(
+        !shown.contains("cloud-secret"),
+        "the secret was echoed:\n{shown}"
+    );
+    let get = |k: &str| {
+        stdout(&env.git(&[
+            "config",
+            "--global",
+            &format!("credential.https://bitbucket.org.{k}"),
+        ]))
+        .trim()
+        .to_owned()
+    };
+    assert_eq!(get("bitbucketClientId"), "cloud-key");
+    assert_eq!(get("bitbucketClientSecret"), "cloud-secret");
+}

@@ -367,6 +367,44 @@ impl TestEnv {
         cmd
     }
 
+    /// Runs `configure <url>` on a pseudo-terminal and answers its prompts
+    /// in order, each the moment it appears (as a paste would); returns
+    /// everything the terminal showed.
+    pub fn configure_on_pty(&self, url: &str, answers: &[&str]) -> String {
+        const DRIVER: &str = r#"
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:3] + [sys.argv[3]])
+answers = [a.encode() + b"\n" for a in sys.argv[4:]]
+out, deadline = b"", time.time() + 20
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 0.2)
+    if r:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if answers and out.rstrip().endswith(b":"):
+            os.write(fd, answers.pop(0))
+sys.stdout.write(out.decode("utf-8", "replace"))
+"#;
+        let helper = helper_path();
+        let mut cmd = self.command(python3());
+        cmd.args([
+            "-c",
+            DRIVER,
+            helper.to_str().expect("UTF-8 helper path"),
+            "configure",
+            url,
+        ]);
+        cmd.args(answers);
+        crate::common::stdout(&self.run(cmd, None))
+    }
+
     /// Runs the helper with `args`, feeding it `stdin`.
     pub fn helper(&self, args: &[&str], stdin: &str) -> Output {
         self.run(self.helper_command(args), Some(stdin.as_bytes()))
