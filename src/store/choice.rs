@@ -47,10 +47,9 @@ fn read(dir: &Path) -> Remembered {
 }
 
 /// Records `backend` for `host`, unless it is already recorded.
+/// Records `backend` for `host` (read again under the lock: another
+/// process may have added hosts meanwhile).
 fn remember(dir: &Path, host: &str, backend: Backend) -> Result<(), StoreError> {
-    if read(dir).hosts.get(host) == Some(&backend) {
-        return Ok(());
-    }
     super::file::create_private_dir(dir)?;
     let _guard = lock::acquire(&lock_path(dir, "stores"), Duration::from_secs(30))?;
     let mut r = read(dir);
@@ -61,15 +60,21 @@ fn remember(dir: &Path, host: &str, backend: Backend) -> Result<(), StoreError> 
 
 /// Opens the store for `host` as configured.
 pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store>, StoreError> {
+    // Read once: this is on the path of every `get`.
+    let known = read(dir);
     let file = || -> Box<dyn Store> { Box::new(FileStore::new(dir)) };
     let keyring = |ss: SecretService| -> Result<Box<dyn Store>, StoreError> {
-        remember(dir, host, Backend::Keyring)?;
-        Ok(Box::new(KeyringStore::with_slots(ss, keyring_hosts(dir))))
+        let mut hosts = using_keyring(&known);
+        if !hosts.iter().any(|h| h == host) {
+            remember(dir, host, Backend::Keyring)?;
+            hosts.push(host.to_owned());
+        }
+        Ok(Box::new(KeyringStore::with_slots(ss, hosts)))
     };
     match choice {
         StoreChoice::File => Ok(file()),
         StoreChoice::Keyring => keyring(SecretService::connect()?),
-        StoreChoice::Auto => match read(dir).hosts.get(host) {
+        StoreChoice::Auto => match known.hosts.get(host) {
             Some(Backend::File) => Ok(file()),
             // Remembered: no fallback now, or records would split.
             Some(Backend::Keyring) => keyring(SecretService::connect()?),
@@ -114,11 +119,15 @@ fn probe() -> Result<SecretService, KeyringError> {
 
 /// Hosts whose records are in the keyring.
 pub fn keyring_hosts(dir: &Path) -> Vec<String> {
-    read(dir)
+    using_keyring(&read(dir))
+}
+
+fn using_keyring(known: &Remembered) -> Vec<String> {
+    known
         .hosts
-        .into_iter()
-        .filter(|(_, b)| *b == Backend::Keyring)
-        .map(|(h, _)| h)
+        .iter()
+        .filter(|(_, b)| **b == Backend::Keyring)
+        .map(|(h, _)| h.clone())
         .collect()
 }
 
