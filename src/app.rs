@@ -233,6 +233,8 @@ fn stored_token(
     })
 }
 
+/// The ladder of SPEC §4 steps 1–5 for the OAuth flows: a record with a
+/// fresh access token, renewed under the account's lock if need be.
 fn obtain(
     cfg: &HostConfig,
     store: &dyn Store,
