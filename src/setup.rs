@@ -236,6 +236,7 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         git_config_ok(scope, &[&key("username"), user])?;
     }
     eprintln!("{NAME}: configured {base} to use {exe}.");
+    warn_about_later_helpers(&base, &exe);
     if let Some(where_) = stored_in {
         eprintln!(
             "{NAME}: stored the token for {base} in the {where_} store; git uses it from now on."
@@ -364,6 +365,48 @@ fn store_token(
         signed_in_at: t,
     })?;
     Ok(store.name())
+}
+
+/// git runs every `credential.helper` that applies, in config order; our
+/// empty entry resets the list only for what came before it. A helper
+/// configured after ours (e.g. `credential.helper=store` in a repository's
+/// config) would still be handed our short-lived tokens on `store`: say so.
+fn warn_about_later_helpers(base: &str, exe: &str) {
+    let Ok(out) = Command::new("git")
+        .args([
+            "config",
+            "-z",
+            "--show-origin",
+            "--get-regexp",
+            r"^credential\..*helper$",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    // Entries: origin NUL name LF value NUL.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.split('\0').collect();
+    let ours = format!("credential.{}.helper", base.to_ascii_lowercase());
+    let mut seen_ours = false;
+    for pair in fields.chunks(2) {
+        let [origin, entry] = pair else { continue };
+        let (name, value) = entry.split_once('\n').unwrap_or((entry, ""));
+        let name_lc = name.to_ascii_lowercase();
+        if name_lc == ours && value == exe {
+            seen_ours = true;
+            continue;
+        }
+        let applies = name_lc == "credential.helper" || name_lc == ours;
+        if seen_ours && applies && !value.is_empty() {
+            eprintln!(
+                "{NAME}: warning: `{name}={value}` ({origin}) comes after this helper, so git also \
+                 gives it the Bitbucket tokens to keep; remove it, or scope it to other hosts"
+            );
+        }
+    }
 }
 
 /// Asks for the consumer key and secret on the terminal.

@@ -429,3 +429,30 @@ fn guided_configure_on_a_terminal_explains_the_consumer_and_hides_the_secret() {
     assert_eq!(get("bitbucketClientId"), "cloud-key");
     assert_eq!(get("bitbucketClientSecret"), "cloud-secret");
 }
+
+/// A helper configured after ours (here `store` in the repository's own
+/// config) would be handed our tokens to keep: `configure` says so.
+#[test]
+fn configure_warns_about_a_helper_that_would_keep_copies_of_the_tokens() {
+    let env = TestEnv::new();
+    let repo = env.work_dir().join("repo");
+    env.git_ok(&["init", "-q", repo.to_str().expect("UTF-8 path")]);
+    env.git_in_ok(&repo, &["config", "credential.helper", "store"]);
+    let mut cmd = env.helper_command(&["configure", "--client-id", "K", "--client-secret-stdin"]);
+    cmd.current_dir(&repo);
+    let out = env.run(cmd, Some(b"S\n"));
+    assert_success(&out, "configure");
+    let err = stderr(&out);
+    assert!(
+        err.contains("credential.helper=store") && err.contains("comes after"),
+        "{err}"
+    );
+
+    // Without such a helper: no warning.
+    let clean = env.helper(
+        &["configure", "--client-id", "K", "--client-secret-stdin"],
+        "S\n",
+    );
+    assert_success(&clean, "configure");
+    assert!(!stderr(&clean).contains("warning"), "{}", stderr(&clean));
+}
