@@ -372,18 +372,25 @@ fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Re
             } else {
                 Error::RefreshRefused(e)
             };
-            match rec.unexpired_access_token(now()) {
-                Some(_) => {
-                    eprintln!(
-                        "{NAME}: warning: {why}\n{NAME}: using the current access token meanwhile; \
-                         it is valid until {}",
-                        rfc3339(rec.expires_at)
-                    );
-                    Ok(Some(rec))
-                }
-                None => Err(why),
-            }
+            keep_current(Some(rec), why).map(Some)
         }
+    }
+}
+
+/// A renewal failed without killing anything: hand out the current access
+/// token, with a warning, while it is still valid (SPEC §4 step 6); else
+/// the failure.
+fn keep_current(current: Option<Record>, why: Error) -> Result<Record, Error> {
+    match current.filter(|r| r.unexpired_access_token(now()).is_some()) {
+        Some(rec) => {
+            eprintln!(
+                "{NAME}: warning: {why}\n{NAME}: using the current access token meanwhile; \
+                 it is valid until {}",
+                rfc3339(rec.expires_at)
+            );
+            Ok(rec)
+        }
+        None => Err(why),
     }
 }
 
@@ -438,15 +445,7 @@ fn grant(
             } else {
                 Error::GrantRefused(e)
             };
-            match old.filter(|r| r.unexpired_access_token(now()).is_some()) {
-                Some(rec) => {
-                    eprintln!(
-                        "{NAME}: warning: {why}\n{NAME}: using the current access token meanwhile"
-                    );
-                    Ok(rec)
-                }
-                None => Err(why),
-            }
+            keep_current(old, why)
         }
     }
 }

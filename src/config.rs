@@ -41,21 +41,6 @@ pub enum ConfigError {
         /// What is accepted.
         accepted: &'static str,
     },
-    /// A value that a later version will support.
-    #[error(
-        "credential.{url}.{key}={value} is not supported yet by this version of \
-         git-credential-bitbucket; supported: {supported}"
-    )]
-    NotSupportedYet {
-        /// URL scope for the message.
-        url: String,
-        /// The key.
-        key: &'static str,
-        /// What was set.
-        value: String,
-        /// What works today.
-        supported: &'static str,
-    },
     /// No consumer key.
     #[error(
         "no OAuth consumer is configured for {url}: set credential.{url}.bitbucketClientId \
@@ -381,18 +366,6 @@ impl GitConfig {
     /// Scoped, else global.
     pub fn get(&self, remote: &Remote, key: &str) -> Option<&str> {
         self.scoped(remote, key).or_else(|| self.global(key))
-    }
-
-    /// Every URL scope under which our keys are set (for `status`).
-    pub fn scopes_with(&self, key: &str) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .entries
-            .iter()
-            .filter(|e| e.key == key)
-            .filter_map(|e| e.url.clone())
-            .collect();
-        v.dedup();
-        v
     }
 }
 

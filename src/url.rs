@@ -113,12 +113,6 @@ impl HttpUrl {
         is_loopback_host(&self.host)
     }
 
-    /// The port, or the scheme's default.
-    pub fn port_or_default(&self) -> u16 {
-        self.port
-            .unwrap_or(if self.scheme == "https" { 443 } else { 80 })
-    }
-
     /// The host as written in a URL (`[::1]` for IPv6).
     pub fn host_for_url(&self) -> String {
         if self.host.contains(':') {

@@ -60,9 +60,12 @@ fn remember(dir: &Path, host: &str, backend: Backend) -> Result<(), StoreError> 
 
 /// Opens the store for `host` as configured.
 pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store>, StoreError> {
+    let file = || -> Box<dyn Store> { Box::new(FileStore::new(dir)) };
+    if choice == StoreChoice::File {
+        return Ok(file());
+    }
     // Read once: this is on the path of every `get`.
     let known = read(dir);
-    let file = || -> Box<dyn Store> { Box::new(FileStore::new(dir)) };
     let keyring = |ss: SecretService| -> Result<Box<dyn Store>, StoreError> {
         let mut hosts = using_keyring(&known);
         if !hosts.iter().any(|h| h == host) {
@@ -72,7 +75,7 @@ pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store
         Ok(Box::new(KeyringStore::with_slots(ss, hosts)))
     };
     match choice {
-        StoreChoice::File => Ok(file()),
+        StoreChoice::File => unreachable!("BUG: answered above"),
         StoreChoice::Keyring => keyring(SecretService::connect()?),
         StoreChoice::Auto => match known.hosts.get(host) {
             Some(Backend::File) => Ok(file()),
