@@ -51,11 +51,11 @@ impl FileStore {
 
     /// Reads the document; `Err(Corrupt)` is mapped by the callers.
     fn read(&self) -> Result<Result<Document, serde_json::Error>, StoreError> {
-        match fs::read(self.path()) {
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ok(Document::default())),
-            Err(e) => Err(self.io("cannot read")(e)),
-        }
+        super::private::check_dir(&self.dir)?;
+        Ok(match read_no_follow(&self.path())? {
+            Some(bytes) => serde_json::from_slice(&bytes),
+            None => Ok(Document::default()),
+        })
     }
 
     /// Reads for a lookup. A corrupt file is moved aside (under the write
@@ -155,6 +155,36 @@ impl Store for FileStore {
         })
     }
 
+    fn check_writable(&self) -> Result<(), StoreError> {
+        create_private_dir(&self.dir)?;
+        let _guard = lock::acquire(&lock_path(&self.dir, "store"), WRITE_LOCK_TIMEOUT)?;
+        // A probe the size of the document as it will be (a record more),
+        // so a nearly full disk shows up here and not after the refresh.
+        let size = fs::metadata(self.path()).map(|m| m.len()).unwrap_or(0) + 16 * 1024;
+        let probe = self.dir.join("probe");
+        let (tmp, mut file) = create_temp(&probe)?;
+        let io = |what, source| StoreError::Io {
+            path: tmp.clone(),
+            what,
+            source,
+        };
+        let chunk = [b' '; 4096];
+        let mut result = test_fail_write().map_err(|e| io("cannot write", e));
+        let mut left = size as usize;
+        while result.is_ok() && left > 0 {
+            let n = left.min(chunk.len());
+            result = file
+                .write_all(&chunk[..n])
+                .map_err(|e| io("cannot write", e));
+            left -= n;
+        }
+        let result =
+            result.and_then(|()| file.sync_all().map_err(|e| io("cannot flush to disk", e)));
+        drop(file);
+        let _ = fs::remove_file(&tmp);
+        result
+    }
+
     fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError> {
         self.update(|records| {
             let before = records.len();
@@ -164,36 +194,32 @@ impl Store for FileStore {
     }
 }
 
-/// Creates `dir` (and parents) with mode 0700 for the parts we create.
+/// Creates `dir` (and parents) with mode 0700 for the parts we create, and
+/// refuses one that others could tamper with (see `private`).
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|source| StoreError::Io {
-        path: dir.to_path_buf(),
-        what: "cannot create the directory",
-        source,
-    })
+    super::private::ensure_dir(dir)
 }
 
-/// Writes `bytes` to `path` through `path.tmp-<pid>`: write, fsync, rename,
-/// fsync the directory. The temp file is 0600 from its creation.
+/// Writes `bytes` to `path` through a new temp file beside it
+/// (`<name>.tmp-<pid>-<random>`, created exclusively, never through a
+/// link, 0600 from its creation): write, fsync, rename, fsync the
+/// directory. The name is unpredictable so nobody can plant it first.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    let (tmp, mut file) = create_temp(path)?;
     let io = |what, source| StoreError::Io {
         path: tmp.clone(),
         what,
         source,
     };
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(|e| io("cannot create", e))?;
-    file.write_all(bytes).map_err(|e| io("cannot write", e))?;
-    file.sync_all().map_err(|e| io("cannot flush to disk", e))?;
+    let written = test_fail_write()
+        .and_then(|()| file.write_all(bytes))
+        .map_err(|e| io("cannot write", e))
+        .and_then(|()| file.sync_all().map_err(|e| io("cannot flush to disk", e)));
     drop(file);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     test_pause_before_rename();
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
@@ -203,6 +229,86 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         if let Ok(d) = fs::File::open(parent) {
             let _ = d.sync_all();
         }
+    }
+    Ok(())
+}
+
+/// Reads a whole file (`None` when there is none), refusing a link or
+/// another user's file.
+fn read_no_follow(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    use std::io::Read;
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        what: "cannot read",
+        source,
+    };
+    let mut file = match super::private::open_no_follow(fs::OpenOptions::new().read(true), path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    super::private::check_file(&file, path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io)?;
+    Ok(Some(bytes))
+}
+
+/// The temp-file prefix for `path`: `<file name>.tmp-`.
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{name}.tmp-")
+}
+
+/// Creates a fresh temp file beside `path`, exclusively.
+fn create_temp(path: &Path) -> Result<(PathBuf, fs::File), StoreError> {
+    let mut last = None;
+    for _ in 0..4 {
+        let mut random = [0u8; 6];
+        // Without randomness the pid alone still makes a fresh name;
+        // `create_new` refuses any name already taken.
+        let _ = getrandom::fill(&mut random);
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = path.with_file_name(format!(
+            "{}{}-{suffix}",
+            temp_prefix(path),
+            std::process::id()
+        ));
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match super::private::open_no_follow(&mut options, &tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: tmp,
+                    what: "cannot create",
+                    source,
+                })
+            }
+        }
+    }
+    let (path, source) = last.expect("BUG: the loop ran");
+    Err(StoreError::Io {
+        path,
+        what: "cannot create a fresh temp file",
+        source,
+    })
+}
+
+/// Test-only fault point: with `GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE`
+/// set, every store write fails as on a full disk (tests run as root, for
+/// whom a read-only directory is no obstacle).
+fn test_fail_write() -> std::io::Result<()> {
+    if std::env::var_os("GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE").is_some() {
+        crate::trace!("test fault point: failing a store write");
+        return Err(std::io::Error::other(
+            "test fault point: no space left on device",
+        ));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod choice;
 pub mod file;
 pub mod keyring;
 pub mod lock;
+pub mod private;
 
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -126,6 +127,20 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A store directory or file that others could tamper with: refused
+    /// before anything is read from or written to it.
+    #[error(
+        "token store {path} {why}, so it is not used: every directory and file of the store \
+         must be yours alone (no symbolic link, owned by you, writable only by you). Remove it \
+         or fix its owner and mode (chmod 700 for a directory), or set XDG_DATA_HOME to a \
+         private place"
+    )]
+    Unsafe {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The OS keyring.
     #[error(transparent)]
     Keyring(keyring::KeyringError),
@@ -157,6 +172,11 @@ pub trait Store {
     fn put(&self, record: &Record) -> Result<(), StoreError>;
     /// Removes the record; `Ok(false)` when there was none.
     fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError>;
+    /// Checks that a record could be saved now (lock, create, write,
+    /// fsync), before a refresh token is spent on a new one.
+    fn check_writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The directory for the store file and lock files:

@@ -454,8 +454,8 @@ fn kill_helper_mid_write(fake: &FakeBitbucket, env: &TestEnv) -> (PathBuf, Vec<u
     let input = get_input(fake);
     let data_dir = env.data_dir();
     // The pid comes from the paused process's own trace line; its temp
-    // file is `tokens.json.tmp-<pid>` (an earlier kill may have left
-    // another one behind).
+    // file is `tokens.json.tmp-<pid>-<random>` (an earlier kill may have
+    // left another one behind).
     let paused_pid = || -> Option<u32> {
         let text = std::fs::read_to_string(&trace).ok()?;
         let line = text
@@ -471,9 +471,14 @@ fn kill_helper_mid_write(fake: &FakeBitbucket, env: &TestEnv) -> (PathBuf, Vec<u
             "the helper to pause between the temp file and the rename",
             Duration::from_secs(20),
             || {
-                found = paused_pid()
-                    .map(|pid| (data_dir.join(format!("tokens.json.tmp-{pid}")), pid))
-                    .filter(|(path, _)| path.exists());
+                found = paused_pid().and_then(|pid| {
+                    let prefix = format!("tokens.json.tmp-{pid}-");
+                    std::fs::read_dir(&data_dir)
+                        .ok()?
+                        .flatten()
+                        .find(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                        .map(|e| (e.path(), pid))
+                });
                 found.is_some()
             },
         );
