@@ -359,3 +359,99 @@ fn a_failed_refresh_is_not_repeated_by_every_waiter() {
     assert_eq!(tokens.len(), 1, "one refresh attempt: {tokens:#?}");
     assert_eq!(fake.count(&Kind::Authorize), 0);
 }
+
+// ------------------------------- 2. a refresh whose answer was lost
+
+/// The fake rotates the refresh token but the answer never arrives (the
+/// connection closes). Within Cloud's grace window the helper asks once
+/// more with the same refresh token, gets the new one and keeps it: no
+/// browser.
+#[test]
+fn a_refresh_whose_answer_was_lost_is_repeated_once_with_the_same_token() {
+    let (fake, env) = setup();
+    let expired_by = sign_in_with_short_token(&fake, &env, 2);
+    let rt = stored_refresh_token(&env, "alice");
+    sleep_until(expired_by);
+    fake.drop_next_refresh_answers(1);
+    fake.clear_log();
+
+    let out = env.git(&["ls-remote", &fake.repo_url()]);
+
+    assert_success(&out, "ls-remote with the first refresh answer lost");
+    let refreshes = fake.token_requests("refresh_token");
+    assert_eq!(refreshes.len(), 2, "{refreshes:#?}");
+    for r in &refreshes {
+        assert_eq!(r.param("refresh_token"), Some(rt.as_str()), "{r:#?}");
+    }
+    assert_eq!(refreshes[1].status, 200);
+    let latest = fake
+        .issued_secrets()
+        .into_iter()
+        .rfind(|s| s.starts_with("rt+"))
+        .expect("a refresh token");
+    assert_eq!(stored_refresh_token(&env, "alice"), latest);
+    assert_eq!(env.browser_opens(), 1, "no new sign-in");
+}
+
+/// Strict mode (no grace window): the repeated refresh is refused, which
+/// is a dead refresh token, so the helper signs in; a refresh token
+/// refused outright is never repeated.
+#[test]
+fn without_a_grace_window_the_repeat_is_refused_and_a_dead_token_is_not_repeated() {
+    let (fake, env) = setup();
+    fake.set_refresh_grace(Duration::ZERO);
+    let expired_by = sign_in_with_short_token(&fake, &env, 2);
+    sleep_until(expired_by);
+    fake.drop_next_refresh_answers(1);
+    fake.clear_log();
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+    let statuses: Vec<u16> = fake
+        .token_requests("refresh_token")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [0, 400], "{:#?}", fake.requests());
+    assert_eq!(fake.token_requests("authorization_code").len(), 1);
+
+    // A dead refresh token: one request, then the browser.
+    fake.set_access_lifetime(2);
+    env.helper(&["erase"], &{
+        let doc = store_doc(&env);
+        let token = doc["records"][0]["access_token"].as_str().unwrap_or("");
+        format!(
+            "protocol=http\nhost={}\nusername=x-token-auth\npassword={token}\n\n",
+            fake.host()
+        )
+    });
+    fake.set_access_lifetime(7200);
+    fake.revoke_refresh_tokens();
+    fake.clear_log();
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+    assert_eq!(fake.token_requests("refresh_token").len(), 1);
+    assert_eq!(fake.token_requests("authorization_code").len(), 1);
+}
+
+/// The fake's grace window itself: a used refresh token still refreshes
+/// within it (twice over), and not in strict mode.
+#[test]
+fn the_fake_keeps_a_used_refresh_token_alive_for_the_grace_window_only() {
+    let (fake, env) = setup();
+    let expired_by = sign_in_with_short_token(&fake, &env, 2);
+    let rt = stored_refresh_token(&env, "alice");
+    sleep_until(expired_by);
+    let refresh = |token: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-u"])
+            .arg(format!("{}:{}", fake.client_id(), fake.client_secret()))
+            .args(["-d", "grant_type=refresh_token", "--data-urlencode"])
+            .arg(format!("refresh_token={token}"))
+            .arg(fake.token_url())
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(refresh(&rt), "200");
+    assert_eq!(refresh(&rt), "200", "still valid in the window");
+    fake.set_refresh_grace(Duration::ZERO);
+    assert_eq!(refresh(&rt), "400", "the window is over");
+}
