@@ -631,7 +631,7 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
     let current = store
         .records(&host)?
         .into_iter()
-        .find(|r| r.account.username == holder.account.username);
+        .find(|r| r.same_slot(&holder));
     if let Some(rec) = current.filter(|r| r.access_token.as_ref() == Some(presented)) {
         crate::trace!(
             "erase: dropping the rejected access token of {:?}",

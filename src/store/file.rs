@@ -266,9 +266,7 @@ impl Store for FileStore {
 
     fn put(&self, record: &Record) -> Result<(), StoreError> {
         self.update(|records| {
-            records.retain(|r| {
-                !(r.host == record.host && r.account.username == record.account.username)
-            });
+            records.retain(|r| !r.same_slot(record));
             records.push(record.clone());
         })
     }
@@ -567,6 +565,25 @@ mod tests {
             .filter(|n| n.contains(".tmp-"))
             .collect();
         assert!(left.is_empty(), "{left:?}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn another_consumers_record_is_kept_beside_ours() {
+        let dir = temp_dir("consumers");
+        let store = FileStore::new(&dir);
+        let first = record("alice", "a1");
+        store.put(&first).expect("put");
+        let mut second = record("alice", "a2");
+        second.client_id = "other".into();
+        store.put(&second).expect("put");
+        let recs = store.records("https://bitbucket.org").expect("read");
+        assert_eq!(recs, vec![first, second]);
+        assert!(store.remove("https://bitbucket.org", "alice").expect("rm"));
+        assert!(store
+            .records("https://bitbucket.org")
+            .expect("read")
+            .is_empty());
         let _ = fs::remove_dir_all(&dir);
     }
 }

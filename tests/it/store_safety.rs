@@ -455,3 +455,37 @@ fn the_fake_keeps_a_used_refresh_token_alive_for_the_grace_window_only() {
     fake.set_refresh_grace(Duration::ZERO);
     assert_eq!(refresh(&rt), "400", "the window is over");
 }
+
+// ------------------------------- 15. two consumers, one account
+
+/// Signing the same account in with a second OAuth consumer keeps the
+/// first consumer's record (it is not ours to replace); each consumer then
+/// uses its own.
+#[test]
+fn signing_in_with_another_consumer_keeps_the_first_consumers_record() {
+    let (fake, env) = setup();
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+    let first_rt = stored_refresh_token(&env, "alice");
+    fake.set_consumer("second-client", "second-secret");
+    env.set_config(&key(&fake, "bitbucketClientId"), "second-client");
+    env.set_config(&key(&fake, "bitbucketClientSecret"), "second-secret");
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+    assert_eq!(env.browser_opens(), 2, "the second consumer signs in");
+
+    let doc = store_doc(&env);
+    let mut consumers: Vec<&str> = doc["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| r["account"]["username"] == "alice")
+        .filter_map(|r| r["client_id"].as_str())
+        .collect();
+    consumers.sort_unstable();
+    assert_eq!(consumers, ["second-client", "test-client"], "{doc:#}");
+    let kept = doc["records"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["client_id"] == "test-client"))
+        .and_then(|r| r["refresh_token"].as_str())
+        .expect("the first consumer's refresh token");
+    assert_eq!(kept, first_rt);
+}

@@ -282,6 +282,15 @@ impl FakeBitbucket {
         self.inner.lock().extra.drop_refresh_answers = n;
     }
 
+    /// Replaces the OAuth consumer (key and secret) from now on; tokens
+    /// issued to the old one stay theirs.
+    pub fn set_consumer(&self, client_id: &str, client_secret: &str) {
+        let mut st = self.inner.lock();
+        st.opts.client_id = client_id.into();
+        st.opts.client_secret = client_secret.into();
+        st.issued.push(client_secret.into());
+    }
+
     /// Sets the grace window of used refresh tokens (zero: strict).
     pub fn set_refresh_grace(&self, grace: Duration) {
         self.inner.lock().opts.refresh_grace = grace;
