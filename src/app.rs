@@ -408,6 +408,9 @@ fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Re
     };
     match answer {
         Ok(tokens) => {
+            // From here until the rotated token is durable, a Ctrl-C or
+            // SIGTERM waits (a few milliseconds).
+            let _hold = store::signals::hold();
             let renewed = refreshed(rec, tokens);
             if let Err(e) = store.put(&renewed) {
                 // The new token works for this command; say plainly what

@@ -489,3 +489,107 @@ fn signing_in_with_another_consumer_keeps_the_first_consumers_record() {
         .expect("the first consumer's refresh token");
     assert_eq!(kept, first_rt);
 }
+
+// ------------------------------- 12. one unreadable record
+
+/// A record this version cannot read (here, of a kind it does not know)
+/// costs only itself: the other account keeps working with no sign-in,
+/// and the unreadable record is kept in the file.
+#[test]
+fn one_unreadable_record_costs_only_itself() {
+    let (fake, env) = setup();
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+    let path = env.data_dir().join("tokens.json");
+    let mut doc = store_doc(&env);
+    let mut alien = doc["records"][0].clone();
+    alien["account"]["username"] = "carol".into();
+    alien["kind"] = "from_a_newer_version".into();
+    doc["records"]
+        .as_array_mut()
+        .expect("records")
+        .push(alien.clone());
+    fs::write(&path, serde_json::to_vec_pretty(&doc).expect("json")).expect("write");
+    fake.clear_log();
+
+    let out = env.git(&["ls-remote", &fake.repo_url()]);
+    assert_success(&out, "ls-remote beside an unreadable record");
+    assert_eq!(env.browser_opens(), 1, "no new sign-in");
+    assert!(
+        fake.all_token_requests().is_empty(),
+        "{:#?}",
+        fake.requests()
+    );
+    let text = fs::read_to_string(&path).expect("read");
+    assert!(text.contains("from_a_newer_version"), "kept: {text}");
+    assert!(!text.contains(".corrupt-"));
+    let aside = fs::read_dir(env.data_dir())
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
+        .count();
+    assert_eq!(aside, 0, "the file was not set aside whole");
+}
+
+// ------------------------------- 2. SIGTERM during the save
+
+/// A SIGTERM that arrives while the rotated token is being saved (here,
+/// paused by the test fault point between the fsynced temp file and the
+/// rename) waits for the save: the store holds the new tokens when the
+/// process ends, and no temp file is left.
+#[cfg(unix)]
+#[test]
+fn a_sigterm_during_the_save_waits_for_it() {
+    let (fake, env) = setup();
+    let expired_by = sign_in_with_short_token(&fake, &env, 2);
+    sleep_until(expired_by);
+    let trace = env.root().join("term-trace.log");
+    let mut cmd = env.helper_command(&["get"]);
+    cmd.env(
+        "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS",
+        "1500",
+    )
+    .env("GIT_CREDENTIAL_BITBUCKET_TRACE", &trace);
+    let input = get_input(&fake);
+    let paused_pid = || -> Option<String> {
+        let text = fs::read_to_string(&trace).ok()?;
+        let line = text
+            .lines()
+            .find(|l| l.contains("test fault point: pausing"))?;
+        Some(line.split('[').nth(1)?.split(']').next()?.to_owned())
+    };
+    let out = std::thread::scope(|s| {
+        let helper = s.spawn(|| env.run(cmd, Some(input.as_bytes())));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let pid = loop {
+            if let Some(pid) = paused_pid() {
+                break pid;
+            }
+            assert!(Instant::now() < deadline, "the helper never paused");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(killed.success());
+        helper.join().expect("the helper runner")
+    });
+    assert_eq!(stdout(&out), "", "ended by the signal: {}", describe(&out));
+    let newest_at = fake
+        .issued_secrets()
+        .into_iter()
+        .rfind(|s| s.starts_with("at."))
+        .expect("the refresh's token");
+    let doc = store_doc(&env);
+    assert_eq!(
+        doc["records"][0]["access_token"],
+        newest_at.as_str(),
+        "{doc:#}"
+    );
+    let temps = fs::read_dir(env.data_dir())
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .count();
+    assert_eq!(temps, 0);
+}
