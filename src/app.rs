@@ -262,17 +262,42 @@ fn obtain(
     }
 
     // 3. Stale or missing. One process does the work while the others
-    //    wait on the lock, then re-read: they find its result.
+    //    wait on the lock, then re-read: they find its result. A waiter
+    //    whose access token is still valid does not queue behind a slow
+    //    renewal: it answers with that token at once.
     let who: Option<String> = asked
         .map(str::to_owned)
         .or_else(|| found.as_ref().map(|r| r.account.username.clone()));
-    let _lock = lock_for(host, who.as_deref(), cfg.login_timeout)?;
+    let unexpired = |r: &Option<Record>| {
+        r.as_ref()
+            .filter(|r| r.unexpired_access_token(now()).is_some())
+            .cloned()
+    };
+    let lock_file = lock_file_for(host, who.as_deref())?;
+    let waited_since = now();
+    let (_lock, waited) = match lock::try_acquire(&lock_file) {
+        Ok(Some(l)) => (l, false),
+        Ok(None) => {
+            if let Some(r) = unexpired(&found) {
+                crate::trace!("get: a renewal is in progress; the current token is still valid");
+                return Ok(r);
+            }
+            (wait_for_lock(&lock_file, cfg.login_timeout)?, true)
+        }
+        // No lock (a read-only or refused store): nothing can be renewed
+        // or saved, but a valid access token still answers.
+        Err(e) => return keep_current(found, e.into()),
+    };
     // Re-read the account we locked, not whoever is the default now: only
     // the lock holder may refresh an account's token.
     let found = find(store, host, who.as_deref(), cfg)?;
     if let Some(r) = fresh(&found) {
         crate::trace!("get: another process renewed the token meanwhile");
         return Ok(r);
+    }
+    // The holder we queued behind failed: do not repeat its failure.
+    if let Some(why) = lock::failure_since(&lock_file, waited_since).filter(|_| waited) {
+        return keep_current(found, Error::Failed(why));
     }
 
     // client_credentials: no refresh token, a new grant instead.
@@ -283,8 +308,16 @@ fn obtain(
     // 4. Refresh: one request; the rotated refresh token is persisted
     //    before the new access token is handed out.
     if let Some(rec) = found.filter(|r| r.refresh_token.is_some()) {
-        if let Some(renewed) = refresh(cfg, store, rec)? {
-            return Ok(renewed);
+        match refresh(cfg, store, rec) {
+            Ok(Some(renewed)) => {
+                lock::clear_failure(&lock_file);
+                return Ok(renewed);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                lock::note_failure(&lock_file, &e.to_string());
+                return Err(e);
+            }
         }
     }
 
@@ -321,13 +354,22 @@ fn find(
 /// account is not known yet (SPEC §5). A waiter may have to sit out
 /// another process's whole browser sign-in.
 fn lock_for(host: &str, account: Option<&str>, login_timeout: Duration) -> Result<Lock, Error> {
+    wait_for_lock(&lock_file_for(host, account)?, login_timeout)
+}
+
+/// The lock file of [`lock_for`].
+fn lock_file_for(host: &str, account: Option<&str>) -> Result<std::path::PathBuf, Error> {
     let name = match account {
         Some(a) => format!("account {host} {a}"),
         None => format!("sign-in {host}"),
     };
+    Ok(lock_path(&store::data_dir()?, &name))
+}
+
+fn wait_for_lock(path: &std::path::Path, login_timeout: Duration) -> Result<Lock, Error> {
     let wait = login_timeout.saturating_add(Duration::from_secs(60));
     Ok(lock::acquire_saying(
-        &lock_path(&store::data_dir()?, &name),
+        path,
         wait,
         Some("waiting for another git-credential-bitbucket process (a sign-in or refresh is in progress)"),
     )?)
@@ -340,14 +382,51 @@ fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Re
         .refresh_token
         .clone()
         .expect("BUG: refresh() is only called with a refresh token");
+    // The refresh token is spent by the request: first make sure its
+    // successor can be kept.
+    if let Err(e) = store.check_writable() {
+        let why = Error::Failed(format!(
+            "{e}. The sign-in was not renewed, so it is kept: fix the store, then run the git \
+             command again"
+        ));
+        return keep_current(Some(rec), why).map(Some);
+    }
     crate::trace!("get: refreshing for {:?}", rec.account.username);
-    match Client::new(cfg).refresh(&refresh_token) {
+    let client = Client::new(cfg);
+    let answer = match client.refresh(&refresh_token) {
+        // The request may have reached Bitbucket and rotated the token,
+        // the answer lost on the way. Cloud keeps a used refresh token
+        // valid for some minutes (docs/security.md, "Refresh tokens"), so
+        // one more try with the same token gets the new one. Not after a
+        // timeout: that would double a wait of 30 s, and the kept token
+        // is tried again by the next command anyway.
+        Err(e) if answer_lost(&e) => {
+            crate::trace!("get: the refresh answer was lost ({e}); trying once more");
+            client.refresh(&refresh_token)
+        }
+        other => other,
+    };
+    match answer {
         Ok(tokens) => {
+            // From here until the rotated token is durable, a Ctrl-C or
+            // SIGTERM waits (a few milliseconds).
+            let _hold = store::signals::hold();
             let renewed = refreshed(rec, tokens);
             if let Err(e) = store.put(&renewed) {
-                // The new token works for this command; the next one will
-                // have to sign in again. Say so rather than fail now.
-                eprintln!("{NAME}: warning: could not save the renewed token: {e}");
+                // The new token works for this command; say plainly what
+                // the next one will need.
+                if renewed.refresh_token.as_ref() == Some(&refresh_token) {
+                    eprintln!(
+                        "{NAME}: warning: could not save the renewed access token: {e}. \
+                         The sign-in itself is kept"
+                    );
+                } else {
+                    eprintln!(
+                        "{NAME}: warning: could not save the renewed sign-in: {e}. This command \
+                         goes on with the new token, but the sign-in is lost: the next git command \
+                         will open the browser to sign in again"
+                    );
+                }
             }
             Ok(Some(renewed))
         }
@@ -374,6 +453,18 @@ fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Re
             };
             keep_current(Some(rec), why).map(Some)
         }
+    }
+}
+
+/// The request went out but no answer came back: the connection dropped
+/// (reset, closed early). Not a refused connection or an unknown host,
+/// where nothing was sent, nor a timeout (see `refresh`).
+fn answer_lost(e: &crate::bitbucket::ApiError) -> bool {
+    match e {
+        crate::bitbucket::ApiError::Network { reason, .. } => {
+            !["timed out", "connection failed", "host not found"].contains(&reason.as_str())
+        }
+        _ => false,
     }
 }
 
@@ -543,7 +634,7 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
     let current = store
         .records(&host)?
         .into_iter()
-        .find(|r| r.account.username == holder.account.username);
+        .find(|r| r.same_slot(&holder));
     if let Some(rec) = current.filter(|r| r.access_token.as_ref() == Some(presented)) {
         crate::trace!(
             "erase: dropping the rejected access token of {:?}",

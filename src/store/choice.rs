@@ -60,6 +60,8 @@ fn remember(dir: &Path, host: &str, backend: Backend) -> Result<(), StoreError> 
 
 /// Opens the store for `host` as configured.
 pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store>, StoreError> {
+    // Before anything is read from it (`stores.json` too).
+    super::private::check_dir(dir)?;
     let file = || -> Box<dyn Store> { Box::new(FileStore::new(dir)) };
     if choice == StoreChoice::File {
         return Ok(file());

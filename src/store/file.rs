@@ -14,14 +14,72 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const FILE_NAME: &str = "tokens.json";
+/// The probe written before a refresh (see `check_writable`).
+const PROBE_NAME: &str = "probe";
 /// Writers wait at most this long for each other; a write takes
 /// milliseconds, so this only trips on a wedged file system.
 const WRITE_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The document as stored. Records are read one by one, so one that this
+/// version cannot read costs only itself: it is kept, untouched, in
+/// `set_aside`, and the others stay in use.
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Document {
+struct Stored {
     version: u32,
+    /// Counts the writes: a temp file left by a writer that died before its
+    /// rename holds the next generation, and is adopted (see `recover`).
+    #[serde(default)]
+    generation: u64,
+    records: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    set_aside: Vec<serde_json::Value>,
+}
+
+/// The document as used.
+#[derive(Debug, Default)]
+struct Document {
+    generation: u64,
     records: Vec<Record>,
+    /// Records this version cannot read, kept as they were.
+    set_aside: Vec<serde_json::Value>,
+    /// Of those, the ones not yet moved to `set_aside` in the file.
+    newly_unreadable: usize,
+}
+
+impl Document {
+    fn parse(bytes: &[u8]) -> Result<Document, serde_json::Error> {
+        let stored: Stored = serde_json::from_slice(bytes)?;
+        let mut doc = Document {
+            generation: stored.generation,
+            set_aside: stored.set_aside,
+            ..Document::default()
+        };
+        for value in stored.records {
+            match Record::deserialize(&value) {
+                Ok(r) => doc.records.push(r),
+                Err(e) => {
+                    crate::trace!("store: a record this version cannot read: {e}");
+                    doc.set_aside.push(value);
+                    doc.newly_unreadable += 1;
+                }
+            }
+        }
+        Ok(doc)
+    }
+
+    fn to_bytes(&self) -> Vec<u8> {
+        let stored = Stored {
+            version: super::SCHEMA_VERSION,
+            generation: self.generation,
+            records: self
+                .records
+                .iter()
+                .map(|r| serde_json::to_value(r).expect("BUG: a Record always serializes"))
+                .collect(),
+            set_aside: self.set_aside.clone(),
+        };
+        serde_json::to_vec_pretty(&stored).expect("BUG: a Document always serializes")
+    }
 }
 
 /// Tokens in `<data dir>/tokens.json`.
@@ -41,47 +99,44 @@ impl FileStore {
         self.dir.join(FILE_NAME)
     }
 
-    fn io(&self, what: &'static str) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io {
-            path: self.path(),
-            what,
-            source,
-        }
-    }
-
     /// Reads the document; `Err(Corrupt)` is mapped by the callers.
     fn read(&self) -> Result<Result<Document, serde_json::Error>, StoreError> {
-        match fs::read(self.path()) {
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ok(Document::default())),
-            Err(e) => Err(self.io("cannot read")(e)),
-        }
+        super::private::check_dir(&self.dir)?;
+        Ok(match read_no_follow(&self.path())? {
+            Some(bytes) => Document::parse(&bytes),
+            None => Ok(Document::default()),
+        })
     }
 
-    /// Reads for a lookup. A corrupt file is moved aside (under the write
-    /// lock) and reported; the lookup then sees an empty store.
+    /// Reads for a lookup. A corrupt file is moved aside, and a temp file
+    /// left by a killed writer adopted or removed, under the write lock;
+    /// a corrupt file is reported and the lookup then sees an empty store.
     fn load(&self) -> Result<Document, StoreError> {
         match self.read()? {
-            Ok(doc) => Ok(doc),
-            Err(_) => {
+            Ok(doc) if !self.has_temp_files() => Ok(doc),
+            _ => {
                 let _guard = lock::acquire(&lock_path(&self.dir, "store"), WRITE_LOCK_TIMEOUT)?;
                 self.load_locked()
             }
         }
     }
 
-    /// Reads while holding the write lock, setting a corrupt file aside.
+    /// Reads while holding the write lock: sets a corrupt file aside, then
+    /// finishes a write that a killed writer left undone.
     fn load_locked(&self) -> Result<Document, StoreError> {
-        match self.read()? {
-            Ok(doc) => Ok(doc),
+        let doc = match self.read()? {
+            Ok(doc) => doc,
             Err(parse_error) => {
                 let aside = self.dir.join(format!(
                     "{FILE_NAME}.corrupt-{}-{}",
                     super::now(),
                     std::process::id()
                 ));
-                fs::rename(self.path(), &aside)
-                    .map_err(self.io("cannot set the corrupt file aside"))?;
+                fs::rename(self.path(), &aside).map_err(|source| StoreError::Io {
+                    path: self.path(),
+                    what: "cannot set the corrupt file aside",
+                    source,
+                })?;
                 eprintln!(
                     "git-credential-bitbucket: warning: the token store {} was unreadable ({}); \
                      it was kept as {} and a new one is started, so you may be asked to sign in again",
@@ -89,42 +144,105 @@ impl FileStore {
                     parse_error,
                     aside.display()
                 );
-                Ok(Document::default())
+                Document::default()
             }
-        }
+        };
+        Ok(self.recover(doc.generation)?.unwrap_or(doc))
     }
 
     /// Read-modify-write under the document lock.
     fn update<T>(&self, change: impl FnOnce(&mut Vec<Record>) -> T) -> Result<T, StoreError> {
         create_private_dir(&self.dir)?;
         let _guard = lock::acquire(&lock_path(&self.dir, "store"), WRITE_LOCK_TIMEOUT)?;
-        self.sweep_stale_temp_files();
         let mut doc = self.load_locked()?;
         let result = change(&mut doc.records);
-        doc.version = super::SCHEMA_VERSION;
-        let bytes = serde_json::to_vec_pretty(&doc).expect("BUG: a Document always serializes");
-        write_atomically(&self.path(), &bytes)?;
+        doc.generation += 1;
+        write_atomically(&self.path(), &doc.to_bytes())?;
+        if doc.newly_unreadable > 0 {
+            eprintln!(
+                "git-credential-bitbucket: warning: {} record(s) in {} could not be read by this \
+                 version; they are kept unchanged (under \"set_aside\") and the other sign-ins stay \
+                 in use. A newer version may read them; or sign in again",
+                doc.newly_unreadable,
+                self.path().display()
+            );
+        }
         Ok(result)
     }
-}
 
-impl FileStore {
-    /// Removes temp files left by writers that died before their rename
-    /// (they hold tokens; the store file itself is whole). Runs under the
-    /// write lock, so no live writer's file is touched: a live writer
-    /// holds the lock.
-    fn sweep_stale_temp_files(&self) {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        let prefix = format!("{FILE_NAME}.tmp-");
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with(&prefix) {
-                crate::trace!("store: removing a temp file left by a killed writer");
-                let _ = fs::remove_file(entry.path());
+    /// Whether a temp file of a writer is there (a live one, or one that
+    /// died before its rename).
+    fn has_temp_files(&self) -> bool {
+        self.temp_files().next().is_some()
+    }
+
+    fn temp_files(&self) -> impl Iterator<Item = fs::DirEntry> {
+        let prefixes = [
+            temp_prefix(&self.path()),
+            temp_prefix(&self.dir.join(PROBE_NAME)),
+        ];
+        fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(move |e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                prefixes.iter().any(|p| name.starts_with(p.as_str()))
+            })
+    }
+
+    /// Finishes or discards what writers that died left behind. Runs under
+    /// the write lock, and every writer holds it from reading the document
+    /// to its rename, so any temp file here is a dead writer's: one that
+    /// parses whole and is the next generation of the document holds a
+    /// complete update that never reached the rename. It is moved into
+    /// place (a refresh that was killed keeps its new tokens); any other
+    /// is removed. Returns the adopted document.
+    fn recover(&self, generation: u64) -> Result<Option<Document>, StoreError> {
+        let mut best: Option<(Document, PathBuf)> = None;
+        let mut doomed = Vec::new();
+        let document_prefix = temp_prefix(&self.path());
+        for entry in self.temp_files() {
+            let path = entry.path();
+            let parsed = entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&document_prefix)
+                .then(|| read_no_follow(&path).ok().flatten())
+                .flatten()
+                .and_then(|bytes| Document::parse(&bytes).ok())
+                .filter(|d| d.generation > generation);
+            match parsed {
+                Some(doc)
+                    if best
+                        .as_ref()
+                        .is_none_or(|(b, _)| doc.generation > b.generation) =>
+                {
+                    if let Some((_, older)) = best.replace((doc, path)) {
+                        doomed.push(older);
+                    }
+                }
+                _ => doomed.push(path),
             }
         }
+        for path in doomed {
+            crate::trace!("store: removing a temp file left by a killed writer");
+            let _ = fs::remove_file(path);
+        }
+        let Some((doc, path)) = best else {
+            return Ok(None);
+        };
+        fs::rename(&path, self.path()).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            what: "cannot move the interrupted write into place",
+            source,
+        })?;
+        if let Ok(d) = fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        crate::trace!("store: finished the write of a killed writer");
+        Ok(Some(doc))
     }
 }
 
@@ -148,11 +266,39 @@ impl Store for FileStore {
 
     fn put(&self, record: &Record) -> Result<(), StoreError> {
         self.update(|records| {
-            records.retain(|r| {
-                !(r.host == record.host && r.account.username == record.account.username)
-            });
+            records.retain(|r| !r.same_slot(record));
             records.push(record.clone());
         })
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        create_private_dir(&self.dir)?;
+        let _guard = lock::acquire(&lock_path(&self.dir, "store"), WRITE_LOCK_TIMEOUT)?;
+        // A probe the size of the document as it will be (a record more),
+        // so a nearly full disk shows up here and not after the refresh.
+        let size = fs::metadata(self.path()).map(|m| m.len()).unwrap_or(0) + 16 * 1024;
+        let probe = self.dir.join(PROBE_NAME);
+        let (tmp, mut file) = create_temp(&probe)?;
+        let io = |what, source| StoreError::Io {
+            path: tmp.clone(),
+            what,
+            source,
+        };
+        let chunk = [b' '; 4096];
+        let mut result = test_fail_write().map_err(|e| io("cannot write", e));
+        let mut left = size as usize;
+        while result.is_ok() && left > 0 {
+            let n = left.min(chunk.len());
+            result = file
+                .write_all(&chunk[..n])
+                .map_err(|e| io("cannot write", e));
+            left -= n;
+        }
+        let result =
+            result.and_then(|()| file.sync_all().map_err(|e| io("cannot flush to disk", e)));
+        drop(file);
+        let _ = fs::remove_file(&tmp);
+        result
     }
 
     fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError> {
@@ -164,36 +310,32 @@ impl Store for FileStore {
     }
 }
 
-/// Creates `dir` (and parents) with mode 0700 for the parts we create.
+/// Creates `dir` (and parents) with mode 0700 for the parts we create, and
+/// refuses one that others could tamper with (see `private`).
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|source| StoreError::Io {
-        path: dir.to_path_buf(),
-        what: "cannot create the directory",
-        source,
-    })
+    super::private::ensure_dir(dir)
 }
 
-/// Writes `bytes` to `path` through `path.tmp-<pid>`: write, fsync, rename,
-/// fsync the directory. The temp file is 0600 from its creation.
+/// Writes `bytes` to `path` through a new temp file beside it
+/// (`<name>.tmp-<pid>-<random>`, created exclusively, never through a
+/// link, 0600 from its creation): write, fsync, rename, fsync the
+/// directory. The name is unpredictable so nobody can plant it first.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    let (tmp, mut file) = create_temp(path)?;
     let io = |what, source| StoreError::Io {
         path: tmp.clone(),
         what,
         source,
     };
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(|e| io("cannot create", e))?;
-    file.write_all(bytes).map_err(|e| io("cannot write", e))?;
-    file.sync_all().map_err(|e| io("cannot flush to disk", e))?;
+    let written = test_fail_write()
+        .and_then(|()| file.write_all(bytes))
+        .map_err(|e| io("cannot write", e))
+        .and_then(|()| file.sync_all().map_err(|e| io("cannot flush to disk", e)));
     drop(file);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     test_pause_before_rename();
     if let Err(e) = fs::rename(&tmp, path) {
         let _ = fs::remove_file(&tmp);
@@ -203,6 +345,86 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         if let Ok(d) = fs::File::open(parent) {
             let _ = d.sync_all();
         }
+    }
+    Ok(())
+}
+
+/// Reads a whole file (`None` when there is none), refusing a link or
+/// another user's file.
+fn read_no_follow(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    use std::io::Read;
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        what: "cannot read",
+        source,
+    };
+    let mut file = match super::private::open_no_follow(fs::OpenOptions::new().read(true), path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
+    super::private::check_file(&file, path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io)?;
+    Ok(Some(bytes))
+}
+
+/// The temp-file prefix for `path`: `<file name>.tmp-`.
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{name}.tmp-")
+}
+
+/// Creates a fresh temp file beside `path`, exclusively.
+fn create_temp(path: &Path) -> Result<(PathBuf, fs::File), StoreError> {
+    let mut last = None;
+    for _ in 0..4 {
+        let mut random = [0u8; 6];
+        // Without randomness the pid alone still makes a fresh name;
+        // `create_new` refuses any name already taken.
+        let _ = getrandom::fill(&mut random);
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = path.with_file_name(format!(
+            "{}{}-{suffix}",
+            temp_prefix(path),
+            std::process::id()
+        ));
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match super::private::open_no_follow(&mut options, &tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: tmp,
+                    what: "cannot create",
+                    source,
+                })
+            }
+        }
+    }
+    let (path, source) = last.expect("BUG: the loop ran");
+    Err(StoreError::Io {
+        path,
+        what: "cannot create a fresh temp file",
+        source,
+    })
+}
+
+/// Test-only fault point: with `GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE`
+/// set, every store write fails as on a full disk (tests run as root, for
+/// whom a read-only directory is no obstacle).
+fn test_fail_write() -> std::io::Result<()> {
+    if std::env::var_os("GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE").is_some() {
+        crate::trace!("test fault point: failing a store write");
+        return Err(std::io::Error::other(
+            "test fault point: no space left on device",
+        ));
     }
     Ok(())
 }
@@ -286,6 +508,82 @@ mod tests {
             .collect();
         assert_eq!(kept.len(), 1);
         assert_eq!(fs::read(kept[0].path()).expect("read"), b"{not json");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn one_unreadable_record_is_set_aside_and_the_others_stay_in_use() {
+        let dir = temp_dir("one-bad");
+        let store = FileStore::new(&dir);
+        store.put(&record("alice", "a1")).expect("put");
+        store.put(&record("bob", "b1")).expect("put");
+        // A record of a newer layout: bob's kind is one this version lacks.
+        let text = fs::read_to_string(store.path()).expect("read");
+        let text = text.replacen("\"oauth\"", "\"from_the_future\"", 1);
+        fs::write(store.path(), text).expect("write");
+        let left = store.records("https://bitbucket.org").expect("read");
+        assert_eq!(left.len(), 1, "{left:?}");
+        let kept = left[0].account.username.clone();
+        // A write keeps the unreadable record, aside, byte for byte.
+        store.put(&record(&kept, "x2")).expect("put");
+        let doc: serde_json::Value =
+            serde_json::from_slice(&fs::read(store.path()).expect("read")).expect("json");
+        assert_eq!(doc["records"].as_array().map(Vec::len), Some(1), "{doc:#}");
+        assert_eq!(doc["set_aside"][0]["kind"], "from_the_future", "{doc:#}");
+        assert!(!dir
+            .read_dir()
+            .expect("ls")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("corrupt")));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_whole_temp_file_of_the_next_generation_is_adopted_others_removed() {
+        let dir = temp_dir("adopt");
+        let store = FileStore::new(&dir);
+        store.put(&record("alice", "a1")).expect("put");
+        let current = Document::parse(&fs::read(store.path()).expect("read")).expect("parse");
+        // What a writer killed before its rename leaves: the next
+        // generation, complete.
+        let mut next = Document::parse(&fs::read(store.path()).expect("read")).expect("parse");
+        next.records[0] = record("alice", "a2");
+        next.generation = current.generation + 1;
+        fs::write(dir.join("tokens.json.tmp-1-aa"), next.to_bytes()).expect("write");
+        // And two that must not be adopted: torn, and an old generation.
+        fs::write(dir.join("tokens.json.tmp-2-bb"), b"{\"version\":1,").expect("write");
+        fs::write(dir.join("tokens.json.tmp-3-cc"), current.to_bytes()).expect("write");
+        let recs = store.records("https://bitbucket.org").expect("read");
+        assert_eq!(
+            recs[0].access_token.as_ref().map(Secret::expose),
+            Some("a2")
+        );
+        let left: Vec<_> = fs::read_dir(&dir)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn another_consumers_record_is_kept_beside_ours() {
+        let dir = temp_dir("consumers");
+        let store = FileStore::new(&dir);
+        let first = record("alice", "a1");
+        store.put(&first).expect("put");
+        let mut second = record("alice", "a2");
+        second.client_id = "other".into();
+        store.put(&second).expect("put");
+        let recs = store.records("https://bitbucket.org").expect("read");
+        assert_eq!(recs, vec![first, second]);
+        assert!(store.remove("https://bitbucket.org", "alice").expect("rm"));
+        assert!(store
+            .records("https://bitbucket.org")
+            .expect("read")
+            .is_empty());
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -22,6 +22,11 @@ use sha2::{Digest, Sha256};
 pub const SERVICE_PREFIX: &str = "git-credential-bitbucket:";
 /// Marks the extra pieces of a split record: `alice#2`, `alice#3`, ...
 const PIECE_MARK: char = '#';
+/// Names the item of an account's record obtained by a second consumer,
+/// when the plain item (`alice`) holds another consumer's: `alice|<client
+/// id>`. Records name their own account and consumer, so reading needs no
+/// rule; existing items keep their plain names.
+const CONSUMER_MARK: char = '|';
 
 /// What the keyring can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,9 +124,30 @@ impl<S: Slots> KeyringStore<S> {
             .map_err(|_| corrupt(host, user))
     }
 
+    /// The item that holds `record`'s slot: the consumer's own item if
+    /// there is one, else the plain item unless another consumer's record
+    /// (or one we cannot read) is there.
+    fn item_for(&self, record: &Record) -> Result<String, KeyringError> {
+        let plain = &record.account.username;
+        let own = format!("{plain}{CONSUMER_MARK}{}", record.client_id);
+        if !record.kind.is_stored_token() {
+            if let Ok(Some(r)) = self.read(&record.host, &own) {
+                if r.same_slot(record) {
+                    return Ok(own);
+                }
+            }
+        }
+        match self.read(&record.host, plain) {
+            Ok(None) => Ok(plain.clone()),
+            Ok(Some(r)) if r.same_slot(record) => Ok(plain.clone()),
+            Ok(Some(_)) | Err(KeyringError::Corrupt(_)) => Ok(own),
+            Err(e) => Err(e),
+        }
+    }
+
     fn write(&self, record: &Record) -> Result<(), KeyringError> {
         let service = Self::service(&record.host);
-        let user = &record.account.username;
+        let user = &self.item_for(record)?;
         let label = format!(
             "Bitbucket {user} on {} (git-credential-bitbucket)",
             record.host
@@ -237,13 +263,31 @@ impl<S: Slots> Store for KeyringStore<S> {
 
     fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError> {
         let service = Self::service(host);
-        let pieces = self.pieces(&service, username)?;
-        let existed = self.slots.get(&service, username)?.is_some();
-        // Head first: a reader then sees no record rather than a torn one.
-        self.slots.delete(&service, username)?;
-        for i in pieces {
-            self.slots
-                .delete(&service, &format!("{username}{PIECE_MARK}{i}"))?;
+        // The plain item, and other consumers' items of this account (an
+        // item that only looks like one, of an account whose name has a
+        // `|`, is left alone).
+        let prefix = format!("{username}{CONSUMER_MARK}");
+        let mut items = vec![username.to_owned()];
+        for user in self.slots.users(&service)? {
+            if user.starts_with(&prefix) && !user.contains(PIECE_MARK) {
+                if let Ok(Some(r)) = self.read(host, &user) {
+                    if r.account.username == username {
+                        items.push(user);
+                    }
+                }
+            }
+        }
+        let mut existed = false;
+        for item in items {
+            let pieces = self.pieces(&service, &item)?;
+            existed |= self.slots.get(&service, &item)?.is_some();
+            // Head first: a reader then sees no record rather than a torn
+            // one.
+            self.slots.delete(&service, &item)?;
+            for i in pieces {
+                self.slots
+                    .delete(&service, &format!("{item}{PIECE_MARK}{i}"))?;
+            }
         }
         Ok(existed)
     }
@@ -541,5 +585,32 @@ mod tests {
             store.records("https://bitbucket.org").expect("read").len(),
             1
         );
+    }
+
+    #[test]
+    fn another_consumers_record_is_kept_beside_ours_and_old_items_still_read() {
+        let mem = Memory::default();
+        let store = KeyringStore::with_slots(&mem, vec![]);
+        let host = "https://bitbucket.org";
+        // An item written before consumers had their own names.
+        let first = record("alice", 10);
+        store.put(&first).expect("put");
+        let mut second = record("alice", 12);
+        second.client_id = "other".into();
+        store.put(&second).expect("put");
+        let mut both = store.records(host).expect("read");
+        both.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        assert_eq!(both, vec![first.clone(), second.clone()]);
+        // Each consumer replaces only its own.
+        let mut second2 = second.clone();
+        second2.access_token = Some(crate::secret::Secret::new("new"));
+        store.put(&second2).expect("put");
+        let mut both = store.records(host).expect("read");
+        both.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        assert_eq!(both, vec![first, second2]);
+        assert_eq!(mem.items.borrow().len(), 2);
+        // Signing the account out removes both.
+        assert!(store.remove(host, "alice").expect("rm"));
+        assert!(mem.items.borrow().is_empty());
     }
 }

@@ -23,6 +23,53 @@ pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
     dir.join("locks").join(format!("{hex}.lock"))
 }
 
+/// Takes the lock at `path` if it is free now; `Ok(None)` when another
+/// process holds it.
+pub fn try_acquire(path: &Path) -> Result<Option<Lock>, StoreError> {
+    match acquire_saying(path, Duration::ZERO, None) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(StoreError::LockTimeout { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A failed renewal, noted beside its lock so that the processes that
+/// queued behind it do not each repeat it (no secret in it: the message
+/// names the endpoint and what went wrong).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Failure {
+    at: u64,
+    why: String,
+}
+
+fn failure_path(lock: &Path) -> PathBuf {
+    lock.with_extension("failed")
+}
+
+/// Notes that the renewal guarded by `lock` failed now with `why`.
+pub fn note_failure(lock: &Path, why: &str) {
+    let note = Failure {
+        at: super::now(),
+        why: why.to_owned(),
+    };
+    let bytes = serde_json::to_vec(&note).expect("BUG: a number and a string serialize");
+    if let Err(e) = super::file::write_atomically(&failure_path(lock), &bytes) {
+        crate::trace!("could not note the failed renewal: {e}");
+    }
+}
+
+/// Forgets a noted failure (the renewal worked).
+pub fn clear_failure(lock: &Path) {
+    let _ = std::fs::remove_file(failure_path(lock));
+}
+
+/// The failure noted at `since` or later, if any.
+pub fn failure_since(lock: &Path, since: u64) -> Option<String> {
+    let bytes = std::fs::read(failure_path(lock)).ok()?;
+    let note: Failure = serde_json::from_slice(&bytes).ok()?;
+    (note.at >= since).then_some(note.why)
+}
+
 /// Takes the exclusive lock at `path`, waiting up to `timeout`.
 pub fn acquire(path: &Path, timeout: Duration) -> Result<Lock, StoreError> {
     acquire_saying(path, timeout, None)
@@ -47,9 +94,19 @@ pub fn acquire_saying(
     options.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(path)
-        .map_err(|e| io("cannot open lock file", e))?;
+    // Never through a link, and never a file someone else made: another
+    // user holding it would make us wait for minutes.
+    let file = super::private::open_no_follow(&mut options, path).map_err(|e| {
+        if is_link_refusal(&e) {
+            StoreError::Unsafe {
+                path: path.to_path_buf(),
+                why: "is a symbolic link".into(),
+            }
+        } else {
+            io("cannot open lock file", e)
+        }
+    })?;
+    super::private::check_file(&file, path)?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     let mut said = false;
@@ -71,6 +128,22 @@ pub fn acquire_saying(
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(25));
+    }
+}
+
+/// What `open` with `O_NOFOLLOW` says for a link: `ELOOP` on Linux and
+/// macOS (the BSDs say `EMLINK`).
+fn is_link_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        let code = e.raw_os_error();
+        code == Some(rustix::io::Errno::LOOP.raw_os_error())
+            || code == Some(rustix::io::Errno::MLINK.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
     }
 }
 

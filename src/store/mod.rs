@@ -6,6 +6,8 @@ pub mod choice;
 pub mod file;
 pub mod keyring;
 pub mod lock;
+pub mod private;
+pub mod signals;
 
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -92,6 +94,18 @@ pub struct Record {
 }
 
 impl Record {
+    /// Whether `other` takes this record's place when stored: the same
+    /// host and account and, for tokens a consumer obtained, the same
+    /// consumer. Another consumer's record is kept beside ours (it is
+    /// treated as absent, never replaced: docs/security.md).
+    pub fn same_slot(&self, other: &Record) -> bool {
+        self.host == other.host
+            && self.account.username == other.account.username
+            && (self.kind.is_stored_token()
+                || other.kind.is_stored_token()
+                || self.client_id == other.client_id)
+    }
+
     /// The access token if it is still fresh for `margin` seconds more.
     /// The margin is capped at a quarter of the token's lifetime (SPEC §3).
     pub fn fresh_access_token(&self, now: u64, margin: u64) -> Option<&Secret> {
@@ -126,6 +140,20 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A store directory or file that others could tamper with: refused
+    /// before anything is read from or written to it.
+    #[error(
+        "token store {path} {why}, so it is not used: every directory and file of the store \
+         must be yours alone (no symbolic link, owned by you, writable only by you). Remove it \
+         or fix its owner and mode (chmod 700 for a directory), or set XDG_DATA_HOME to a \
+         private place"
+    )]
+    Unsafe {
+        /// The directory or file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The OS keyring.
     #[error(transparent)]
     Keyring(keyring::KeyringError),
@@ -153,10 +181,17 @@ pub trait Store {
     fn records(&self, host: &str) -> Result<Vec<Record>, StoreError>;
     /// All records on every host (for `status`).
     fn all_records(&self) -> Result<Vec<Record>, StoreError>;
-    /// Inserts or replaces the record for (`record.host`, account).
+    /// Inserts the record, replacing the one in the same slot
+    /// ([`Record::same_slot`]).
     fn put(&self, record: &Record) -> Result<(), StoreError>;
-    /// Removes the record; `Ok(false)` when there was none.
+    /// Removes the account's records (of every consumer); `Ok(false)` when
+    /// there was none.
     fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError>;
+    /// Checks that a record could be saved now (lock, create, write,
+    /// fsync), before a refresh token is spent on a new one.
+    fn check_writable(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// The directory for the store file and lock files:

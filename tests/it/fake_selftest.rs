@@ -409,7 +409,11 @@ fn token_endpoint_reads_only_form_bodies_and_names_unsupported_grants() {
 
 #[test]
 fn refresh_tokens_rotate_and_the_used_one_dies() {
-    let fake = FakeBitbucket::start(FakeOptions::default());
+    // Strict: no grace window (store_safety tests the window).
+    let fake = FakeBitbucket::start(FakeOptions {
+        refresh_grace: Duration::ZERO,
+        ..FakeOptions::default()
+    });
     let first = sign_in(&fake);
     let rt1 = str_field(&first, "refresh_token").to_string();
 

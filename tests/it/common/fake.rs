@@ -37,7 +37,7 @@
 //! Data Center fake ([`super::fake_core`]); the request log types, the
 //! `git http-backend` bridge and the other plumbing are in [`super::http`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -88,6 +88,10 @@ pub struct FakeOptions {
     pub rotate: bool,
     /// Accept `Authorization: Bearer <token>` on git smart HTTP.
     pub git_bearer: bool,
+    /// How long a rotated refresh token keeps working after its first use
+    /// (Cloud since its 2026 rotation: about 10 minutes, so a client whose
+    /// answer was lost can ask again). Zero: strict, it dies at once.
+    pub refresh_grace: Duration,
 }
 
 impl Default for FakeOptions {
@@ -101,6 +105,7 @@ impl Default for FakeOptions {
             access_lifetime: 7200,
             rotate: true,
             git_bearer: true,
+            refresh_grace: Duration::from_secs(600),
         }
     }
 }
@@ -150,6 +155,21 @@ pub struct CloudRights {
     api_token: bool,
 }
 
+/// When a Cloud refresh token was first used (it then lives on for the
+/// grace window).
+#[derive(Debug, Default)]
+pub struct RefreshUse {
+    used_at: Option<Instant>,
+}
+
+/// Cloud's own controls.
+#[derive(Debug, Default)]
+pub struct CloudExtra {
+    /// Refresh answers still to drop: the refresh is done (and rotates),
+    /// then the connection closes without an answer.
+    drop_refresh_answers: usize,
+}
+
 /// Bitbucket Cloud as a [`Flavor`]: its known accounts.
 pub struct Cloud {
     accounts: Vec<Account>,
@@ -159,8 +179,8 @@ impl Flavor for Cloud {
     type Options = FakeOptions;
     type Code = CodeGrant;
     type Rights = CloudRights;
-    type RefreshDetail = ();
-    type Extra = ();
+    type RefreshDetail = RefreshUse;
+    type Extra = CloudExtra;
 
     const THREAD: &'static str = "fake-bitbucket";
     const TEMP_PREFIX: &'static str = "gcb-fake-";
@@ -254,6 +274,26 @@ impl FakeBitbucket {
             .account(username)
             .cloned()
             .unwrap_or_else(|| panic!("no account {username}"))
+    }
+
+    /// The next `n` successful refreshes rotate as usual but close the
+    /// connection instead of answering (an answer lost on the way).
+    pub fn drop_next_refresh_answers(&self, n: usize) {
+        self.inner.lock().extra.drop_refresh_answers = n;
+    }
+
+    /// Replaces the OAuth consumer (key and secret) from now on; tokens
+    /// issued to the old one stay theirs.
+    pub fn set_consumer(&self, client_id: &str, client_secret: &str) {
+        let mut st = self.inner.lock();
+        st.opts.client_id = client_id.into();
+        st.opts.client_secret = client_secret.into();
+        st.issued.push(client_secret.into());
+    }
+
+    /// Sets the grace window of used refresh tokens (zero: strict).
+    pub fn set_refresh_grace(&self, grace: Duration) {
+        self.inner.lock().opts.refresh_grace = grace;
     }
 
     /// Switches refresh-token rotation (and `scope` vs `scopes`).
@@ -426,23 +466,33 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
                 }
             }
             let account = found.account.clone();
-            let refresh = st.grant_refresh("rt+", &want_id, &account, ());
+            let refresh = st.grant_refresh("rt+", &want_id, &account, RefreshUse::default());
             (account, Some(refresh))
         }
         Some("refresh_token") => {
             let presented_rt = param(&params, "refresh_token").unwrap_or("").to_string();
             let rotate = st.opts.rotate;
+            let grace = st.opts.refresh_grace;
             let account = match st.refresh.get_mut(&presented_rt) {
                 Some(g) if g.alive && g.client_id == want_id => {
-                    if rotate {
+                    let in_grace = g.detail.used_at.is_none_or(|t| t.elapsed() < grace);
+                    if !in_grace {
                         g.alive = false;
+                        return Reply::oauth_error(400, "invalid_request", BAD_REFRESH, entry);
+                    }
+                    if rotate {
+                        if grace.is_zero() {
+                            g.alive = false;
+                        } else {
+                            g.detail.used_at.get_or_insert_with(Instant::now);
+                        }
                     }
                     g.account.clone()
                 }
                 _ => return Reply::oauth_error(400, "invalid_request", BAD_REFRESH, entry),
             };
             let refresh = if rotate {
-                st.grant_refresh("rt+", &want_id, &account, ())
+                st.grant_refresh("rt+", &want_id, &account, RefreshUse::default())
             } else {
                 presented_rt
             };
@@ -469,6 +519,7 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
         scopes: scopes.split_whitespace().map(str::to_string).collect(),
         api_token: false,
     };
+    let is_refresh = grant.as_deref() == Some("refresh_token");
     let access = st.grant_access("at.", &account, Duration::from_secs(lifetime), rights);
     entry.account = Some(account);
     let scope_key = if st.opts.rotate { "scope" } else { "scopes" };
@@ -481,6 +532,17 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
     answer[scope_key] = json!(scopes);
     if let Some(refresh) = refresh {
         answer["refresh_token"] = json!(refresh);
+    }
+    if is_refresh && st.extra.drop_refresh_answers > 0 {
+        st.extra.drop_refresh_answers -= 1;
+        entry.error = Some("answer dropped by the test".into());
+        // Status 0: the server closes the connection without answering.
+        return Reply {
+            status: 0,
+            headers: Vec::new(),
+            body: Vec::new(),
+            logged: false,
+        };
     }
     Reply::json(200, &answer)
 }

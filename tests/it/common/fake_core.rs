@@ -242,6 +242,11 @@ fn handle<F: Flavor>(core: &Core<F>, mut request: mini::Request) {
         // on the log holding the request.
         core.push_log(entry);
     }
+    if reply.status == 0 {
+        // A handler's "answer lost": close without a word.
+        drop(request);
+        return;
+    }
     send(request, reply);
 }
 
