@@ -312,7 +312,9 @@ fn find(
             _ => !r.kind.is_stored_token() && r.client_id == cfg.client_id,
         });
     Ok(match asked {
-        Some(user) => records.into_iter().find(|r| r.account.username == user),
+        Some(user) => records
+            .into_iter()
+            .find(|r| cfg.kind.same_user(&r.account, user)),
         None => records.max_by_key(|r| r.signed_in_at),
     })
 }
