@@ -208,6 +208,12 @@ fn stored_token(
              `git credential-bitbucket configure {url} --api-token`"
         ))
     })?;
+    if crate::setup::is_app_password(&token) {
+        return Err(Error::Failed(crate::setup::app_password_message(
+            &format!("the token stored for {url}"),
+            &url,
+        )));
+    }
     if record.kind == TokenKind::ProjectToken {
         // Data Center project and repository tokens work only as Bearer.
         if !req.has_capability("authtype") {

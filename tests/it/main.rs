@@ -21,4 +21,5 @@ mod messages;
 mod pages;
 mod regressions;
 mod robustness;
+mod server_answers;
 mod setup;
