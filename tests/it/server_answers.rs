@@ -254,6 +254,34 @@ fn a_data_center_username_in_another_case_finds_its_account() {
     assert_eq!(listed[0]["account"], json!("alice"));
 }
 
+/// Fidelity: Data Center tokens of 2,500+ characters sign in, refresh
+/// (which revokes the previous access token at once) and serve git.
+#[test]
+fn long_data_center_tokens_are_stored_and_refreshed() {
+    let fake = FakeDataCenter::start(DcOptions {
+        long_tokens: true,
+        ..DcOptions::with_redirect_port(free_port())
+    });
+    let env = TestEnv::new();
+    let redirect = fake.redirect_uri();
+    env.configure_helper(
+        &fake.base_url(),
+        "datacenter",
+        &fake,
+        &[("bitbucketRedirectUri", &redirect)],
+    );
+    let host = fake.host();
+    let first = password(&get(&env, &host, None));
+    assert!(first.len() > 2500, "{}", first.len());
+    erase(&env, &host, &first);
+
+    let second = password(&get(&env, &host, None));
+
+    assert!(second.len() > 2500 && second != first);
+    assert_eq!(env.browser_opens(), 1);
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+}
+
 /// Defect 14: `host:443` for https is the bare host (git's urlmatch says
 /// so too): one record, one sign-in.
 #[test]
