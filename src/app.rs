@@ -208,6 +208,12 @@ fn stored_token(
              `git credential-bitbucket configure {url} --api-token`"
         ))
     })?;
+    if crate::setup::is_app_password(&token) {
+        return Err(Error::Failed(crate::setup::app_password_message(
+            &format!("the token stored for {url}"),
+            &url,
+        )));
+    }
     if record.kind == TokenKind::ProjectToken {
         // Data Center project and repository tokens work only as Bearer.
         if !req.has_capability("authtype") {
@@ -345,7 +351,9 @@ fn find(
             _ => !r.kind.is_stored_token() && r.client_id == cfg.client_id,
         });
     Ok(match asked {
-        Some(user) => records.into_iter().find(|r| r.account.username == user),
+        Some(user) => records
+            .into_iter()
+            .find(|r| cfg.kind.same_user(&r.account, user)),
         None => records.max_by_key(|r| r.signed_in_at),
     })
 }
@@ -515,6 +523,7 @@ fn grant(
                     username: app_account(cfg),
                     uuid: None,
                     display_name: Some("client_credentials of the OAuth consumer".into()),
+                    nickname: None,
                 },
                 access_token: Some(tokens.access_token),
                 expires_at: expiry(t, tokens.expires_in),
@@ -590,7 +599,7 @@ fn sign_in_and_store(
     eprintln!(
         "{NAME}: signed in to {} as {} ({} store)",
         cfg.remote.base_url(),
-        record.account.username,
+        crate::bitbucket::account_label(&record.account),
         store.name()
     );
     Ok(record)

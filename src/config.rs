@@ -8,6 +8,7 @@
 //! makes github.com ours (SPEC §4).
 
 use crate::secret::Secret;
+use crate::store::Account;
 use crate::url::{is_loopback_host, split_host_port, HttpUrl};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -30,12 +31,11 @@ pub enum ConfigError {
     #[error("could not read git config: {0}")]
     GitConfig(String),
     /// A value that is not one of the accepted ones.
-    #[error("credential.{url}.{key} is {value:?}; accepted values: {accepted}")]
+    #[error("{name} is {value:?}; accepted values: {accepted}")]
     Invalid {
-        /// URL scope for the message.
-        url: String,
-        /// The key, in camel case.
-        key: &'static str,
+        /// Where the value came from: `credential.<url>.<key>`, or the
+        /// environment variable that overrode it.
+        name: String,
         /// What was set.
         value: String,
         /// What is accepted.
@@ -62,12 +62,10 @@ pub enum ConfigError {
         url: String,
     },
     /// A URL-valued key that does not parse, or is not allowed.
-    #[error("credential.{url}.{key} is {value:?}: {why}")]
+    #[error("{name} is {value:?}: {why}")]
     BadUrl {
-        /// URL scope.
-        url: String,
-        /// The key.
-        key: &'static str,
+        /// Where the value came from, as for `Invalid`.
+        name: String,
         /// What was set.
         value: String,
         /// What is wrong.
@@ -91,6 +89,21 @@ pub enum Kind {
     Cloud,
     /// A self-hosted Bitbucket Data Center.
     DataCenter,
+}
+
+impl Kind {
+    /// Whether `name`, a username git sent, names `account`, compared the
+    /// way the server compares usernames: Data Center ignores case (its
+    /// user `Alice` signs in as `alice`), Cloud does not. A Cloud account
+    /// whose user object had no username answers to its nickname.
+    pub fn same_user(self, account: &Account, name: &str) -> bool {
+        match self {
+            Kind::DataCenter => {
+                account.username == name || account.username.to_lowercase() == name.to_lowercase()
+            }
+            Kind::Cloud => account.username == name || account.nickname.as_deref() == Some(name),
+        }
+    }
 }
 
 /// Where tokens are kept (SPEC §5).
@@ -138,9 +151,28 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// `protocol://host`: the scope `configure` writes and messages name.
+    /// `protocol://host[:port]`: the scope `configure` writes and messages
+    /// name. The scheme's default port is left out, as git's urlmatch
+    /// treats `https://h:443` and `https://h` as the same, so that both
+    /// find one record and one sign-in.
     pub fn base_url(&self) -> String {
-        format!("{}://{}", self.protocol, self.host)
+        format!("{}://{}", self.protocol, self.authority())
+    }
+
+    /// `host[:port]` without the scheme's default port.
+    fn authority(&self) -> &str {
+        let default = match self.protocol.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return &self.host,
+        };
+        match split_host_port(&self.host) {
+            Some((_, Some(port))) if port == default => self
+                .host
+                .rsplit_once(':')
+                .map_or(self.host.as_str(), |(h, _)| h),
+            _ => &self.host,
+        }
     }
 
     /// Where records are kept: host plus context path when git sent one
@@ -520,12 +552,16 @@ pub fn resolve(
     }
 
     let url = remote.base_url();
-    let value = |camel: &'static str| -> Option<String> {
-        let &(_, lower, env_suffix, bound) = KEYS
+    let key_of = |camel: &'static str| {
+        *KEYS
             .iter()
             .find(|(c, ..)| *c == camel)
-            .expect("BUG: every key looked up is listed in KEYS");
-        if let Some(v) = env.var(&format!("GIT_CREDENTIAL_BITBUCKET_{env_suffix}")) {
+            .expect("BUG: every key looked up is listed in KEYS")
+    };
+    let env_name = |camel: &'static str| format!("GIT_CREDENTIAL_BITBUCKET_{}", key_of(camel).2);
+    let value = |camel: &'static str| -> Option<String> {
+        let (_, lower, _, bound) = key_of(camel);
+        if let Some(v) = env.var(&env_name(camel)) {
             return Some(v);
         }
         let v = if bound && !is_cloud_host {
@@ -535,9 +571,14 @@ pub fn resolve(
         };
         v.map(str::to_owned)
     };
+    // A bad value is reported under the name it was given by: the
+    // environment variable that overrides the key, else the git key.
+    let name_of = |camel: &'static str| match env.var(&env_name(camel)) {
+        Some(_) => env_name(camel),
+        None => format!("credential.{url}.{camel}"),
+    };
     let invalid = |key, value: String, accepted| ConfigError::Invalid {
-        url: url.clone(),
-        key,
+        name: name_of(key),
         value,
         accepted,
     };
@@ -643,8 +684,7 @@ pub fn resolve(
     let endpoint = |key: &'static str, default: &str| -> Result<String, ConfigError> {
         let v = value(key).unwrap_or_else(|| default.to_owned());
         let parsed = HttpUrl::parse(&v).ok_or_else(|| ConfigError::BadUrl {
-            url: url.clone(),
-            key,
+            name: name_of(key),
             value: v.clone(),
             why: "not an http(s) URL",
         })?;
@@ -652,8 +692,7 @@ pub fn resolve(
         // whatever the config says (SPEC §7).
         if parsed.scheme != "https" && !parsed.is_loopback() {
             return Err(ConfigError::BadUrl {
-                url: url.clone(),
-                key,
+                name: name_of(key),
                 value: v,
                 why: "endpoints must use https (plain http only on loopback)",
             });
@@ -691,8 +730,7 @@ pub fn resolve(
     let redirect = HttpUrl::parse(&redirect_raw)
         .filter(|u| u.scheme == "http" && u.is_loopback())
         .ok_or_else(|| ConfigError::BadUrl {
-            url: url.clone(),
-            key: "bitbucketRedirectUri",
+            name: name_of("bitbucketRedirectUri"),
             value: redirect_raw.clone(),
             why: "must be a loopback http URL such as http://127.0.0.1:34107/",
         })?;
@@ -700,8 +738,7 @@ pub fn resolve(
     // work there.
     if kind == Kind::DataCenter && redirect.port.is_none() {
         return Err(ConfigError::BadUrl {
-            url: url.clone(),
-            key: "bitbucketRedirectUri",
+            name: name_of("bitbucketRedirectUri"),
             value: redirect_raw,
             why: "Data Center needs the exact registered redirect, with its port, e.g. http://localhost:34107/",
         });
@@ -923,6 +960,125 @@ mod tests {
         ]);
         let err = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect_err("http");
         assert!(err.to_string().contains("bitbucketTokenUrl"));
+    }
+
+    #[test]
+    fn the_default_port_names_the_same_host() {
+        let key = |url: &str| Remote::from_url(url).expect("valid").store_key();
+        assert_eq!(key("https://bb.example:443"), "https://bb.example");
+        assert_eq!(
+            key("https://bb.example:0443/scm/P/r.git"),
+            "https://bb.example"
+        );
+        assert_eq!(key("http://bb.example:80/ctx"), "http://bb.example/ctx");
+        assert_eq!(key("https://bb.example:80"), "https://bb.example:80");
+        assert_eq!(key("http://bb.example:443"), "http://bb.example:443");
+        assert_eq!(key("https://[::1]:443"), "https://[::1]");
+        assert_eq!(key("https://[::1]:8443"), "https://[::1]:8443");
+        assert_eq!(
+            key("https://bitbucket.org:443/ws/r"),
+            "https://bitbucket.org"
+        );
+        assert_eq!(
+            remote("https", "bitbucket.org:443").base_url(),
+            "https://bitbucket.org"
+        );
+        // The Data Center endpoints hang off the same base.
+        let git = cfg(&[
+            ("credential.https://dc.example.bitbucketclientid", "id"),
+            ("credential.https://dc.example.bitbucketclientsecret", "s"),
+        ]);
+        let c = resolve(&git, &no_env(), &remote("https", "dc.example:443"))
+            .expect("valid")
+            .expect("ours");
+        assert_eq!(c.token_url, "https://dc.example/rest/oauth2/latest/token");
+    }
+
+    #[test]
+    fn a_bad_value_from_the_environment_names_the_variable() {
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            ("credential.https://bitbucket.org.bitbucketstore", "file"),
+        ]);
+        let bad = |var: &str, value: &str| {
+            let env = MapEnv(HashMap::from([(var.to_owned(), value.to_owned())]));
+            resolve(&git, &env, &remote("https", "bitbucket.org"))
+                .expect_err("bad")
+                .to_string()
+        };
+        let msg = bad("GIT_CREDENTIAL_BITBUCKET_STORE", "vault");
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_STORE is \"vault\""),
+            "{msg}"
+        );
+        assert!(!msg.contains("credential.https"), "{msg}");
+        let msg = bad("GIT_CREDENTIAL_BITBUCKET_LOGIN_TIMEOUT", "soon");
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_LOGIN_TIMEOUT "),
+            "{msg}"
+        );
+        let msg = bad(
+            "GIT_CREDENTIAL_BITBUCKET_TOKEN_URL",
+            "http://evil.example/t",
+        );
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_TOKEN_URL "),
+            "{msg}"
+        );
+        let msg = bad(
+            "GIT_CREDENTIAL_BITBUCKET_REDIRECT_URI",
+            "https://x.example/",
+        );
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_REDIRECT_URI "),
+            "{msg}"
+        );
+        // From git config: the git key.
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            (
+                "credential.https://bitbucket.org.bitbucketlogintimeout",
+                "soon",
+            ),
+        ]);
+        let msg = resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            msg.starts_with("credential.https://bitbucket.org.bitbucketLoginTimeout is"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn data_center_usernames_ignore_case_cloud_ones_do_not() {
+        let account = |name: &str| Account {
+            username: name.into(),
+            ..Account::default()
+        };
+        assert!(Kind::DataCenter.same_user(&account("alice"), "Alice"));
+        assert!(Kind::DataCenter.same_user(&account("ärger"), "ÄRGER"));
+        assert!(!Kind::DataCenter.same_user(&account("alice"), "alicia"));
+        assert!(!Kind::Cloud.same_user(&account("alice"), "Alice"));
+        assert!(Kind::Cloud.same_user(&account("alice"), "alice"));
+        // An account Bitbucket gave no username answers to its nickname.
+        let no_name = Account {
+            username: "{u-1}".into(),
+            uuid: Some("{u-1}".into()),
+            nickname: Some("al".into()),
+            ..Account::default()
+        };
+        assert!(Kind::Cloud.same_user(&no_name, "al"));
+        assert!(Kind::Cloud.same_user(&no_name, "{u-1}"));
+        assert!(!Kind::Cloud.same_user(&no_name, "bob"));
     }
 
     #[test]

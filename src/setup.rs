@@ -181,6 +181,9 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         true => Some(read_secret("the token")?),
         false => None,
     };
+    if token.as_ref().is_some_and(is_app_password) {
+        return Err(Error::Failed(app_password_message("this token", &base)));
+    }
     let exe = std::env::current_exe()
         .map_err(|e| Error::Failed(format!("cannot find this program's own path: {e}")))?;
     let exe = exe.to_string_lossy().into_owned();
@@ -291,6 +294,24 @@ fn token_kind(
     }
 }
 
+/// Bitbucket app passwords start with `ATBB`; API tokens with `ATATT`.
+/// App passwords stopped working on 2026-07-28, so one is never stored
+/// or handed to git.
+pub(crate) fn is_app_password(token: &Secret) -> bool {
+    token.expose().starts_with("ATBB")
+}
+
+/// What to do instead of an app password; `what` names the token.
+pub(crate) fn app_password_message(what: &str, base: &str) -> String {
+    format!(
+        "{what} is a Bitbucket app password (it starts with ATBB); app passwords \
+         stopped working on 2026-07-28. Create an API token instead (it starts with ATATT; give it \
+         the repository read and write scopes) and store it with `git credential-bitbucket \
+         configure {base} --api-token`, or sign in with OAuth: `git credential-bitbucket \
+         configure {base}`"
+    )
+}
+
 /// Reads a secret: a line on stdin, or a hidden prompt on the terminal
 /// when stdin is one.
 fn read_secret(what: &str) -> Result<Secret, Error> {
@@ -353,6 +374,7 @@ fn store_token(
             username: username.to_owned(),
             uuid: None,
             display_name: None,
+            nickname: None,
         },
         access_token: Some(token),
         expires_at: 0,

@@ -327,10 +327,10 @@ pub fn sign_in(
         .current_user(&tokens.access_token)
         .map_err(SignInError::User)?;
     if let Some(asked) = asked {
-        if asked != account.username {
+        if !cfg.kind.same_user(&account, asked) {
             return Err(SignInError::AccountMismatch {
                 asked: asked.to_owned(),
-                got: account.username,
+                got: crate::bitbucket::account_label(&account),
             });
         }
     }

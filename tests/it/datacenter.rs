@@ -614,14 +614,15 @@ fn the_store_chosen_by_configure_api_token_is_the_one_get_reads() {
 
 #[test]
 fn a_refused_stored_token_is_dropped_with_the_app_password_message() {
-    // Cloud: a token the server never issued (an app password that ended).
+    // Cloud: a token the server never issued (one revoked since; an app
+    // password, `ATBB…`, is refused by `configure` itself).
     let cloud = FakeBitbucket::start(FakeOptions::default());
     let env = TestEnv::new();
     configure_token(
         &env,
         &cloud.base_url(),
         &["--kind", "cloud", "--username", "alice"],
-        "ATBBnot-a-token-the-server-knows",
+        "ATATTnot-a-token-the-server-knows",
     );
     assert_eq!(status_accounts(&env).len(), 1);
     let out = env.git(&["ls-remote", &cloud.repo_url()]);

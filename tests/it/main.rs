@@ -21,5 +21,6 @@ mod messages;
 mod pages;
 mod regressions;
 mod robustness;
+mod server_answers;
 mod setup;
 mod store_safety;

@@ -92,6 +92,26 @@ pub struct FakeOptions {
     /// (Cloud since its 2026 rotation: about 10 minutes, so a client whose
     /// answer was lost can ask again). Zero: strict, it dies at once.
     pub refresh_grace: Duration,
+    /// Tokens of realistic length: 2,500+ characters, as the 2026
+    /// backend issues (FACTS, 2026 update). Off: short tokens.
+    pub long_tokens: bool,
+    /// `/2.0/user` without `username`, as the 2026 API may answer; the
+    /// account is then known by `uuid`/`account_id`, `nickname` and
+    /// `display_name`.
+    pub user_without_username: bool,
+    /// Rewrites every successful token answer before it is sent: the
+    /// JSON object in, the body out (odd but valid shapes, or broken
+    /// ones). The grant has happened by then (a refresh has rotated).
+    pub token_answer: Option<fn(serde_json::Value) -> String>,
+}
+
+/// The padding that makes tokens [`FakeOptions::long_tokens`] long:
+/// 2,600 characters of base64url, like the real ones' alphabet.
+fn long_padding() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..2600)
+        .map(|i| char::from(ALPHABET[(i * 37 + 11) % ALPHABET.len()]))
+        .collect()
 }
 
 impl Default for FakeOptions {
@@ -106,6 +126,9 @@ impl Default for FakeOptions {
             rotate: true,
             git_bearer: true,
             refresh_grace: Duration::from_secs(600),
+            long_tokens: false,
+            user_without_username: false,
+            token_answer: None,
         }
     }
 }
@@ -296,6 +319,16 @@ impl FakeBitbucket {
         self.inner.lock().opts.refresh_grace = grace;
     }
 
+    /// Sets [`FakeOptions::token_answer`] for the token answers from now on.
+    pub fn set_token_answer(&self, rewrite: Option<fn(serde_json::Value) -> String>) {
+        self.inner.lock().opts.token_answer = rewrite;
+    }
+
+    /// Sets [`FakeOptions::user_without_username`] from now on.
+    pub fn set_user_without_username(&self, on: bool) {
+        self.inner.lock().opts.user_without_username = on;
+    }
+
     /// Switches refresh-token rotation (and `scope` vs `scopes`).
     pub fn set_rotate(&self, rotate: bool) {
         self.inner.lock().opts.rotate = rotate;
@@ -466,7 +499,8 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
                 }
             }
             let account = found.account.clone();
-            let refresh = st.grant_refresh("rt+", &want_id, &account, RefreshUse::default());
+            let prefix = token_prefix(&st.opts, "rt+");
+            let refresh = st.grant_refresh(&prefix, &want_id, &account, RefreshUse::default());
             (account, Some(refresh))
         }
         Some("refresh_token") => {
@@ -492,7 +526,8 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
                 _ => return Reply::oauth_error(400, "invalid_request", BAD_REFRESH, entry),
             };
             let refresh = if rotate {
-                st.grant_refresh("rt+", &want_id, &account, RefreshUse::default())
+                let prefix = token_prefix(&st.opts, "rt+");
+                st.grant_refresh(&prefix, &want_id, &account, RefreshUse::default())
             } else {
                 presented_rt
             };
@@ -520,7 +555,8 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
         api_token: false,
     };
     let is_refresh = grant.as_deref() == Some("refresh_token");
-    let access = st.grant_access("at.", &account, Duration::from_secs(lifetime), rights);
+    let prefix = token_prefix(&st.opts, "at.");
+    let access = st.grant_access(&prefix, &account, Duration::from_secs(lifetime), rights);
     entry.account = Some(account);
     let scope_key = if st.opts.rotate { "scope" } else { "scopes" };
     let mut answer = json!({
@@ -544,7 +580,18 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
             logged: false,
         };
     }
-    Reply::json(200, &answer)
+    match st.opts.token_answer {
+        Some(rewrite) => Reply::new(200, "application/json", rewrite(answer)),
+        None => Reply::json(200, &answer),
+    }
+}
+
+/// A token's prefix, padded to a realistic length when the options ask.
+fn token_prefix(opts: &FakeOptions, prefix: &str) -> String {
+    match opts.long_tokens {
+        true => format!("{prefix}{}", long_padding()),
+        false => prefix.to_owned(),
+    }
 }
 
 fn unauthorized(message: &str) -> Reply {
@@ -586,7 +633,7 @@ fn user(inner: &Inner, method: &str, headers: &Headers, entry: &mut LoggedReques
         .expect("tokens belong to known accounts");
     let base = &inner.base_url;
     let uuid_enc = percent_encode(&account.uuid);
-    let body = json!({
+    let mut body = json!({
         "type": account.kind,
         "username": account.username,
         "display_name": account.display_name,
@@ -605,6 +652,11 @@ fn user(inner: &Inner, method: &str, headers: &Headers, entry: &mut LoggedReques
         "location": null,
         "website": null,
     });
+    if st.opts.user_without_username {
+        body.as_object_mut()
+            .expect("the user is an object")
+            .remove("username");
+    }
     Reply::json(200, &body)
         .header("X-OAuth-Scopes", &grant.rights.scopes.join(", "))
         .header("X-Accepted-OAuth-Scopes", "account")

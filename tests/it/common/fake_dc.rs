@@ -117,6 +117,9 @@ pub struct DcOptions {
     /// `atlassian.oauth2.provider.skip.redirect.url.https.requirement`:
     /// plain http redirect URLs for any host.
     pub skip_https_requirement: bool,
+    /// OAuth tokens of 2,500+ characters, as large deployments issue
+    /// (FACTS, 2026 update: every store must take records of 6 KB).
+    pub long_tokens: bool,
 }
 
 impl Default for DcOptions {
@@ -132,6 +135,7 @@ impl Default for DcOptions {
             context_path: String::new(),
             require_pkce: true,
             skip_https_requirement: false,
+            long_tokens: false,
         }
     }
 }
@@ -278,7 +282,12 @@ impl State {
             cred: Cred::OAuth { family },
         };
         let lifetime = Duration::from_secs(self.opts.access_lifetime);
-        let access = self.grant_access("BBDC-at.", account, lifetime, rights);
+        // The padding goes after the prefix the tests recognise tokens by.
+        let pad = match self.opts.long_tokens {
+            true => "Lg".repeat(1300),
+            false => String::new(),
+        };
+        let access = self.grant_access(&format!("BBDC-at.{pad}"), account, lifetime, rights);
         self.extra.oauth_order.push(access.clone());
         let detail = DcRefresh {
             scopes: scopes.to_vec(),
@@ -286,7 +295,7 @@ impl State {
             access: access.clone(),
             family,
         };
-        let refresh = self.grant_refresh("BBDC-rt+", client_id, account, detail);
+        let refresh = self.grant_refresh(&format!("BBDC-rt+{pad}"), client_id, account, detail);
         (access, refresh)
     }
 
