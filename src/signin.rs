@@ -255,8 +255,16 @@ pub fn open_browser(browser: &Browser, url: &str) {
     }
 }
 
-/// The terminal a paste prompt is waiting on, if any.
-type OpenPrompt = Arc<std::sync::Mutex<Option<std::fs::File>>>;
+/// The paste prompt's state, shared by the reader and the sign-in.
+#[derive(Default)]
+struct Prompt {
+    /// The terminal a prompt is waiting on for its line, if any.
+    open: Option<std::fs::File>,
+    /// The sign-in is over: no new prompt.
+    ended: bool,
+}
+
+type OpenPrompt = Arc<std::sync::Mutex<Prompt>>;
 
 enum Event {
     Callback(Result<Secret, CallbackError>),
@@ -396,7 +404,7 @@ pub fn sign_in<T>(
             }
         }
     }
-    let prompt = Arc::new(std::sync::Mutex::new(None));
+    let prompt = OpenPrompt::default();
     if how.paste {
         spawn_paste_reader(state.clone(), tx, prompt.clone());
     }
@@ -431,8 +439,9 @@ pub fn sign_in<T>(
     }
     // A paste prompt still waiting for a line: end it, so the next
     // message starts on a line of its own.
-    if let Ok(mut open) = prompt.lock() {
-        if let Some(mut tty) = open.take() {
+    if let Ok(mut p) = prompt.lock() {
+        p.ended = true;
+        if let Some(mut tty) = p.open.take() {
             let _ = writeln!(tty);
         }
     }
@@ -487,13 +496,18 @@ fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>, prompt: OpenPrompt
             Ok(o) => o,
             Err(_) => return,
         };
-        let _ = write!(out, "Paste the redirect URL or code: ");
-        let held = |on: bool, out: &std::fs::File| {
+        // Writes `text` as the open prompt, unless the sign-in is over;
+        // `None` marks the prompt answered.
+        let ask = |text: Option<&str>, out: &mut std::fs::File| {
             if let Ok(mut p) = prompt.lock() {
-                *p = if on { out.try_clone().ok() } else { None };
+                p.open = None;
+                if let Some(text) = text.filter(|_| !p.ended) {
+                    let _ = write!(out, "{text}");
+                    p.open = out.try_clone().ok();
+                }
             }
         };
-        held(true, &out);
+        ask(Some("Paste the redirect URL or code: "), &mut out);
         let mut reader = std::io::BufReader::new(tty);
         let mut line = String::new();
         loop {
@@ -502,18 +516,17 @@ fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>, prompt: OpenPrompt
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             }
-            held(false, &out);
+            ask(None, &mut out);
             match parse_paste(&line, &state) {
                 Some(result) => {
                     let _ = tx.send(Event::Callback(result));
                     return;
                 }
                 None => {
-                    let _ = write!(
-                        out,
-                        "That is neither a redirect URL nor a code; paste again: "
+                    ask(
+                        Some("That is neither a redirect URL nor a code; paste again: "),
+                        &mut out,
                     );
-                    held(true, &out);
                 }
             }
         }

@@ -18,6 +18,9 @@ use crate::common::fake::{FakeBitbucket, FakeOptions, Kind};
 use crate::common::{assert_success, describe, stderr, stdout};
 use crate::headless::unset_config;
 
+/// Runs a command on a pseudo-terminal and plays its user.
+const PTY_LOGIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pty-login.py");
+
 /// What git sends the helper for the fake's host, with `username` if any.
 fn get_input(fake: &FakeBitbucket, username: Option<&str>) -> String {
     let user = username
@@ -422,4 +425,34 @@ fn login_no_browser_does_not_talk_about_a_browser_opening() {
     assert!(said.contains("open this URL"), "{said}");
     // The test browsers were never run.
     assert_eq!(env.browser_opens(), 0);
+}
+
+/// Issue 15 #8: when the sign-in ends through the callback while the paste
+/// prompt waits on the terminal, the prompt's line is ended: the next
+/// message starts on a line of its own.
+#[test]
+fn the_paste_prompt_is_ended_before_the_next_message() {
+    let (fake, env) = setup();
+    let mut cmd = env.command(python3());
+    cmd.env("PTY_LOGIN_VIA", "callback")
+        .arg(PTY_LOGIN)
+        .arg(fake.authorize_url())
+        .arg(helper_path())
+        .args(["login", "--no-browser", &fake.base_url()]);
+
+    let out = env.run(cmd, None);
+
+    assert_success(&out, "login --no-browser on a pseudo-terminal");
+    let pty = stdout(&out).replace('\r', "");
+    let prompt = "Paste the redirect URL or code: ";
+    let after = pty
+        .split_once(prompt)
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no paste prompt: {}", describe(&out)));
+    assert!(
+        after.starts_with('\n'),
+        "the prompt's line was not ended: {pty:?}"
+    );
+    assert!(after.contains("signed in"), "{}", describe(&out));
+    assert_eq!(fake.token_requests("authorization_code").len(), 1);
 }
