@@ -327,9 +327,11 @@ fn obtain(
         }
     }
 
-    // 5. Sign in.
+    // 5. Sign in. Waiting for the callback port, another process may
+    //    sign this account in: re-read once the port is ours.
     let how = signin::detect(cfg, env, false, false);
-    sign_in_and_store(cfg, store, host, asked, &how)
+    let meanwhile = || fresh(&find(store, host, who.as_deref(), cfg).ok().flatten());
+    sign_in_and_store(cfg, store, host, asked, &how, &meanwhile)
 }
 
 /// The record for `asked`, else the host's default account: its only one,
@@ -577,9 +579,14 @@ fn sign_in_and_store(
     host: &str,
     asked: Option<&str>,
     how: &Surroundings,
+    meanwhile: &dyn Fn() -> Option<Record>,
 ) -> Result<Record, Error> {
     let client = Client::new(cfg);
-    let (tokens, account) = signin::sign_in(cfg, &client, how, asked)?;
+    // `_port` is held until the record is saved.
+    let (tokens, account, _port) = match signin::sign_in(cfg, &client, how, asked, meanwhile)? {
+        signin::SignedIn::New(tokens, account, port) => (tokens, account, port),
+        signin::SignedIn::Found(record) => return Ok(record),
+    };
     let t = now();
     let record = Record {
         version: SCHEMA_VERSION,
@@ -691,7 +698,7 @@ pub fn login(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), E
         Flow::Browser => {
             let how = signin::detect(&cfg, env, true, no_browser);
             let _lock = lock_for(&host, asked, cfg.login_timeout)?;
-            sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how)?;
+            sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how, &|| None)?;
         }
         Flow::ClientCredentials => {
             let app_user = app_account(&cfg);
@@ -903,10 +910,10 @@ pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(),
         let _ = writeln!(
             err,
             "{} {}{}\n  store: {store}\n  access token: {access}\n  refresh token: {refresh}\n  scopes: {}",
-            r.host,
-            r.account.username,
+            crate::text::plain(&r.host),
+            crate::text::plain(&r.account.username),
             if is_default(r) { " (default)" } else { "" },
-            if r.scopes.is_empty() { "-" } else { &r.scopes }
+            if r.scopes.is_empty() { "-".to_owned() } else { crate::text::plain(&r.scopes) }
         );
     }
     Ok(())

@@ -583,18 +583,8 @@ fn describe_body(resp: &ureq::http::Response<ureq::Body>, body: &[u8]) -> String
 }
 
 /// Keeps server-provided text printable and short before it reaches a
-/// terminal.
-pub fn printable(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(200)
-        .collect();
-    if s.chars().count() > 200 {
-        out.push('…');
-    }
-    out
-}
+/// terminal (moved to [`crate::text`]; kept here for its callers).
+pub use crate::text::printable;
 
 #[cfg(test)]
 mod tests {

@@ -27,5 +27,6 @@ pub mod secret;
 pub mod setup;
 pub mod signin;
 pub mod store;
+pub mod text;
 pub mod trace;
 pub mod url;

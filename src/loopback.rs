@@ -3,7 +3,10 @@
 //! It is bound before the browser opens, answers only a GET on the
 //! redirect path (anything else gets 404 and the wait goes on), checks
 //! `state` in constant time, answers the browser with a small page, and
-//! closes. The callback parser is a pure function, fuzzed by the tests.
+//! closes. It also serves a one-time start page that redirects to the
+//! authorize URL, so the browser's command line (readable by every local
+//! user) never holds `state` (docs/security.md). The callback parser is a
+//! pure function, fuzzed by the tests.
 
 use crate::secret::Secret;
 use crate::url::{parse_query, HttpUrl};
@@ -14,40 +17,46 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Why a callback (or a pasted redirect URL) ends the sign-in.
+/// Why a callback (or a pasted redirect URL) ends the sign-in. The
+/// messages say what happened; the caller adds what to run next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
-    /// Bitbucket redirected with `error=` (the user denied, or the
-    /// consumer is misconfigured).
+    /// Bitbucket redirected with `error=` and our `state` (the user
+    /// denied, or the consumer is misconfigured).
     #[error(
-        "Bitbucket refused the sign-in: {error}{}. Nothing was saved. To try again, run \
-         `git credential-bitbucket login` (or the git command) and choose Grant access; if you \
-         did, check the OAuth consumer's permissions (Account: Read, Repositories: Write)",
+        "Bitbucket refused the sign-in: {error}{}; nothing was saved. If you chose Grant access, \
+         check the OAuth consumer's permissions (Account: Read, Repositories: Write)",
         description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
     )]
     Refused {
-        /// OAuth error code, e.g. `access_denied`.
+        /// OAuth error code, e.g. `access_denied`, made printable.
         error: String,
-        /// Its description.
+        /// Its description, made printable.
         description: Option<String>,
     },
-    /// No `state`, or not ours: the redirect did not come from this
-    /// sign-in.
+    /// No `state`, or not ours: whatever else the request says, it did not
+    /// come from Bitbucket, so none of it is shown.
     #[error(
-        "the sign-in redirect carried a missing or wrong state, so it did not come from this \
-         sign-in; nothing was exchanged. Start again with `git credential-bitbucket login` (or the \
-         git command), and use the URL it prints"
+        "a request that did not come from Bitbucket reached the sign-in listener (its state was \
+         missing or wrong: another program on this machine, or an old or altered redirect), so \
+         the sign-in was ended; nothing was exchanged or saved"
     )]
     BadState,
     /// No `code`.
-    #[error(
-        "the sign-in redirect carried no authorization code; nothing was saved. Start again with \
-         `git credential-bitbucket login` (or the git command)"
-    )]
+    #[error("the sign-in redirect carried no authorization code; nothing was saved")]
     MissingCode,
+    /// The one-time start page was asked for a second time: someone else
+    /// may have fetched it first, so the sign-in is not trusted.
+    #[error(
+        "the one-time sign-in link was opened twice (another program on this machine may have \
+         taken it first), so the sign-in was ended to be safe; nothing was exchanged or saved"
+    )]
+    StartReused,
 }
 
 /// Checks a callback query string: the authorization code, or why not.
+/// `state` is checked first: without it, nothing else in the request
+/// (an `error_description`, say) is trusted or shown.
 pub fn parse_callback(query: &str, state: &Secret) -> Result<Secret, CallbackError> {
     let pairs = parse_query(query);
     let get = |k: &str| {
@@ -56,15 +65,15 @@ pub fn parse_callback(query: &str, state: &Secret) -> Result<Secret, CallbackErr
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.as_str())
     };
-    if let Some(error) = get("error") {
-        return Err(CallbackError::Refused {
-            error: crate::bitbucket::printable(error),
-            description: get("error_description").map(crate::bitbucket::printable),
-        });
-    }
     match get("state") {
         Some(s) if state.ct_eq(s) => {}
         _ => return Err(CallbackError::BadState),
+    }
+    if let Some(error) = get("error") {
+        return Err(CallbackError::Refused {
+            error: crate::text::printable(error),
+            description: get("error_description").map(crate::text::printable),
+        });
     }
     match get("code") {
         Some(code) if !code.is_empty() => Ok(Secret::new(code)),
@@ -92,14 +101,28 @@ pub fn parse_paste(line: &str, state: &Secret) -> Option<Result<Secret, Callback
 /// The listener failed to start.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "cannot listen on {addr} for the sign-in redirect ({reason}); another sign-in may be \
-     running, or choose another port in credential.<url>.bitbucketRedirectUri (and on the consumer)"
+    "cannot listen on {addr} for the sign-in redirect ({reason}){}. Choose another port in \
+     credential.{url}.bitbucketRedirectUri and make it the OAuth consumer's Callback URL too",
+    if *in_use {
+        format!(
+            "; another program holds port {port}, perhaps another user's, and it would receive \
+             the sign-in: stop it or wait for it to end"
+        )
+    } else {
+        String::new()
+    }
 )]
 pub struct BindError {
     /// Address.
     pub addr: String,
+    /// Its port.
+    pub port: u16,
     /// Cause.
     pub reason: String,
+    /// Whether the address is taken (rather than unusable).
+    pub in_use: bool,
+    /// The remote's base URL, for the config key to change.
+    pub url: String,
 }
 
 /// A bound listener.
@@ -107,37 +130,67 @@ pub struct Listener {
     servers: Vec<TcpListener>,
     path: String,
     redirect_uri: String,
+    origin: String,
+}
+
+/// The one-time page the browser is opened on: it redirects to the
+/// authorize URL, so that URL (and its `state`) never sits on a command
+/// line other local users can read.
+pub struct StartPage {
+    /// The random part of the path.
+    nonce: Secret,
+    /// Where it redirects.
+    location: String,
+}
+
+impl StartPage {
+    /// A page at `/start/<nonce>` redirecting to `location`.
+    pub fn new(nonce: Secret, location: String) -> StartPage {
+        StartPage { nonce, location }
+    }
+}
+
+/// Whether binding `::1` failed because the machine has no usable IPv6
+/// (then 127.0.0.1 alone serves), rather than because someone holds it.
+fn ipv6_unavailable(e: &std::io::Error) -> bool {
+    // EAFNOSUPPORT: Linux 97, macOS and the BSDs 47, Windows 10047.
+    e.kind() == std::io::ErrorKind::AddrNotAvailable
+        || matches!(e.raw_os_error(), Some(97) if cfg!(target_os = "linux"))
+        || matches!(e.raw_os_error(), Some(47) if cfg!(any(target_os = "macos", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")))
+        || matches!(e.raw_os_error(), Some(10047) if cfg!(windows))
 }
 
 impl Listener {
     /// Binds the configured redirect: its port, or any free port when it
     /// has none. `raw` is the configured string, sent as is when it has a
-    /// port. A literal loopback IP is bound as written; `localhost` binds
-    /// 127.0.0.1 and, best effort, ::1 on the same port, since a browser
-    /// may resolve it either way (Data Center requires `localhost`).
-    pub fn bind(redirect: &HttpUrl, raw: &str) -> Result<Listener, BindError> {
+    /// port; `url` is the remote, named in errors. A literal loopback IP is
+    /// bound as written; `localhost` binds 127.0.0.1 and ::1 on the same
+    /// port, since a browser may resolve it either way (Data Center
+    /// requires `localhost`). A machine without IPv6 gets 127.0.0.1 alone;
+    /// a ::1 port held by someone else is an error, or that program would
+    /// receive the code.
+    pub fn bind(redirect: &HttpUrl, raw: &str, url: &str) -> Result<Listener, BindError> {
         let literal = redirect
             .host
             .parse::<IpAddr>()
             .ok()
             .filter(IpAddr::is_loopback);
         let first_ip = literal.unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let first = bind_one(SocketAddr::new(first_ip, redirect.port.unwrap_or(0)))?;
+        let first_addr = SocketAddr::new(first_ip, redirect.port.unwrap_or(0));
+        let first = bind_one(first_addr).map_err(|e| bind_error(first_addr, &e, url))?;
         let port = first
             .local_addr()
-            .map_err(|e| BindError {
-                addr: first_ip.to_string(),
-                reason: e.to_string(),
-            })?
+            .map_err(|e| bind_error(first_addr, &e, url))?
             .port();
         let mut servers = vec![first];
         if literal.is_none() {
-            match bind_one(SocketAddr::new(
-                IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
-                port,
-            )) {
+            let v6 = SocketAddr::new(IpAddr::from(std::net::Ipv6Addr::LOCALHOST), port);
+            match bind_one(v6) {
                 Ok(v6) => servers.push(v6),
-                Err(e) => crate::trace!("loopback: no ::1 listener ({e}); IPv4 only"),
+                Err(e) if ipv6_unavailable(&e) => {
+                    crate::trace!("loopback: no ::1 on this machine ({e}); IPv4 only");
+                }
+                Err(e) => return Err(bind_error(v6, &e, url)),
             }
         }
         let path = redirect
@@ -150,10 +203,15 @@ impl Listener {
             Some(_) => raw.to_owned(),
             None => format!("http://{}:{port}{}", redirect.host_for_url(), redirect.path),
         };
+        let origin = match first_ip {
+            IpAddr::V6(ip) => format!("http://[{ip}]:{port}"),
+            IpAddr::V4(ip) => format!("http://{ip}:{port}"),
+        };
         Ok(Listener {
             servers,
             path,
             redirect_uri,
+            origin,
         })
     }
 
@@ -162,36 +220,63 @@ impl Listener {
         &self.redirect_uri
     }
 
+    /// The address of `page` on this listener, to open in the browser.
+    pub fn start_url(&self, page: &StartPage) -> String {
+        format!("{}/start/{}", self.origin, page.nonce.expose())
+    }
+
     /// Serves requests, one thread per bound address, until one callback
     /// arrives or `stop` is set; the callback's outcome goes to `tx` as
-    /// `wrap(result)`. Join the handles to be sure the sockets are closed.
+    /// `wrap(result)`. `start`, if any, is served once. Join the handles
+    /// to be sure the sockets are closed.
     pub fn spawn<E: Send + 'static>(
         self,
         state: Secret,
+        start: Option<StartPage>,
         tx: Sender<E>,
         wrap: fn(Result<Secret, CallbackError>) -> E,
         stop: Arc<AtomicBool>,
     ) -> Vec<std::thread::JoinHandle<()>> {
-        let path = Arc::new(self.path);
+        let shared = Arc::new(Shared {
+            redirect_path: self.path,
+            state,
+            start,
+            started: AtomicBool::new(false),
+            stop,
+        });
         self.servers
             .into_iter()
             .map(|server| {
-                let (state, tx, stop, path) =
-                    (state.clone(), tx.clone(), stop.clone(), path.clone());
-                std::thread::spawn(move || serve(&server, &path, &state, &tx, wrap, &stop))
+                let (shared, tx) = (shared.clone(), tx.clone());
+                std::thread::spawn(move || serve(&server, &shared, &tx, wrap))
             })
             .collect()
     }
 }
 
-fn bind_one(addr: SocketAddr) -> Result<TcpListener, BindError> {
-    let fail = |e: std::io::Error| BindError {
+/// What every connection of one sign-in needs.
+struct Shared {
+    redirect_path: String,
+    state: Secret,
+    start: Option<StartPage>,
+    started: AtomicBool,
+    stop: Arc<AtomicBool>,
+}
+
+fn bind_error(addr: SocketAddr, e: &std::io::Error, url: &str) -> BindError {
+    BindError {
         addr: addr.to_string(),
+        port: addr.port(),
         reason: e.to_string(),
-    };
-    let listener = TcpListener::bind(addr).map_err(fail)?;
+        in_use: e.kind() == std::io::ErrorKind::AddrInUse,
+        url: crate::text::plain(url),
+    }
+}
+
+fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)?;
     // Polled, so the wait can end (timeout, paste, the other listener).
-    listener.set_nonblocking(true).map_err(fail)?;
+    listener.set_nonblocking(true)?;
     Ok(listener)
 }
 
@@ -200,22 +285,15 @@ fn bind_one(addr: SocketAddr) -> Result<TcpListener, BindError> {
 /// browser opens ahead of time can never hold up the callback.
 fn serve<E: Send + 'static>(
     listener: &TcpListener,
-    redirect_path: &Arc<String>,
-    state: &Secret,
+    shared: &Arc<Shared>,
     tx: &Sender<E>,
     wrap: fn(Result<Secret, CallbackError>) -> E,
-    stop: &Arc<AtomicBool>,
 ) {
-    while !stop.load(Ordering::SeqCst) {
+    while !shared.stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
-                let (path, state, tx, stop) = (
-                    redirect_path.clone(),
-                    state.clone(),
-                    tx.clone(),
-                    stop.clone(),
-                );
-                std::thread::spawn(move || answer(stream, &path, &state, &tx, wrap, &stop));
+                let (shared, tx) = (shared.clone(), tx.clone());
+                std::thread::spawn(move || answer(stream, &shared, &tx, wrap));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20));
@@ -232,11 +310,9 @@ fn serve<E: Send + 'static>(
 /// Reads one request from `stream` and answers it.
 fn answer<E>(
     mut stream: TcpStream,
-    redirect_path: &str,
-    state: &Secret,
+    shared: &Shared,
     tx: &Sender<E>,
     wrap: fn(Result<Secret, CallbackError>) -> E,
-    stop: &AtomicBool,
 ) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
@@ -245,29 +321,76 @@ fn answer<E>(
         return;
     };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    if method != "GET" || path != redirect_path {
-        crate::trace!("loopback: {method} {path} -> 404");
-        respond(&mut stream, 404, "text/plain; charset=utf-8", "Not found\n");
-        return;
+    if method == "GET" && path != shared.redirect_path {
+        if let Some(start) = &shared.start {
+            if path
+                .strip_prefix("/start/")
+                .is_some_and(|n| start.nonce.ct_eq(n))
+            {
+                answer_start(&mut stream, shared, start, tx, wrap);
+                return;
+            }
+        }
     }
-    // The first callback wins; the sign-in is over for any later one.
-    if stop.swap(true, Ordering::SeqCst) {
+    if method != "GET" || path != shared.redirect_path {
+        crate::trace!("loopback: {method} {} -> 404", crate::text::printable(path));
         respond(
             &mut stream,
             404,
+            &[],
+            "text/plain; charset=utf-8",
+            "Not found\n",
+        );
+        return;
+    }
+    // The first callback wins; the sign-in is over for any later one.
+    if shared.stop.swap(true, Ordering::SeqCst) {
+        respond(
+            &mut stream,
+            404,
+            &[],
             "text/plain; charset=utf-8",
             "This sign-in has already ended.\n",
         );
         return;
     }
-    let result = parse_callback(query, state);
+    let result = parse_callback(query, &shared.state);
     crate::trace!("loopback: callback received, ok={}", result.is_ok());
     let page = match &result {
         Ok(_) => success_page(),
         Err(e) => failure_page(&e.to_string()),
     };
-    respond(&mut stream, 200, "text/html; charset=utf-8", &page);
+    respond(&mut stream, 200, &[], "text/html; charset=utf-8", &page);
     let _ = tx.send(wrap(result));
+}
+
+/// The start page: the first GET is redirected to the authorize URL; a
+/// second one means two parties hold the link, so the sign-in ends.
+fn answer_start<E>(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    start: &StartPage,
+    tx: &Sender<E>,
+    wrap: fn(Result<Secret, CallbackError>) -> E,
+) {
+    if !shared.started.swap(true, Ordering::SeqCst) {
+        crate::trace!("loopback: start page -> authorize URL");
+        respond(
+            stream,
+            302,
+            &[("Location", &start.location)],
+            "text/plain; charset=utf-8",
+            "Continuing to Bitbucket.\n",
+        );
+        return;
+    }
+    crate::trace!("loopback: start page asked for twice; ending the sign-in");
+    let first_to_end = !shared.stop.swap(true, Ordering::SeqCst);
+    let page = failure_page(&CallbackError::StartReused.to_string());
+    respond(stream, 200, &[], "text/html; charset=utf-8", &page);
+    if first_to_end {
+        let _ = tx.send(wrap(Err(CallbackError::StartReused)));
+    }
 }
 
 /// Reads the request line and skips the headers (nothing in them
@@ -290,13 +413,27 @@ fn read_request_line(stream: &mut TcpStream) -> Option<(String, String)> {
     Some((method, target))
 }
 
-fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &str) {
+fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    extra: &[(&str, &str)],
+    content_type: &str,
+    body: &str,
+) {
     let reason = match status {
         200 => "OK",
+        302 => "Found",
         _ => "Not Found",
     };
+    // A header value never carries a line break (it would add headers).
+    let extra: String = extra
+        .iter()
+        .filter(|(_, v)| !v.contains(['\r', '\n']))
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\n\
+         {extra}\
          Content-Type: {content_type}\r\n\
          Content-Length: {}\r\n\
          Cache-Control: no-store\r\n\
@@ -393,6 +530,74 @@ mod tests {
             parse_callback("error=access_denied&error_description=no+way&state=st4te", &state),
             Err(CallbackError::Refused { ref error, .. }) if error == "access_denied"
         ));
+    }
+
+    #[test]
+    fn an_error_callback_without_our_state_is_not_believed() {
+        let state = Secret::new("st4te");
+        for query in [
+            "error=access_denied&error_description=%1b%5d0%3bpwned%07Call+0800",
+            "error=access_denied&error_description=x&state=other",
+            "state=&error=server_error",
+        ] {
+            let err = parse_callback(query, &state).expect_err(query);
+            assert_eq!(err, CallbackError::BadState, "{query}");
+            assert!(err.to_string().contains("did not come from Bitbucket"));
+        }
+        // With our state, Bitbucket's words are shown, made printable.
+        let err = parse_callback(
+            "error=x%1b%5b2J&error_description=a%07b&state=st4te",
+            &state,
+        )
+        .expect_err("refused");
+        assert!(!err.to_string().contains(['\x1b', '\x07']), "{err}");
+        assert!(err.to_string().contains("x [2J (a b)"), "{err}");
+    }
+
+    fn url_of(addr: &str) -> HttpUrl {
+        HttpUrl::parse(addr).expect("a redirect URL")
+    }
+
+    #[test]
+    fn a_held_ipv6_loopback_port_fails_the_bind_naming_port_and_key() {
+        // Someone else holds [::1]:PORT (skipped where ::1 cannot be bound:
+        // then the squatting cannot happen either).
+        let Ok(squatter) = TcpListener::bind("[::1]:0") else {
+            eprintln!("skipped: no ::1 here");
+            return;
+        };
+        let port = squatter.local_addr().expect("addr").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            eprintln!("skipped: 127.0.0.1:{port} is taken too");
+            return;
+        }
+        let raw = format!("http://localhost:{port}/");
+        let err = Listener::bind(&url_of(&raw), &raw, "https://bb.example")
+            .err()
+            .expect("a held ::1 port is an error");
+        assert!(err.in_use, "{err}");
+        let text = err.to_string();
+        assert!(text.contains(&format!("[::1]:{port}")), "{text}");
+        assert!(
+            text.contains("credential.https://bb.example.bitbucketRedirectUri"),
+            "{text}"
+        );
+        drop(squatter);
+        // Free again: both addresses are bound.
+        let ok = Listener::bind(&url_of(&raw), &raw, "https://bb.example").expect("bind");
+        assert_eq!(ok.servers.len(), 2);
+    }
+
+    #[test]
+    fn only_a_missing_ipv6_is_tolerated() {
+        let unavailable = std::io::Error::from(std::io::ErrorKind::AddrNotAvailable);
+        assert!(ipv6_unavailable(&unavailable));
+        for kind in [
+            std::io::ErrorKind::AddrInUse,
+            std::io::ErrorKind::PermissionDenied,
+        ] {
+            assert!(!ipv6_unavailable(&std::io::Error::from(kind)), "{kind:?}");
+        }
     }
 
     #[test]

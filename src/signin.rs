@@ -5,17 +5,19 @@
 
 use crate::bitbucket::{ApiError, Client, TokenSet};
 use crate::config::{Env, HostConfig};
-use crate::loopback::{parse_paste, BindError, CallbackError, Listener};
+use crate::loopback::{parse_paste, BindError, CallbackError, Listener, StartPage};
 use crate::oauth::{authorize_url, new_state, Pkce, RandomError};
 use crate::secret::Secret;
-use crate::store::Account;
+use crate::store::lock::{self, lock_path, Lock};
+use crate::store::{Account, StoreError};
 use std::io::{BufRead, Write};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-/// Why signing in failed.
+/// Why signing in failed. Every piece of outside text in these messages
+/// (account names from a URL or a server) is made printable first.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
     /// Neither a browser nor a terminal: nobody can answer (SPEC §6).
@@ -28,23 +30,54 @@ pub enum SignInError {
         /// The host.
         url: String,
     },
+    /// `login` (without `--no-browser`) with neither a browser nor a
+    /// terminal: waiting would be for a redirect nobody was told to make.
+    #[error(
+        "`login` found no browser and no terminal here, so nobody could open the sign-in page. \
+         Run `git credential-bitbucket login --no-browser {url}` from a terminal (it prints a URL \
+         to open on any machine and reads the redirect back); or, over SSH, forward the port \
+         first (`ssh -L {port}:127.0.0.1:{port} <this host>`) and run it with --no-browser, \
+         which waits for the redirect; or use a token instead of OAuth: \
+         `git credential-bitbucket configure {url} --api-token`"
+    )]
+    NoWayToLogIn {
+        /// The host.
+        url: String,
+        /// The redirect port, for the `ssh -L` example.
+        port: String,
+    },
     /// The loopback listener could not start.
     #[error(transparent)]
     Bind(#[from] BindError),
-    /// The callback ended the sign-in.
+    /// The callback lock could not be had.
     #[error(transparent)]
-    Callback(#[from] CallbackError),
+    Lock(#[from] StoreError),
+    /// The callback ended the sign-in.
+    #[error(
+        "{source}. To try again, run `git credential-bitbucket login {url}` (or the git command)"
+    )]
+    Callback {
+        /// What the callback (or paste) said.
+        source: CallbackError,
+        /// The host.
+        url: String,
+    },
     /// Nobody finished in time.
     #[error(
-        "timed out after {seconds} s waiting for the sign-in in the browser; run \
-         `git credential-bitbucket login {url}` to try again, or raise \
-         credential.{url}.bitbucketLoginTimeout"
+        "timed out after {seconds} s waiting for the sign-in in the browser. If the browser \
+         showed a Bitbucket error page instead of \"Grant access\" (an unknown client id, \
+         \"Invalid redirect_uri\"), the OAuth consumer settings are wrong: its Key must be \
+         credential.{url}.bitbucketClientId and its Callback URL {redirect_uri} \
+         (credential.{url}.bitbucketRedirectUri). Run `git credential-bitbucket login {url}` to \
+         try again, or raise credential.{url}.bitbucketLoginTimeout"
     )]
     Timeout {
         /// The wait.
         seconds: u64,
         /// The host.
         url: String,
+        /// The configured redirect URI.
+        redirect_uri: String,
     },
     /// The code exchange failed.
     #[error(
@@ -64,9 +97,9 @@ pub enum SignInError {
          as {asked}; or change the user in the remote URL"
     )]
     AccountMismatch {
-        /// The account git asked for.
+        /// The account git asked for, made printable.
         asked: String,
-        /// The account that signed in.
+        /// The account that signed in, made printable.
         got: String,
     },
     /// No randomness.
@@ -94,9 +127,12 @@ pub struct Surroundings {
     /// Whether to read a paste while waiting: `login` always does on a
     /// terminal, `get` only when there is no browser.
     pub paste: bool,
-    /// `login`: with neither browser nor terminal it still prints the URL
-    /// and waits for the redirect (e.g. through `ssh -L`); `get` fails fast.
+    /// `login`: with neither browser nor terminal, `login --no-browser`
+    /// still prints the URL and waits for the redirect (e.g. through
+    /// `ssh -L`); plain `login` and `get` fail fast.
     pub login: bool,
+    /// `login --no-browser`: the user opens the URL themselves.
+    pub no_browser: bool,
 }
 
 /// Decides, in one place, whether there is a browser and a terminal
@@ -110,6 +146,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
             terminal: false,
             paste: false,
             login,
+            no_browser,
         };
     }
     let browser = if no_browser {
@@ -129,6 +166,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
         terminal,
         paste,
         login,
+        no_browser,
     }
 }
 
@@ -217,70 +255,158 @@ pub fn open_browser(browser: &Browser, url: &str) {
     }
 }
 
+/// The paste prompt's state, shared by the reader and the sign-in.
+#[derive(Default)]
+struct Prompt {
+    /// The terminal a prompt is waiting on for its line, if any.
+    open: Option<std::fs::File>,
+    /// The sign-in is over: no new prompt.
+    ended: bool,
+}
+
+type OpenPrompt = Arc<std::sync::Mutex<Prompt>>;
+
 enum Event {
     Callback(Result<Secret, CallbackError>),
 }
 
-/// Runs the whole browser sign-in: bind, print and open the authorize URL,
-/// wait for the callback (or a paste), exchange the code, learn the
-/// account, check it against `asked`.
-pub fn sign_in(
+/// What [`sign_in`] ended with.
+#[derive(Debug)]
+pub enum SignedIn<T> {
+    /// A new sign-in: its tokens and account, and the callback port's
+    /// lock, to hold until the record is saved (a process waiting for the
+    /// port then finds it).
+    New(TokenSet, Account, Option<Lock>),
+    /// While we waited for the callback port, another process signed in:
+    /// what `meanwhile` found.
+    Found(T),
+}
+
+/// The lock that keeps two of our sign-ins off one callback port: the
+/// second would fail with "address in use" (say a remote with `user@` and
+/// one without, cloned in parallel; or two hosts on the default port).
+/// `None` when the port is chosen by the system and cannot collide.
+fn lock_callback_port(cfg: &HostConfig) -> Result<Option<Lock>, SignInError> {
+    let Some(port) = cfg.redirect.port.filter(|p| *p != 0) else {
+        return Ok(None);
+    };
+    let path = lock_path(&crate::store::data_dir()?, &format!("callback port {port}"));
+    // The holder may wait a whole login timeout for its browser.
+    let wait = cfg.login_timeout.saturating_add(Duration::from_secs(60));
+    let notice =
+        format!("waiting for another sign-in to finish: it uses the same callback port ({port})");
+    Ok(Some(lock::acquire_saying(&path, wait, Some(&notice))?))
+}
+
+/// Runs the whole browser sign-in: take the callback port, bind, print the
+/// authorize URL and open the browser, wait for the callback (or a paste),
+/// exchange the code, learn the account, check it against `asked`.
+///
+/// `meanwhile` is asked once the port is ours: a process that held it may
+/// have signed in the account we need; if it finds that record, no
+/// browser opens.
+pub fn sign_in<T>(
     cfg: &HostConfig,
     client: &Client<'_>,
     how: &Surroundings,
     asked: Option<&str>,
-) -> Result<(TokenSet, Account), SignInError> {
-    let url = cfg.remote.base_url();
-    if how.browser.is_none() && !how.terminal && !how.login {
-        return Err(SignInError::NoWayToSignIn { url });
+    meanwhile: &dyn Fn() -> Option<T>,
+) -> Result<SignedIn<T>, SignInError> {
+    let url = crate::text::plain(&cfg.remote.base_url());
+    if how.browser.is_none() && !how.terminal {
+        if !how.login {
+            return Err(SignInError::NoWayToSignIn { url });
+        }
+        if !how.no_browser {
+            let port = cfg
+                .redirect
+                .port
+                .map_or_else(|| "PORT".to_owned(), |p| p.to_string());
+            return Err(SignInError::NoWayToLogIn { url, port });
+        }
+    }
+    let port_lock = lock_callback_port(cfg)?;
+    if let Some(found) = meanwhile() {
+        crate::trace!("sign-in: another process signed in meanwhile");
+        return Ok(SignedIn::Found(found));
     }
     // Bind before the browser opens, or a fast browser finds nobody
     // listening (atlascode#1663).
-    let listener = Listener::bind(&cfg.redirect, &cfg.redirect_uri)?;
+    let listener = Listener::bind(&cfg.redirect, &cfg.redirect_uri, &url)?;
     let redirect_uri = listener.redirect_uri().to_owned();
     let state = new_state()?;
     let pkce = Pkce::new()?;
-    let auth_url = authorize_url(cfg, &redirect_uri, &state, &pkce);
+    let auth_url = crate::text::plain(&authorize_url(cfg, &redirect_uri, &state, &pkce));
+    // The browser gets a one-time local page that redirects to the
+    // authorize URL: a command line is readable by every local user, and
+    // the authorize URL holds `state` (docs/security.md).
+    let start = match &how.browser {
+        Some(_) => Some(StartPage::new(new_state()?, auth_url.clone())),
+        None => None,
+    };
+    let start_url = start.as_ref().map(|p| listener.start_url(p));
 
     let (tx, rx) = mpsc::channel::<Event>();
     let stop = Arc::new(AtomicBool::new(false));
-    let servers = listener.spawn(state.clone(), tx.clone(), Event::Callback, stop.clone());
+    let servers = listener.spawn(
+        state.clone(),
+        start,
+        tx.clone(),
+        Event::Callback,
+        stop.clone(),
+    );
 
     let seconds = cfg.login_timeout.as_secs();
+    let shown_redirect = crate::text::plain(&redirect_uri);
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "git-credential-bitbucket: sign in to Bitbucket ({url}) in your browser; waiting up to {seconds} s for \
-         the redirect to {redirect_uri} (Ctrl-C cancels). If no browser opens, open this URL:"
-    );
+    let _ = if how.browser.is_some() {
+        writeln!(
+            err,
+            "git-credential-bitbucket: sign in to Bitbucket ({url}) in your browser; waiting up to \
+             {seconds} s (Ctrl-C cancels). If no browser opens, open this URL:"
+        )
+    } else {
+        writeln!(
+            err,
+            "git-credential-bitbucket: to sign in to Bitbucket ({url}), open this URL in a browser \
+             on any machine; waiting up to {seconds} s for its redirect to {shown_redirect} \
+             (Ctrl-C cancels):"
+        )
+    };
     // The URL alone on its own line, plain text (SPEC §6).
     let _ = writeln!(err, "{auth_url}");
     let _ = writeln!(
         err,
-        "git-credential-bitbucket: if Bitbucket shows \"Invalid redirect_uri\", the consumer's Callback URL \
-         must be {} (credential.{url}.bitbucketRedirectUri).",
-        cfg.redirect_uri
+        "git-credential-bitbucket: a Bitbucket error page instead of \"Grant access\" (an \
+         unknown client id, \"Invalid redirect_uri\") means the OAuth consumer settings: its Key \
+         must be credential.{url}.bitbucketClientId and its Callback URL {} \
+         (credential.{url}.bitbucketRedirectUri).",
+        crate::text::plain(&cfg.redirect_uri)
     );
     drop(err);
-    match &how.browser {
-        Some(b) => open_browser(b, &auth_url),
-        None => {
-            eprintln!(
-                "git-credential-bitbucket: no browser here. Open the URL on any machine; if its redirect to \
-                 {redirect_uri} fails there, paste the address it tried to open (or the code) here."
-            );
-            if std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty()) {
+    match (&how.browser, &start_url) {
+        (Some(b), Some(start_url)) => open_browser(b, start_url),
+        _ => {
+            if how.paste {
+                eprintln!(
+                    "git-credential-bitbucket: if the redirect to {shown_redirect} fails on that \
+                     machine, paste the address it tried to open (or the code) here."
+                );
+            }
+            let over_ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty());
+            if over_ssh || !how.terminal {
                 if let Some(port) = crate::url::HttpUrl::parse(&redirect_uri).and_then(|u| u.port) {
                     eprintln!(
-                        "git-credential-bitbucket: over SSH you can also forward the port: \
+                        "git-credential-bitbucket: from another machine, forward the port first: \
                          ssh -L {port}:127.0.0.1:{port} <this host>"
                     );
                 }
             }
         }
     }
+    let prompt = OpenPrompt::default();
     if how.paste {
-        spawn_paste_reader(state.clone(), tx);
+        spawn_paste_reader(state.clone(), tx, prompt.clone());
     }
 
     let deadline = Instant::now() + cfg.login_timeout;
@@ -311,13 +437,30 @@ pub fn sign_in(
     if countdown {
         eprint!("\r\x1b[K");
     }
+    // A paste prompt still waiting for a line: end it, so the next
+    // message starts on a line of its own.
+    if let Ok(mut p) = prompt.lock() {
+        p.ended = true;
+        if let Some(mut tty) = p.open.take() {
+            let _ = writeln!(tty);
+        }
+    }
     stop.store(true, Ordering::SeqCst);
     for s in servers {
         let _ = s.join();
     }
     let code = match outcome {
-        Some(r) => r?,
-        None => return Err(SignInError::Timeout { seconds, url }),
+        Some(r) => r.map_err(|source| SignInError::Callback {
+            source,
+            url: url.clone(),
+        })?,
+        None => {
+            return Err(SignInError::Timeout {
+                seconds,
+                url,
+                redirect_uri: crate::text::plain(&cfg.redirect_uri),
+            })
+        }
     };
     crate::trace!("sign-in: exchanging the authorization code");
     let tokens = client
@@ -329,16 +472,18 @@ pub fn sign_in(
     if let Some(asked) = asked {
         if !cfg.kind.same_user(&account, asked) {
             return Err(SignInError::AccountMismatch {
-                asked: asked.to_owned(),
-                got: crate::bitbucket::account_label(&account),
+                asked: crate::text::printable(asked),
+                got: crate::text::printable(&crate::bitbucket::account_label(&account)),
             });
         }
     }
-    Ok((tokens, account))
+    Ok(SignedIn::New(tokens, account, port_lock))
 }
 
 /// Reads pasted redirect URLs or codes from `/dev/tty` until one is valid.
-fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>) {
+/// While a prompt waits for its line, `prompt` holds the terminal, so the
+/// sign-in can end that line when it finishes another way.
+fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>, prompt: OpenPrompt) {
     std::thread::spawn(move || {
         let Ok(tty) = std::fs::OpenOptions::new()
             .read(true)
@@ -351,7 +496,18 @@ fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>) {
             Ok(o) => o,
             Err(_) => return,
         };
-        let _ = write!(out, "Paste the redirect URL or code: ");
+        // Writes `text` as the open prompt, unless the sign-in is over;
+        // `None` marks the prompt answered.
+        let ask = |text: Option<&str>, out: &mut std::fs::File| {
+            if let Ok(mut p) = prompt.lock() {
+                p.open = None;
+                if let Some(text) = text.filter(|_| !p.ended) {
+                    let _ = write!(out, "{text}");
+                    p.open = out.try_clone().ok();
+                }
+            }
+        };
+        ask(Some("Paste the redirect URL or code: "), &mut out);
         let mut reader = std::io::BufReader::new(tty);
         let mut line = String::new();
         loop {
@@ -360,15 +516,16 @@ fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>) {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             }
+            ask(None, &mut out);
             match parse_paste(&line, &state) {
                 Some(result) => {
                     let _ = tx.send(Event::Callback(result));
                     return;
                 }
                 None => {
-                    let _ = write!(
-                        out,
-                        "That is neither a redirect URL nor a code; paste again: "
+                    ask(
+                        Some("That is neither a redirect URL nor a code; paste again: "),
+                        &mut out,
                     );
                 }
             }

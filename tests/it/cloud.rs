@@ -79,10 +79,17 @@ fn first_clone_opens_the_browser_once_and_exchanges_one_code() {
         "browser log:\n{}",
         env.browser_log()
     );
+    // The browser is opened on the helper's one-time start page, which
+    // redirects to the authorize URL.
     let opened = &env.browser_urls()[0];
     assert!(
-        opened.starts_with(&format!("{}?", fake.authorize_url())),
+        opened.starts_with("http://127.0.0.1:") && opened.contains("/start/"),
         "{opened}"
+    );
+    let authorize_url = &env.browser_authorize_urls()[0];
+    assert!(
+        authorize_url.starts_with(&format!("{}?", fake.authorize_url())),
+        "{authorize_url}"
     );
     assert_eq!(fake.count(&Kind::Authorize), 1);
 

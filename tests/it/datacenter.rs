@@ -90,7 +90,7 @@ fn first_clone_signs_in_with_pkce_and_body_auth_then_a_refresh_revokes_the_old_t
 
     // One sign-in, with the endpoints derived from the remote.
     assert_eq!(env.browser_opens(), 1, "{}", env.browser_log());
-    let opened = &env.browser_urls()[0];
+    let opened = &env.browser_authorize_urls()[0];
     assert!(
         opened.starts_with(&format!(
             "{}/rest/oauth2/latest/authorize?",

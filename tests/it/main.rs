@@ -23,4 +23,5 @@ mod regressions;
 mod robustness;
 mod server_answers;
 mod setup;
+mod signin_safety;
 mod store_safety;

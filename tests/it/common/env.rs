@@ -595,6 +595,16 @@ sys.stdout.write(out.decode("utf-8", "replace"))
             .collect()
     }
 
+    /// The authorize URLs the browsers reached through the helper's
+    /// one-time start page (`start <status> <location>` lines), in order.
+    pub fn browser_authorize_urls(&self) -> Vec<String> {
+        self.browser_log()
+            .lines()
+            .filter_map(|l| l.strip_prefix("start "))
+            .filter_map(|l| l.split_once(' ').map(|(_, url)| url.to_string()))
+            .collect()
+    }
+
     /// Waits (up to 35 s) until every opened browser has finished.
     pub fn wait_for_browsers(&self) {
         let deadline = Instant::now() + Duration::from_secs(35);
