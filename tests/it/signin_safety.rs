@@ -456,3 +456,66 @@ fn the_paste_prompt_is_ended_before_the_next_message() {
     assert!(after.contains("signed in"), "{}", describe(&out));
     assert_eq!(fake.token_requests("authorization_code").len(), 1);
 }
+
+/// A shell prefix that runs a command as another user (nobody), if this
+/// test process may do so (it runs as root) and `/usr/bin/python3` is
+/// usable there; else `None`.
+fn as_another_user() -> Option<String> {
+    let prefix = "setpriv --reuid=65534 --regid=65534 --clear-groups";
+    let ok = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{prefix} /usr/bin/python3 -c 'import os; assert os.getuid() == 65534'"
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| prefix.to_owned())
+}
+
+/// Issue 12 #9 (Linux): another user's program that read the start page's
+/// address from the browser's command line and fetched it first is refused
+/// (the kernel's socket table names its owner); it cannot end the sign-in
+/// either, and the real browser's sign-in goes on.
+#[test]
+fn another_users_fetch_of_the_start_page_is_refused_and_the_sign_in_goes_on() {
+    let Some(other_user) = as_another_user() else {
+        eprintln!("skipped: cannot run a program as another user here (needs root and setpriv)");
+        return;
+    };
+    let (fake, env) = setup();
+    let trace = env.root().join("trace.log");
+    env.set_env("GIT_CREDENTIAL_BITBUCKET_TRACE", &trace);
+    // The other user fetches the page, as a stealing program would (no
+    // redirect followed), then the real browser (ours) opens it.
+    let steal = "import sys, urllib.request as u\n\
+                 class N(u.HTTPRedirectHandler):\n    \
+                 def redirect_request(self, *a): return None\n\
+                 try: u.build_opener(u.ProxyHandler({}), N()).open(sys.argv[1], timeout=10)\n\
+                 except Exception as e: print(e)";
+    let browser = format!(
+        "f() {{ {other_user} /usr/bin/python3 -c {} \"$1\"; {} {} \"$1\"; }}; f",
+        shell_quote(steal),
+        shell_quote(&python3()),
+        shell_quote(crate::common::env::FAKE_BROWSER),
+    );
+    env.set_config(&key(&fake, "bitbucketBrowser"), &browser);
+
+    let out = env.helper(&["get"], &get_input(&fake, None));
+
+    assert_success(&out, "get");
+    assert!(stdout(&out).contains("password="), "{}", describe(&out));
+    let traced = std::fs::read_to_string(&trace).unwrap_or_default();
+    assert!(
+        traced.contains("refused a request from uid 65534"),
+        "the other user's request reached the listener and was refused:\n{traced}"
+    );
+    env.wait_for_browsers();
+    assert!(
+        env.browser_log().contains("\nstart 302 "),
+        "{}",
+        env.browser_log()
+    );
+    assert_eq!(fake.token_requests("authorization_code").len(), 1);
+}
