@@ -6,6 +6,7 @@ pub mod choice;
 pub mod file;
 pub mod keyring;
 pub mod lock;
+pub mod secrets;
 
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
