@@ -434,11 +434,24 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
     let store = existing_store(&dir, cfg.store, &host).and_then(|s| s.records(&host).map(|_| s));
     let store = match store {
         Ok(s) => {
+            // stores.json names the hosts whose `auto` is decided.
+            let remembered = std::fs::read(dir.join("stores.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .is_some_and(|v| v["hosts"].get(&host).is_some());
+            let undecided = cfg.store == config::StoreChoice::Auto && !remembered;
             checks.push(check(
                 Some(&base),
                 "store",
                 Level::Ok,
-                format!("the {} store can be read", s.name()),
+                match undecided {
+                    true => format!(
+                        "the {} store can be read (bitbucketStore=auto: the first sign-in \
+                         chooses the keyring if one answers, else the file)",
+                        s.name()
+                    ),
+                    false => format!("the {} store can be read", s.name()),
+                },
             ));
             Some(s)
         }

@@ -29,14 +29,21 @@ pub fn run(
     let host = cfg.remote.store_key();
     let asked = account.or_else(|| app::asked_account(remote.username.as_deref()));
     let token = match cfg.flow {
-        Flow::Token => app::find(store.as_ref(), &host, asked, &cfg)?
-            .and_then(|r| r.access_token)
-            .ok_or_else(|| {
-                Error::Failed(format!(
-                    "no API token or access token is stored for {base}; store one with `git \
+        // As `get` does: a URL naming alice still finds a token stored
+        // under a generic username.
+        Flow::Token => match app::find(store.as_ref(), &host, asked, &cfg)? {
+            Some(r) => Some(r),
+            None if asked.is_some() => app::find(store.as_ref(), &host, None, &cfg)?
+                .filter(|r| app::GENERIC_USERS.contains(&r.account.username.as_str())),
+            None => None,
+        }
+        .and_then(|r| r.access_token)
+        .ok_or_else(|| {
+            Error::Failed(format!(
+                "no API token or access token is stored for {base}; store one with `git \
                      credential-bitbucket configure {base} --api-token`"
-                ))
-            })?,
+            ))
+        })?,
         _ => app::obtain(&cfg, store.as_ref(), &host, asked, env)?
             .access_token
             .ok_or_else(|| Error::Failed(format!("no access token could be had for {base}")))?,
