@@ -253,6 +253,12 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         ));
     }
     if secret.is_none() && s.client_secret_stdin && !s.api_token {
+        if client_id.is_none() {
+            return Err(Error::Usage(
+                "--client-secret-stdin: give --client-id too; the secret is kept for that consumer"
+                    .into(),
+            ));
+        }
         secret = Some(read_secret("the consumer secret")?);
     }
     // A secret left in this gitconfig file: moved on request, or when a
