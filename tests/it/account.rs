@@ -468,3 +468,37 @@ fn guided_configure_offers_an_api_token_and_git_then_uses_it() {
         "{used:?}"
     );
 }
+
+#[test]
+fn guided_configure_run_again_shows_what_is_set_and_enter_keeps_it() {
+    let env = TestEnv::new();
+    let url = "https://bitbucket.org";
+    let out = env.helper(
+        &[
+            "configure",
+            url,
+            "--client-id",
+            "KEY1",
+            "--client-secret-stdin",
+        ],
+        "SECRET1\n",
+    );
+    assert_success(&out, "configure without a terminal");
+
+    // The OAuth way, then Enter at the key and at the secret.
+    let shown = env.configure_on_pty(url, &["1", "", ""]);
+    for phrase in [
+        "Consumer key [KEY1]:",
+        "Enter keeps the one stored now",
+        "nothing changed",
+    ] {
+        assert!(shown.contains(phrase), "missing {phrase:?}:\n{shown}");
+    }
+    assert!(!shown.contains("SECRET1"), "{shown}");
+    let id = stdout(&env.git(&[
+        "config",
+        "--global",
+        "credential.https://bitbucket.org.bitbucketClientId",
+    ]));
+    assert_eq!(id.trim(), "KEY1");
+}
