@@ -502,3 +502,39 @@ fn guided_configure_run_again_shows_what_is_set_and_enter_keeps_it() {
     ]));
     assert_eq!(id.trim(), "KEY1");
 }
+
+/// With the keyring, the moved secret is a keyring item: no file holds it,
+/// and the sign-in reads it from there.
+#[test]
+fn with_the_keyring_the_consumer_secret_is_a_keyring_item_and_in_no_file() {
+    let (fake, env) = setup();
+    env.set_config(&key(&fake, "bitbucketStore"), "keyring");
+    let Some(_guard) = crate::keyring::secret_service(&env) else {
+        return;
+    };
+    let out = env.helper(&["configure", &fake.base_url(), "--move-secret"], "");
+    assert_success(&out, "configure --move-secret with the keyring");
+    assert!(
+        stderr(&out).contains("kept in the keyring store"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        env.files_containing(&[fake.client_secret()]),
+        vec![],
+        "the secret is in a file"
+    );
+
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+    let exchanges = fake.token_requests("authorization_code");
+    assert_eq!(exchanges.len(), 1);
+    assert_eq!(exchanges[0].status, 200, "{:#?}", exchanges[0]);
+
+    let out = env.helper(&["unconfigure", &fake.base_url()], "");
+    assert_success(&out, "unconfigure");
+    assert!(
+        stderr(&out).contains("and the consumer secret from the token store"),
+        "{}",
+        describe(&out)
+    );
+}
