@@ -28,7 +28,7 @@ pub const NAME: &str = "git-credential-bitbucket";
 /// The username that means "no particular account" on Cloud (FACTS A.7).
 const TOKEN_AUTH_USER: &str = "x-token-auth";
 /// Usernames of stored tokens that name no account (FACTS A.9).
-const GENERIC_USERS: [&str; 2] = [TOKEN_AUTH_USER, "x-bitbucket-api-token-auth"];
+pub(crate) const GENERIC_USERS: [&str; 2] = [TOKEN_AUTH_USER, "x-bitbucket-api-token-auth"];
 
 /// Runs a protocol action (`get`, `store`, `erase`, `capability`, or an
 /// unknown word, which is ignored as git asks).
@@ -113,13 +113,13 @@ fn remote_of(req: &Request) -> Option<Remote> {
 
 /// The account git asked for: its username, unless it is the generic
 /// `x-token-auth` (SPEC §4 step 1).
-fn asked_account(username: Option<&str>) -> Option<&str> {
+pub(crate) fn asked_account(username: Option<&str>) -> Option<&str> {
     username.filter(|u| !u.is_empty() && *u != TOKEN_AUTH_USER)
 }
 
 /// The store for a host (SPEC §5): as configured, `auto` decided once per
 /// host and remembered.
-fn open_store(cfg: &HostConfig) -> Result<Box<dyn Store>, Error> {
+pub(crate) fn open_store(cfg: &HostConfig) -> Result<Box<dyn Store>, Error> {
     Ok(choice::open(
         &store::data_dir()?,
         cfg.store,
@@ -241,7 +241,7 @@ fn stored_token(
 
 /// The ladder of SPEC §4 steps 1–5 for the OAuth flows: a record with a
 /// fresh access token, renewed under the account's lock if need be.
-fn obtain(
+pub(crate) fn obtain(
     cfg: &HostConfig,
     store: &dyn Store,
     host: &str,
@@ -337,7 +337,7 @@ fn obtain(
 /// The record for `asked`, else the host's default account: its only one,
 /// or the most recently signed-in one. Records of another consumer are
 /// treated as absent (SPEC §5).
-fn find(
+pub(crate) fn find(
     store: &dyn Store,
     host: &str,
     asked: Option<&str>,
@@ -697,8 +697,10 @@ pub fn login(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), E
     match cfg.flow {
         Flow::Browser => {
             let how = signin::detect(&cfg, env, true, no_browser);
+            let before = find(store.as_ref(), &host, None, &cfg)?.map(|r| r.account.username);
             let _lock = lock_for(&host, asked, cfg.login_timeout)?;
-            sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how, &|| None)?;
+            let record = sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how, &|| None)?;
+            say_if_default_changed(&cfg, store.as_ref(), &host, before, record)?;
         }
         Flow::ClientCredentials => {
             let app_user = app_account(&cfg);
@@ -716,6 +718,42 @@ pub fn login(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), E
                  with `git credential-bitbucket configure {url} --api-token`"
             )));
         }
+    }
+    Ok(())
+}
+
+/// A sign-in makes its account the host's default: when that changes
+/// which account git gets, say so, and how to go back. The new record is
+/// ranked above every other one, whatever their times.
+fn say_if_default_changed(
+    cfg: &HostConfig,
+    store: &dyn Store,
+    host: &str,
+    before: Option<String>,
+    record: Record,
+) -> Result<(), Error> {
+    let user = record.account.username.clone();
+    let latest_other = store
+        .records(host)?
+        .iter()
+        .filter(|r| r.account.username != user)
+        .map(|r| r.signed_in_at)
+        .max();
+    if let Some(latest) = latest_other.filter(|l| *l >= record.signed_in_at) {
+        store.put(&Record {
+            signed_in_at: latest.saturating_add(1),
+            ..record
+        })?;
+    }
+    match before {
+        Some(old) if old != user => {
+            let url = cfg.remote.base_url();
+            eprintln!(
+                "{NAME}: {user} is now the default for {url}; {old} is still saved; \
+                 `git credential-bitbucket switch {url} {old}` goes back"
+            );
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -743,7 +781,9 @@ pub fn logout(
         .as_ref()
         .map(|c| c.store)
         .unwrap_or(config::StoreChoice::Auto);
-    let store = choice::open(&store::data_dir()?, choice, &host)?;
+    // Only look where records can be: deciding a store here would write
+    // stores.json and print the first-use notice for a host never used.
+    let store = crate::commands::existing_store(&store::data_dir()?, choice, &host)?;
     let records = store.records(&host)?;
     let named = account.or(remote.username.as_deref());
     let doomed: Vec<&Record> = match (named, all) {
@@ -820,112 +860,9 @@ fn revoke(cfg: &HostConfig, rec: &Record) {
     }
 }
 
-/// `status [URL] [--json]`: never a secret. Human text goes to stderr
-/// (SPEC §2: stdout is for protocol output or the requested JSON).
+/// `status [URL] [--json]`, now in `commands::status`.
 pub fn status(url: Option<&str>, json: bool, out: &mut impl Write) -> Result<(), Error> {
-    let filter = match url {
-        Some(u) => Some(keyed_remote(&GitConfig::load()?, Some(u))?),
-        None => None,
-    };
-    // (store name, record) from every store that may hold records.
-    let mut records: Vec<(&'static str, Record)> = Vec::new();
-    for store in choice::all_stores(&store::data_dir()?) {
-        match store.and_then(|s| {
-            Ok(s.all_records()?
-                .into_iter()
-                .map(|r| (s.name(), r))
-                .collect::<Vec<_>>())
-        }) {
-            Ok(found) => records.extend(found),
-            Err(e) => eprintln!("{NAME}: warning: {e}"),
-        }
-    }
-    if let Some(r) = &filter {
-        records.retain(|(_, rec)| rec.host == r.store_key());
-    }
-    records.sort_by(|(_, a), (_, b)| {
-        (&a.host, &a.account.username).cmp(&(&b.host, &b.account.username))
-    });
-    let t = now();
-    let is_default = |rec: &Record| {
-        records
-            .iter()
-            .map(|(_, r)| r)
-            .filter(|r| r.host == rec.host)
-            .max_by_key(|r| r.signed_in_at)
-            .is_some_and(|d| d.account.username == rec.account.username)
-    };
-    if json {
-        let accounts: Vec<serde_json::Value> = records
-            .iter()
-            .map(|(store, r)| {
-                let stored = r.kind.is_stored_token();
-                let valid = r.access_token.is_some() && (stored || r.expires_at > t);
-                serde_json::json!({
-                    "host": r.host,
-                    "account": r.account.username,
-                    "display_name": r.account.display_name,
-                    "uuid": r.account.uuid,
-                    "default": is_default(r),
-                    "store": store,
-                    "kind": r.kind,
-                    "access_token_expires_at": (valid && !stored).then(|| rfc3339(r.expires_at)),
-                    "access_token_valid": valid,
-                    "refresh_token": r.refresh_token.is_some(),
-                    "refresh_token_age_seconds": r.refresh_token.as_ref().map(|_| t.saturating_sub(r.refresh_issued_at)),
-                    "scopes": r.scopes.split_whitespace().collect::<Vec<_>>(),
-                    "signed_in_at": rfc3339(r.signed_in_at),
-                })
-            })
-            .collect();
-        let doc = serde_json::json!({ "version": 1, "accounts": accounts });
-        let text = serde_json::to_string_pretty(&doc).expect("BUG: a JSON value always serializes");
-        writeln!(out, "{text}").map_err(|e| Error::Write(e.into()))?;
-        return Ok(());
-    }
-    let mut err = std::io::stderr().lock();
-    if records.is_empty() {
-        let _ = writeln!(
-            err,
-            "No saved Bitbucket sign-ins. `git credential-bitbucket login [URL]` signs in."
-        );
-        return Ok(());
-    }
-    for (store, r) in &records {
-        let access = match (&r.access_token, r.expires_at > t) {
-            (Some(_), _) if r.kind.is_stored_token() => "stored token, no expiry known".to_owned(),
-            (Some(_), true) => format!(
-                "valid until {} (in {})",
-                rfc3339(r.expires_at),
-                span(r.expires_at - t)
-            ),
-            _ => "expired (renewed on next use)".to_owned(),
-        };
-        let refresh = match (&r.refresh_token, r.kind) {
-            (Some(_), _) => format!("issued {} ago", span(t.saturating_sub(r.refresh_issued_at))),
-            (None, TokenKind::Oauth) => "none (next use signs in again)".to_owned(),
-            (None, TokenKind::ClientCredentials) => "none (a new grant when needed)".to_owned(),
-            (None, _) => "none (a stored token is used as is)".to_owned(),
-        };
-        let _ = writeln!(
-            err,
-            "{} {}{}\n  store: {store}\n  access token: {access}\n  refresh token: {refresh}\n  scopes: {}",
-            crate::text::plain(&r.host),
-            crate::text::plain(&r.account.username),
-            if is_default(r) { " (default)" } else { "" },
-            if r.scopes.is_empty() { "-".to_owned() } else { crate::text::plain(&r.scopes) }
-        );
-    }
-    Ok(())
-}
-
-fn span(secs: u64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} days", s / 86400),
-    }
+    crate::commands::status::run(url, json, out, &config::ProcessEnv)
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.

@@ -395,6 +395,11 @@ impl GitConfig {
             .map(|e| e.value.as_str())
     }
 
+    /// Every entry, in git's order (for `status` and `doctor`).
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
     /// Scoped, else global.
     pub fn get(&self, remote: &Remote, key: &str) -> Option<&str> {
         self.scoped(remote, key).or_else(|| self.global(key))
@@ -468,6 +473,16 @@ fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize, bool)> {
 pub trait Env {
     /// A variable's value, if set and valid UTF-8.
     fn var(&self, name: &str) -> Option<String>;
+    /// The consumer secret `configure` kept in our store for (`host`,
+    /// `client_id`), read only when gitconfig and the environment have none.
+    fn stored_client_secret(
+        &self,
+        _host: &str,
+        _client_id: &str,
+        _store: StoreChoice,
+    ) -> Option<Secret> {
+        None
+    }
 }
 
 /// The process environment.
@@ -476,6 +491,22 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    fn stored_client_secret(
+        &self,
+        host: &str,
+        client_id: &str,
+        store: StoreChoice,
+    ) -> Option<Secret> {
+        let dir = crate::store::data_dir().ok()?;
+        match crate::store::secrets::load(&dir, store, host, client_id) {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("git-credential-bitbucket: warning: could not read the stored consumer secret: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -529,6 +560,11 @@ const KEYS: &[(&str, &str, &str, bool)] = &[
         false,
     ),
 ];
+
+/// The names of every key this helper reads under `credential.<url>.`.
+pub fn known_keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().map(|(camel, ..)| *camel)
+}
 
 /// Resolves the configuration for `remote`: `Ok(None)` when the host is not
 /// ours (SPEC §4: print nothing, touch nothing).
@@ -670,7 +706,12 @@ pub fn resolve(
                 .map(str::to_owned)
         })
         .filter(|v| !v.is_empty())
-        .map(Secret::new);
+        .map(Secret::new)
+        .or_else(|| {
+            (flow != Flow::Token)
+                .then(|| env.stored_client_secret(&url, &client_id, store))
+                .flatten()
+        });
     // Both Cloud and Data Center (by default) require the secret.
     if flow != Flow::Token && client_secret.is_none() {
         return Err(ConfigError::MissingClientSecret { url });

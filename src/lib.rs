@@ -17,6 +17,7 @@
 pub mod app;
 pub mod bitbucket;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod gitconfig;

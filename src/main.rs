@@ -2,6 +2,7 @@
 
 use git_credential_bitbucket::app::{self, NAME};
 use git_credential_bitbucket::cli::{self, Command};
+use git_credential_bitbucket::commands;
 use git_credential_bitbucket::config::ProcessEnv;
 use git_credential_bitbucket::error::Error;
 use git_credential_bitbucket::setup;
@@ -26,7 +27,20 @@ fn run() -> Result<(), Error> {
             if !["get", "store", "erase", "capability"].contains(&action.as_str())
                 && std::io::IsTerminal::is_terminal(&std::io::stdin()) =>
         {
-            Err(Error::Usage(format!("unknown command {action:?}")))
+            Err(Error::Usage(match cli::suggestion(&action) {
+                Some(cmd) => format!("unknown command {action:?}; did you mean `{cmd}`?"),
+                None => format!("unknown command {action:?}"),
+            }))
+        }
+        // Not a terminal: git's rule says stay silent, since a newer git may
+        // send words we do not know. A near miss of one of our commands is
+        // a person's typo in a script, though: one line on stderr, which
+        // git would show, and still nothing on stdout.
+        Command::Protocol(action) if cli::suggestion(&action).is_some() => {
+            if let Some(cmd) = cli::suggestion(&action) {
+                eprintln!("{NAME}: did you mean `{cmd}`?");
+            }
+            Ok(())
         }
         Command::Protocol(action) => {
             let result = app::protocol(
@@ -51,7 +65,17 @@ fn run() -> Result<(), Error> {
             app::logout(url.as_deref(), account.as_deref(), all, &env)
         }
         Command::Status { url, json } => {
-            app::status(url.as_deref(), json, &mut std::io::stdout().lock())
+            commands::status::run(url.as_deref(), json, &mut std::io::stdout().lock(), &env)
+        }
+        Command::Switch { url, account } => commands::switch::run(url.as_deref(), &account, &env),
+        Command::Token { url, account } => commands::token::run(
+            url.as_deref(),
+            account.as_deref(),
+            &mut std::io::stdout().lock(),
+            &env,
+        ),
+        Command::Doctor { url, json } => {
+            commands::doctor::run(url.as_deref(), json, &mut std::io::stdout().lock(), &env)
         }
         Command::Configure(settings) => setup::configure(settings),
         Command::Unconfigure { url, scope } => setup::unconfigure(url.as_deref(), &scope),

@@ -8,7 +8,7 @@
 //! Running it twice changes nothing; `unconfigure` removes exactly that.
 
 use crate::app::NAME;
-use crate::config::{Kind, Remote, StoreChoice, CLOUD_HOST};
+use crate::config::{ConfigError, Kind, Remote, StoreChoice, CLOUD_HOST};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::store::{Account, Record, TokenKind, SCHEMA_VERSION};
@@ -61,8 +61,16 @@ pub struct Settings {
     pub api_token: bool,
     /// `--token-kind`.
     pub token_kind: Option<String>,
-    /// `--store` for the token.
+    /// `--store` for the token and the consumer secret.
     pub store: Option<String>,
+    /// `--authorize-url`.
+    pub authorize_url: Option<String>,
+    /// `--token-url`.
+    pub token_url: Option<String>,
+    /// `--api-url`.
+    pub api_url: Option<String>,
+    /// `--move-secret`: move a gitconfig consumer secret into the store.
+    pub move_secret: bool,
     /// Where.
     pub scope: Scope,
 }
@@ -73,6 +81,9 @@ const OUR_KEYS: &[&str] = &[
     "bitbucketClientId",
     "bitbucketClientSecret",
     "bitbucketRedirectUri",
+    "bitbucketAuthorizeUrl",
+    "bitbucketTokenUrl",
+    "bitbucketApiUrl",
     "bitbucketFlow",
     "bitbucketStore",
     "username",
@@ -121,12 +132,24 @@ fn host_scope(url: Option<&str>) -> Result<(Remote, String), Error> {
 }
 
 /// `configure`.
+///
+/// A re-run keeps what is set in the chosen file unless an option changes
+/// it, and ends with what changed (or "nothing changed"). The consumer
+/// secret goes into the token store, never into the gitconfig file.
 pub fn configure(mut s: Settings) -> Result<(), Error> {
     let (remote, base) = host_scope(s.url.as_deref())?;
+    let no_options = s
+        == Settings {
+            url: s.url.clone(),
+            scope: s.scope.clone(),
+            ..Settings::default()
+        };
+    let key = |k: &str| format!("credential.{base}.{k}");
+    let scope = s.scope.clone();
+    let before = snapshot(&scope, &base)?;
+    let set = |k: &str| before.get(k).cloned().flatten();
     let is_cloud = remote.hostname() == CLOUD_HOST;
     let kind = match s.kind.as_deref() {
-        None if is_cloud => Kind::Cloud,
-        None => Kind::DataCenter,
         Some("cloud") => Kind::Cloud,
         Some("datacenter") => Kind::DataCenter,
         Some(other) => {
@@ -134,13 +157,68 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
                 "--kind {other:?}: accepted values are cloud, datacenter"
             )))
         }
+        // Keep what is set: a host's kind never flips on a re-run.
+        None => match set("bitbucketKind").as_deref() {
+            Some("cloud") => Kind::Cloud,
+            Some("datacenter") => Kind::DataCenter,
+            Some(other) => {
+                return Err(Error::Usage(format!(
+                    "{} is {other:?}, which is not cloud or datacenter; give --kind",
+                    key("bitbucketKind")
+                )))
+            }
+            None if is_cloud => Kind::Cloud,
+            None => Kind::DataCenter,
+        },
     };
+    let store_choice = match s.store.as_deref().or(set("bitbucketStore").as_deref()) {
+        None | Some("auto") => StoreChoice::Auto,
+        Some("keyring") => StoreChoice::Keyring,
+        Some("file") => StoreChoice::File,
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "{} {other:?}: accepted values are auto, keyring, file",
+                match s.store {
+                    Some(_) => "--store".to_owned(),
+                    None => key("bitbucketStore"),
+                }
+            )))
+        }
+    };
+
+    // On a terminal, without a consumer given: the guided mode, with what
+    // is set now as the defaults. A re-run with options keeps the consumer.
+    let mut secret = None;
+    let wants_consumer = !s.api_token && s.flow.as_deref() != Some("client_credentials");
+    if wants_consumer && s.client_id.is_none() && (set("bitbucketClientId").is_none() || no_options)
+    {
+        match guided(&base, kind, &before, store_choice) {
+            Ok(Way::Consumer { id, secret: given }) => {
+                s.client_id = Some(id);
+                secret = given;
+            }
+            Ok(Way::ApiToken { username }) => {
+                s.api_token = true;
+                s.username = username;
+            }
+            // No terminal, but a consumer is set: keep it.
+            Err(_) if set("bitbucketClientId").is_some() => {}
+            Err(e) => return Err(e),
+        }
+    }
     if s.api_token {
         s.flow = Some("token".into());
     }
-    match (s.flow.as_deref(), kind) {
+    // Giving a consumer again after a token flow means OAuth again.
+    let flow = match (&s.flow, &s.client_id, set("bitbucketFlow")) {
+        (Some(f), _, _) => Some(f.clone()),
+        (None, Some(_), Some(f)) if f == "client_credentials" => Some(f),
+        (None, Some(_), _) => None,
+        (None, None, f) => f,
+    };
+    match (flow.as_deref(), kind) {
         (None | Some("browser"), _) | (Some("client_credentials"), Kind::Cloud) => {}
-        (Some("token"), _) if s.api_token => {}
+        (Some("token"), _) if s.api_token || s.flow.is_none() => {}
         (Some("token"), _) => {
             return Err(Error::Usage(
                 "--flow token goes with --api-token, which stores the token".into(),
@@ -166,16 +244,35 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     };
     // The OAuth consumer: none for the token flow; CI with
     // client_credentials may give it through GIT_CREDENTIAL_BITBUCKET_*.
-    let ci = s.flow.as_deref() == Some("client_credentials");
-    let mut secret = None;
-    let consumer_from_env = ci && s.client_id.is_none();
-    let needs_consumer = !(s.api_token || consumer_from_env);
-    if needs_consumer && s.client_id.is_none() {
-        let (id, sec) = guided(&base, kind)?;
-        s.client_id = Some(id);
-        secret = Some(sec);
-    } else if needs_consumer && s.client_secret_stdin {
+    let ci = flow.as_deref() == Some("client_credentials");
+    let client_id = s.client_id.clone().or(set("bitbucketClientId"));
+    if !s.api_token && !ci && client_id.is_none() {
+        return Err(Error::Usage(
+            "configure needs --client-id (and --client-secret-stdin) when there is no terminal"
+                .into(),
+        ));
+    }
+    if secret.is_none() && s.client_secret_stdin && !s.api_token {
+        if client_id.is_none() {
+            return Err(Error::Usage(
+                "--client-secret-stdin: give --client-id too; the secret is kept for that consumer"
+                    .into(),
+            ));
+        }
         secret = Some(read_secret("the consumer secret")?);
+    }
+    // A secret left in this gitconfig file: moved on request, or when a
+    // new one is given (the old one would win over the stored one).
+    let in_gitconfig = set("bitbucketClientSecret").filter(|v| !v.is_empty());
+    let moving = secret.is_none() && s.move_secret && in_gitconfig.is_some();
+    if s.move_secret && in_gitconfig.is_none() {
+        eprintln!(
+            "{NAME}: no consumer secret is set in {}; nothing to move",
+            scope_name(&scope)
+        );
+    }
+    if moving {
+        secret = in_gitconfig.clone().map(Secret::new);
     }
     let token = match s.api_token {
         true => Some(read_secret("the token")?),
@@ -188,8 +285,8 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         .map_err(|e| Error::Failed(format!("cannot find this program's own path: {e}")))?;
     let exe = exe.to_string_lossy().into_owned();
 
-    // The token first: if the store fails (a locked keyring), the git
-    // config is left as it was.
+    // The store first: if it fails (a locked keyring), the git config is
+    // left as it was.
     let stored_in = match (token, token_kind) {
         (Some(token), Some((token_kind, user))) => Some(store_token(
             &remote,
@@ -200,7 +297,18 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         )?),
         _ => None,
     };
-    let key = |k: &str| format!("credential.{base}.{k}");
+    let mut notes: Vec<String> = Vec::new();
+    if let (Some(sec), Some(id)) = (&secret, &client_id) {
+        let dir = crate::store::data_dir()?;
+        let old = crate::store::secrets::load(&dir, store_choice, &base, id)?;
+        let place = crate::store::secrets::save(&dir, store_choice, &base, id, sec)?;
+        if old.as_ref() != Some(sec) || moving {
+            notes.push(format!(
+                "the consumer secret is kept in the {} store, not in gitconfig",
+                place.name()
+            ));
+        }
+    }
     let scope = &s.scope;
     // Already the reset and us, in that order: leave the file as it is.
     let helpers = git_config(scope, &["-z", "--get-all", &key("helper")])?;
@@ -209,21 +317,19 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         git_config_ok(scope, &["--add", &key("helper"), ""])?;
         git_config_ok(scope, &["--add", &key("helper"), &exe])?;
     }
-    let kind_name = match kind {
-        Kind::Cloud => "cloud",
-        Kind::DataCenter => "datacenter",
-    };
-    git_config_ok(scope, &[&key("bitbucketKind"), kind_name])?;
+    git_config_ok(scope, &[&key("bitbucketKind"), kind_name(kind)])?;
     if let Some(client_id) = s.client_id.as_deref() {
         git_config_ok(scope, &[&key("bitbucketClientId"), client_id])?;
     }
-    if let Some(sec) = &secret {
-        // git config takes the value only on its command line (docs/security.md).
-        git_config_ok(scope, &[&key("bitbucketClientSecret"), sec.expose()])?;
+    if secret.is_some() && in_gitconfig.is_some() {
+        unset_all(scope, &key("bitbucketClientSecret"))?;
     }
     for (k, v) in [
         ("bitbucketRedirectUri", &s.redirect_uri),
-        ("bitbucketFlow", &s.flow),
+        ("bitbucketAuthorizeUrl", &s.authorize_url),
+        ("bitbucketTokenUrl", &s.token_url),
+        ("bitbucketApiUrl", &s.api_url),
+        ("bitbucketFlow", &flow),
         // Where the token went is where `get` must look.
         ("bitbucketStore", &s.store),
     ] {
@@ -231,24 +337,49 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
             git_config_ok(scope, &[&key(k), v])?;
         }
     }
-    if s.flow.is_none() {
+    if flow.is_none() {
         // Setting up OAuth again after a token flow: back to the default.
         unset_all(scope, &key("bitbucketFlow"))?;
     }
     if let (Some(user), false) = (&s.username, s.api_token) {
         git_config_ok(scope, &[&key("username"), user])?;
     }
+    let after = snapshot(scope, &base)?;
     eprintln!("{NAME}: configured {base} to use {exe}.");
+    let changes = changes(&before, &after);
+    if changes.is_empty() && notes.is_empty() && stored_in.is_none() {
+        eprintln!("{NAME}: nothing changed in {}.", scope_name(scope));
+    }
+    for c in changes.iter().chain(&notes) {
+        eprintln!("{NAME}: {c}");
+    }
     warn_about_later_helpers(&base, &exe);
+    if secret.is_none() && in_gitconfig.is_some() {
+        eprintln!(
+            "{NAME}: the consumer secret is still in {}, which others can often read; `git \
+             credential-bitbucket configure {base} --move-secret` moves it into the token store.",
+            scope_name(scope)
+        );
+    }
+    check_usable(scope, &remote)?;
     if let Some(where_) = stored_in {
         eprintln!(
             "{NAME}: stored the token for {base} in the {where_} store; git uses it from now on."
         );
         return Ok(());
     }
-    if secret.is_none() && !ci {
+    let has_secret = secret.is_some()
+        || in_gitconfig.is_some()
+        || client_id.as_deref().is_some_and(|id| {
+            crate::store::data_dir()
+                .ok()
+                .and_then(|d| crate::store::secrets::load(&d, store_choice, &base, id).ok())
+                .flatten()
+                .is_some()
+        });
+    if !has_secret && !ci {
         eprintln!(
-            "{NAME}: no consumer secret was written; give it with --client-secret-stdin, or set \
+            "{NAME}: no consumer secret is set; give it with --client-secret-stdin, or set \
              GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the environment."
         );
     }
@@ -258,6 +389,86 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         eprintln!("{NAME}: the next git command for {base} opens the browser once to sign in (or run `git credential-bitbucket login {base}`).");
     }
     Ok(())
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Cloud => "cloud",
+        Kind::DataCenter => "datacenter",
+    }
+}
+
+fn scope_name(scope: &Scope) -> String {
+    match scope {
+        Scope::Global => "the global git config".into(),
+        Scope::System => "the system git config".into(),
+        Scope::Local => "this repository's git config".into(),
+        Scope::File(f) => f.clone(),
+    }
+}
+
+/// The values of our keys in the chosen file, before or after.
+type Snapshot = std::collections::BTreeMap<&'static str, Option<String>>;
+
+fn snapshot(scope: &Scope, base: &str) -> Result<Snapshot, Error> {
+    let mut snap = Snapshot::new();
+    for k in OUR_KEYS.iter().copied().chain(["helper"]) {
+        let out = git_config(scope, &["--get-all", &format!("credential.{base}.{k}")])?;
+        let value = out.status.success().then(|| {
+            String::from_utf8_lossy(&out.stdout)
+                .trim_end_matches('\n')
+                .to_owned()
+        });
+        snap.insert(k, value);
+    }
+    Ok(snap)
+}
+
+/// What changed, one line per key; secrets are named, never shown.
+fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (k, new) in after {
+        let old = before.get(k).cloned().flatten();
+        if old == *new {
+            continue;
+        }
+        let show = |v: &Option<String>| match (v, *k) {
+            (None, _) => "(unset)".to_owned(),
+            (Some(_), "bitbucketClientSecret") => "(a secret)".to_owned(),
+            (Some(v), "helper") => v
+                .split('\n')
+                .filter(|h| !h.is_empty())
+                .collect::<Vec<_>>()
+                .join(", "),
+            (Some(v), _) => v.clone(),
+        };
+        lines.push(match (&old, *k) {
+            (Some(_), "bitbucketClientSecret") if new.is_none() => {
+                "removed bitbucketClientSecret from the git config".to_owned()
+            }
+            (None, _) => format!("set {k} = {}", show(new)),
+            _ => format!("changed {k}: {} -> {}", show(&old), show(new)),
+        });
+    }
+    lines
+}
+
+/// A configuration that git would then refuse is reported now, not at
+/// the next git command. Only the files git reads count.
+fn check_usable(scope: &Scope, remote: &Remote) -> Result<(), Error> {
+    if matches!(scope, Scope::File(_)) {
+        return Ok(());
+    }
+    let git = crate::config::GitConfig::load()?;
+    let keyed = crate::app::keyed_remote(&git, Some(&remote.url()))?;
+    match crate::config::resolve(&git, &crate::config::ProcessEnv, &keyed) {
+        Ok(_)
+        | Err(ConfigError::MissingClientId { .. })
+        | Err(ConfigError::MissingClientSecret { .. }) => Ok(()),
+        Err(e) => Err(Error::Failed(format!(
+            "configured, but git could not use it: {e}"
+        ))),
+    }
 }
 
 /// The token kind and the username git must send with it (FACTS A.9, B.8).
@@ -431,8 +642,17 @@ fn warn_about_later_helpers(base: &str, exe: &str) {
     }
 }
 
-/// Asks for the consumer key and secret on the terminal.
-fn guided(base: &str, kind: Kind) -> Result<(String, Secret), Error> {
+/// What the guided mode settled on.
+enum Way {
+    /// An OAuth consumer; `secret` is `None` when the one set is kept.
+    Consumer { id: String, secret: Option<Secret> },
+    /// A stored API token (or access token), read next by `read_secret`.
+    ApiToken { username: Option<String> },
+}
+
+/// The guided mode on the terminal: which way in, then the consumer's key
+/// and secret, with what is set now as the defaults (Enter keeps them).
+fn guided(base: &str, kind: Kind, set: &Snapshot, store: StoreChoice) -> Result<Way, Error> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -447,6 +667,91 @@ fn guided(base: &str, kind: Kind) -> Result<(String, Secret), Error> {
         .try_clone()
         .map_err(|e| Error::Failed(format!("cannot use the terminal: {e}")))?;
     let mut input = std::io::BufReader::new(tty);
+    let current = |k: &str| set.get(k).cloned().flatten().filter(|v| !v.is_empty());
+    let mut line = |out: &mut std::fs::File, prompt: &str| -> Result<String, Error> {
+        let _ = write!(out, "{prompt}");
+        let _ = out.flush();
+        let mut l = String::new();
+        match input.read_line(&mut l) {
+            Ok(0) => Err(Error::Failed(
+                "the terminal closed; nothing was configured".into(),
+            )),
+            Ok(_) => Ok(l.trim().to_owned()),
+            Err(e) => Err(Error::Failed(format!(
+                "could not read from the terminal: {e}"
+            ))),
+        }
+    };
+
+    let _ = writeln!(out, "Set up {base} for {NAME}.\n");
+    let token_now = current("bitbucketFlow").as_deref() == Some("token");
+    let (consumer_who, token_what) = match kind {
+        Kind::Cloud => (
+            "a workspace admin creates it once, in the workspace settings",
+            "an API token with the repository scopes, which any user\n\
+             \x20    creates in their Atlassian account settings",
+        ),
+        Kind::DataCenter => (
+            "a Bitbucket administrator creates it once (an application link)",
+            "a personal HTTP access token, which any user creates in\n\
+             \x20    their Bitbucket profile",
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "Two ways in:\n\
+         \x20 1. An OAuth consumer: you sign in in the browser and tokens renew by themselves;\n\
+         \x20    {consumer_who}.\n\
+         \x20    Pick this when you are that admin, or one will create it for you.\n\
+         \x20 2. A token you create: {token_what}.\n\
+         \x20    No admin needed; it is used as is until you replace it. Pick this when no\n\
+         \x20    consumer can be had.\n"
+    );
+    let default_way = if token_now { "2" } else { "1" };
+    let mut way = None;
+    for _ in 0..3 {
+        let answer = line(&mut out, &format!("Choose 1 or 2 [{default_way}]: "))?;
+        let answer = if answer.is_empty() {
+            default_way.to_owned()
+        } else {
+            answer
+        };
+        match answer.as_str() {
+            "1" => way = Some(1),
+            "2" => way = Some(2),
+            _ => {
+                let _ = writeln!(out, "Please type 1 or 2.");
+                continue;
+            }
+        }
+        break;
+    }
+    let way = way.ok_or_else(|| Error::Failed("no choice made; nothing was configured".into()))?;
+    if way == 2 {
+        let default_user = current("username");
+        let prompt = match (kind, &default_user) {
+            (_, Some(u)) => format!("Your Bitbucket username [{u}]: "),
+            // With an API token git needs the username (the email fails),
+            // or the fixed x-bitbucket-api-token-auth.
+            (Kind::Cloud, None) => {
+                "Your Bitbucket username, not your email (Enter to use x-bitbucket-api-token-auth): "
+                    .to_owned()
+            }
+            (Kind::DataCenter, None) => "Your Bitbucket username: ".to_owned(),
+        };
+        let answer = line(&mut out, &prompt)?;
+        let username = match answer.is_empty() {
+            true => default_user,
+            false => Some(answer),
+        };
+        if kind == Kind::DataCenter && username.is_none() {
+            return Err(Error::Failed(
+                "a Data Center personal token needs your username; nothing was configured".into(),
+            ));
+        }
+        return Ok(Way::ApiToken { username });
+    }
+
     let steps = match kind {
         Kind::Cloud => "\
          1. In Bitbucket open your workspace's Settings > OAuth consumers > Add consumer.\n\
@@ -460,17 +765,14 @@ fn guided(base: &str, kind: Kind) -> Result<(String, Secret), Error> {
          3. Permissions: Repositories: Write (includes Read).\n\
          4. Save; the link shows the Client ID and Client secret.\n",
     };
-    let _ = writeln!(out, "Set up {base} for {NAME}.\n\n{steps}");
-    if kind == Kind::Cloud {
+    let id_now = current("bitbucketClientId");
+    let _ = writeln!(out, "{steps}");
+    if kind == Kind::Cloud && id_now.is_none() {
         // Offer to open the workspace's OAuth consumers page.
-        let _ = write!(
-            out,
-            "Workspace ID, to open its OAuth consumers page (Enter to skip): "
-        );
-        let _ = out.flush();
-        let mut ws = String::new();
-        let _ = input.read_line(&mut ws);
-        let ws = ws.trim();
+        let ws = line(
+            &mut out,
+            "Workspace ID, to open its OAuth consumers page (Enter to skip): ",
+        )?;
         if !ws.is_empty()
             && ws
                 .bytes()
@@ -486,43 +788,55 @@ fn guided(base: &str, kind: Kind) -> Result<(String, Secret), Error> {
             }
         }
     }
-    let mut ask = |prompt: &str, hidden: bool| -> Result<String, Error> {
-        // Echo off before the prompt appears: a fast paste must not show.
-        if hidden {
-            set_echo(false);
+    let label = match kind {
+        Kind::Cloud => ("Consumer key", "Consumer secret"),
+        Kind::DataCenter => ("Client ID", "Client secret"),
+    };
+    let id = match &id_now {
+        Some(now) => {
+            let answer = line(&mut out, &format!("{} [{now}]: ", label.0))?;
+            if answer.is_empty() {
+                now.clone()
+            } else {
+                answer
+            }
         }
-        let _ = write!(out, "{prompt}");
-        let _ = out.flush();
-        let mut line = String::new();
-        let read = input.read_line(&mut line);
-        if hidden {
-            set_echo(true);
-            let _ = writeln!(out);
-        }
-        read.map_err(|e| Error::Failed(format!("could not read from the terminal: {e}")))?;
-        let v = line.trim().to_owned();
-        if v.is_empty() {
+        None => line(&mut out, &format!("{}: ", label.0))?,
+    };
+    if id.is_empty() {
+        return Err(Error::Failed(
+            "nothing entered; nothing was configured".into(),
+        ));
+    }
+    // A secret is known when it is in this file or in our store for this
+    // consumer: then Enter keeps it (moved out of the file, if it was there).
+    let in_file = current("bitbucketClientSecret");
+    let stored = crate::store::data_dir()
+        .ok()
+        .and_then(|d| crate::store::secrets::load(&d, store, base, &id).ok())
+        .flatten();
+    let keep_hint = match (&in_file, &stored) {
+        (Some(_), _) => "; Enter keeps the one set now and moves it into the token store",
+        (None, Some(_)) => "; Enter keeps the one stored now",
+        (None, None) => "",
+    };
+    // Echo off before the prompt appears: a fast paste must not show.
+    set_echo(false);
+    let answer = line(&mut out, &format!("{} (not shown{keep_hint}): ", label.1));
+    set_echo(true);
+    let _ = writeln!(out);
+    let answer = answer?;
+    let secret = match (answer.is_empty(), in_file, stored) {
+        (false, _, _) => Some(Secret::new(answer)),
+        (true, Some(v), _) => Some(Secret::new(v)),
+        (true, None, Some(_)) => None,
+        (true, None, None) => {
             return Err(Error::Failed(
                 "nothing entered; nothing was configured".into(),
-            ));
+            ))
         }
-        Ok(v)
     };
-    let id = ask(
-        match kind {
-            Kind::Cloud => "Consumer key: ",
-            Kind::DataCenter => "Client ID: ",
-        },
-        false,
-    )?;
-    let secret = ask(
-        match kind {
-            Kind::Cloud => "Consumer secret (not shown): ",
-            Kind::DataCenter => "Client secret (not shown): ",
-        },
-        true,
-    )?;
-    Ok((id, Secret::new(secret)))
+    Ok(Way::Consumer { id, secret })
 }
 
 /// Turns terminal echo off or on with `stty` (no libc binding needed).
@@ -537,11 +851,35 @@ fn set_echo(on: bool) {
     }
 }
 
-/// `unconfigure`: removes what `configure` wrote, and the section when
-/// nothing else is left in it.
+/// `unconfigure`: removes what `configure` wrote, the consumer secret it
+/// kept in our store included, and the section when nothing else is left
+/// in it. With nothing to remove, it says so and changes nothing.
 pub fn unconfigure(url: Option<&str>, scope: &Scope) -> Result<(), Error> {
     let (_, base) = host_scope(url)?;
     let section = format!("credential.{base}");
+    let before = snapshot(scope, &base)?;
+    let client_id = before.get("bitbucketClientId").cloned().flatten();
+    let store_choice = match before.get("bitbucketStore").cloned().flatten().as_deref() {
+        Some("keyring") => StoreChoice::Keyring,
+        Some("file") => StoreChoice::File,
+        _ => StoreChoice::Auto,
+    };
+    let mut removed_secret = false;
+    if let Some(id) = &client_id {
+        let dir = crate::store::data_dir()?;
+        removed_secret = crate::store::secrets::remove(&dir, store_choice, &base, id)?;
+    }
+    if before.values().all(Option::is_none) {
+        if removed_secret {
+            eprintln!("{NAME}: removed the stored consumer secret for {base}.");
+        } else {
+            eprintln!(
+                "{NAME}: nothing to remove: {} has no {NAME} settings for {base}.",
+                scope_name(scope)
+            );
+        }
+        return Ok(());
+    }
     unset_all(scope, &format!("{section}.helper"))?;
     for k in OUR_KEYS {
         unset_all(scope, &format!("{section}.{k}"))?;
@@ -555,6 +893,14 @@ pub fn unconfigure(url: Option<&str>, scope: &Scope) -> Result<(), Error> {
         // Nothing of the user's left: drop the empty section header too.
         let _ = git_config(scope, &["--remove-section", &section]);
     }
-    eprintln!("{NAME}: removed the {NAME} settings for {base}.");
+    eprintln!(
+        "{NAME}: removed the {NAME} settings for {base} from {}{}.",
+        scope_name(scope),
+        if removed_secret {
+            ", and the consumer secret from the token store"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }

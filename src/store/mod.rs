@@ -7,6 +7,7 @@ pub mod file;
 pub mod keyring;
 pub mod lock;
 pub mod private;
+pub mod secrets;
 pub mod signals;
 
 use crate::secret::Secret;

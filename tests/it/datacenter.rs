@@ -437,7 +437,11 @@ fn a_read_only_application_link_needs_bitbucket_scopes_repo_read() {
 #[test]
 fn guided_configure_for_a_data_center_url_describes_the_application_link() {
     let env = TestEnv::new();
-    let shown = env.configure_on_pty("https://bitbucket.example.com", &["dc-client", "dc-secret"]);
+    let shown = env.configure_on_pty(
+        "https://bitbucket.example.com",
+        // The OAuth way in (1), then the client id and secret.
+        &["1", "dc-client", "dc-secret"],
+    );
     assert!(
         shown.contains("configured https://bitbucket.example.com"),
         "{shown}"
@@ -457,7 +461,11 @@ fn guided_configure_for_a_data_center_url_describes_the_application_link() {
 #[test]
 fn guided_configure_never_echoes_a_secret_pasted_at_the_prompt() {
     let env = TestEnv::new();
-    let shown = env.configure_on_pty("https://bitbucket.example.com", &["dc-client", "dc-secret"]);
+    let shown = env.configure_on_pty(
+        "https://bitbucket.example.com",
+        // The OAuth way in (1), then the client id and secret.
+        &["1", "dc-client", "dc-secret"],
+    );
     assert!(shown.contains("dc-client"), "{shown}");
     assert!(
         !shown.contains("dc-secret"),

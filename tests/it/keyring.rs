@@ -13,7 +13,7 @@ use std::sync::Mutex;
 static KEYRING: Mutex<()> = Mutex::new(());
 
 /// Points `env` at the real Secret Service; `None` when there is none.
-fn secret_service(env: &TestEnv) -> Option<std::sync::MutexGuard<'static, ()>> {
+pub(crate) fn secret_service(env: &TestEnv) -> Option<std::sync::MutexGuard<'static, ()>> {
     if std::env::var("GCB_REAL_SECRET_SERVICE").as_deref() != Ok("1") {
         eprintln!("skipped: set GCB_REAL_SECRET_SERVICE=1 inside a D-Bus session with an unlocked keyring (.ci/run does)");
         return None;

@@ -7,9 +7,12 @@
 //!   fake Bitbucket Cloud;
 //! - `datacenter`: the fake Bitbucket Data Center driven by hand, then real
 //!   git through our helper against it, and the token flow on both fakes;
+//! - `account`: status, switch, token, doctor, and configure re-runs as a
+//!   user meets them;
 //! - `robustness`: parallel processes, network faults, a kill mid-write,
 //!   two accounts at once, a hostile browser, secrets and host policy.
 
+mod account;
 mod accounts;
 mod cloud;
 mod common;

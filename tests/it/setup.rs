@@ -176,7 +176,6 @@ fn configure_into_a_file_writes_exactly_its_entries_and_unconfigure_restores_the
             format!("{section}.helper={exe}"),
             format!("{section}.bitbucketkind=cloud"),
             format!("{section}.bitbucketclientid=the-key"),
-            format!("{section}.bitbucketclientsecret=the-secret"),
             format!("{section}.bitbucketredirecturi=http://127.0.0.1:34107/"),
             format!("{section}.bitbucketflow=browser"),
             format!("{section}.username=alice"),
@@ -197,7 +196,6 @@ fn configure_into_a_file_writes_exactly_its_entries_and_unconfigure_restores_the
         sorted_lines(&matched),
         sorted_lines(&format!(
             "credential.bitbucketclientid the-key\n\
-             credential.bitbucketclientsecret the-secret\n\
              credential.bitbucketflow browser\n\
              credential.bitbucketkind cloud\n\
              credential.bitbucketredirecturi http://127.0.0.1:34107/\n\
@@ -215,6 +213,10 @@ fn configure_into_a_file_writes_exactly_its_entries_and_unconfigure_restores_the
         ],
     );
     assert_eq!(helpers, format!("\n{exe}\n"), "the reset first, then us");
+    // The consumer secret is kept in the store, not in the gitconfig file.
+    let secrets = env.data_dir().join("secrets.json");
+    let kept = std::fs::read_to_string(&secrets).expect("configure wrote secrets.json");
+    assert!(kept.contains("the-secret"), "{kept}");
 
     let first = std::fs::read(&file).expect("read the configured file");
     let out = env.helper(&args, "the-secret\n");
@@ -227,6 +229,11 @@ fn configure_into_a_file_writes_exactly_its_entries_and_unconfigure_restores_the
 
     let out = env.helper(&["unconfigure", "--file", file_arg], "");
     assert_success(&out, "unconfigure --file");
+    let kept = std::fs::read_to_string(&secrets).expect("read secrets.json");
+    assert!(
+        !kept.contains("the-secret"),
+        "unconfigure removes the secret: {kept}"
+    );
     assert_eq!(
         std::fs::read_to_string(&file).expect("read the restored file"),
         original,
@@ -278,12 +285,10 @@ fn configure_defaults_to_the_global_config_and_then_a_clone_works() {
         sorted_lines(&matched),
         sorted_lines(&format!(
             "credential.bitbucketclientid {}\n\
-             credential.bitbucketclientsecret {}\n\
              credential.bitbucketkind cloud\n\
              credential.bitbucketredirecturi http://127.0.0.1/\n\
              credential.helper {exe}\n",
             fake.client_id(),
-            fake.client_secret()
         ))
     );
     let configured = std::fs::read_to_string(env.gitconfig()).expect("read it");
@@ -400,7 +405,7 @@ fn guided_configure_on_a_terminal_explains_the_consumer_and_hides_the_secret() {
     // the key and the secret.
     let shown = env.configure_on_pty(
         "https://bitbucket.org",
-        &["myws", "cloud-key", "cloud-secret"],
+        &["1", "myws", "cloud-key", "cloud-secret"],
     );
     for phrase in [
         "OAuth consumers",
@@ -427,7 +432,10 @@ fn guided_configure_on_a_terminal_explains_the_consumer_and_hides_the_secret() {
         .to_owned()
     };
     assert_eq!(get("bitbucketClientId"), "cloud-key");
-    assert_eq!(get("bitbucketClientSecret"), "cloud-secret");
+    // The secret goes to the token store, never into gitconfig.
+    assert_eq!(get("bitbucketClientSecret"), "");
+    let kept = std::fs::read_to_string(env.data_dir().join("secrets.json")).expect("secrets.json");
+    assert!(kept.contains("cloud-secret"), "{kept}");
 }
 
 /// A helper configured after ours (here `store` in the repository's own

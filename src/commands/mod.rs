@@ -1,0 +1,148 @@
+//! The user commands beyond sign-in: `status`, `switch`, `token` and
+//! `doctor` (docs/configuration.md describes what each prints), and what
+//! they share: reading a host's store without deciding anything new, the
+//! hosts that are set up for this helper, and durations in one style.
+
+pub mod doctor;
+pub mod status;
+pub mod switch;
+pub mod token;
+
+use crate::config::{Entry, GitConfig, Kind, Remote, StoreChoice, CLOUD_HOST};
+use crate::store::file::FileStore;
+use crate::store::keyring::{platform::SecretService, KeyringStore};
+use crate::store::{choice, Store, StoreError};
+use std::path::Path;
+
+/// Keys whose presence makes a URL ours (as `config::resolve` decides).
+const MARKERS: [&str; 3] = ["bitbucketkind", "bitbucketclientid", "bitbucketflow"];
+
+/// The store that holds `host`'s records, opened without probing or
+/// remembering anything: a command that only looks must not decide where
+/// future tokens go, nor print the first-use notice.
+pub(crate) fn existing_store(
+    dir: &Path,
+    store: StoreChoice,
+    host: &str,
+) -> Result<Box<dyn Store>, StoreError> {
+    let in_keyring = || choice::keyring_hosts(dir).iter().any(|h| h == host);
+    match store {
+        StoreChoice::Keyring => keyring(dir),
+        StoreChoice::Auto if in_keyring() => keyring(dir),
+        _ => Ok(Box::new(FileStore::new(dir))),
+    }
+}
+
+fn keyring(dir: &Path) -> Result<Box<dyn Store>, StoreError> {
+    Ok(Box::new(KeyringStore::with_slots(
+        SecretService::connect()?,
+        choice::keyring_hosts(dir),
+    )))
+}
+
+/// Base URLs (`protocol://host[:port]`, as `configure` writes them) of the
+/// hosts set up for this helper, in config order.
+pub(crate) fn configured_hosts(git: &GitConfig) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    let mut add = |base: String| {
+        if !hosts.contains(&base) {
+            hosts.push(base);
+        }
+    };
+    for Entry { url, key, .. } in git.entries() {
+        match url {
+            Some(u) if MARKERS.contains(&key.as_str()) => {
+                if let Some(r) = Remote::from_url(u) {
+                    add(r.base_url());
+                }
+            }
+            // A key without a URL counts for bitbucket.org only.
+            None if MARKERS.contains(&key.as_str()) => add(format!("https://{CLOUD_HOST}")),
+            _ => {}
+        }
+    }
+    if crate::config::BUILTIN_CLIENT_ID.is_some() {
+        add(format!("https://{CLOUD_HOST}"));
+    }
+    hosts
+}
+
+/// `cloud` or `datacenter`, as the config spells it.
+pub(crate) fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Cloud => "cloud",
+        Kind::DataCenter => "datacenter",
+    }
+}
+
+/// A span of seconds in one style everywhere: the two largest units of
+/// d, h, min, s ("1 h 5 min", "3 d 2 h", "40 s").
+pub fn duration(secs: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3600, "h"), (60, "min"), (1, "s")];
+    let Some(first) = UNITS.iter().position(|(size, _)| secs >= *size) else {
+        return "0 s".into();
+    };
+    let (size, name) = UNITS[first];
+    let mut text = format!("{} {name}", secs / size);
+    if let Some(&(next, next_name)) = UNITS.get(first + 1) {
+        let rest = secs % size / next;
+        if rest > 0 {
+            text.push_str(&format!(" {rest} {next_name}"));
+        }
+    }
+    text
+}
+
+/// Levenshtein distance, for "did you mean" (short words only).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The candidate within `max` edits of `word` (case-insensitive), the
+/// closest first; `None` when there is none or `word` is one of them.
+pub fn closest<'a>(word: &str, candidates: &[&'a str], max: usize) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, _)| *d > 0 && *d <= max)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_use_one_style() {
+        assert_eq!(duration(0), "0 s");
+        assert_eq!(duration(40), "40 s");
+        assert_eq!(duration(60), "1 min");
+        assert_eq!(duration(3599), "59 min 59 s");
+        assert_eq!(duration(3600 + 300 + 7), "1 h 5 min");
+        assert_eq!(duration(3 * 86_400 + 2 * 3600 + 59), "3 d 2 h");
+    }
+
+    #[test]
+    fn close_words_are_suggested_and_far_ones_not() {
+        let cmds = ["status", "login", "logout", "doctor"];
+        assert_eq!(closest("stauts", &cmds, 2), Some("status"));
+        assert_eq!(closest("Statsu", &cmds, 2), Some("status"));
+        assert_eq!(closest("doctr", &cmds, 2), Some("doctor"));
+        assert_eq!(closest("status", &cmds, 2), None);
+        assert_eq!(closest("frobnicate", &cmds, 2), None);
+        assert_eq!(edit_distance("bitbucketStor", "bitbucketStore"), 1);
+    }
+}

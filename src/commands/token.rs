@@ -1,0 +1,54 @@
+//! `token [URL] [--account NAME]`: a fresh access token on stdout for
+//! scripts (`curl -H "Authorization: Bearer $(git credential-bitbucket
+//! token)"`). It walks the same ladder as `get`, so a token near expiry is
+//! refreshed once, under the account's lock, and the rotated refresh token
+//! is saved. stdout carries the token and a newline, nothing else.
+
+use crate::app;
+use crate::config::{self, Env, Flow, GitConfig};
+use crate::error::Error;
+use std::io::Write;
+
+/// Runs `token`.
+pub fn run(
+    url: Option<&str>,
+    account: Option<&str>,
+    out: &mut impl Write,
+    env: &dyn Env,
+) -> Result<(), Error> {
+    let git = GitConfig::load()?;
+    let remote = app::keyed_remote(&git, url)?;
+    let base = remote.base_url();
+    let cfg = config::resolve(&git, env, &remote)?.ok_or_else(|| {
+        Error::Failed(format!(
+            "{base} is not set up for git-credential-bitbucket: run `git credential-bitbucket \
+             configure {base}`"
+        ))
+    })?;
+    let store = app::open_store(&cfg)?;
+    let host = cfg.remote.store_key();
+    let asked = account.or_else(|| app::asked_account(remote.username.as_deref()));
+    let token = match cfg.flow {
+        // As `get` does: a URL naming alice still finds a token stored
+        // under a generic username.
+        Flow::Token => match app::find(store.as_ref(), &host, asked, &cfg)? {
+            Some(r) => Some(r),
+            None if asked.is_some() => app::find(store.as_ref(), &host, None, &cfg)?
+                .filter(|r| app::GENERIC_USERS.contains(&r.account.username.as_str())),
+            None => None,
+        }
+        .and_then(|r| r.access_token)
+        .ok_or_else(|| {
+            Error::Failed(format!(
+                "no API token or access token is stored for {base}; store one with `git \
+                     credential-bitbucket configure {base} --api-token`"
+            ))
+        })?,
+        _ => app::obtain(&cfg, store.as_ref(), &host, asked, env)?
+            .access_token
+            .ok_or_else(|| Error::Failed(format!("no access token could be had for {base}")))?,
+    };
+    writeln!(out, "{}", token.expose())
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::Write(e.into()))
+}

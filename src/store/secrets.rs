@@ -1,0 +1,233 @@
+//! The OAuth consumer secret, kept beside the tokens rather than in a
+//! gitconfig file, which is usually readable by every user of the machine.
+//!
+//! One secret per (host, client id). In the keyring it is its own item
+//! (service `git-credential-bitbucket-consumer:<host>`, user = client id),
+//! so listing a host's token records never meets it; in the file store it
+//! lives in `secrets.json` beside `tokens.json`, with the same care: 0600
+//! from creation, written through an fsynced temp file and a rename, under
+//! a lock. A secret still set in gitconfig wins, so nothing that works
+//! today stops working.
+
+use super::choice;
+use super::file::{create_private_dir, write_atomically};
+use super::keyring::{platform::SecretService, Slots};
+use super::lock::{self, lock_path};
+use super::StoreError;
+use crate::config::StoreChoice;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const FILE_NAME: &str = "secrets.json";
+const SERVICE_PREFIX: &str = "git-credential-bitbucket-consumer:";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Document {
+    #[serde(default)]
+    consumers: Vec<Entry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    host: String,
+    client_id: String,
+    secret: Secret,
+}
+
+/// Where a consumer secret for `host` is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// The OS keyring.
+    Keyring,
+    /// `secrets.json`.
+    File,
+}
+
+impl Place {
+    /// For messages: `keyring` or `file`, as the token stores are named.
+    pub fn name(self) -> &'static str {
+        match self {
+            Place::Keyring => "keyring",
+            Place::File => "file",
+        }
+    }
+}
+
+/// The path of the secrets file in `dir`.
+pub fn path(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+fn service(host: &str) -> String {
+    format!("{SERVICE_PREFIX}{host}")
+}
+
+/// Where the host's tokens are, without deciding anything new (no probe,
+/// no write): the secret goes where the tokens go.
+fn expected(dir: &Path, store: StoreChoice, host: &str) -> Place {
+    match store {
+        StoreChoice::File => Place::File,
+        StoreChoice::Keyring => Place::Keyring,
+        StoreChoice::Auto if choice::keyring_hosts(dir).iter().any(|h| h == host) => Place::Keyring,
+        StoreChoice::Auto => Place::File,
+    }
+}
+
+fn read_file(dir: &Path) -> Result<Document, StoreError> {
+    let p = path(dir);
+    match std::fs::read(&p) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Io {
+            path: p,
+            what: "is not a valid secrets file (move it aside and run `git credential-bitbucket configure` again)",
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Document::default()),
+        Err(source) => Err(StoreError::Io {
+            path: p,
+            what: "cannot read",
+            source,
+        }),
+    }
+}
+
+fn update_file<T>(dir: &Path, change: impl FnOnce(&mut Vec<Entry>) -> T) -> Result<T, StoreError> {
+    create_private_dir(dir)?;
+    let _guard = lock::acquire(&lock_path(dir, "secrets"), Duration::from_secs(30))?;
+    let mut doc = read_file(dir)?;
+    let result = change(&mut doc.consumers);
+    let bytes = serde_json::to_vec_pretty(&doc).expect("BUG: strings always serialize");
+    write_atomically(&path(dir), &bytes)?;
+    Ok(result)
+}
+
+/// The stored secret of `client_id` for `host`, if any: where the host's
+/// tokens are first, then the other place (a host whose store choice was
+/// changed after `configure`).
+pub fn load(
+    dir: &Path,
+    store: StoreChoice,
+    host: &str,
+    client_id: &str,
+) -> Result<Option<Secret>, StoreError> {
+    let from_file = || -> Result<Option<Secret>, StoreError> {
+        Ok(read_file(dir)?
+            .consumers
+            .into_iter()
+            .find(|e| e.host == host && e.client_id == client_id)
+            .map(|e| e.secret))
+    };
+    match expected(dir, store, host) {
+        Place::Keyring => {
+            let ss = SecretService::connect()?;
+            match ss.get(&service(host), client_id)? {
+                Some(v) => Ok(Some(Secret::new(v))),
+                None => from_file(),
+            }
+        }
+        Place::File => from_file(),
+    }
+}
+
+/// Saves the secret where the host's tokens go (deciding `auto` now, as a
+/// sign-in would) and says where.
+pub fn save(
+    dir: &Path,
+    store: StoreChoice,
+    host: &str,
+    client_id: &str,
+    secret: &Secret,
+) -> Result<Place, StoreError> {
+    let place = match choice::open(dir, store, host)?.name() {
+        "keyring" => Place::Keyring,
+        _ => Place::File,
+    };
+    match place {
+        Place::Keyring => {
+            let label = format!(
+                "Bitbucket OAuth consumer secret of {client_id} for {host} (git-credential-bitbucket)"
+            );
+            SecretService::connect()?.set(&service(host), client_id, &label, secret.expose())?;
+        }
+        Place::File => update_file(dir, |entries| {
+            entries.retain(|e| !(e.host == host && e.client_id == client_id));
+            entries.push(Entry {
+                host: host.to_owned(),
+                client_id: client_id.to_owned(),
+                secret: secret.clone(),
+            });
+        })?,
+    }
+    Ok(place)
+}
+
+/// Removes the secret of `client_id` for `host` from wherever it is;
+/// `Ok(false)` when there was none. Nothing else is touched.
+pub fn remove(
+    dir: &Path,
+    store: StoreChoice,
+    host: &str,
+    client_id: &str,
+) -> Result<bool, StoreError> {
+    let mut removed = false;
+    if expected(dir, store, host) == Place::Keyring {
+        let ss = SecretService::connect()?;
+        if ss.get(&service(host), client_id)?.is_some() {
+            ss.delete(&service(host), client_id)?;
+            removed = true;
+        }
+    }
+    let in_file = read_file(dir)?
+        .consumers
+        .iter()
+        .any(|e| e.host == host && e.client_id == client_id);
+    if in_file {
+        update_file(dir, |entries| {
+            entries.retain(|e| !(e.host == host && e.client_id == client_id))
+        })?;
+        removed = true;
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("gcb-secrets-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_file_secret_is_private_found_by_host_and_client_id_and_removable() {
+        let dir = temp_dir("file");
+        let host = "https://bitbucket.org";
+        let place = save(&dir, StoreChoice::File, host, "key", &Secret::new("s3")).expect("save");
+        assert_eq!(place, Place::File);
+        save(&dir, StoreChoice::File, host, "other", &Secret::new("s4")).expect("save");
+        // Saving again replaces, never duplicates.
+        save(&dir, StoreChoice::File, host, "key", &Secret::new("s5")).expect("save");
+        let got = load(&dir, StoreChoice::File, host, "key").expect("load");
+        assert_eq!(got.as_ref().map(Secret::expose), Some("s5"));
+        assert!(load(&dir, StoreChoice::File, "https://x.example", "key")
+            .expect("load")
+            .is_none());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path(&dir))
+                .expect("stat")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(remove(&dir, StoreChoice::File, host, "key").expect("remove"));
+        assert!(!remove(&dir, StoreChoice::File, host, "key").expect("remove"));
+        let left = load(&dir, StoreChoice::File, host, "other").expect("load");
+        assert_eq!(left.as_ref().map(Secret::expose), Some("s4"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
