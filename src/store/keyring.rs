@@ -101,15 +101,24 @@ impl<S: Slots> KeyringStore<S> {
         let whole = match head.strip_prefix("pieces:") {
             None => head,
             Some(rest) => {
-                // pieces:<count>:<sha256 hex>\n<first piece>
+                // pieces:<count>:<sha256 hex>[:<tag>]\n<first piece>; with a
+                // tag, piece i is `<user>#<tag>-<i>`, else `<user>#<i>`.
                 let (meta, first) = rest.split_once('\n').ok_or_else(|| corrupt(host, user))?;
-                let (count, digest) = meta.split_once(':').ok_or_else(|| corrupt(host, user))?;
+                let (count, rest) = meta.split_once(':').ok_or_else(|| corrupt(host, user))?;
+                let (digest, tag) = match rest.split_once(':') {
+                    Some((d, t)) => (d, Some(t)),
+                    None => (rest, None),
+                };
                 let count: usize = count.parse().map_err(|_| corrupt(host, user))?;
                 let mut whole = first.to_owned();
                 for i in 2..=count {
+                    let name = match tag {
+                        Some(t) => format!("{user}{PIECE_MARK}{t}-{i}"),
+                        None => format!("{user}{PIECE_MARK}{i}"),
+                    };
                     let piece = self
                         .slots
-                        .get(&service, &format!("{user}{PIECE_MARK}{i}"))?
+                        .get(&service, &name)?
                         .ok_or_else(|| corrupt(host, user))?;
                     whole.push_str(&piece);
                 }
@@ -149,49 +158,61 @@ impl<S: Slots> KeyringStore<S> {
         let service = Self::service(&record.host);
         let user = &self.item_for(record)?;
         let label = format!(
-            "Bitbucket {user} on {} (git-credential-bitbucket)",
-            record.host
+            "Bitbucket {} on {} (git-credential-bitbucket)",
+            record.account.username, record.host
         );
         let json = serde_json::to_string(record).expect("BUG: a Record always serializes");
         let old_pieces = self.pieces(&service, user)?;
-        let new_pieces = match self.slots.max_len() {
+        // Pieces are named after the content they make up, so the old
+        // head and its pieces stay whole until the new head replaces it:
+        // a process killed halfway leaves the old record readable.
+        let keep = match self.slots.max_len() {
             Some(max) if json.len() > max => {
                 // Room for the header in the head item.
-                let size = max.saturating_sub(80).max(64);
+                let size = max.saturating_sub(96).max(64);
                 let parts = split_utf8(&json, size);
+                let digest = hex_digest(&json);
+                let tag = &digest[..8];
                 for (i, part) in parts.iter().enumerate().skip(1) {
                     let piece_label = format!("{label} part {}", i + 1);
                     self.slots.set(
                         &service,
-                        &format!("{user}{PIECE_MARK}{}", i + 1),
+                        &format!("{user}{PIECE_MARK}{tag}-{}", i + 1),
                         &piece_label,
                         part,
                     )?;
                 }
-                let head = format!("pieces:{}:{}\n{}", parts.len(), hex_digest(&json), parts[0]);
+                let head = format!("pieces:{}:{digest}:{tag}\n{}", parts.len(), parts[0]);
                 self.slots.set(&service, user, &label, &head)?;
-                parts.len()
+                Some(format!("{user}{PIECE_MARK}{tag}-"))
             }
             _ => {
                 self.slots.set(&service, user, &label, &json)?;
-                1
+                None
             }
         };
-        for i in old_pieces.into_iter().filter(|i| *i > new_pieces) {
-            self.slots
-                .delete(&service, &format!("{user}{PIECE_MARK}{i}"))?;
+        for piece in old_pieces {
+            if !keep.as_ref().is_some_and(|k| piece.starts_with(k.as_str())) {
+                self.slots.delete(&service, &piece)?;
+            }
         }
         Ok(())
     }
 
-    /// The numbers of the extra pieces stored for `user`, gaps and all.
-    fn pieces(&self, service: &str, user: &str) -> Result<Vec<usize>, KeyringError> {
+    /// The names of the extra pieces stored for `user`, old-style
+    /// (`alice#2`) and tagged (`alice#<tag>-2`).
+    fn pieces(&self, service: &str, user: &str) -> Result<Vec<String>, KeyringError> {
         let prefix = format!("{user}{PIECE_MARK}");
         Ok(self
             .slots
             .users(service)?
-            .iter()
-            .filter_map(|u| u.strip_prefix(&prefix)?.parse().ok())
+            .into_iter()
+            .filter(|u| {
+                u.strip_prefix(&prefix).is_some_and(|rest| {
+                    let number = rest.rsplit('-').next().unwrap_or(rest);
+                    !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())
+                })
+            })
             .collect())
     }
 }
@@ -284,9 +305,8 @@ impl<S: Slots> Store for KeyringStore<S> {
             // Head first: a reader then sees no record rather than a torn
             // one.
             self.slots.delete(&service, &item)?;
-            for i in pieces {
-                self.slots
-                    .delete(&service, &format!("{item}{PIECE_MARK}{i}"))?;
+            for piece in pieces {
+                self.slots.delete(&service, &piece)?;
             }
         }
         Ok(existed)
@@ -449,6 +469,9 @@ mod tests {
         items: RefCell<BTreeMap<(String, String), String>>,
         max: Option<usize>,
         fail: RefCell<Option<KeyringError>>,
+        /// When set, `set` fails once this many more have worked (a
+        /// process killed halfway through a write).
+        sets_left: RefCell<Option<usize>>,
     }
 
     impl Memory {
@@ -467,6 +490,12 @@ mod tests {
         }
         fn set(&self, s: &str, u: &str, _: &str, v: &str) -> Result<(), KeyringError> {
             self.check()?;
+            if let Some(left) = self.sets_left.borrow_mut().as_mut() {
+                if *left == 0 {
+                    return Err(KeyringError::Failed("killed".into()));
+                }
+                *left -= 1;
+            }
             if self.max.is_some_and(|m| v.len() > m) {
                 return Err(KeyringError::Failed(format!(
                     "secret of {} bytes is too long",
@@ -537,7 +566,9 @@ mod tests {
         let store = KeyringStore::with_slots(&mem, vec![]);
         store.put(&record("alice", 3000)).expect("write");
         store.put(&record("bob", 10)).expect("write");
-        mem.items.borrow_mut().retain(|(_, u), _| u != "alice#2");
+        mem.items
+            .borrow_mut()
+            .retain(|(_, u), _| !(u.starts_with("alice#") && u.ends_with("-2")));
         let err = store
             .read("https://bitbucket.org", "alice")
             .expect_err("torn");
@@ -612,5 +643,77 @@ mod tests {
         // Signing the account out removes both.
         assert!(store.remove(host, "alice").expect("rm"));
         assert!(mem.items.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_split_write_cut_short_leaves_the_old_record_whole() {
+        let mem = Memory {
+            max: Some(1000),
+            ..Memory::default()
+        };
+        let store = KeyringStore::with_slots(&mem, vec![]);
+        let old = record("alice", 3000);
+        store.put(&old).expect("write");
+        // The new record's pieces are written, then the process dies
+        // before its head.
+        let new = record("alice", 3100);
+        for cut in 0..8 {
+            *mem.sets_left.borrow_mut() = Some(cut);
+            if store.put(&new).is_ok() {
+                break;
+            }
+            *mem.sets_left.borrow_mut() = None;
+            assert_eq!(
+                store.records("https://bitbucket.org").expect("read"),
+                vec![old.clone()],
+                "cut after {cut} writes"
+            );
+        }
+        *mem.sets_left.borrow_mut() = None;
+        store.put(&new).expect("write");
+        assert_eq!(
+            store.records("https://bitbucket.org").expect("read"),
+            vec![new]
+        );
+        // Only the new record's pieces are left.
+        let items = mem.items.borrow();
+        let head = items
+            .iter()
+            .find(|((_, u), _)| u == "alice")
+            .map(|(_, v)| v.clone())
+            .expect("the head");
+        let count: usize = head
+            .strip_prefix("pieces:")
+            .and_then(|r| r.split(':').next())
+            .and_then(|c| c.parse().ok())
+            .expect("a split head");
+        assert_eq!(items.len(), count, "{:?}", items.keys().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_split_record_of_the_old_layout_is_read_and_replaced_cleanly() {
+        let mem = Memory {
+            max: Some(1000),
+            ..Memory::default()
+        };
+        let store = KeyringStore::with_slots(&mem, vec![]);
+        let old = record("alice", 600);
+        let json = serde_json::to_string(&old).expect("json");
+        let (a, b) = json.split_at(json.len() / 2);
+        let service = format!("{SERVICE_PREFIX}https://bitbucket.org");
+        let head = format!("pieces:2:{}\n{a}", hex_digest(&json));
+        mem.items
+            .borrow_mut()
+            .insert((service.clone(), "alice".into()), head);
+        mem.items
+            .borrow_mut()
+            .insert((service.clone(), "alice#2".into()), b.into());
+        assert_eq!(
+            store.records("https://bitbucket.org").expect("read"),
+            vec![old]
+        );
+        let small = record("alice", 10);
+        store.put(&small).expect("write");
+        assert_eq!(mem.items.borrow().len(), 1, "the old piece is gone");
     }
 }
