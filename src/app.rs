@@ -271,9 +271,13 @@ pub(crate) fn obtain(
     //    wait on the lock, then re-read: they find its result. A waiter
     //    whose access token is still valid does not queue behind a slow
     //    renewal: it answers with that token at once.
-    let who: Option<String> = asked
-        .map(str::to_owned)
-        .or_else(|| found.as_ref().map(|r| r.account.username.clone()));
+    // The record's own name first: a Data Center `Alice` and `alice` (or a
+    // Cloud account asked for by its nickname) are one record, so they
+    // must take one lock.
+    let who: Option<String> = found
+        .as_ref()
+        .map(|r| r.account.username.clone())
+        .or_else(|| asked.map(str::to_owned));
     let unexpired = |r: &Option<Record>| {
         r.as_ref()
             .filter(|r| r.unexpired_access_token(now()).is_some())
