@@ -1,3 +1,5 @@
-/* Stub for the macOS type-check on Linux (see TargetConditionals.h). */
-#pragma once
+/* Stub for type-checking only (see README.md). */
+#ifndef GCB_STUB_ASSERT_H
+#define GCB_STUB_ASSERT_H
 #define assert(x) ((void)0)
+#endif
