@@ -173,6 +173,19 @@ mod tests {
     use crate::store::keyring::{KeyringStore, Slots};
     use crate::store::{sample_record, Store};
 
+    /// %TEMP% is inside the profile (Windows and Wine alike); the drive's
+    /// root, where a planted `C:\.git` would be, is not.
+    #[test]
+    fn a_repository_counts_as_ours_only_inside_the_profile() {
+        let dir = std::env::temp_dir().join(format!("gcb-own-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert!(super::owned_by_me(&dir), "{}", dir.display());
+        let _ = std::fs::remove_dir_all(&dir);
+        let drive = std::env::var("SystemDrive").unwrap_or_else(|_| "C:".into());
+        let root = std::path::PathBuf::from(format!("{drive}\\"));
+        assert!(!super::owned_by_me(&root), "{}", root.display());
+    }
+
     #[test]
     fn a_6_kb_record_round_trips_through_credential_manager() {
         if std::env::var_os("GCB_REAL_CREDENTIAL_MANAGER").is_none() {
