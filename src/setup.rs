@@ -529,18 +529,14 @@ fn read_secret(what: &str) -> Result<Secret, Error> {
     use std::io::IsTerminal;
     let mut line = String::new();
     if std::io::stdin().is_terminal() {
-        let mut tty = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/tty")
+        let (_, mut tty) = crate::platform::open_terminal()
             .map_err(|e| Error::Failed(format!("cannot use the terminal: {e}")))?;
-        // Echo off before the prompt appears: a fast paste must not show.
-        set_echo(false);
-        let _ = write!(tty, "Paste {what} (not shown): ");
-        let _ = tty.flush();
-        let read = std::io::stdin().lock().read_line(&mut line);
-        set_echo(true);
-        let _ = writeln!(tty);
-        read.map_err(|e| Error::Failed(format!("could not read {what}: {e}")))?;
+        line = crate::platform::prompt_hidden(
+            &mut std::io::stdin().lock(),
+            &mut tty,
+            &format!("Paste {what} (not shown): "),
+        )
+        .map_err(|e| Error::Failed(format!("could not read {what}: {e}")))?;
     } else {
         std::io::stdin()
             .lock()
@@ -653,19 +649,12 @@ enum Way {
 /// The guided mode on the terminal: which way in, then the consumer's key
 /// and secret, with what is set now as the defaults (Enter keeps them).
 fn guided(base: &str, kind: Kind, set: &Snapshot, store: StoreChoice) -> Result<Way, Error> {
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|_| {
-            Error::Usage(
-                "configure needs --client-id (and --client-secret-stdin) when there is no terminal"
-                    .into(),
-            )
-        })?;
-    let mut out = tty
-        .try_clone()
-        .map_err(|e| Error::Failed(format!("cannot use the terminal: {e}")))?;
+    let (tty, mut out) = crate::platform::open_terminal().map_err(|_| {
+        Error::Usage(
+            "configure needs --client-id (and --client-secret-stdin) when there is no terminal"
+                .into(),
+        )
+    })?;
     let mut input = std::io::BufReader::new(tty);
     let current = |k: &str| set.get(k).cloned().flatten().filter(|v| !v.is_empty());
     let mut line = |out: &mut std::fs::File, prompt: &str| -> Result<String, Error> {
@@ -821,11 +810,13 @@ fn guided(base: &str, kind: Kind, set: &Snapshot, store: StoreChoice) -> Result<
         (None, None) => "",
     };
     // Echo off before the prompt appears: a fast paste must not show.
-    set_echo(false);
-    let answer = line(&mut out, &format!("{} (not shown{keep_hint}): ", label.1));
-    set_echo(true);
-    let _ = writeln!(out);
-    let answer = answer?;
+    let answer = crate::platform::prompt_hidden(
+        &mut input,
+        &mut out,
+        &format!("{} (not shown{keep_hint}): ", label.1),
+    )
+    .map(|l| l.trim().to_owned())
+    .map_err(|e| Error::Failed(format!("could not read from the terminal: {e}")))?;
     let secret = match (answer.is_empty(), in_file, stored) {
         (false, _, _) => Some(Secret::new(answer)),
         (true, Some(v), _) => Some(Secret::new(v)),
@@ -837,18 +828,6 @@ fn guided(base: &str, kind: Kind, set: &Snapshot, store: StoreChoice) -> Result<
         }
     };
     Ok(Way::Consumer { id, secret })
-}
-
-/// Turns terminal echo off or on with `stty` (no libc binding needed).
-fn set_echo(on: bool) {
-    if let Ok(tty) = std::fs::File::open("/dev/tty") {
-        let _ = Command::new("stty")
-            .arg(if on { "echo" } else { "-echo" })
-            .stdin(tty)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 /// `unconfigure`: removes what `configure` wrote, the consumer secret it

@@ -394,8 +394,7 @@ fn create_temp(path: &Path) -> Result<(PathBuf, fs::File), StoreError> {
         ));
         let mut options = fs::OpenOptions::new();
         options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        crate::platform::private_file(&mut options);
         match super::private::open_no_follow(&mut options, &tmp) {
             Ok(file) => return Ok((tmp, file)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),

@@ -92,8 +92,7 @@ pub fn acquire_saying(
     };
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    crate::platform::private_file(&mut options);
     // Never through a link, and never a file someone else made: another
     // user holding it would make us wait for minutes.
     let file = super::private::open_no_follow(&mut options, path).map_err(|e| {

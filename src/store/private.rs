@@ -20,8 +20,7 @@ use std::path::Path;
 pub fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    crate::platform::private_dir(&mut builder);
     builder.create(dir).map_err(|source| StoreError::Io {
         path: dir.to_path_buf(),
         what: "cannot create the directory",

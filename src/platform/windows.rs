@@ -1,0 +1,215 @@
+//! Windows: Credential Manager, the console (`CONIN$`/`CONOUT$`), Git for
+//! Windows' config files, and ownership by the user's profile.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+/// Whether this process has a console to read from.
+pub fn terminal_available() -> bool {
+    open_terminal().is_ok()
+}
+
+/// The console: `CONIN$` to read (git's own prompts use it too, whatever
+/// stdin is), `CONOUT$` for prompts.
+pub fn open_terminal() -> std::io::Result<(File, File)> {
+    let input = OpenOptions::new().read(true).write(true).open("CONIN$")?;
+    let out = OpenOptions::new().read(true).write(true).open("CONOUT$")?;
+    Ok((input, out))
+}
+
+/// Shows `prompt` and reads one line from the console with echo off
+/// (rpassword, on `CONIN$`/`CONOUT$`). The console echoes a key only when
+/// a program reads it, so what arrives before echo goes off is not shown
+/// either. `input` and `out` are the console already; rpassword opens its
+/// own handles to it.
+pub fn prompt_hidden(
+    _input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    prompt: &str,
+) -> std::io::Result<String> {
+    let _ = out.flush();
+    rpassword::prompt_password(prompt)
+}
+
+/// Whether a discovered repository counts as ours. Telling a directory's
+/// owner on Windows needs the security API (no safe binding is in our
+/// tree), so we use what protects it instead: a directory inside the
+/// user's profile (`%USERPROFILE%`), whose ACL admits only the user,
+/// SYSTEM and administrators. Anything elsewhere (`C:\.git`, a shared
+/// drive) is "not known to be ours", and the caller asks git, which runs
+/// Git for Windows' own `safe.directory` check.
+pub fn owned_by_me(dir: &Path) -> bool {
+    let Some(profile) = std::env::var_os("USERPROFILE").filter(|p| !p.is_empty()) else {
+        return false;
+    };
+    match (std::fs::canonicalize(dir), std::fs::canonicalize(profile)) {
+        (Ok(d), Ok(p)) => super::inside_profile(&d, &p),
+        _ => false,
+    }
+}
+
+/// Git for Windows' system config (`<install>\etc\gitconfig`), found from
+/// the `GIT_EXEC_PATH` git gives its helpers. When it cannot be placed, or
+/// when `%PROGRAMDATA%\Git\config` (read by Git for Windows before 2.24)
+/// says anything about credentials, `None`: ask git.
+pub fn git_system_files(var: &dyn Fn(&str) -> Option<String>) -> Option<Vec<PathBuf>> {
+    if let Some(pd) = var("PROGRAMDATA").filter(|p| !p.is_empty()) {
+        if let Ok(t) = std::fs::read_to_string(Path::new(&pd).join("Git").join("config")) {
+            let t = t.to_ascii_lowercase();
+            if t.contains("credential") || t.contains("[include") {
+                return None;
+            }
+        }
+    }
+    let system = super::windows_system_gitconfig(&var("GIT_EXEC_PATH")?)?;
+    Some(vec![PathBuf::from(system)])
+}
+
+/// The directory Git for Windows calls HOME.
+pub fn git_home(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    super::windows_git_home(var, &|p| p.is_dir())
+}
+
+/// Credential Manager through keyring-core.
+///
+/// Each record piece is one generic credential, target
+/// `<user>@git-credential-bitbucket:<host>`, persisted "local machine"
+/// (never Enterprise, which roams with the profile to other machines),
+/// holding the piece's UTF-8 bytes. Credential Manager can be enumerated
+/// only through the store crate's `search` feature, which pulls regex, so
+/// the host's users are listed in one more credential
+/// (`@git-credential-bitbucket:<host>`, see `platform::listed`).
+pub mod keyring {
+    use crate::platform::listed::{Listed, Unlisted};
+    use crate::store::keyring::KeyringError;
+    use keyring_core::{CredentialStore, Entry, Error};
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    /// What the messages call the store.
+    pub const NAME: &str = "Windows Credential Manager";
+    /// What "locked" means here, and what to do.
+    pub const UNLOCK_HINT: &str = "Credential Manager cannot be used in this logon session \
+         (for example an SSH session signed in with a key, or a service account); to unlock \
+         it, sign in to Windows with your password (or over SSH with a password), or keep tokens in a private \
+         file with `git config --global credential.<url>.bitbucketStore file`";
+    /// What to check when it fails.
+    pub const CHECK_HINT: &str =
+        "Check the Bitbucket entries in Control Panel > Credential Manager > Windows Credentials";
+
+    /// Credential Manager, with its users listed.
+    pub type Native = Listed<CredMan>;
+
+    /// Credential Manager's generic credentials.
+    pub struct CredMan {
+        store: Arc<CredentialStore>,
+    }
+
+    fn map(e: Error) -> KeyringError {
+        match e {
+            Error::NoStorageAccess(p) => KeyringError::Locked(p.to_string()),
+            other => KeyringError::Failed(other.to_string()),
+        }
+    }
+
+    impl Listed<CredMan> {
+        /// Opens Credential Manager (it is always there; a logon session
+        /// without access shows at the first call).
+        pub fn connect() -> Result<Native, KeyringError> {
+            let store: Arc<CredentialStore> =
+                windows_native_keyring_store::Store::new_with_configuration(&HashMap::from([(
+                    "divider", "@",
+                )]))
+                .map_err(map)?;
+            let dir = crate::store::data_dir().map_err(|e| KeyringError::Failed(e.to_string()))?;
+            Ok(Listed::new(
+                CredMan { store },
+                dir,
+                crate::platform::CREDENTIAL_MANAGER_MAX_BYTES,
+            ))
+        }
+    }
+
+    impl CredMan {
+        fn entry(&self, service: &str, user: &str) -> Result<Entry, KeyringError> {
+            Entry::new_in_store_with_modifiers(
+                &self.store,
+                service,
+                user,
+                &HashMap::from([("persistence", "Local")]),
+            )
+            .map_err(map)
+        }
+    }
+
+    impl Unlisted for CredMan {
+        fn get(&self, service: &str, user: &str) -> Result<Option<Vec<u8>>, KeyringError> {
+            match self.entry(service, user)?.get_secret() {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(Error::NoEntry) => Ok(None),
+                Err(e) => Err(map(e)),
+            }
+        }
+
+        fn set(&self, service: &str, user: &str, value: &[u8]) -> Result<(), KeyringError> {
+            self.entry(service, user)?.set_secret(value).map_err(map)
+        }
+
+        fn delete(&self, service: &str, user: &str) -> Result<(), KeyringError> {
+            match self.entry(service, user)?.delete_credential() {
+                Ok(()) | Err(Error::NoEntry) => Ok(()),
+                Err(e) => Err(map(e)),
+            }
+        }
+    }
+}
+
+/// Against the real Credential Manager (under Wine in CI), only when
+/// `GCB_REAL_CREDENTIAL_MANAGER=1`: a developer's own store is not touched
+/// by a plain `cargo test`.
+#[cfg(test)]
+mod tests {
+    use crate::store::keyring::{KeyringStore, Slots};
+    use crate::store::{sample_record, Store};
+
+    /// %TEMP% is inside the profile (Windows and Wine alike); the drive's
+    /// root, where a planted `C:\.git` would be, is not.
+    #[test]
+    fn a_repository_counts_as_ours_only_inside_the_profile() {
+        let dir = std::env::temp_dir().join(format!("gcb-own-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert!(super::owned_by_me(&dir), "{}", dir.display());
+        let _ = std::fs::remove_dir_all(&dir);
+        let drive = std::env::var("SystemDrive").unwrap_or_else(|_| "C:".into());
+        let root = std::path::PathBuf::from(format!("{drive}\\"));
+        assert!(!super::owned_by_me(&root), "{}", root.display());
+    }
+
+    #[test]
+    fn a_6_kb_record_round_trips_through_credential_manager() {
+        if std::env::var_os("GCB_REAL_CREDENTIAL_MANAGER").is_none() {
+            return;
+        }
+        let host = format!("https://gcb-unit-test-{}.invalid", std::process::id());
+        let native = super::keyring::Native::connect().expect("Credential Manager");
+        assert_eq!(
+            native.max_len(),
+            Some(crate::platform::CREDENTIAL_MANAGER_MAX_BYTES)
+        );
+        let store = KeyringStore::with_slots(native, vec![host.clone()]);
+        let mut big = sample_record("alice", &"a".repeat(2600), &"r".repeat(2600));
+        big.host = host.clone();
+        big.account.display_name = Some("Ünïcødé".into());
+        store.put(&big).expect("put");
+        let mut bob = sample_record("bob", "at", "rt");
+        bob.host = host.clone();
+        store.put(&bob).expect("put bob");
+        let back = store.records(&host).expect("read");
+        assert_eq!(back.len(), 2, "{back:?}");
+        assert!(back.contains(&big));
+        assert!(store.remove(&host, "alice").expect("rm"));
+        assert!(store.remove(&host, "bob").expect("rm"));
+        assert!(store.records(&host).expect("read").is_empty());
+    }
+}
