@@ -223,25 +223,13 @@ impl<'a> Client<'a> {
             what: format!("{what}; Bitbucket may be having trouble, try again later"),
         };
         if status == 200 {
-            let json: TokenJson =
-                serde_json::from_slice(&body).map_err(|_| trouble(describe_body(&resp, &body)))?;
-            if json.access_token.is_empty() {
-                return Err(ApiError::Unexpected {
+            return parse_token_body(&body).map_err(|e| match e {
+                BodyError::NotJson => trouble(describe_body(&resp, &body)),
+                BodyError::Missing(what) => ApiError::Unexpected {
                     url: url.clone(),
                     status,
-                    what: "no access_token in the answer".into(),
-                });
-            }
-            return Ok(TokenSet {
-                access_token: Secret::new(json.access_token),
-                refresh_token: json
-                    .refresh_token
-                    .filter(|t| !t.is_empty())
-                    .map(Secret::new),
-                // Missing lifetime: assume Data Center's one hour, the
-                // shortest either side uses, so we refresh early not late.
-                expires_in: json.expires_in.unwrap_or(3600),
-                scopes: json.scope.or(json.scopes).unwrap_or_default(),
+                    what: what.into(),
+                },
             });
         }
         match serde_json::from_slice::<ErrorJson>(&body) {
@@ -291,23 +279,14 @@ impl<'a> Client<'a> {
                 },
             });
         }
-        let user: UserJson = serde_json::from_slice(&body).map_err(|_| ApiError::Unexpected {
-            url: url.clone(),
+        parse_user_body(&body).map_err(|e| ApiError::Unexpected {
+            url,
             status,
-            what: "not a user object".into(),
-        })?;
-        let username = user
-            .username
-            .filter(|u| !u.is_empty())
-            .ok_or(ApiError::Unexpected {
-                url,
-                status,
-                what: "the user object has no username".into(),
-            })?;
-        Ok(Account {
-            username,
-            uuid: user.uuid,
-            display_name: user.display_name,
+            what: match e {
+                BodyError::NotJson => "not a user object",
+                BodyError::Missing(what) => what,
+            }
+            .into(),
         })
     }
 
@@ -402,6 +381,53 @@ impl Client<'_> {
     }
 }
 
+/// Why a 200 answer's body gave us nothing to use.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// Not the JSON object we expect.
+    NotJson,
+    /// JSON, but this required part is missing or empty.
+    Missing(&'static str),
+}
+
+/// The tokens in the token endpoint's 200 answer. Pure, apart from the
+/// HTTP call, so the fuzz target `token_json` can reach it.
+#[doc(hidden)]
+pub fn parse_token_body(body: &[u8]) -> Result<TokenSet, BodyError> {
+    let json: TokenJson = serde_json::from_slice(body).map_err(|_| BodyError::NotJson)?;
+    if json.access_token.is_empty() {
+        return Err(BodyError::Missing("no access_token in the answer"));
+    }
+    Ok(TokenSet {
+        access_token: Secret::new(json.access_token),
+        refresh_token: json
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(Secret::new),
+        // Missing lifetime: assume Data Center's one hour, the
+        // shortest either side uses, so we refresh early not late.
+        expires_in: json.expires_in.unwrap_or(3600),
+        scopes: json.scope.or(json.scopes).unwrap_or_default(),
+    })
+}
+
+/// The account in Cloud's `/2.0/user` answer. Pure, so the fuzz target
+/// `user_json` can reach it.
+#[doc(hidden)]
+pub fn parse_user_body(body: &[u8]) -> Result<Account, BodyError> {
+    let user: UserJson = serde_json::from_slice(body).map_err(|_| BodyError::NotJson)?;
+    let username = user
+        .username
+        .filter(|u| !u.is_empty())
+        .ok_or(BodyError::Missing("the user object has no username"))?;
+    Ok(Account {
+        username,
+        uuid: user.uuid,
+        display_name: user.display_name,
+    })
+}
+
 /// The body, at most [`MAX_BODY`] bytes.
 fn read_body(url: &str, resp: &mut ureq::http::Response<ureq::Body>) -> Result<Vec<u8>, ApiError> {
     resp.body_mut()
@@ -476,6 +502,30 @@ mod tests {
         .is_dead_refresh_token());
         assert!(!oauth("invalid_client", None).is_dead_refresh_token());
         assert!(!oauth("unauthorized_client", None).is_transient());
+    }
+
+    #[test]
+    fn token_bodies_parse_without_a_server() {
+        let t = parse_token_body(
+            br#"{"access_token":"at","refresh_token":"","expires_in":7200,"scope":"account"}"#,
+        )
+        .expect("a token answer");
+        assert_eq!(
+            (t.access_token.expose(), t.refresh_token, t.expires_in),
+            ("at", None, 7200)
+        );
+        assert_eq!(t.scopes, "account");
+        assert_eq!(
+            parse_token_body(br#"{"access_token":""}"#).unwrap_err(),
+            BodyError::Missing("no access_token in the answer")
+        );
+        assert_eq!(parse_token_body(b"<html>").unwrap_err(), BodyError::NotJson);
+        let user = parse_user_body(br#"{"username":"alice","uuid":"{u}"}"#).expect("a user");
+        assert_eq!(
+            (user.username.as_str(), user.uuid.as_deref()),
+            ("alice", Some("{u}"))
+        );
+        assert_eq!(parse_user_body(b"[]").unwrap_err(), BodyError::NotJson);
     }
 
     #[test]

@@ -164,6 +164,14 @@ impl Store for FileStore {
     }
 }
 
+/// The records of a `tokens.json` document, parsed as [`FileStore`] reads
+/// it (the same `Document` type).
+/// Public so the fuzz target `store_document` can reach it.
+#[doc(hidden)]
+pub fn parse_document(bytes: &[u8]) -> Result<Vec<Record>, serde_json::Error> {
+    serde_json::from_slice::<Document>(bytes).map(|doc| doc.records)
+}
+
 /// Creates `dir` (and parents) with mode 0700 for the parts we create.
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     let mut builder = fs::DirBuilder::new();
