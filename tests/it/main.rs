@@ -22,3 +22,4 @@ mod pages;
 mod regressions;
 mod robustness;
 mod setup;
+mod soak;
