@@ -25,7 +25,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,7 +39,7 @@ const PAUSE_ENV: &str = "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS";
 /// another process's refresh.
 const GET_LIMIT: Duration = Duration::from_secs(75);
 /// Of every thousand token requests, this many get a fault.
-const FAULTS_PER_MILLE: u64 = 120;
+const FAULTS_PER_MILLE: u64 = 150;
 /// How long a hung token request lasts before its 504, in ms.
 const HANG_MS: (u64, u64) = (1000, 4000);
 /// Of every thousand rounds, this many start with a `reject`.
@@ -105,6 +105,7 @@ struct ProxyState {
     upstream: SocketAddr,
     rng: Mutex<Rng>,
     per_mille: AtomicU64,
+    turn: AtomicUsize,
     hang_ms: (u64, u64),
     stopping: AtomicBool,
     counts: Mutex<[usize; 4]>,
@@ -125,6 +126,7 @@ impl FaultProxy {
             upstream,
             rng: Mutex::new(Rng(seed)),
             per_mille: AtomicU64::new(0),
+            turn: AtomicUsize::new(seed as usize % FAULTS.len()),
             hang_ms,
             stopping: AtomicBool::new(false),
             counts: Mutex::new([0; 4]),
@@ -219,9 +221,10 @@ fn proxy_one(state: &ProxyState, mut stream: TcpStream) {
     };
     let (fault, hang, garbage) = {
         let mut rng = state.rng.lock().expect("rng");
+        // The kinds take turns, so even a short run sees each of them.
         let fault = rng
             .per_mille(state.per_mille.load(Ordering::SeqCst))
-            .then(|| FAULTS[rng.range(0, 3) as usize]);
+            .then(|| FAULTS[state.turn.fetch_add(1, Ordering::SeqCst) % FAULTS.len()]);
         let hang = Duration::from_millis(rng.range(state.hang_ms.0, state.hang_ms.1));
         let garbage: Vec<u8> = (0..rng.range(1, 48)).map(|_| rng.next() as u8).collect();
         (fault, hang, garbage)
@@ -378,6 +381,15 @@ fn one_get(env: &TestEnv, host: &str, plan: &Plan) -> Outcome {
 
 // -------------------------------------------------------------- evidence
 
+/// What a process printed, on one line.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 /// The refresh token of alice's record in the file store, if any.
 fn stored_refresh_token(env: &TestEnv) -> Option<String> {
     let bytes = std::fs::read(env.data_dir().join("tokens.json")).ok()?;
@@ -434,7 +446,7 @@ impl Tally {
                 Outcome::Killed => self.kills += 1,
                 Outcome::Hung { stderr } => {
                     self.hangs += 1;
-                    self.note(format!("a reject hung: {}", stderr.trim()));
+                    self.note(format!("a reject hung: {}", one_line(&stderr)));
                 }
                 Outcome::Done { .. } => {}
             }
@@ -465,12 +477,12 @@ impl Tally {
             }
             Outcome::Done { stderr, .. } => {
                 self.failed += 1;
-                self.note(format!("a get failed: {}", stderr.trim()));
+                self.note(format!("a get failed: {}", one_line(&stderr)));
             }
             Outcome::Killed => self.kills += 1,
             Outcome::Hung { stderr } => {
                 self.hangs += 1;
-                self.note(format!("a get hung: {}", stderr.trim()));
+                self.note(format!("a get hung: {}", one_line(&stderr)));
             }
         }
     }
