@@ -113,8 +113,9 @@ const DEFAULT_LIFETIME: u64 = 3600;
 const MAX_LIFETIME: u64 = 365 * 86_400;
 
 /// Why a token answer cannot be used.
+#[doc(hidden)]
 #[derive(Debug, PartialEq, Eq)]
-enum BadAnswer {
+pub enum BadAnswer {
     /// Not JSON, or JSON that is not an object.
     NotJson,
     /// No usable `access_token`.
@@ -131,7 +132,8 @@ enum BadAnswer {
 /// ignored, a repeated key counts by its last value, and bytes after the
 /// first JSON object are ignored. What cannot be forgiven is a missing
 /// access token, or a token git could never be handed.
-fn parse_token_answer(body: &[u8]) -> Result<TokenSet, BadAnswer> {
+#[doc(hidden)]
+pub fn parse_token_answer(body: &[u8]) -> Result<TokenSet, BadAnswer> {
     let first = serde_json::Deserializer::from_slice(body)
         .into_iter::<serde_json::Value>()
         .next();
@@ -437,22 +439,10 @@ impl<'a> Client<'a> {
                 },
             });
         }
-        // Read as a value first: a repeated key then counts by its last
-        // value instead of failing, and bytes after the object are ignored.
-        let user = serde_json::Deserializer::from_slice(&body)
-            .into_iter::<serde_json::Value>()
-            .next()
-            .and_then(Result::ok)
-            .and_then(|v| serde_json::from_value::<UserJson>(v).ok())
-            .ok_or_else(|| ApiError::Unexpected {
-                url: url.clone(),
-                status,
-                what: "not a user object".into(),
-            })?;
-        user.into_account().ok_or(ApiError::Unexpected {
+        parse_user_answer(&body).map_err(|what| ApiError::Unexpected {
             url,
             status,
-            what: "the user object has no username, uuid or account_id".into(),
+            what: what.into(),
         })
     }
 
@@ -544,6 +534,22 @@ impl Client<'_> {
         crate::trace!("{url} answered HTTP {}", resp.status().as_u16());
         Ok(resp)
     }
+}
+
+/// The account in Cloud's `/2.0/user` answer, or what is wrong with it.
+/// Public for the fuzz target `user_json`.
+#[doc(hidden)]
+pub fn parse_user_answer(body: &[u8]) -> Result<Account, &'static str> {
+    // Read as a value first: a repeated key then counts by its last
+    // value instead of failing, and bytes after the object are ignored.
+    let user = serde_json::Deserializer::from_slice(body)
+        .into_iter::<serde_json::Value>()
+        .next()
+        .and_then(Result::ok)
+        .and_then(|v| serde_json::from_value::<UserJson>(v).ok())
+        .ok_or("not a user object")?;
+    user.into_account()
+        .ok_or("the user object has no username, uuid or account_id")
 }
 
 /// The body, at most [`MAX_BODY`] bytes.

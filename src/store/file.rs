@@ -310,6 +310,14 @@ impl Store for FileStore {
     }
 }
 
+/// The records of a `tokens.json` document, parsed as [`FileStore`] reads
+/// it (records it cannot read are left out).
+/// Public so the fuzz target `store_document` can reach it.
+#[doc(hidden)]
+pub fn parse_document(bytes: &[u8]) -> Result<Vec<Record>, serde_json::Error> {
+    Document::parse(bytes).map(|doc| doc.records)
+}
+
 /// Creates `dir` (and parents) with mode 0700 for the parts we create, and
 /// refuses one that others could tamper with (see `private`).
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {

@@ -28,3 +28,4 @@ mod server_answers;
 mod setup;
 mod signin_safety;
 mod store_safety;
+mod soak;

@@ -437,6 +437,12 @@ impl<F: Flavor> FakeServer<F> {
             .count()
     }
 
+    /// Whether the fake would take `token` as a refresh token now
+    /// (`None`: it never issued it). The soak's evidence.
+    pub fn refresh_token_alive(&self, token: &str) -> Option<bool> {
+        self.inner.lock().refresh.get(token).map(|g| g.alive)
+    }
+
     /// Every request since the start or the last [`Self::clear_log`].
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.inner.lock().log.clone()
