@@ -424,6 +424,7 @@ fn grant(
                     username: app_account(cfg),
                     uuid: None,
                     display_name: Some("client_credentials of the OAuth consumer".into()),
+                    nickname: None,
                 },
                 access_token: Some(tokens.access_token),
                 expires_at: expiry(t, tokens.expires_in),
@@ -499,7 +500,7 @@ fn sign_in_and_store(
     eprintln!(
         "{NAME}: signed in to {} as {} ({} store)",
         cfg.remote.base_url(),
-        record.account.username,
+        crate::bitbucket::account_label(&record.account),
         store.name()
     );
     Ok(record)

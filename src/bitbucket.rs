@@ -60,17 +60,24 @@ impl ApiError {
             ApiError::OAuth {
                 error, description, ..
             } => {
-                // Cloud also says invalid_grant "Unsupported grant type"
-                // to a request that arrived mangled: that is no verdict on
-                // the refresh token (FACTS A.4).
-                (error == "invalid_grant"
-                    && !description
-                        .as_deref()
-                        .is_some_and(|d| d.to_ascii_lowercase().contains("grant type")))
-                    || (error == "invalid_request"
-                        && description
-                            .as_deref()
-                            .is_some_and(|d| d.to_ascii_lowercase().contains("refresh_token")))
+                let description = description.as_deref().unwrap_or("").to_ascii_lowercase();
+                match error.as_str() {
+                    // Cloud also says invalid_grant "Unsupported grant type"
+                    // to a request that arrived mangled: that is no verdict
+                    // on the refresh token (FACTS A.4).
+                    "invalid_grant" => !description.contains("grant type"),
+                    // invalid_request is about the request unless it says
+                    // the refresh token is bad: "Missing required parameter:
+                    // refresh_token" names it too, and says nothing about
+                    // whether the token we hold still works.
+                    "invalid_request" => {
+                        description.contains("refresh")
+                            && ["invalid", "expired", "revoked"]
+                                .iter()
+                                .any(|w| description.contains(w))
+                    }
+                    _ => false,
+                }
             }
             _ => false,
         }
@@ -96,18 +103,111 @@ pub struct TokenSet {
     pub scopes: String,
 }
 
-#[derive(Deserialize)]
-struct TokenJson {
-    access_token: String,
-    #[serde(default)]
-    refresh_token: Option<String>,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    // Cloud said `scopes` until May 2026 and `scope` after (FACTS A.4).
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    scopes: Option<String>,
+/// What a lifetime defaults to when the answer has none we can use:
+/// Data Center's one hour, the shortest either side uses, so we refresh
+/// early rather than late.
+const DEFAULT_LIFETIME: u64 = 3600;
+
+/// The longest lifetime we believe: a year keeps every time sum far from
+/// overflow and still outlives any real access token.
+const MAX_LIFETIME: u64 = 365 * 86_400;
+
+/// Why a token answer cannot be used.
+#[derive(Debug, PartialEq, Eq)]
+enum BadAnswer {
+    /// Not JSON, or JSON that is not an object.
+    NotJson,
+    /// No usable `access_token`.
+    NoAccessToken,
+    /// A token git's credential protocol cannot carry.
+    Unprintable(&'static str),
+}
+
+/// Reads a 200 answer of the token endpoint, as forgiving as is safe.
+///
+/// By the time this answer arrives the server may already have rotated the
+/// refresh token, so throwing the answer away can cost the sign-in: a
+/// lifetime we cannot read falls back to a default, unknown fields are
+/// ignored, a repeated key counts by its last value, and bytes after the
+/// first JSON object are ignored. What cannot be forgiven is a missing
+/// access token, or a token git could never be handed.
+fn parse_token_answer(body: &[u8]) -> Result<TokenSet, BadAnswer> {
+    let first = serde_json::Deserializer::from_slice(body)
+        .into_iter::<serde_json::Value>()
+        .next();
+    let Some(Ok(serde_json::Value::Object(json))) = first else {
+        return Err(BadAnswer::NotJson);
+    };
+    let text = |key: &str| json.get(key).and_then(serde_json::Value::as_str);
+    let access_token = text("access_token")
+        .filter(|t| !t.is_empty())
+        .ok_or(BadAnswer::NoAccessToken)?;
+    check_token(access_token, "access token")?;
+    // A refresh token of the wrong type counts as absent (the old one is
+    // kept), but a string must be one git's protocol could carry later.
+    let refresh_token = text("refresh_token").filter(|t| !t.is_empty());
+    if let Some(t) = refresh_token {
+        check_token(t, "refresh token")?;
+    }
+    // Cloud said `scopes` until 2026 and `scope` after (FACTS A.4).
+    let scopes = ["scope", "scopes"]
+        .iter()
+        .filter_map(|k| json.get(*k))
+        .find_map(scope_text)
+        .unwrap_or_default();
+    Ok(TokenSet {
+        access_token: Secret::new(access_token.to_owned()),
+        refresh_token: refresh_token.map(|t| Secret::new(t.to_owned())),
+        expires_in: json.get("expires_in").map_or(DEFAULT_LIFETIME, lifetime),
+        scopes,
+    })
+}
+
+/// `expires_in` as the server wrote it: a whole number, a fraction or a
+/// numeric string. Zero, negative or unreadable: the default; huge: a year.
+fn lifetime(v: &serde_json::Value) -> u64 {
+    let seconds = match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match seconds {
+        Some(s) if s.is_finite() && s >= 1.0 => (s.min(MAX_LIFETIME as f64)) as u64,
+        _ => DEFAULT_LIFETIME,
+    }
+}
+
+/// Scopes as a space-separated string or a list of strings.
+fn scope_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(printable_scopes(s)),
+        serde_json::Value::Array(list) => Some(printable_scopes(
+            &list
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
+        _ => None,
+    }
+}
+
+/// Scopes are shown by `status`: no control characters, single spaces.
+fn printable_scopes(s: &str) -> String {
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// git's credential protocol is line based and NUL-terminated: a token
+/// holding a line break, CR, NUL or any other control character could be
+/// stored but never handed to git.
+fn check_token(token: &str, what: &'static str) -> Result<(), BadAnswer> {
+    if token.chars().any(char::is_control) {
+        return Err(BadAnswer::Unprintable(what));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -117,13 +217,62 @@ struct ErrorJson {
     error_description: Option<String>,
 }
 
+/// Cloud's `GET /2.0/user`, as far as we use it. Since 2026 it may come
+/// without `username` (FACTS, 2026 update).
 #[derive(Deserialize)]
 struct UserJson {
+    #[serde(default)]
     username: Option<String>,
     #[serde(default)]
     uuid: Option<String>,
     #[serde(default)]
+    account_id: Option<String>,
+    #[serde(default)]
+    nickname: Option<String>,
+    #[serde(default)]
     display_name: Option<String>,
+}
+
+impl UserJson {
+    /// The account: keyed by its username, or where the server sent none,
+    /// by its `uuid` (else `account_id`), with the nickname kept so that
+    /// people see a name and git's `user@` can still find the record.
+    fn into_account(self) -> Option<Account> {
+        let clean = |v: Option<String>| {
+            v.map(|s| printable(s.trim()))
+                .filter(|s| !s.trim().is_empty())
+        };
+        let (username, uuid, account_id) = (
+            clean(self.username),
+            clean(self.uuid),
+            clean(self.account_id),
+        );
+        let display_name = clean(self.display_name);
+        match username {
+            Some(username) => Some(Account {
+                username,
+                uuid,
+                display_name,
+                nickname: None,
+            }),
+            None => Some(Account {
+                username: uuid.clone().or(account_id)?,
+                uuid,
+                display_name,
+                nickname: clean(self.nickname),
+            }),
+        }
+    }
+}
+
+/// How to name an account to people: its username, or for an account
+/// Bitbucket gave no username, its nickname or display name.
+pub fn account_label(account: &Account) -> String {
+    match (&account.nickname, &account.display_name) {
+        (Some(nick), _) => nick.clone(),
+        (None, Some(name)) if account.uuid.as_deref() == Some(&account.username) => name.clone(),
+        _ => account.username.clone(),
+    }
 }
 
 /// A client for one host's endpoints.
@@ -223,25 +372,22 @@ impl<'a> Client<'a> {
             what: format!("{what}; Bitbucket may be having trouble, try again later"),
         };
         if status == 200 {
-            let json: TokenJson =
-                serde_json::from_slice(&body).map_err(|_| trouble(describe_body(&resp, &body)))?;
-            if json.access_token.is_empty() {
-                return Err(ApiError::Unexpected {
+            return parse_token_answer(&body).map_err(|bad| match bad {
+                BadAnswer::NotJson => trouble(describe_body(&resp, &body)),
+                BadAnswer::NoAccessToken => ApiError::Unexpected {
                     url: url.clone(),
                     status,
                     what: "no access_token in the answer".into(),
-                });
-            }
-            return Ok(TokenSet {
-                access_token: Secret::new(json.access_token),
-                refresh_token: json
-                    .refresh_token
-                    .filter(|t| !t.is_empty())
-                    .map(Secret::new),
-                // Missing lifetime: assume Data Center's one hour, the
-                // shortest either side uses, so we refresh early not late.
-                expires_in: json.expires_in.unwrap_or(3600),
-                scopes: json.scope.or(json.scopes).unwrap_or_default(),
+                },
+                BadAnswer::Unprintable(what) => ApiError::Unexpected {
+                    url: url.clone(),
+                    status,
+                    what: format!(
+                        "the {what} in the answer holds a line break or another control \
+                         character, which git cannot be handed; nothing was saved. \
+                         Bitbucket may be having trouble: try again later"
+                    ),
+                },
             });
         }
         match serde_json::from_slice::<ErrorJson>(&body) {
@@ -291,23 +437,22 @@ impl<'a> Client<'a> {
                 },
             });
         }
-        let user: UserJson = serde_json::from_slice(&body).map_err(|_| ApiError::Unexpected {
-            url: url.clone(),
-            status,
-            what: "not a user object".into(),
-        })?;
-        let username = user
-            .username
-            .filter(|u| !u.is_empty())
-            .ok_or(ApiError::Unexpected {
-                url,
+        // Read as a value first: a repeated key then counts by its last
+        // value instead of failing, and bytes after the object are ignored.
+        let user = serde_json::Deserializer::from_slice(&body)
+            .into_iter::<serde_json::Value>()
+            .next()
+            .and_then(Result::ok)
+            .and_then(|v| serde_json::from_value::<UserJson>(v).ok())
+            .ok_or_else(|| ApiError::Unexpected {
+                url: url.clone(),
                 status,
-                what: "the user object has no username".into(),
+                what: "not a user object".into(),
             })?;
-        Ok(Account {
-            username,
-            uuid: user.uuid,
-            display_name: user.display_name,
+        user.into_account().ok_or(ApiError::Unexpected {
+            url,
+            status,
+            what: "the user object has no username, uuid or account_id".into(),
         })
     }
 
@@ -330,8 +475,7 @@ impl<'a> Client<'a> {
             })?;
         Ok(Account {
             username: printable(username),
-            uuid: None,
-            display_name: None,
+            ..Account::default()
         })
     }
 
@@ -475,7 +619,144 @@ mod tests {
         )
         .is_dead_refresh_token());
         assert!(!oauth("invalid_client", None).is_dead_refresh_token());
+        assert!(oauth("invalid_request", Some("Refresh token expired")).is_dead_refresh_token());
+        assert!(oauth("invalid_request", Some("refresh_token was revoked")).is_dead_refresh_token());
+        // Names the parameter but says nothing about the token we hold.
+        assert!(!oauth(
+            "invalid_request",
+            Some("Missing required parameter: refresh_token")
+        )
+        .is_dead_refresh_token());
+        assert!(
+            !oauth("invalid_grant", Some("Unsupported grant type: None")).is_dead_refresh_token()
+        );
         assert!(!oauth("unauthorized_client", None).is_transient());
+    }
+
+    fn answer(body: &str) -> Result<TokenSet, BadAnswer> {
+        parse_token_answer(body.as_bytes())
+    }
+
+    #[test]
+    fn odd_but_valid_token_answers_keep_the_tokens() {
+        let lifetime = |expires: &str| {
+            let body = format!(
+                r#"{{"access_token":"a","refresh_token":"r","expires_in":{expires},"scope":"x"}}"#
+            );
+            let t = answer(&body).unwrap_or_else(|e| panic!("{expires}: {e:?}"));
+            assert_eq!(t.refresh_token.as_ref().map(Secret::expose), Some("r"));
+            t.expires_in
+        };
+        assert_eq!(lifetime("7200"), 7200);
+        assert_eq!(lifetime("3600.5"), 3600);
+        assert_eq!(lifetime(r#""3600""#), 3600);
+        assert_eq!(lifetime("-5"), DEFAULT_LIFETIME);
+        assert_eq!(lifetime("0"), DEFAULT_LIFETIME);
+        assert_eq!(lifetime("1e30"), MAX_LIFETIME);
+        assert_eq!(lifetime("18446744073709551616"), MAX_LIFETIME);
+        assert_eq!(lifetime("null"), DEFAULT_LIFETIME);
+        assert_eq!(lifetime(r#""soon""#), DEFAULT_LIFETIME);
+        assert_eq!(lifetime("{}"), DEFAULT_LIFETIME);
+
+        // A repeated key counts by its last value; bytes after the object
+        // and unknown fields are ignored; `scope` or `scopes`.
+        let t = answer(
+            r#"{"access_token":"old","access_token":"new","refresh_token":"r","scopes":"a b",
+               "token_type":"bearer","state":"refresh_token","extra":{"x":[1]}} trailing <html>"#,
+        )
+        .expect("usable");
+        assert_eq!(t.access_token.expose(), "new");
+        assert_eq!(t.scopes, "a b");
+        assert_eq!(t.expires_in, DEFAULT_LIFETIME);
+        let t = answer(r#"{"access_token":"a","scope":["repository", "account"]}"#).expect("ok");
+        assert_eq!(t.scopes, "repository account");
+        assert!(t.refresh_token.is_none());
+        let t = answer(r#"{"access_token":"a","refresh_token":"","scope":"x\u001b[31m y"}"#)
+            .expect("ok");
+        assert!(t.refresh_token.is_none(), "empty: the old one is kept");
+        assert_eq!(t.scopes, "x [31m y");
+    }
+
+    #[test]
+    fn token_answers_without_a_usable_access_token_are_refused() {
+        assert_eq!(answer("").err(), Some(BadAnswer::NotJson));
+        assert_eq!(
+            answer("{\"access_token\": \"at-trunc").err(),
+            Some(BadAnswer::NotJson)
+        );
+        assert_eq!(answer("<html></html>").err(), Some(BadAnswer::NotJson));
+        assert_eq!(
+            answer(r#"["access_token"]"#).err(),
+            Some(BadAnswer::NotJson)
+        );
+        assert_eq!(
+            answer(r#"{"refresh_token":"r"}"#).err(),
+            Some(BadAnswer::NoAccessToken)
+        );
+        assert_eq!(
+            answer(r#"{"access_token":""}"#).err(),
+            Some(BadAnswer::NoAccessToken)
+        );
+        assert_eq!(
+            answer(r#"{"access_token":42}"#).err(),
+            Some(BadAnswer::NoAccessToken)
+        );
+    }
+
+    #[test]
+    fn tokens_git_cannot_carry_are_refused() {
+        for bad in [r"a\nb", r"a\r", r"\u0000a", r"a\tb", r"\u007f"] {
+            let body = format!(r#"{{"access_token":"{bad}","refresh_token":"r"}}"#);
+            assert_eq!(
+                answer(&body).err(),
+                Some(BadAnswer::Unprintable("access token")),
+                "{bad}"
+            );
+            let body = format!(r#"{{"access_token":"a","refresh_token":"{bad}"}}"#);
+            assert_eq!(
+                answer(&body).err(),
+                Some(BadAnswer::Unprintable("refresh token")),
+                "{bad}"
+            );
+        }
+        let long = "x".repeat(6000);
+        let body = format!(r#"{{"access_token":"{long}","refresh_token":"{long}"}}"#);
+        assert_eq!(
+            answer(&body)
+                .expect("long tokens are fine")
+                .access_token
+                .expose()
+                .len(),
+            6000
+        );
+    }
+
+    fn user(body: &str) -> Option<Account> {
+        let v: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        serde_json::from_value::<UserJson>(v).ok()?.into_account()
+    }
+
+    #[test]
+    fn a_user_object_without_username_is_known_by_its_uuid() {
+        let a =
+            user(r#"{"username":"alice","uuid":"{u-1}","display_name":"Alice A","nickname":"al"}"#)
+                .expect("account");
+        assert_eq!(a.username, "alice");
+        assert_eq!(a.nickname, None);
+        assert_eq!(account_label(&a), "alice");
+        let a = user(
+            r#"{"uuid":"{u-1}","account_id":"557058:1","display_name":"Alice A","nickname":"al"}"#,
+        )
+        .expect("account");
+        assert_eq!(a.username, "{u-1}");
+        assert_eq!(a.nickname.as_deref(), Some("al"));
+        assert_eq!(account_label(&a), "al");
+        let a = user(r#"{"account_id":"557058:1","display_name":"Alice A"}"#).expect("account");
+        assert_eq!(a.username, "557058:1");
+        let a = user(r#"{"uuid":"{u-1}","display_name":"Alice A","username":null}"#).expect("ok");
+        assert_eq!(account_label(&a), "Alice A");
+        assert_eq!(user(r#"{"display_name":"Nobody"}"#), None);
+        assert_eq!(user(r#"{"username":"","uuid":""}"#), None);
     }
 
     #[test]

@@ -353,6 +353,7 @@ fn store_token(
             username: username.to_owned(),
             uuid: None,
             display_name: None,
+            nickname: None,
         },
         access_token: Some(token),
         expires_at: 0,

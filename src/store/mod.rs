@@ -25,6 +25,11 @@ pub struct Account {
     /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// Cloud's nickname, kept only for an account whose user object had no
+    /// `username`: `username` then holds its uuid (or account_id), and the
+    /// nickname is what people see and what git's `user@` matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
 }
 
 /// How the token was obtained.

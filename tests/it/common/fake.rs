@@ -88,6 +88,26 @@ pub struct FakeOptions {
     pub rotate: bool,
     /// Accept `Authorization: Bearer <token>` on git smart HTTP.
     pub git_bearer: bool,
+    /// Tokens of realistic length: 2,500+ characters, as the 2026
+    /// backend issues (FACTS, 2026 update). Off: short tokens.
+    pub long_tokens: bool,
+    /// `/2.0/user` without `username`, as the 2026 API may answer; the
+    /// account is then known by `uuid`/`account_id`, `nickname` and
+    /// `display_name`.
+    pub user_without_username: bool,
+    /// Rewrites every successful token answer before it is sent: the
+    /// JSON object in, the body out (odd but valid shapes, or broken
+    /// ones). The grant has happened by then (a refresh has rotated).
+    pub token_answer: Option<fn(serde_json::Value) -> String>,
+}
+
+/// The padding that makes tokens [`FakeOptions::long_tokens`] long:
+/// 2,600 characters of base64url, like the real ones' alphabet.
+fn long_padding() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    (0..2600)
+        .map(|i| char::from(ALPHABET[(i * 37 + 11) % ALPHABET.len()]))
+        .collect()
 }
 
 impl Default for FakeOptions {
@@ -101,6 +121,9 @@ impl Default for FakeOptions {
             access_lifetime: 7200,
             rotate: true,
             git_bearer: true,
+            long_tokens: false,
+            user_without_username: false,
+            token_answer: None,
         }
     }
 }
@@ -254,6 +277,16 @@ impl FakeBitbucket {
             .account(username)
             .cloned()
             .unwrap_or_else(|| panic!("no account {username}"))
+    }
+
+    /// Sets [`FakeOptions::token_answer`] for the token answers from now on.
+    pub fn set_token_answer(&self, rewrite: Option<fn(serde_json::Value) -> String>) {
+        self.inner.lock().opts.token_answer = rewrite;
+    }
+
+    /// Sets [`FakeOptions::user_without_username`] from now on.
+    pub fn set_user_without_username(&self, on: bool) {
+        self.inner.lock().opts.user_without_username = on;
     }
 
     /// Switches refresh-token rotation (and `scope` vs `scopes`).
@@ -426,7 +459,8 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
                 }
             }
             let account = found.account.clone();
-            let refresh = st.grant_refresh("rt+", &want_id, &account, ());
+            let prefix = token_prefix(&st.opts, "rt+");
+            let refresh = st.grant_refresh(&prefix, &want_id, &account, ());
             (account, Some(refresh))
         }
         Some("refresh_token") => {
@@ -442,7 +476,8 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
                 _ => return Reply::oauth_error(400, "invalid_request", BAD_REFRESH, entry),
             };
             let refresh = if rotate {
-                st.grant_refresh("rt+", &want_id, &account, ())
+                let prefix = token_prefix(&st.opts, "rt+");
+                st.grant_refresh(&prefix, &want_id, &account, ())
             } else {
                 presented_rt
             };
@@ -469,7 +504,8 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
         scopes: scopes.split_whitespace().map(str::to_string).collect(),
         api_token: false,
     };
-    let access = st.grant_access("at.", &account, Duration::from_secs(lifetime), rights);
+    let prefix = token_prefix(&st.opts, "at.");
+    let access = st.grant_access(&prefix, &account, Duration::from_secs(lifetime), rights);
     entry.account = Some(account);
     let scope_key = if st.opts.rotate { "scope" } else { "scopes" };
     let mut answer = json!({
@@ -482,7 +518,18 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
     if let Some(refresh) = refresh {
         answer["refresh_token"] = json!(refresh);
     }
-    Reply::json(200, &answer)
+    match st.opts.token_answer {
+        Some(rewrite) => Reply::new(200, "application/json", rewrite(answer)),
+        None => Reply::json(200, &answer),
+    }
+}
+
+/// A token's prefix, padded to a realistic length when the options ask.
+fn token_prefix(opts: &FakeOptions, prefix: &str) -> String {
+    match opts.long_tokens {
+        true => format!("{prefix}{}", long_padding()),
+        false => prefix.to_owned(),
+    }
 }
 
 fn unauthorized(message: &str) -> Reply {
@@ -524,7 +571,7 @@ fn user(inner: &Inner, method: &str, headers: &Headers, entry: &mut LoggedReques
         .expect("tokens belong to known accounts");
     let base = &inner.base_url;
     let uuid_enc = percent_encode(&account.uuid);
-    let body = json!({
+    let mut body = json!({
         "type": account.kind,
         "username": account.username,
         "display_name": account.display_name,
@@ -543,6 +590,11 @@ fn user(inner: &Inner, method: &str, headers: &Headers, entry: &mut LoggedReques
         "location": null,
         "website": null,
     });
+    if st.opts.user_without_username {
+        body.as_object_mut()
+            .expect("the user is an object")
+            .remove("username");
+    }
     Reply::json(200, &body)
         .header("X-OAuth-Scopes", &grant.rights.scopes.join(", "))
         .header("X-Accepted-OAuth-Scopes", "account")
