@@ -8,7 +8,9 @@
 //! - `datacenter`: the fake Bitbucket Data Center driven by hand, then real
 //!   git through our helper against it, and the token flow on both fakes;
 //! - `robustness`: parallel processes, network faults, a kill mid-write,
-//!   two accounts at once, a hostile browser, secrets and host policy.
+//!   two accounts at once, a hostile browser, secrets and host policy;
+//! - `windows`: the Windows build under Wine only (Credential Manager,
+//!   local app data, the opener), run by .ci/windows.
 
 mod accounts;
 mod cloud;
@@ -22,3 +24,4 @@ mod pages;
 mod regressions;
 mod robustness;
 mod setup;
+mod windows;
