@@ -52,24 +52,15 @@ fn config_files(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Vec<
     if !truthy(var("GIT_CONFIG_NOSYSTEM")) {
         match var("GIT_CONFIG_SYSTEM") {
             Some(p) => files.push(PathBuf::from(p)),
-            None => {
-                // Which git runs us decides between these; if either could
-                // matter, let git answer.
-                for candidate in ["/etc/gitconfig", "/usr/local/etc/gitconfig"] {
-                    if let Ok(t) = std::fs::read_to_string(candidate) {
-                        let t = t.to_ascii_lowercase();
-                        if t.contains("credential") || t.contains("[include") {
-                            return None;
-                        }
-                    }
-                }
-            }
+            // Where the platform's git keeps it (src/platform/); `None`
+            // when we cannot tell: let git answer.
+            None => files.extend(crate::platform::git_system_files(var)?),
         }
     }
     match var("GIT_CONFIG_GLOBAL") {
         Some(p) => files.push(PathBuf::from(p)),
         None => {
-            let home = var("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+            let home = crate::platform::git_home(var);
             let xdg = var("XDG_CONFIG_HOME")
                 .filter(|x| Path::new(x).is_absolute())
                 .map(PathBuf::from)
@@ -313,23 +304,11 @@ fn searchable_by_owner(meta: &std::fs::Metadata) -> bool {
     }
 }
 
-/// Whether `dir` belongs to the user running us. Only Linux can tell here
-/// without a libc binding (`/proc/self` is owned by our effective uid);
-/// elsewhere the answer is "no", which means "ask git".
+/// Whether `dir` belongs to the user running us; "no" means "ask git".
+/// Unix: its owner is our uid; Windows: it is inside the user's profile
+/// (src/platform/ says why).
 fn owned_by_me(dir: &Path) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match (std::fs::metadata("/proc/self"), std::fs::metadata(dir)) {
-            (Ok(me), Ok(d)) => me.uid() == d.uid(),
-            _ => false,
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = dir;
-        false
-    }
+    crate::platform::owned_by_me(dir)
 }
 
 /// `-c` options git passes down: GIT_CONFIG_PARAMETERS, then

@@ -22,6 +22,7 @@ pub mod error;
 pub mod gitconfig;
 pub mod loopback;
 pub mod oauth;
+pub mod platform;
 pub mod protocol;
 pub mod secret;
 pub mod setup;

@@ -297,18 +297,14 @@ fn read_secret(what: &str) -> Result<Secret, Error> {
     use std::io::IsTerminal;
     let mut line = String::new();
     if std::io::stdin().is_terminal() {
-        let mut tty = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/tty")
+        let (_, mut tty) = crate::platform::open_terminal()
             .map_err(|e| Error::Failed(format!("cannot use the terminal: {e}")))?;
-        // Echo off before the prompt appears: a fast paste must not show.
-        set_echo(false);
-        let _ = write!(tty, "Paste {what} (not shown): ");
-        let _ = tty.flush();
-        let read = std::io::stdin().lock().read_line(&mut line);
-        set_echo(true);
-        let _ = writeln!(tty);
-        read.map_err(|e| Error::Failed(format!("could not read {what}: {e}")))?;
+        line = crate::platform::prompt_hidden(
+            &mut std::io::stdin().lock(),
+            &mut tty,
+            &format!("Paste {what} (not shown): "),
+        )
+        .map_err(|e| Error::Failed(format!("could not read {what}: {e}")))?;
     } else {
         std::io::stdin()
             .lock()
@@ -412,19 +408,12 @@ fn warn_about_later_helpers(base: &str, exe: &str) {
 
 /// Asks for the consumer key and secret on the terminal.
 fn guided(base: &str, kind: Kind) -> Result<(String, Secret), Error> {
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|_| {
-            Error::Usage(
-                "configure needs --client-id (and --client-secret-stdin) when there is no terminal"
-                    .into(),
-            )
-        })?;
-    let mut out = tty
-        .try_clone()
-        .map_err(|e| Error::Failed(format!("cannot use the terminal: {e}")))?;
+    let (tty, mut out) = crate::platform::open_terminal().map_err(|_| {
+        Error::Usage(
+            "configure needs --client-id (and --client-secret-stdin) when there is no terminal"
+                .into(),
+        )
+    })?;
     let mut input = std::io::BufReader::new(tty);
     let steps = match kind {
         Kind::Cloud => "\
@@ -466,18 +455,15 @@ fn guided(base: &str, kind: Kind) -> Result<(String, Secret), Error> {
         }
     }
     let mut ask = |prompt: &str, hidden: bool| -> Result<String, Error> {
-        // Echo off before the prompt appears: a fast paste must not show.
-        if hidden {
-            set_echo(false);
-        }
-        let _ = write!(out, "{prompt}");
-        let _ = out.flush();
         let mut line = String::new();
-        let read = input.read_line(&mut line);
-        if hidden {
-            set_echo(true);
-            let _ = writeln!(out);
-        }
+        let read = if hidden {
+            // Echo off before the prompt appears: a fast paste must not show.
+            crate::platform::prompt_hidden(&mut input, &mut out, prompt).map(|l| line = l)
+        } else {
+            let _ = write!(out, "{prompt}");
+            let _ = out.flush();
+            input.read_line(&mut line).map(drop)
+        };
         read.map_err(|e| Error::Failed(format!("could not read from the terminal: {e}")))?;
         let v = line.trim().to_owned();
         if v.is_empty() {
@@ -502,18 +488,6 @@ fn guided(base: &str, kind: Kind) -> Result<(String, Secret), Error> {
         true,
     )?;
     Ok((id, Secret::new(secret)))
-}
-
-/// Turns terminal echo off or on with `stty` (no libc binding needed).
-fn set_echo(on: bool) {
-    if let Ok(tty) = std::fs::File::open("/dev/tty") {
-        let _ = Command::new("stty")
-            .arg(if on { "echo" } else { "-echo" })
-            .stdin(tty)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 /// `unconfigure`: removes what `configure` wrote, and the section when

@@ -10,7 +10,6 @@ use crate::oauth::{authorize_url, new_state, Pkce, RandomError};
 use crate::secret::Secret;
 use crate::store::Account;
 use std::io::{BufRead, Write};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -77,8 +76,9 @@ pub enum SignInError {
 /// How to open a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Browser {
-    /// A shell command (`bitbucketBrowser` or `$BROWSER`); the URL is
-    /// passed as one separate argument, never pasted into the command.
+    /// A configured command (`bitbucketBrowser` or `$BROWSER`); the URL
+    /// is passed as one separate argument, never pasted into the command
+    /// (Unix: through `/bin/sh`; Windows: no shell, see src/platform/).
     Shell(String),
     /// A platform opener program.
     Program(String),
@@ -141,72 +141,16 @@ pub fn find_browser(configured: Option<&str>, env: &dyn Env) -> Option<Browser> 
     if let Some(cmd) = env.var("BROWSER").filter(|b| !b.trim().is_empty()) {
         return Some(Browser::Shell(cmd));
     }
-    if cfg!(target_os = "macos") {
-        return Some(Browser::Program("open".into()));
-    }
-    if cfg!(windows) {
-        return Some(Browser::Program("explorer.exe".into()));
-    }
-    // WSL: the Windows browser is there even without a Linux display.
-    let wsl = env.var("WSL_DISTRO_NAME").is_some()
-        || std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .map(|r| r.to_ascii_lowercase().contains("microsoft"))
-            .unwrap_or(false);
-    if wsl {
-        for opener in ["wslview", "explorer.exe"] {
-            if on_path(env, opener) {
-                return Some(Browser::Program(opener.into()));
-            }
-        }
-    }
-    // Linux and the BSDs: an opener on PATH counts only with a display
-    // (headless servers ship xdg-open too).
-    let display = ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| env.var(v).is_some_and(|d| !d.is_empty()));
-    if display && on_path(env, "xdg-open") {
-        return Some(Browser::Program("xdg-open".into()));
-    }
-    None
-}
-
-fn on_path(env: &dyn Env, program: &str) -> bool {
-    env.var("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
+    crate::platform::default_browser(env)
 }
 
 fn tty_available() -> bool {
-    cfg!(unix)
-        && std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-            .is_ok()
+    crate::platform::terminal_available()
 }
 
 /// Opens `url`; failures are reported, not fatal: the URL is printed too.
 pub fn open_browser(browser: &Browser, url: &str) {
-    let mut cmd = match browser {
-        Browser::Shell(shell) if cfg!(unix) => {
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c")
-                .arg(format!("{shell} \"$@\""))
-                .arg("sh")
-                .arg(url);
-            c
-        }
-        Browser::Shell(program) | Browser::Program(program) => {
-            let mut c = Command::new(program);
-            c.arg(url);
-            c
-        }
-    };
-    // A child never writes to our stdout: that is git's protocol channel.
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    match cmd.spawn() {
+    match crate::platform::spawn_browser(browser, url) {
         Ok(mut child) => {
             crate::trace!("sign-in: browser started ({browser:?})");
             std::thread::spawn(move || {
@@ -337,19 +281,12 @@ pub fn sign_in(
     Ok((tokens, account))
 }
 
-/// Reads pasted redirect URLs or codes from `/dev/tty` until one is valid.
+/// Reads pasted redirect URLs or codes from the terminal (`/dev/tty`, or
+/// the Windows console) until one is valid.
 fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>) {
     std::thread::spawn(move || {
-        let Ok(tty) = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-        else {
+        let Ok((tty, mut out)) = crate::platform::open_terminal() else {
             return;
-        };
-        let mut out = match tty.try_clone() {
-            Ok(o) => o,
-            Err(_) => return,
         };
         let _ = write!(out, "Paste the redirect URL or code: ");
         let mut reader = std::io::BufReader::new(tty);

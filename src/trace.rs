@@ -46,8 +46,7 @@ pub fn write(args: std::fmt::Arguments<'_>) {
         Sink::File(path) => {
             let mut options = std::fs::OpenOptions::new();
             options.create(true).append(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            crate::platform::private_file(&mut options);
             if let Ok(mut f) = options.open(path) {
                 let _ = f.write_all(line.as_bytes());
             }

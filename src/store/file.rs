@@ -168,8 +168,7 @@ impl Store for FileStore {
 pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    crate::platform::private_dir(&mut builder);
     builder.create(dir).map_err(|source| StoreError::Io {
         path: dir.to_path_buf(),
         what: "cannot create the directory",
@@ -188,8 +187,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     };
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    crate::platform::private_file(&mut options);
     let mut file = options.open(&tmp).map_err(|e| io("cannot create", e))?;
     file.write_all(bytes).map_err(|e| io("cannot write", e))?;
     file.sync_all().map_err(|e| io("cannot flush to disk", e))?;

@@ -32,17 +32,17 @@ pub enum KeyringError {
     Unavailable(String),
     /// There but locked.
     #[error(
-        "the OS keyring is locked ({0}); unlock it (log in to the desktop session, or unlock the \
-         \"login\" keyring in Seahorse; on a headless machine: \
-         `printf '%s' \"$PASSWORD\" | gnome-keyring-daemon --unlock`), then run the git command again. \
-         Nothing was deleted"
+        "{name} is locked ({0}); {hint}, then run the git command again. Nothing was deleted",
+        name = crate::platform::keyring::NAME,
+        hint = crate::platform::keyring::UNLOCK_HINT
     )]
     Locked(String),
     /// Anything else the platform reported.
     #[error(
-        "the OS keyring failed: {0}. Check that the Secret Service (e.g. gnome-keyring) is \
-         running, or keep tokens in a private file with \
-         `git config --global credential.<url>.bitbucketStore file`"
+        "{name} failed: {0}. {hint}, or keep tokens in a private file with \
+         `git config --global credential.<url>.bitbucketStore file`",
+        name = crate::platform::keyring::NAME,
+        hint = crate::platform::keyring::CHECK_HINT
     )]
     Failed(String),
     /// A stored item that is not one of our records.
@@ -249,146 +249,11 @@ impl<S: Slots> Store for KeyringStore<S> {
     }
 }
 
-/// The platform keyring through keyring-core.
-#[cfg(target_os = "linux")]
+/// The platform's keyring (src/platform/): Secret Service on Linux,
+/// Credential Manager on Windows, the login Keychain on macOS.
 pub mod platform {
-    use super::{KeyringError, Slots};
-    use keyring_core::{CredentialStore, Entry, Error};
-    use std::collections::HashMap;
-    use std::sync::Arc;
-
-    /// Secret Service on the session bus.
-    pub struct SecretService {
-        store: Arc<CredentialStore>,
-    }
-
-    /// A platform failure after connecting is a failure, not "no keyring":
-    /// only `connect` and the first probe may conclude that (SPEC §5).
-    fn map(e: Error) -> KeyringError {
-        match e {
-            Error::PlatformFailure(p) => KeyringError::Failed(p.to_string()),
-            Error::NoStorageAccess(p) => KeyringError::Locked(p.to_string()),
-            other => KeyringError::Failed(other.to_string()),
-        }
-    }
-
-    impl SecretService {
-        /// Connects to the Secret Service. Fails fast (milliseconds) when
-        /// there is no session bus.
-        pub fn connect() -> Result<SecretService, KeyringError> {
-            if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
-                && !std::env::var_os("XDG_RUNTIME_DIR")
-                    .map(|d| std::path::Path::new(&d).join("bus").exists())
-                    .unwrap_or(false)
-            {
-                return Err(KeyringError::Unavailable("no D-Bus session bus".into()));
-            }
-            let store: Arc<CredentialStore> = dbus_secret_service_keyring_store::Store::new()
-                .map_err(|e| KeyringError::Unavailable(e.to_string()))?;
-            Ok(SecretService { store })
-        }
-
-        fn entry(
-            &self,
-            service: &str,
-            user: &str,
-            label: Option<&str>,
-        ) -> Result<Entry, KeyringError> {
-            match label {
-                Some(l) => Entry::new_in_store_with_modifiers(
-                    &self.store,
-                    service,
-                    user,
-                    &HashMap::from([("label", l)]),
-                ),
-                None => Entry::new_in_store(&self.store, service, user),
-            }
-            .map_err(map)
-        }
-    }
-
-    impl Slots for SecretService {
-        fn get(&self, service: &str, user: &str) -> Result<Option<String>, KeyringError> {
-            match self.entry(service, user, None)?.get_password() {
-                Ok(v) => Ok(Some(v)),
-                Err(Error::NoEntry) => Ok(None),
-                Err(e) => Err(map(e)),
-            }
-        }
-
-        fn set(
-            &self,
-            service: &str,
-            user: &str,
-            label: &str,
-            value: &str,
-        ) -> Result<(), KeyringError> {
-            self.entry(service, user, Some(label))?
-                .set_password(value)
-                .map_err(map)
-        }
-
-        fn delete(&self, service: &str, user: &str) -> Result<(), KeyringError> {
-            match self.entry(service, user, None)?.delete_credential() {
-                Ok(()) | Err(Error::NoEntry) => Ok(()),
-                Err(e) => Err(map(e)),
-            }
-        }
-
-        fn users(&self, service: &str) -> Result<Vec<String>, KeyringError> {
-            let found = Entry::search_in_store(&self.store, &HashMap::from([("service", service)]))
-                .map_err(map)?;
-            let mut users = Vec::new();
-            for e in found {
-                let attrs = e.get_attributes().map_err(map)?;
-                if let Some(u) = attrs.get("username") {
-                    users.push(u.clone());
-                }
-            }
-            Ok(users)
-        }
-
-        fn max_len(&self) -> Option<usize> {
-            None
-        }
-    }
-}
-
-/// No keyring backend is built for this platform yet (macOS and Windows
-/// cannot be compile-checked here): `auto` uses the file store.
-#[cfg(not(target_os = "linux"))]
-pub mod platform {
-    use super::{KeyringError, Slots};
-
-    /// Placeholder with the same name on every platform.
-    pub struct SecretService;
-
-    impl SecretService {
-        /// Always unavailable here.
-        pub fn connect() -> Result<SecretService, KeyringError> {
-            Err(KeyringError::Unavailable(
-                "this build has no keyring backend for this platform".into(),
-            ))
-        }
-    }
-
-    impl Slots for SecretService {
-        fn get(&self, _: &str, _: &str) -> Result<Option<String>, KeyringError> {
-            Ok(None)
-        }
-        fn set(&self, _: &str, _: &str, _: &str, _: &str) -> Result<(), KeyringError> {
-            Err(KeyringError::Unavailable("no keyring backend".into()))
-        }
-        fn delete(&self, _: &str, _: &str) -> Result<(), KeyringError> {
-            Ok(())
-        }
-        fn users(&self, _: &str) -> Result<Vec<String>, KeyringError> {
-            Ok(Vec::new())
-        }
-        fn max_len(&self) -> Option<usize> {
-            None
-        }
-    }
+    /// The native store; the old name is kept for the call sites.
+    pub use crate::platform::keyring::Native as SecretService;
 }
 
 #[cfg(test)]
@@ -481,6 +346,27 @@ mod tests {
         assert_eq!(
             store.records("https://bitbucket.org").expect("read"),
             vec![small]
+        );
+    }
+
+    /// 2026 records reach 6 KB; Windows' Credential Manager holds 2,560
+    /// bytes a credential.
+    #[test]
+    fn a_6_kb_record_round_trips_under_the_windows_cap() {
+        let cap = crate::platform::CREDENTIAL_MANAGER_MAX_BYTES;
+        let mem = Memory {
+            max: Some(cap),
+            ..Memory::default()
+        };
+        let store = KeyringStore::with_slots(&mem, vec![]);
+        let big = record("alice", 3000);
+        assert!(serde_json::to_string(&big).expect("json").len() > 6000);
+        store.put(&big).expect("split write");
+        assert!(mem.items.borrow().len() >= 3, "stored in pieces");
+        assert!(mem.items.borrow().values().all(|v| v.len() <= cap));
+        assert_eq!(
+            store.records("https://bitbucket.org").expect("read"),
+            vec![big]
         );
     }
 

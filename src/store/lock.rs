@@ -45,8 +45,7 @@ pub fn acquire_saying(
     };
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    crate::platform::private_file(&mut options);
     let file = options
         .open(path)
         .map_err(|e| io("cannot open lock file", e))?;

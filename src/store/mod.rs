@@ -165,10 +165,11 @@ pub trait Store {
 }
 
 /// The directory for the store file and lock files:
-/// `$XDG_DATA_HOME/git-credential-bitbucket` on Linux.
+/// `$XDG_DATA_HOME/git-credential-bitbucket` on Linux; on Windows the
+/// local application data directory ([`crate::platform::data_dir`]).
 pub fn data_dir() -> Result<PathBuf, StoreError> {
     directories::ProjectDirs::from("", "", "git-credential-bitbucket")
-        .map(|d| d.data_dir().to_path_buf())
+        .map(|d| crate::platform::data_dir(&d))
         .ok_or(StoreError::NoDataDir)
 }
 

@@ -1,0 +1,9 @@
+/* Stub for type-checking only (see README.md). */
+#ifndef GCB_STUB_STRING_H
+#define GCB_STUB_STRING_H
+#include <stddef.h>
+void *memcpy(void *dst, const void *src, size_t n);
+void *memmove(void *dst, const void *src, size_t n);
+void *memset(void *dst, int c, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+#endif
