@@ -8,6 +8,9 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 stubs="$here/macos-stubs"
+# Debian's cargo, rustc and clippy first: rustup's clippy would pair its
+# own driver with Debian's standard library.
+export PATH="/usr/bin:$PATH"
 export RUSTC="${RUSTC:-/usr/bin/rustc}" RUSTC_BOOTSTRAP=1
 export __CARGO_TESTS_ONLY_SRC_ROOT="${__CARGO_TESTS_ONLY_SRC_ROOT:-/usr/lib/rustlib/src/rust/library}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/../../target-macos}"

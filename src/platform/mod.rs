@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 #[cfg(target_os = "linux")]
 mod linux;
+pub mod listed;
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(unix)]

@@ -78,36 +78,32 @@ pub fn git_home(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 /// (never Enterprise, which roams with the profile to other machines),
 /// holding the piece's UTF-8 bytes. Credential Manager can be enumerated
 /// only through the store crate's `search` feature, which pulls regex, so
-/// each host keeps the list of its users in one more credential, target
-/// `git-credential-bitbucket:<host>`: written before a new user's
-/// credential, updated after a delete, under a lock file beside the store,
-/// so concurrent writers of different accounts never lose each other. A
-/// name left in the list by a crash reads as "no record".
+/// the host's users are listed in one more credential
+/// (`@git-credential-bitbucket:<host>`, see `platform::listed`).
 pub mod keyring {
-    use crate::store::keyring::{KeyringError, Slots};
+    use crate::platform::listed::{Listed, Unlisted};
+    use crate::store::keyring::KeyringError;
     use keyring_core::{CredentialStore, Entry, Error};
     use std::collections::HashMap;
-    use std::path::PathBuf;
     use std::sync::Arc;
-    use std::time::Duration;
 
     /// What the messages call the store.
     pub const NAME: &str = "Windows Credential Manager";
     /// What "locked" means here, and what to do.
     pub const UNLOCK_HINT: &str = "Credential Manager cannot be used in this logon session \
-         (for example an SSH session signed in with a key, or a service account). Sign in to \
-         Windows with your password (or over SSH with a password), or keep tokens in a private \
+         (for example an SSH session signed in with a key, or a service account); to unlock \
+         it, sign in to Windows with your password (or over SSH with a password), or keep tokens in a private \
          file with `git config --global credential.<url>.bitbucketStore file`";
     /// What to check when it fails.
     pub const CHECK_HINT: &str =
         "Check the Bitbucket entries in Control Panel > Credential Manager > Windows Credentials";
 
-    const PERSIST: (&str, &str) = ("persistence", "Local");
+    /// Credential Manager, with its users listed.
+    pub type Native = Listed<CredMan>;
 
-    /// Credential Manager.
-    pub struct Native {
+    /// Credential Manager's generic credentials.
+    pub struct CredMan {
         store: Arc<CredentialStore>,
-        dir: PathBuf,
     }
 
     fn map(e: Error) -> KeyringError {
@@ -117,7 +113,7 @@ pub mod keyring {
         }
     }
 
-    impl Native {
+    impl Listed<CredMan> {
         /// Opens Credential Manager (it is always there; a logon session
         /// without access shows at the first call).
         pub fn connect() -> Result<Native, KeyringError> {
@@ -127,119 +123,93 @@ pub mod keyring {
                 )]))
                 .map_err(map)?;
             let dir = crate::store::data_dir().map_err(|e| KeyringError::Failed(e.to_string()))?;
-            Ok(Native { store, dir })
+            Ok(Listed::new(
+                CredMan { store },
+                dir,
+                crate::platform::CREDENTIAL_MANAGER_MAX_BYTES,
+            ))
         }
+    }
 
+    impl CredMan {
         fn entry(&self, service: &str, user: &str) -> Result<Entry, KeyringError> {
             Entry::new_in_store_with_modifiers(
                 &self.store,
                 service,
                 user,
-                &HashMap::from([PERSIST]),
+                &HashMap::from([("persistence", "Local")]),
             )
             .map_err(map)
         }
+    }
 
-        fn list_entry(&self, service: &str) -> Result<Entry, KeyringError> {
-            Entry::new_in_store_with_modifiers(
-                &self.store,
-                service,
-                "users",
-                &HashMap::from([PERSIST, ("target", service)]),
-            )
-            .map_err(map)
-        }
-
-        fn read_bytes(entry: &Entry) -> Result<Option<String>, KeyringError> {
-            match entry.get_secret() {
-                Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
-                    KeyringError::Failed("a Credential Manager item is not UTF-8".into())
-                }),
+    impl Unlisted for CredMan {
+        fn get(&self, service: &str, user: &str) -> Result<Option<Vec<u8>>, KeyringError> {
+            match self.entry(service, user)?.get_secret() {
+                Ok(bytes) => Ok(Some(bytes)),
                 Err(Error::NoEntry) => Ok(None),
                 Err(e) => Err(map(e)),
             }
         }
 
-        fn list(&self, service: &str) -> Result<Vec<String>, KeyringError> {
-            Ok(Self::read_bytes(&self.list_entry(service)?)?
-                .map(|s| s.lines().map(str::to_owned).collect())
-                .unwrap_or_default())
-        }
-
-        /// Read-modify-write of `service`'s user list under its lock.
-        fn change_list(
-            &self,
-            service: &str,
-            change: impl FnOnce(&mut Vec<String>),
-        ) -> Result<(), KeyringError> {
-            let path = crate::store::lock::lock_path(&self.dir, &format!("users of {service}"));
-            let _guard = crate::store::lock::acquire(&path, Duration::from_secs(30))
-                .map_err(|e| KeyringError::Failed(e.to_string()))?;
-            let mut users = self.list(service)?;
-            let before = users.clone();
-            change(&mut users);
-            if users == before {
-                return Ok(());
-            }
-            let entry = self.list_entry(service)?;
-            if users.is_empty() {
-                return match entry.delete_credential() {
-                    Ok(()) | Err(Error::NoEntry) => Ok(()),
-                    Err(e) => Err(map(e)),
-                };
-            }
-            let text = users.join("\n");
-            if text.len() > super::super::CREDENTIAL_MANAGER_MAX_BYTES {
-                return Err(KeyringError::Failed(format!(
-                    "too many accounts for {service} to list in one Credential Manager item; \
-                     remove some with `git credential-bitbucket logout`"
-                )));
-            }
-            entry.set_secret(text.as_bytes()).map_err(map)
-        }
-    }
-
-    impl Slots for Native {
-        fn get(&self, service: &str, user: &str) -> Result<Option<String>, KeyringError> {
-            Self::read_bytes(&self.entry(service, user)?)
-        }
-
-        fn set(
-            &self,
-            service: &str,
-            user: &str,
-            _label: &str,
-            value: &str,
-        ) -> Result<(), KeyringError> {
-            if !self.list(service)?.iter().any(|u| u == user) {
-                self.change_list(service, |users| {
-                    if !users.iter().any(|u| u == user) {
-                        users.push(user.to_owned());
-                    }
-                })?;
-            }
-            self.entry(service, user)?
-                .set_secret(value.as_bytes())
-                .map_err(map)
+        fn set(&self, service: &str, user: &str, value: &[u8]) -> Result<(), KeyringError> {
+            self.entry(service, user)?.set_secret(value).map_err(map)
         }
 
         fn delete(&self, service: &str, user: &str) -> Result<(), KeyringError> {
             match self.entry(service, user)?.delete_credential() {
-                Ok(()) | Err(Error::NoEntry) => {}
-                Err(e) => return Err(map(e)),
+                Ok(()) | Err(Error::NoEntry) => Ok(()),
+                Err(e) => Err(map(e)),
             }
-            if self.list(service)?.iter().any(|u| u == user) {
-                self.change_list(service, |users| users.retain(|u| u != user))?;
-            }
-            Ok(())
         }
+    }
+}
 
-        fn users(&self, service: &str) -> Result<Vec<String>, KeyringError> {
-            self.list(service)
-        }
+/// Against the real Credential Manager (under Wine in CI), only when
+/// `GCB_REAL_CREDENTIAL_MANAGER=1`: a developer's own store is not touched
+/// by a plain `cargo test`.
+#[cfg(test)]
+mod tests {
+    use crate::store::keyring::{KeyringStore, Slots};
+    use crate::store::{sample_record, Store};
 
-        fn max_len(&self) -> Option<usize> {
-            Some(super::super::CREDENTIAL_MANAGER_MAX_BYTES)
+    /// %TEMP% is inside the profile (Windows and Wine alike); the drive's
+    /// root, where a planted `C:\.git` would be, is not.
+    #[test]
+    fn a_repository_counts_as_ours_only_inside_the_profile() {
+        let dir = std::env::temp_dir().join(format!("gcb-own-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert!(super::owned_by_me(&dir), "{}", dir.display());
+        let _ = std::fs::remove_dir_all(&dir);
+        let drive = std::env::var("SystemDrive").unwrap_or_else(|_| "C:".into());
+        let root = std::path::PathBuf::from(format!("{drive}\\"));
+        assert!(!super::owned_by_me(&root), "{}", root.display());
+    }
+
+    #[test]
+    fn a_6_kb_record_round_trips_through_credential_manager() {
+        if std::env::var_os("GCB_REAL_CREDENTIAL_MANAGER").is_none() {
+            return;
         }
+        let host = format!("https://gcb-unit-test-{}.invalid", std::process::id());
+        let native = super::keyring::Native::connect().expect("Credential Manager");
+        assert_eq!(
+            native.max_len(),
+            Some(crate::platform::CREDENTIAL_MANAGER_MAX_BYTES)
+        );
+        let store = KeyringStore::with_slots(native, vec![host.clone()]);
+        let mut big = sample_record("alice", &"a".repeat(2600), &"r".repeat(2600));
+        big.host = host.clone();
+        big.account.display_name = Some("Ünïcødé".into());
+        store.put(&big).expect("put");
+        let mut bob = sample_record("bob", "at", "rt");
+        bob.host = host.clone();
+        store.put(&bob).expect("put bob");
+        let back = store.records(&host).expect("read");
+        assert_eq!(back.len(), 2, "{back:?}");
+        assert!(back.contains(&big));
+        assert!(store.remove(&host, "alice").expect("rm"));
+        assert!(store.remove(&host, "bob").expect("rm"));
+        assert!(store.records(&host).expect("read").is_empty());
     }
 }
