@@ -10,7 +10,9 @@
 //! - `account`: status, switch, token, doctor, and configure re-runs as a
 //!   user meets them;
 //! - `robustness`: parallel processes, network faults, a kill mid-write,
-//!   two accounts at once, a hostile browser, secrets and host policy.
+//!   two accounts at once, a hostile browser, secrets and host policy;
+//! - `windows`: the Windows build under Wine only (Credential Manager,
+//!   local app data, the opener), run by .ci/windows.
 
 mod account;
 mod accounts;
@@ -29,3 +31,4 @@ mod setup;
 mod signin_safety;
 mod store_safety;
 mod soak;
+mod windows;

@@ -234,6 +234,9 @@ impl TestEnv {
 
     /// Where the helper keeps its file store.
     pub fn data_dir(&self) -> PathBuf {
+        if super::wine::active() {
+            return super::wine::data_dir(&self.xdg_data());
+        }
         self.xdg_data().join("git-credential-bitbucket")
     }
 
@@ -559,7 +562,9 @@ sys.stdout.write(out.decode("utf-8", "replace"))
     ) {
         let key = |k: &str| format!("credential.{base}.{k}");
         let helper = helper_path();
-        let browser = format!("{} {}", shell_quote(&python3()), shell_quote(FAKE_BROWSER));
+        let browser = super::wine::fake_browser().unwrap_or_else(|| {
+            format!("{} {}", shell_quote(&python3()), shell_quote(FAKE_BROWSER))
+        });
         self.set_config(&key("helper"), "");
         self.add_config(&key("helper"), helper.to_str().expect("UTF-8 helper path"));
         self.set_config(&key("bitbucketKind"), kind);

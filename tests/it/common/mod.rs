@@ -15,6 +15,7 @@ pub mod fake_core;
 pub mod fake_dc;
 pub mod http;
 pub mod mini;
+pub mod wine;
 
 use std::process::Output;
 
