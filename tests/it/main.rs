@@ -29,6 +29,6 @@ mod robustness;
 mod server_answers;
 mod setup;
 mod signin_safety;
-mod store_safety;
 mod soak;
+mod store_safety;
 mod windows;
