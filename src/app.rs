@@ -267,6 +267,10 @@ pub(crate) fn obtain(
         return Ok(r);
     }
 
+    // From here on a request may be needed, so the consumer secret must be
+    // known (read from our store only now).
+    let cfg = &*config::with_client_secret(cfg, env)?;
+
     // 3. Stale or missing. One process does the work while the others
     //    wait on the lock, then re-read: they find its result. A waiter
     //    whose access token is still valid does not queue behind a slow
@@ -695,6 +699,7 @@ pub fn login(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), E
     let git = GitConfig::load()?;
     let remote = keyed_remote(&git, url)?;
     let cfg = config::resolve(&git, env, &remote)?.ok_or_else(|| not_configured(&remote))?;
+    let cfg = config::with_client_secret(&cfg, env)?.into_owned();
     let store = open_store(&cfg)?;
     let host = cfg.remote.store_key();
     let asked = asked_account(remote.username.as_deref());
@@ -837,7 +842,10 @@ pub fn logout(
         // record back.
         let _lock = lock_for(&host, Some(&rec.account.username), wait)?;
         if let Some(cfg) = cfg.as_ref().filter(|c| c.kind == Kind::DataCenter) {
-            revoke(cfg, rec);
+            match config::with_client_secret(cfg, env) {
+                Ok(cfg) => revoke(&cfg, rec),
+                Err(e) => eprintln!("{NAME}: warning: not revoked on the server: {e}"),
+            }
         }
         store.remove(&host, &rec.account.username)?;
         eprintln!("{NAME}: signed out {} from {host}", rec.account.username);

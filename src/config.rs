@@ -485,6 +485,27 @@ pub trait Env {
     }
 }
 
+/// `cfg` with its consumer secret, for a command about to talk to the
+/// token endpoint: the one from gitconfig or the environment, else the one
+/// `configure` kept in our store (looked up now, not on every `get`). Both
+/// Cloud and Data Center (by default) require it; the token flow needs none.
+pub fn with_client_secret<'a>(
+    cfg: &'a HostConfig,
+    env: &dyn Env,
+) -> Result<std::borrow::Cow<'a, HostConfig>, ConfigError> {
+    if cfg.flow == Flow::Token || cfg.client_secret.is_some() {
+        return Ok(std::borrow::Cow::Borrowed(cfg));
+    }
+    let url = cfg.remote.base_url();
+    match env.stored_client_secret(&url, &cfg.client_id, cfg.store) {
+        Some(secret) => Ok(std::borrow::Cow::Owned(HostConfig {
+            client_secret: Some(secret),
+            ..cfg.clone()
+        })),
+        None => Err(ConfigError::MissingClientSecret { url }),
+    }
+}
+
 /// The process environment.
 pub struct ProcessEnv;
 
@@ -706,16 +727,10 @@ pub fn resolve(
                 .map(str::to_owned)
         })
         .filter(|v| !v.is_empty())
-        .map(Secret::new)
-        .or_else(|| {
-            (flow != Flow::Token)
-                .then(|| env.stored_client_secret(&url, &client_id, store))
-                .flatten()
-        });
-    // Both Cloud and Data Center (by default) require the secret.
-    if flow != Flow::Token && client_secret.is_none() {
-        return Err(ConfigError::MissingClientSecret { url });
-    }
+        .map(Secret::new);
+    // A secret `configure` kept in our store is read only when a request
+    // needs it (`with_client_secret`): a fresh `get` must not pay a second
+    // keyring lookup for a secret it does not send.
 
     // SPEC §4, §7: tokens only over https, loopback and the explicit
     // opt-in excepted.
