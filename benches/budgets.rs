@@ -1,4 +1,4 @@
-//! The budgets of SPEC §8, measured side by side in one run:
+//! The budgets of contract.md §8, measured side by side in one run:
 //!
 //! ```text
 //! cargo bench --bench budgets
@@ -54,11 +54,11 @@ use common::describe;
 use common::env::{helper_path, shell_quote, TestEnv};
 use common::fake::{FakeBitbucket, FakeOptions, Kind};
 
-/// SPEC §8: the release binary, stripped.
+/// contract.md §8: the release binary, stripped.
 const SIZE_BUDGET: u64 = 4 * 1024 * 1024;
-/// SPEC §8: helper `get` median over `git credential-store get` median.
+/// contract.md §8: helper `get` median over `git credential-store get` median.
 const RATIO_BUDGET: f64 = 1.5;
-/// SPEC §8: parallel `get`s after expiry.
+/// contract.md §8: parallel `get`s after expiry.
 const PARALLEL: usize = 32;
 /// Access-token lifetime of the fakes used for the expiry cases. The
 /// refresh margin is capped at a quarter of it, so 0 s: stale on expiry.
@@ -1088,7 +1088,7 @@ fn print_machine(helper: &Path, git: &Path) {
     let nproc = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
-    println!("# git-credential-bitbucket budgets (SPEC §8)\n");
+    println!("# git-credential-bitbucket budgets (contract.md §8)\n");
     println!("- machine: {nproc} CPUs (nproc), {cpu}");
     println!(
         "- kernel: {} {}; {os}",

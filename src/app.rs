@@ -1,4 +1,4 @@
-//! The commands. `get` is written as the ladder of SPEC §4: each rung is a
+//! The commands. `get` is written as the ladder of contract.md §4: each rung is a
 //! function, tried in order, and the first that yields a token answers.
 //!
 //! Policy, in one place:
@@ -25,9 +25,9 @@ use std::time::Duration;
 /// The program name that prefixes every message.
 pub const NAME: &str = "git-credential-bitbucket";
 
-/// The username that means "no particular account" on Cloud (FACTS A.7).
+/// The username that means "no particular account" on Cloud (bitbucket-facts.md A.7).
 const TOKEN_AUTH_USER: &str = "x-token-auth";
-/// Usernames of stored tokens that name no account (FACTS A.9).
+/// Usernames of stored tokens that name no account (bitbucket-facts.md A.9).
 pub(crate) const GENERIC_USERS: [&str; 2] = [TOKEN_AUTH_USER, "x-bitbucket-api-token-auth"];
 
 /// Runs a protocol action (`get`, `store`, `erase`, `capability`, or an
@@ -82,7 +82,7 @@ pub fn protocol(
             Err(e) => quit(output, &e),
         },
         "erase" => erase(&cfg, &req),
-        // SPEC §4: we never keep credentials we did not issue; ours are
+        // contract.md §4: we never keep credentials we did not issue; ours are
         // already stored.
         _ => Ok(()),
     }
@@ -112,12 +112,12 @@ fn remote_of(req: &Request) -> Option<Remote> {
 }
 
 /// The account git asked for: its username, unless it is the generic
-/// `x-token-auth` (SPEC §4 step 1).
+/// `x-token-auth` (contract.md §4 step 1).
 pub(crate) fn asked_account(username: Option<&str>) -> Option<&str> {
     username.filter(|u| !u.is_empty() && *u != TOKEN_AUTH_USER)
 }
 
-/// The store for a host (SPEC §5): as configured, `auto` decided once per
+/// The store for a host (contract.md §5): as configured, `auto` decided once per
 /// host and remembered.
 pub(crate) fn open_store(cfg: &HostConfig) -> Result<Box<dyn Store>, Error> {
     Ok(choice::open(
@@ -127,12 +127,12 @@ pub(crate) fn open_store(cfg: &HostConfig) -> Result<Box<dyn Store>, Error> {
     )?)
 }
 
-/// The `get` ladder (SPEC §4).
+/// The `get` ladder (contract.md §4).
 fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Response, Error> {
     let store = open_store(cfg)?;
     let host = cfg.remote.store_key();
     let asked = match cfg.flow {
-        // One identity: the consumer's own app user (SPEC §6).
+        // One identity: the consumer's own app user (contract.md §6).
         Flow::ClientCredentials => None,
         _ => asked_account(req.username.as_deref()),
     };
@@ -165,7 +165,7 @@ fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Response, Error
 }
 
 /// `Authorization: Bearer` through git's `authtype` capability; ephemeral,
-/// so git does not hand the token to other helpers to keep (SPEC §4).
+/// so git does not hand the token to other helpers to keep (contract.md §4).
 fn bearer(token: crate::secret::Secret, expiry: Option<u64>) -> Response {
     Response {
         capability_authtype: true,
@@ -177,8 +177,8 @@ fn bearer(token: crate::secret::Secret, expiry: Option<u64>) -> Response {
     }
 }
 
-/// The token flow (SPEC §4): a stored API token or access token, handed out
-/// with the username its kind needs (FACTS A.9, B.8).
+/// The token flow (contract.md §4): a stored API token or access token, handed out
+/// with the username its kind needs (bitbucket-facts.md A.9, B.8).
 fn stored_token(
     cfg: &HostConfig,
     store: &dyn Store,
@@ -189,7 +189,7 @@ fn stored_token(
     let url = cfg.remote.base_url();
     // A clone URL with `alice@` still finds a token stored under a generic
     // name; it is then handed out with that generic name, never with
-    // alice's (FACTS A.9: both work for git).
+    // alice's (bitbucket-facts.md A.9: both work for git).
     let record = match find(store, host, asked, cfg)? {
         Some(r) => Some(r),
         None if asked.is_some() => find(store, host, None, cfg)?
@@ -225,7 +225,7 @@ fn stored_token(
         }
         return Ok(bearer(token, None));
     }
-    // Cloud API tokens are not Bearer tokens (FACTS A.9).
+    // Cloud API tokens are not Bearer tokens (bitbucket-facts.md A.9).
     if cfg.auth_type == AuthType::Bearer
         && req.has_capability("authtype")
         && record.kind != TokenKind::ApiToken
@@ -239,7 +239,7 @@ fn stored_token(
     })
 }
 
-/// The ladder of SPEC §4 steps 1–5 for the OAuth flows: a record with a
+/// The ladder of contract.md §4 steps 1–5 for the OAuth flows: a record with a
 /// fresh access token, renewed under the account's lock if need be.
 pub(crate) fn obtain(
     cfg: &HostConfig,
@@ -344,7 +344,7 @@ pub(crate) fn obtain(
 
 /// The record for `asked`, else the host's default account: its only one,
 /// or the most recently signed-in one. Records of another consumer are
-/// treated as absent (SPEC §5).
+/// treated as absent (contract.md §5).
 pub(crate) fn find(
     store: &dyn Store,
     host: &str,
@@ -355,7 +355,7 @@ pub(crate) fn find(
         .records(host)?
         .into_iter()
         // A stored token serves the token flow only; an OAuth record only
-        // the consumer that obtained it (SPEC §5).
+        // the consumer that obtained it (contract.md §5).
         .filter(|r| match cfg.flow {
             Flow::Token => r.kind.is_stored_token(),
             _ => !r.kind.is_stored_token() && r.client_id == cfg.client_id,
@@ -369,7 +369,7 @@ pub(crate) fn find(
 }
 
 /// The per-(host, account) lock, or the per-host sign-in lock while the
-/// account is not known yet (SPEC §5). A waiter may have to sit out
+/// account is not known yet (contract.md §5). A waiter may have to sit out
 /// another process's whole browser sign-in.
 fn lock_for(host: &str, account: Option<&str>, login_timeout: Duration) -> Result<Lock, Error> {
     wait_for_lock(&lock_file_for(host, account)?, login_timeout)
@@ -462,7 +462,7 @@ fn refresh(cfg: &HostConfig, store: &dyn Store, rec: Record) -> Result<Option<Re
         }
         // Bitbucket unreachable, or refusing for a reason that is not a
         // dead refresh token (a consumer problem): keep everything, and
-        // while the current access token is valid, use it (SPEC §4 step 6).
+        // while the current access token is valid, use it (contract.md §4 step 6).
         Err(e) => {
             let why = if e.is_transient() {
                 Error::RefreshFailed(e)
@@ -487,7 +487,7 @@ fn answer_lost(e: &crate::bitbucket::ApiError) -> bool {
 }
 
 /// A renewal failed without killing anything: hand out the current access
-/// token, with a warning, while it is still valid (SPEC §4 step 6); else
+/// token, with a warning, while it is still valid (contract.md §4 step 6); else
 /// the failure.
 fn keep_current(current: Option<Record>, why: Error) -> Result<Record, Error> {
     match current.filter(|r| r.unexpired_access_token(now()).is_some()) {
@@ -642,7 +642,7 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
     };
     if holder.kind.is_stored_token() {
         // A token we were given and Bitbucket now refuses: nothing can
-        // renew it. Drop it and say what to do (SPEC §4).
+        // renew it. Drop it and say what to do (contract.md §4).
         store.remove(&host, &holder.account.username)?;
         let url = cfg.remote.base_url();
         eprintln!(
@@ -673,7 +673,7 @@ fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
 }
 
 /// The remote named on the command line, keyed exactly as `get` keys it:
-/// git sends no path unless credential.useHttpPath is set (SPEC §6).
+/// git sends no path unless credential.useHttpPath is set (contract.md §6).
 pub(crate) fn keyed_remote(git: &GitConfig, url: Option<&str>) -> Result<Remote, Error> {
     let mut remote = remote_arg(url)?;
     let use_path = git

@@ -1,9 +1,9 @@
 //! Bitbucket's HTTP endpoints: the token endpoint (code exchange, refresh)
-//! and the current-user lookup (SPEC §6, FACTS A.4, A.8).
+//! and the current-user lookup (contract.md §6, bitbucket-facts.md A.4, A.8).
 //!
-//! One request per call, never retried automatically (SPEC §6): with
+//! One request per call, never retried automatically (contract.md §6): with
 //! rotating refresh tokens a blind retry could spend a token twice. Every
-//! request has timeouts (connect 10 s, whole request 30 s, SPEC §7).
+//! request has timeouts (connect 10 s, whole request 30 s, contract.md §7).
 
 use crate::config::{HostConfig, Kind};
 use crate::secret::Secret;
@@ -53,7 +53,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// The refresh token itself is dead, so a new sign-in is the cure
-    /// (SPEC §4 step 4): `invalid_grant`, or Cloud's `invalid_request`
+    /// (contract.md §4 step 4): `invalid_grant`, or Cloud's `invalid_request`
     /// "Invalid refresh_token".
     pub fn is_dead_refresh_token(&self) -> bool {
         match self {
@@ -64,7 +64,7 @@ impl ApiError {
                 match error.as_str() {
                     // Cloud also says invalid_grant "Unsupported grant type"
                     // to a request that arrived mangled: that is no verdict
-                    // on the refresh token (FACTS A.4).
+                    // on the refresh token (bitbucket-facts.md A.4).
                     "invalid_grant" => !description.contains("grant type"),
                     // invalid_request is about the request unless it says
                     // the refresh token is bad: "Missing required parameter:
@@ -84,7 +84,7 @@ impl ApiError {
     }
 
     /// Bitbucket could not be reached or answered nonsense: nothing is
-    /// wrong with our tokens, so nothing may be deleted (SPEC §4 step 6).
+    /// wrong with our tokens, so nothing may be deleted (contract.md §4 step 6).
     pub fn is_transient(&self) -> bool {
         matches!(self, ApiError::Network { .. } | ApiError::Unexpected { .. })
     }
@@ -151,7 +151,7 @@ pub fn parse_token_answer(body: &[u8]) -> Result<TokenSet, BadAnswer> {
     if let Some(t) = refresh_token {
         check_token(t, "refresh token")?;
     }
-    // Cloud said `scopes` until 2026 and `scope` after (FACTS A.4).
+    // Cloud said `scopes` until 2026 and `scope` after (bitbucket-facts.md A.4).
     let scopes = ["scope", "scopes"]
         .iter()
         .filter_map(|k| json.get(*k))
@@ -220,7 +220,7 @@ struct ErrorJson {
 }
 
 /// Cloud's `GET /2.0/user`, as far as we use it. Since 2026 it may come
-/// without `username` (FACTS, 2026 update).
+/// without `username` (bitbucket-facts.md, 2026 changes).
 #[derive(Deserialize)]
 struct UserJson {
     #[serde(default)]
@@ -284,7 +284,7 @@ pub struct Client<'a> {
 }
 
 impl<'a> Client<'a> {
-    /// An agent with SPEC §7's timeouts, the platform trust store, no
+    /// An agent with contract.md §7's timeouts, the platform trust store, no
     /// redirects, and 4xx answers handed to us instead of turned into
     /// errors (OAuth errors come as 400 JSON).
     pub fn new(cfg: &'a HostConfig) -> Client<'a> {
@@ -356,7 +356,7 @@ impl<'a> Client<'a> {
                     .send_form(form.iter().copied())
             }
             // Data Center reads client credentials from the body only
-            // (FACTS B.4).
+            // (bitbucket-facts.md B.4).
             Kind::DataCenter => {
                 let mut body = form.to_vec();
                 body.push(("client_id", &self.cfg.client_id));
@@ -447,7 +447,7 @@ impl<'a> Client<'a> {
     }
 
     /// Data Center has no "who am I": an authenticated request answers
-    /// with the `X-AUSERNAME` header (FACTS B.6).
+    /// with the `X-AUSERNAME` header (bitbucket-facts.md B.6).
     fn dc_user(&self, access_token: &Secret) -> Result<Account, ApiError> {
         let url = format!("{}/application-properties", self.cfg.api_url);
         let resp = self.get_with_token(&url, access_token)?;

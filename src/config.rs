@@ -1,11 +1,11 @@
-//! Configuration (SPEC §3): git config scoped to the remote's URL, then
+//! Configuration (contract.md §3): git config scoped to the remote's URL, then
 //! environment overrides, then defaults.
 //!
 //! All `credential.*` keys are read with ONE `git config --get-regexp`
 //! call, and the URL matching that `git config --get-urlmatch` would do is
 //! done here, because we must also know *where* a key came from: a key
 //! without a URL counts for bitbucket.org only, so a global client id never
-//! makes github.com ours (SPEC §4).
+//! makes github.com ours (contract.md §4).
 
 use crate::secret::Secret;
 use crate::store::Account;
@@ -16,7 +16,7 @@ use std::time::Duration;
 /// Bitbucket Cloud's host.
 pub const CLOUD_HOST: &str = "bitbucket.org";
 
-/// A consumer key baked in by a packager at build time (SPEC §1).
+/// A consumer key baked in by a packager at build time (contract.md §1).
 pub const BUILTIN_CLIENT_ID: Option<&str> =
     option_env!("GIT_CREDENTIAL_BITBUCKET_BUILTIN_CLIENT_ID");
 /// Its secret.
@@ -106,7 +106,7 @@ impl Kind {
     }
 }
 
-/// Where tokens are kept (SPEC §5).
+/// Where tokens are kept (contract.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreChoice {
     /// The OS keyring when there is one, else the file.
@@ -128,7 +128,7 @@ pub enum Flow {
     Token,
 }
 
-/// How git sends the token (SPEC §4).
+/// How git sends the token (contract.md §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthType {
     /// `Authorization: Basic` with a username.
@@ -304,7 +304,7 @@ pub struct GitConfig {
 
 impl GitConfig {
     /// Reads the `credential.*` keys: in-process when the config files are
-    /// plain (no child process, SPEC §8), else through `git config`.
+    /// plain (no child process, contract.md §8), else through `git config`.
     pub fn load() -> Result<GitConfig, ConfigError> {
         let var = |k: &str| std::env::var(k).ok();
         let cwd = std::env::current_dir().unwrap_or_default();
@@ -323,7 +323,7 @@ impl GitConfig {
         }
     }
 
-    /// Runs `git config -z --get-regexp ^credential\.` once (SPEC §3).
+    /// Runs `git config -z --get-regexp ^credential\.` once (contract.md §3).
     pub fn load_with_git() -> Result<GitConfig, ConfigError> {
         let out = Command::new("git")
             .args(["config", "-z", "--get-regexp", r"^credential\."])
@@ -407,7 +407,7 @@ impl GitConfig {
 }
 
 /// Matches a config URL pattern against the remote the way git's urlmatch
-/// does (FACTS C.7); returns the precedence score, or `None`.
+/// does (bitbucket-facts.md C.7); returns the precedence score, or `None`.
 fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize, bool)> {
     let (scheme, rest) = match pattern.split_once("://") {
         Some((s, r)) => (Some(s.to_ascii_lowercase()), r),
@@ -531,7 +531,7 @@ impl Env for ProcessEnv {
     }
 }
 
-/// The keys of SPEC §3: (camel case, lower case, env suffix, bound to the
+/// The keys of contract.md §3: (camel case, lower case, env suffix, bound to the
 /// host). Host-bound keys without a URL count for bitbucket.org only, so a
 /// global client id or secret never goes to another server.
 const KEYS: &[(&str, &str, &str, bool)] = &[
@@ -588,14 +588,14 @@ pub fn known_keys() -> impl Iterator<Item = &'static str> {
 }
 
 /// Resolves the configuration for `remote`: `Ok(None)` when the host is not
-/// ours (SPEC §4: print nothing, touch nothing).
+/// ours (contract.md §4: print nothing, touch nothing).
 pub fn resolve(
     git: &GitConfig,
     env: &dyn Env,
     remote: &Remote,
 ) -> Result<Option<HostConfig>, ConfigError> {
     let is_cloud_host = remote.hostname() == CLOUD_HOST;
-    // Which hosts are ours (SPEC §4).
+    // Which hosts are ours (contract.md §4).
     let scoped_marker = ["bitbucketkind", "bitbucketclientid", "bitbucketflow"]
         .iter()
         .any(|k| git.scoped(remote, k).is_some());
@@ -732,7 +732,7 @@ pub fn resolve(
     // needs it (`with_client_secret`): a fresh `get` must not pay a second
     // keyring lookup for a secret it does not send.
 
-    // SPEC §4, §7: tokens only over https, loopback and the explicit
+    // contract.md §4, §7: tokens only over https, loopback and the explicit
     // opt-in excepted.
     if remote.protocol != "https" && !(is_loopback_host(&remote.hostname()) || allow_http) {
         return Err(ConfigError::InsecureHttp { url });
@@ -745,7 +745,7 @@ pub fn resolve(
             why: "not an http(s) URL",
         })?;
         // The client secret, codes and tokens go only to https endpoints,
-        // whatever the config says (SPEC §7).
+        // whatever the config says (contract.md §7).
         if parsed.scheme != "https" && !parsed.is_loopback() {
             return Err(ConfigError::BadUrl {
                 name: name_of(key),
@@ -756,7 +756,7 @@ pub fn resolve(
         Ok(v.trim_end_matches('/').to_owned())
     };
     // Data Center's endpoints hang off protocol://host[:port] of the
-    // remote; a context path needs the endpoint keys (SPEC §3).
+    // remote; a context path needs the endpoint keys (contract.md §3).
     // With credential.useHttpPath, git sends the path, and the server's
     // context path (before `/scm/`) is part of the base.
     let dc = format!("{}/rest", remote.store_key());
@@ -773,9 +773,9 @@ pub fn resolve(
                 format!("{dc}/oauth2/latest/authorize"),
                 format!("{dc}/oauth2/latest/token"),
                 format!("{dc}/api/latest"),
-                // DC allows plain http only for `localhost` (FACTS B.3).
+                // DC allows plain http only for `localhost` (bitbucket-facts.md B.3).
                 "http://localhost:34107/",
-                // Push needs REPO_WRITE; send scopes on DC (FACTS B.3).
+                // Push needs REPO_WRITE; send scopes on DC (bitbucket-facts.md B.3).
                 "REPO_READ REPO_WRITE",
             ),
         };

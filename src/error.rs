@@ -61,7 +61,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit status for a user command (SPEC §2).
+    /// The exit status for a user command (contract.md §2).
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Decode(_) | Error::Usage(_) => 2,

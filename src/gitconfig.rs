@@ -1,5 +1,5 @@
 //! Reads the `credential.*` keys from git's config files in-process, so a
-//! `get` with a fresh token starts no child process at all (SPEC §8).
+//! `get` with a fresh token starts no child process at all (contract.md §8).
 //!
 //! It follows git's order (system, global, local, then `-c` from the
 //! command line; later wins) and git's syntax for the parts that matter.

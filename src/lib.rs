@@ -6,7 +6,7 @@
 //! access token is fresh, refreshes it under a cross-process lock when it
 //! nears expiry ([`bitbucket`]), and signs the user in through the browser
 //! when there is nothing to refresh ([`signin`], [`loopback`], [`oauth`]).
-//! The ladder itself is in [`app`]. The contract is `SPEC.md`; the
+//! The ladder itself is in [`app`]. The contract is `docs/contract.md`; the
 //! architecture is described in `docs/architecture.md`.
 //!
 //! Try it by hand:

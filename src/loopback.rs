@@ -1,4 +1,4 @@
-//! The loopback listener that receives the OAuth redirect (SPEC §6).
+//! The loopback listener that receives the OAuth redirect (contract.md §6).
 //!
 //! It is bound before the browser opens, answers only a GET on the
 //! redirect path (anything else gets 404 and the wait goes on), checks
@@ -304,7 +304,7 @@ fn serve<E: Send + 'static>(
             }
         }
     }
-    // Returning drops the listener: the port closes (SPEC §6).
+    // Returning drops the listener: the port closes (contract.md §6).
 }
 
 /// Reads one request from `stream` and answers it.

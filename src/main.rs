@@ -51,7 +51,7 @@ fn run() -> Result<(), Error> {
             );
             match result {
                 // Protocol actions exit 0 whatever happened (git ignores the
-                // status), except for input that cannot be parsed (SPEC §2).
+                // status), except for input that cannot be parsed (contract.md §2).
                 Err(e @ Error::Decode(_)) => Err(e),
                 Err(e) => {
                     eprintln!("{NAME}: {e}");

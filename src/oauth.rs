@@ -1,5 +1,5 @@
 //! OAuth 2.0 pieces that need no network: PKCE S256 (RFC 7636), the
-//! `state` value, and the authorize URL (SPEC §6).
+//! `state` value, and the authorize URL (contract.md §6).
 
 use crate::config::HostConfig;
 use crate::secret::Secret;
@@ -45,7 +45,7 @@ pub fn challenge_for(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// A fresh `state`: 192 random bits (SPEC §6 asks for at least 128).
+/// A fresh `state`: 192 random bits (contract.md §6 asks for at least 128).
 pub fn new_state() -> Result<Secret, RandomError> {
     random_b64(24).map(Secret::new)
 }
@@ -58,7 +58,7 @@ pub fn authorize_url(cfg: &HostConfig, redirect_uri: &str, state: &Secret, pkce:
         ("client_id", cfg.client_id.as_str()),
         ("redirect_uri", redirect_uri),
         ("state", state.expose()),
-        // Data Center checks PKCE; Cloud accepts and ignores it (FACTS A.3).
+        // Data Center checks PKCE; Cloud accepts and ignores it (bitbucket-facts.md A.3).
         ("code_challenge", pkce.challenge.as_str()),
         ("code_challenge_method", "S256"),
     ];

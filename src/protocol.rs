@@ -1,8 +1,8 @@
-//! git's credential-helper protocol (FACTS Part C, SPEC §4): the typed
+//! git's credential-helper protocol (bitbucket-facts.md C, contract.md §4): the typed
 //! request git writes on our stdin and the response we write on stdout.
 //!
 //! Input is parsed once, here, into a [`Request`]; nothing downstream looks
-//! at raw lines again. The rules, all from SPEC §4:
+//! at raw lines again. The rules, all from contract.md §4:
 //! - lines end at LF; one CR right before the LF is stripped (git strips
 //!   CRLF itself), a CR anywhere else is rejected (CVE-2024-52006: a lone CR
 //!   must never become a line break);
@@ -25,7 +25,7 @@ pub const MAX_LINE: usize = 65535;
 /// Most input we read: far beyond any real request, small enough to be safe.
 pub const MAX_INPUT: usize = 1 << 20;
 
-/// Why the input could not be parsed. Exit status 2 (SPEC §2).
+/// Why the input could not be parsed. Exit status 2 (contract.md §2).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     /// More than [`MAX_INPUT`] bytes.
@@ -76,7 +76,7 @@ pub struct EncodeError {
     pub key: &'static str,
 }
 
-/// What git sent us (FACTS C.3). Values are kept as git wrote them; the
+/// What git sent us (bitbucket-facts.md C.3). Values are kept as git wrote them; the
 /// accessors interpret them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -212,7 +212,7 @@ impl Request {
             b"password_expiry_utc" => self.password_expiry_utc = Some(text("password_expiry_utc")?),
             b"wwwauth[]" => push(&mut self.wwwauth, text("wwwauth[]")?),
             b"state[]" => push(&mut self.state, text("state[]")?),
-            // git's rule: unknown attributes are ignored (FACTS C.2).
+            // git's rule: unknown attributes are ignored (bitbucket-facts.md C.2).
             _ => {}
         }
         Ok(())
@@ -269,7 +269,7 @@ impl Request {
 }
 
 /// What we answer to `get`. Field order on the wire follows git's own
-/// (FACTS C.3): capabilities first.
+/// (bitbucket-facts.md C.3): capabilities first.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Response {
     /// Echo `capability[]=authtype` (needed before `authtype`/`credential`).
@@ -291,7 +291,7 @@ pub struct Response {
 }
 
 impl Response {
-    /// A response that tells git to stop asking (SPEC §4).
+    /// A response that tells git to stop asking (contract.md §4).
     pub fn quit() -> Response {
         Response {
             quit: true,

@@ -1,5 +1,5 @@
 //! A string that must never be shown: tokens, the client secret, the
-//! authorization code, the PKCE verifier and `state` (SPEC §7).
+//! authorization code, the PKCE verifier and `state` (contract.md §7).
 //!
 //! `Secret` has a redacted `Debug`, no `Display`, and one way out:
 //! [`Secret::expose`], called only where the value goes on the wire or into
@@ -24,7 +24,7 @@ impl Secret {
     }
 
     /// Compares with `other` in time that does not depend on where the two
-    /// differ (SPEC §6: `state` is compared in constant time).
+    /// differ (contract.md §6: `state` is compared in constant time).
     pub fn ct_eq(&self, other: &str) -> bool {
         let (a, b) = (self.0.as_bytes(), other.as_bytes());
         if a.len() != b.len() {

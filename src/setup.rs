@@ -1,4 +1,4 @@
-//! `configure` and `unconfigure` (SPEC §2, §3): the gitconfig entries that
+//! `configure` and `unconfigure` (contract.md §2, §3): the gitconfig entries that
 //! make a host use this helper alone.
 //!
 //! For the URL's host scope, `configure` writes an empty
@@ -471,7 +471,7 @@ fn check_usable(scope: &Scope, remote: &Remote) -> Result<(), Error> {
     }
 }
 
-/// The token kind and the username git must send with it (FACTS A.9, B.8).
+/// The token kind and the username git must send with it (bitbucket-facts.md A.9, B.8).
 fn token_kind(
     flag: Option<&str>,
     kind: Kind,

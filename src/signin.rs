@@ -1,4 +1,4 @@
-//! Signing in (SPEC §6): where we are (a browser? a terminal?), the
+//! Signing in (contract.md §6): where we are (a browser? a terminal?), the
 //! authorization-code flow with `state` and PKCE through the loopback
 //! listener or a pasted redirect URL, the code exchange and the account
 //! check.
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 /// (account names from a URL or a server) is made printable first.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// Neither a browser nor a terminal: nobody can answer (SPEC §6).
+    /// Neither a browser nor a terminal: nobody can answer (contract.md §6).
     #[error(
         "signing in to {url} needs a browser or a terminal, and there is neither here \
          (an IDE's background fetch, cron, or credential.interactive=false); \
@@ -120,7 +120,7 @@ pub enum Browser {
 /// What this process can use to sign in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Surroundings {
-    /// A browser, when SPEC §6 finds one.
+    /// A browser, when contract.md §6 finds one.
     pub browser: Option<Browser>,
     /// Whether `/dev/tty` can be used for a pasted redirect URL.
     pub terminal: bool,
@@ -136,7 +136,7 @@ pub struct Surroundings {
 }
 
 /// Decides, in one place, whether there is a browser and a terminal
-/// (SPEC §6). `login` reads the terminal whatever `GIT_TERMINAL_PROMPT`
+/// (contract.md §6). `login` reads the terminal whatever `GIT_TERMINAL_PROMPT`
 /// says; `no_browser` is `login --no-browser`.
 pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) -> Surroundings {
     if !cfg.interactive && !login {
@@ -170,7 +170,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
     }
 }
 
-/// The browser SPEC §6 finds: `configured` (bitbucketBrowser), else
+/// The browser contract.md §6 finds: `configured` (bitbucketBrowser), else
 /// `$BROWSER`, else the platform opener where there is a display.
 pub fn find_browser(configured: Option<&str>, env: &dyn Env) -> Option<Browser> {
     if let Some(cmd) = configured {
@@ -317,7 +317,7 @@ pub fn sign_in<T>(
              (Ctrl-C cancels):"
         )
     };
-    // The URL alone on its own line, plain text (SPEC §6).
+    // The URL alone on its own line, plain text (contract.md §6).
     let _ = writeln!(err, "{auth_url}");
     let _ = writeln!(
         err,
@@ -355,7 +355,7 @@ pub fn sign_in<T>(
 
     let deadline = Instant::now() + cfg.login_timeout;
     // On a terminal (and no paste prompt sharing it), a live line with the
-    // time left, below the URL, never on its line (SPEC §6).
+    // time left, below the URL, never on its line (contract.md §6).
     let countdown = !how.paste && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let outcome = loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -1,5 +1,5 @@
 //! `GIT_CREDENTIAL_BITBUCKET_TRACE`: `1`/`true` traces to stderr, an
-//! absolute path appends to that file (SPEC §7). Trace lines are built from
+//! absolute path appends to that file (contract.md §7). Trace lines are built from
 //! non-secret values only; secrets are `Secret`, whose `Debug` is redacted.
 
 use std::io::Write;

@@ -107,7 +107,7 @@ impl HttpUrl {
         })
     }
 
-    /// Whether the host is a loopback address or `localhost` (SPEC §3:
+    /// Whether the host is a loopback address or `localhost` (contract.md §3:
     /// loopback may use plain http).
     pub fn is_loopback(&self) -> bool {
         is_loopback_host(&self.host)

@@ -22,7 +22,7 @@ pub mod keyring {
     }
 
     /// A platform failure after connecting is a failure, not "no keyring":
-    /// only `connect` and the first probe may conclude that (SPEC §5).
+    /// only `connect` and the first probe may conclude that (contract.md §5).
     fn map(e: Error) -> KeyringError {
         match e {
             Error::PlatformFailure(p) => KeyringError::Failed(p.to_string()),

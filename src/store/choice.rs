@@ -1,4 +1,4 @@
-//! Which backend holds a host's records (SPEC §5, `bitbucketStore`).
+//! Which backend holds a host's records (contract.md §5, `bitbucketStore`).
 //!
 //! `auto` decides once per host and remembers the decision in
 //! `stores.json` beside the lock files (no secret in it), so records never

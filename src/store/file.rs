@@ -1,4 +1,4 @@
-//! The file backend (SPEC §5): one JSON document, mode 0600 in a 0700
+//! The file backend (contract.md §5): one JSON document, mode 0600 in a 0700
 //! directory, rewritten whole through a temp file that is fsynced and
 //! renamed, so a crash leaves the old document or the new one, never a torn
 //! one. Writers hold a document-wide lock around read-modify-write, so two
@@ -436,7 +436,7 @@ fn test_fail_write() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Test-only fault point (SPEC §9): with
+/// Test-only fault point (contract.md §9): with
 /// `GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS` set, a write
 /// stops between the fsynced temp file and the rename, so a test can kill
 /// the process exactly mid-write. Costs one environment lookup per write.

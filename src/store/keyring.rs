@@ -1,4 +1,4 @@
-//! The keyring backend (SPEC §5): each record is one secret in the OS
+//! The keyring backend (contract.md §5): each record is one secret in the OS
 //! keyring (Secret Service on Linux, through `keyring-core` and the
 //! libdbus-based store, built vendored so no -dev package is needed).
 //!

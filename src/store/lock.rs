@@ -1,4 +1,4 @@
-//! Cross-process advisory locks (SPEC §5). They are OS file locks, so a
+//! Cross-process advisory locks (contract.md §5). They are OS file locks, so a
 //! holder that crashes releases its lock when the kernel closes the file:
 //! no stale lock can block anyone. Lock files live beside the store, not
 //! under `XDG_RUNTIME_DIR`, which is often unset.

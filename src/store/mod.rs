@@ -1,4 +1,4 @@
-//! Where tokens live (SPEC §5): one record per (host + context path,
+//! Where tokens live (contract.md §5): one record per (host + context path,
 //! account), behind one trait so the `get` ladder does not care which
 //! backend holds them.
 
@@ -91,7 +91,7 @@ pub struct Record {
     /// How it was obtained.
     pub kind: TokenKind,
     /// The consumer that obtained it: a record of another consumer is
-    /// never refreshed with ours (SPEC §5).
+    /// never refreshed with ours (contract.md §5).
     pub client_id: String,
     /// When the access token was obtained, Unix seconds.
     pub obtained_at: u64,
@@ -113,7 +113,7 @@ impl Record {
     }
 
     /// The access token if it is still fresh for `margin` seconds more.
-    /// The margin is capped at a quarter of the token's lifetime (SPEC §3).
+    /// The margin is capped at a quarter of the token's lifetime (contract.md §3).
     pub fn fresh_access_token(&self, now: u64, margin: u64) -> Option<&Secret> {
         let lifetime = self.expires_at.saturating_sub(self.obtained_at);
         let margin = margin.min(lifetime / 4);
@@ -123,7 +123,7 @@ impl Record {
     }
 
     /// The access token if it has not expired at all (the network-failure
-    /// fallback of SPEC §4 step 6).
+    /// fallback of contract.md §4 step 6).
     pub fn unexpired_access_token(&self, now: u64) -> Option<&Secret> {
         self.access_token.as_ref().filter(|_| self.expires_at > now)
     }

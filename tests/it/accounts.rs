@@ -1,4 +1,4 @@
-//! Several Bitbucket accounts on one host (SPEC §4 step 1, §2 `status` and
+//! Several Bitbucket accounts on one host (contract.md §4 step 1, §2 `status` and
 //! `logout`), with the file store. Evidence: the fake's log says whose token
 //! arrived; `status --json` is the documented, stable shape.
 

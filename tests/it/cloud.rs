@@ -1,5 +1,5 @@
 //! End-to-end: real git, through our helper, against the fake Bitbucket
-//! Cloud (SPEC §4, §6). Every assertion rests on evidence from outside the
+//! Cloud (contract.md §4, §6). Every assertion rests on evidence from outside the
 //! helper: the fake's request log, the fake browser's log, git's exit
 //! status and output, and the repositories on both sides.
 

@@ -1,7 +1,7 @@
 //! Bitbucket Data Center end to end (issue 6): real git, through our
 //! helper, against the strict fake Data Center (`common::fake_dc`), plus
 //! the token flow (`configure --api-token`) against both fakes. The
-//! `fake` submodule first proves, by hand, that the fake enforces FACTS
+//! `fake` submodule first proves, by hand, that the fake enforces docs/bitbucket-facts.md
 //! Part B, so the end-to-end tests can lean on its log.
 
 use std::time::{Duration, Instant};
@@ -348,7 +348,7 @@ fn a_server_under_a_context_path_works_with_the_three_endpoint_keys_and_logout_r
     assert!(status_accounts(&env).is_empty());
 }
 
-/// SPEC §5 keys records by host + context path; with
+/// contract.md §5 keys records by host + context path; with
 /// `credential.useHttpPath=true` git sends the whole path, and two
 /// repositories of one server must still share one sign-in.
 #[test]
@@ -433,7 +433,7 @@ fn a_read_only_application_link_needs_bitbucket_scopes_repo_read() {
 /// `configure` without `--client-id` on a terminal walks the user
 /// through the setup; for a Data Center URL that must be the application
 /// link with the `localhost` redirect, not Cloud's OAuth consumer with
-/// `127.0.0.1` (which Data Center refuses to register, FACTS B.3).
+/// `127.0.0.1` (which Data Center refuses to register, bitbucket-facts.md B.3).
 #[test]
 fn guided_configure_for_a_data_center_url_describes_the_application_link() {
     let env = TestEnv::new();
@@ -473,7 +473,7 @@ fn guided_configure_never_echoes_a_secret_pasted_at_the_prompt() {
     );
 }
 
-/// SPEC §3's other route for a context path: with
+/// contract.md §3's other route for a context path: with
 /// `credential.useHttpPath=true` git sends the path, so the helper can see
 /// the context and derive the endpoints from it, with no endpoint keys.
 #[test]

@@ -1,6 +1,6 @@
 //! The fake Bitbucket Cloud and the fake browser, driven by hand: no helper
 //! is involved, so these pass before the helper exists and prove that the
-//! fake enforces what FACTS.md says.
+//! fake enforces what docs/bitbucket-facts.md says.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

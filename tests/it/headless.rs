@@ -1,4 +1,4 @@
-//! Signing in where there is no browser, or a real one (SPEC §6, issue 5):
+//! Signing in where there is no browser, or a real one (contract.md §6, issue 5):
 //! `login --no-browser` on a terminal with the redirect URL pasted back;
 //! a background git with neither browser nor terminal failing fast with
 //! the command to run; `client_credentials` for CI with the consumer in

@@ -1,4 +1,4 @@
-//! The keyring backend against a real Secret Service (SPEC §5, §9):
+//! The keyring backend against a real Secret Service (contract.md §5, §9):
 //! gnome-keyring on the private D-Bus session that `.ci/run` starts. The
 //! tests that need it run when `GCB_REAL_SECRET_SERVICE=1` (CI sets it and
 //! fails if the bus is missing); elsewhere they say they were skipped.

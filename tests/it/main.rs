@@ -2,7 +2,7 @@
 //! - `common`: the fake Bitbucket Cloud, the isolated test environment and
 //!   shared helpers;
 //! - `fake_selftest`: proves the fake and the fake browser behave as
-//!   FACTS.md says, driving them by hand (no helper involved);
+//!   docs/bitbucket-facts.md says, driving them by hand (no helper involved);
 //! - `cloud`: end-to-end tests of real git through our helper against the
 //!   fake Bitbucket Cloud;
 //! - `datacenter`: the fake Bitbucket Data Center driven by hand, then real

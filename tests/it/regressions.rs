@@ -1,4 +1,4 @@
-//! Regressions from the review of the helper against SPEC.md: each test
+//! Regressions from the review of the helper against docs/contract.md: each test
 //! names the finding it guards.
 
 use std::io::BufRead;
@@ -28,7 +28,7 @@ fn store_api_token(env: &TestEnv, fake: &FakeBitbucket, token: &str) {
 
 /// Bitbucket's clone button gives `https://alice@bitbucket.org/…`: a token
 /// stored under the generic API-token name must still serve it, and go out
-/// with the generic name, never paired with alice's (SPEC §4 token flow).
+/// with the generic name, never paired with alice's (contract.md §4 token flow).
 #[test]
 fn a_token_stored_without_a_username_serves_a_clone_url_that_names_a_user() {
     let fake = FakeBitbucket::start(FakeOptions::default());

@@ -1,7 +1,7 @@
 //! Robustness (issue 4): parallel git processes, network faults on the
 //! refresh, a kill in the middle of a store write, two accounts refreshing
 //! at once, a hostile browser at the loopback listener, secrets in traces
-//! and files, and the host policy (SPEC §4–§7).
+//! and files, and the host policy (contract.md §4–§7).
 //!
 //! As in `cloud`, every assertion rests on evidence from outside the
 //! helper: the fake's request log, the browsers' logs and pages, git's exit
@@ -204,7 +204,7 @@ fn mode(path: &Path) -> u32 {
 
 // ------------------------------------------- 1. parallel git processes
 
-/// SPEC §5, §8: 32 parallel `get`s after expiry, with rotating refresh
+/// contract.md §5, §8: 32 parallel `get`s after expiry, with rotating refresh
 /// tokens, cause one refresh and 32 successes.
 #[test]
 fn thirty_two_parallel_git_commands_after_expiry_cause_exactly_one_refresh() {
@@ -239,7 +239,7 @@ fn thirty_two_parallel_git_commands_after_expiry_cause_exactly_one_refresh() {
     assert!(served >= 32, "each of the 32 was served: {served}");
 }
 
-/// SPEC §5: parallel first clones with nothing stored open one browser and
+/// contract.md §5: parallel first clones with nothing stored open one browser and
 /// exchange one code; the others wait for it and use its token.
 #[test]
 fn eight_parallel_first_commands_open_one_browser_and_exchange_one_code() {
@@ -264,7 +264,7 @@ fn eight_parallel_first_commands_open_one_browser_and_exchange_one_code() {
 
 // ------------------------------------------- 2. network faults on refresh
 
-/// The faults of SPEC §9 that answer at once.
+/// The faults of contract.md §9 that answer at once.
 #[derive(Clone, Debug)]
 enum Fault {
     Fake(TokenFault),
@@ -347,7 +347,7 @@ fn instant_faults() -> Vec<Fault> {
     ]
 }
 
-/// SPEC §4 step 6: a refresh that fails for network reasons while the old
+/// contract.md §4 step 6: a refresh that fails for network reasons while the old
 /// access token is still valid hands out the old token, with a warning.
 #[test]
 fn refresh_faults_inside_the_margin_fall_back_to_the_still_valid_token_with_a_warning() {
@@ -389,7 +389,7 @@ fn refresh_faults_inside_the_margin_fall_back_to_the_still_valid_token_with_a_wa
     assert_kept_refresh_token_works(&fake, &env);
 }
 
-/// SPEC §4 step 6, §6, §7: with the access token expired, a refresh that
+/// contract.md §4 step 6, §6, §7: with the access token expired, a refresh that
 /// fails for network reasons (500, garbage, HTML, refused, a hang) fails
 /// git in bounded time with a message, opens no browser, and keeps the
 /// refresh token, which works once the fault clears.
@@ -491,7 +491,7 @@ fn kill_helper_mid_write(fake: &FakeBitbucket, env: &TestEnv) -> (PathBuf, Vec<u
     })
 }
 
-/// SPEC §5, §9: a helper killed between writing the fsynced temp file and
+/// contract.md §5, §9: a helper killed between writing the fsynced temp file and
 /// renaming it leaves the old store whole; the next command adopts the
 /// complete temp file, so even a rotated refresh token is not lost.
 #[test]
@@ -609,7 +609,7 @@ fn a_helper_killed_mid_write_leaves_the_old_store_whole() {
 
 // ------------------------------------------- 4. two accounts at once
 
-/// SPEC §5: two accounts on one host refreshing at the same moment never
+/// contract.md §5: two accounts on one host refreshing at the same moment never
 /// lose each other's (rotated) refresh tokens.
 #[test]
 fn two_accounts_refreshing_at_once_keep_both_latest_refresh_tokens() {
@@ -705,7 +705,7 @@ fn listener_requests(env: &TestEnv) -> Vec<(String, String, u16)> {
         .collect()
 }
 
-/// SPEC §6: other paths and methods get 404 and the wait goes on; the
+/// contract.md §6: other paths and methods get 404 and the wait goes on; the
 /// real callback then succeeds; the listener is closed right after the
 /// callback, while the helper is still running.
 #[test]
@@ -765,7 +765,7 @@ fn loopback_answers_404_to_other_paths_and_methods_then_takes_the_callback_and_c
     assert!(listening(open.local_addr().expect("addr").port()));
 }
 
-/// SPEC §6: a callback with a wrong or missing `state`, or without a
+/// contract.md §6: a callback with a wrong or missing `state`, or without a
 /// code, ends the sign-in at once with a message and no token request.
 #[test]
 fn loopback_callbacks_with_a_bad_state_or_no_code_end_the_sign_in_without_a_token_request() {
@@ -810,7 +810,7 @@ fn loopback_callbacks_with_a_bad_state_or_no_code_end_the_sign_in_without_a_toke
     }
 }
 
-/// SPEC §6: the failure page echoes no input unescaped.
+/// contract.md §6: the failure page echoes no input unescaped.
 #[test]
 fn loopback_failure_page_escapes_the_error_description() {
     let fake = FakeBitbucket::start(FakeOptions::default());
@@ -998,7 +998,7 @@ fn secrets_never_leak(trace_to_file: bool) {
     assert_eq!(leaks_in_files(&env, &secrets), [], "secrets in files");
 
     // The PKCE verifier appears nowhere; `state` only inside the authorize
-    // URL, which SPEC §6 requires on stderr (alone on its line), and in
+    // URL, which contract.md §6 requires on stderr (alone on its line), and in
     // the browser's log.
     assert_eq!(leaks_in_output(&env, &verifiers), [], "verifier printed");
     assert_eq!(leaks_in_files(&env, &verifiers), [], "verifier in files");
@@ -1039,7 +1039,7 @@ fn secrets_never_leak(trace_to_file: bool) {
         "planted in stderr"
     );
 
-    // File modes (SPEC §5, §7).
+    // File modes (contract.md §5, §7).
     #[cfg(unix)]
     {
         assert_eq!(mode(&env.data_dir()), 0o700);
@@ -1061,14 +1061,14 @@ fn secrets_never_leak(trace_to_file: bool) {
     }
 }
 
-/// SPEC §7: no secret in any output, the trace file or any file but our
+/// contract.md §7: no secret in any output, the trace file or any file but our
 /// store, with `GIT_CREDENTIAL_BITBUCKET_TRACE=<file>`.
 #[test]
 fn secrets_never_reach_output_or_files_with_the_trace_in_a_file() {
     secrets_never_leak(true);
 }
 
-/// SPEC §7: the same with `GIT_CREDENTIAL_BITBUCKET_TRACE=1` (stderr).
+/// contract.md §7: the same with `GIT_CREDENTIAL_BITBUCKET_TRACE=1` (stderr).
 #[test]
 fn secrets_never_reach_output_or_files_with_the_trace_on_stderr() {
     secrets_never_leak(false);
@@ -1076,7 +1076,7 @@ fn secrets_never_reach_output_or_files_with_the_trace_on_stderr() {
 
 // ------------------------------------------- 7. host policy
 
-/// SPEC §4, §7: our host over plain http to a non-loopback name without
+/// contract.md §4, §7: our host over plain http to a non-loopback name without
 /// `bitbucketAllowHttp` gets `quit=1` and a message, and no token moves;
 /// with the opt-in, the same remote works (so the refusal was the policy).
 #[test]
@@ -1127,7 +1127,7 @@ fn plain_http_to_a_non_loopback_host_is_refused_without_bitbucket_allow_http() {
     assert_git_served(&fake, "alice");
 }
 
-/// SPEC §4: a global (unscoped) client id makes only bitbucket.org ours;
+/// contract.md §4: a global (unscoped) client id makes only bitbucket.org ours;
 /// any other host, configured nowhere, gets nothing and no request.
 #[test]
 fn a_global_client_id_does_not_make_other_hosts_ours() {

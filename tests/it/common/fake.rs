@@ -1,4 +1,4 @@
-//! A strict fake Bitbucket Cloud on 127.0.0.1 (FACTS.md Part A and "What a
+//! A strict fake Bitbucket Cloud on 127.0.0.1 (docs/bitbucket-facts.md Part A and "What a
 //! strict fake server should enforce").
 //!
 //! It serves the OAuth 2.0 consumer endpoints (`/site/oauth2/authorize`,
@@ -7,7 +7,7 @@
 //! request is logged with what the fake decided, so tests count requests
 //! from evidence rather than from the helper's own account.
 //!
-//! Decisions where FACTS.md leaves Cloud's behaviour open (documented so a
+//! Decisions where docs/bitbucket-facts.md leaves Cloud's behaviour open (documented so a
 //! test failure can be read against them):
 //! - `redirect_uri` is checked as a raw string prefix of the registered
 //!   callback; an invalid one gets an HTML page and no redirect.
@@ -51,7 +51,7 @@ use super::{param, parse_form, percent_decode, percent_encode};
 /// The challenge Bitbucket Cloud sends with a 401.
 pub const WWW_AUTHENTICATE: &str = "Basic realm=\"Bitbucket.org HTTP\"";
 
-/// The static git user name for an Atlassian API token (FACTS A.9).
+/// The static git user name for an Atlassian API token (bitbucket-facts.md A.9).
 pub const API_TOKEN_USER: &str = "x-bitbucket-api-token-auth";
 
 const EXPIRED_MESSAGE: &str =
@@ -93,7 +93,7 @@ pub struct FakeOptions {
     /// answer was lost can ask again). Zero: strict, it dies at once.
     pub refresh_grace: Duration,
     /// Tokens of realistic length: 2,500+ characters, as the 2026
-    /// backend issues (FACTS, 2026 update). Off: short tokens.
+    /// backend issues (bitbucket-facts.md, 2026 changes). Off: short tokens.
     pub long_tokens: bool,
     /// `/2.0/user` without `username`, as the 2026 API may answer; the
     /// account is then known by `uuid`/`account_id`, `nickname` and
@@ -174,7 +174,7 @@ pub struct CodeGrant {
 pub struct CloudRights {
     scopes: Vec<String>,
     /// An Atlassian API token ([`FakeBitbucket::mint_api_token`]), not an
-    /// OAuth access token: Basic only, never Bearer (FACTS A.9).
+    /// OAuth access token: Basic only, never Bearer (bitbucket-facts.md A.9).
     api_token: bool,
 }
 
@@ -335,7 +335,7 @@ impl FakeBitbucket {
     }
 
     /// An Atlassian API token of `username` with the git scopes
-    /// `read:repository:bitbucket` and `write:repository:bitbucket` (FACTS
+    /// `read:repository:bitbucket` and `write:repository:bitbucket` (bitbucket-facts.md
     /// A.9): git takes it as Basic `<username>:<token>` or
     /// `x-bitbucket-api-token-auth:<token>`, never as Bearer. It does not
     /// expire; [`Self::revoke_access_tokens`] kills it too.
@@ -428,7 +428,7 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
         Presented::Nothing => None,
         Presented::Bearer(_) => {
             // Cloud answers a Bearer client credential with an HTML page
-            // (FACTS A.4), not with a JSON error.
+            // (bitbucket-facts.md A.4), not with a JSON error.
             entry.client_auth = Some(ClientAuth::OtherScheme);
             return Reply::html(200, OPENID_PAGE);
         }
@@ -465,7 +465,7 @@ fn token(inner: &Inner, req: &Incoming, entry: &mut LoggedRequest) -> Reply {
     }
 
     if st.opts.callback.is_empty() {
-        // Cloud refuses every grant, even client_credentials (FACTS A.2).
+        // Cloud refuses every grant, even client_credentials (bitbucket-facts.md A.2).
         return Reply::oauth_error(
             400,
             "invalid_request",
@@ -616,7 +616,7 @@ fn user(inner: &Inner, method: &str, headers: &Headers, entry: &mut LoggedReques
     let (state, grant) = st.token_state(&token);
     entry.token_state = Some(state);
     entry.account = grant.map(|g| g.account.clone());
-    // API tokens are not Bearer tokens (FACTS A.9).
+    // API tokens are not Bearer tokens (bitbucket-facts.md A.9).
     let Some(grant) = grant.filter(|g| state == TokenState::Live && !g.rights.api_token) else {
         return unauthorized(EXPIRED_MESSAGE);
     };

@@ -1,4 +1,4 @@
-//! A strict fake Bitbucket Data Center on 127.0.0.1 (FACTS.md Part B and
+//! A strict fake Bitbucket Data Center on 127.0.0.1 (docs/bitbucket-facts.md Part B and
 //! "What a strict fake server should enforce" → "DC fake").
 //!
 //! Everything is served under an optional context path (`/bitbucket`):
@@ -11,7 +11,7 @@
 //! and the test's controls are shared with the Cloud fake, in
 //! [`super::fake_core`]; the log types are in [`super::http`]).
 //!
-//! What it enforces (FACTS B.2–B.8):
+//! What it enforces (bitbucket-facts.md B.2–B.8):
 //! - Registered redirect URLs follow the client validator: absolute, no
 //!   fragment, at most 450 characters, `http` only for host `localhost`
 //!   (unless [`DcOptions::skip_https_requirement`]); [`FakeDataCenter::start`]
@@ -51,14 +51,14 @@
 //!   case-sensitively) or Basic `<anything>:<token>` (exactly one `:`; the
 //!   user name is ignored for OAuth tokens). HTTP access tokens
 //!   ([`FakeDataCenter::mint_personal_token`],
-//!   [`FakeDataCenter::mint_project_token`], FACTS B.8): a personal token
+//!   [`FakeDataCenter::mint_project_token`], bitbucket-facts.md B.8): a personal token
 //!   as Bearer or as Basic with its owner's name; a project token as
 //!   Bearer only, and for its own project only. Anything else is 401 with
 //!   `WWW-Authenticate: Basic realm="Atlassian Bitbucket"`. Fetch needs
 //!   `REPO_READ` (or a higher scope), push `REPO_WRITE`; a token without
 //!   it gets 403.
 //!
-//! Decisions where FACTS leaves Data Center's behaviour open:
+//! Decisions where docs/bitbucket-facts.md leaves Data Center's behaviour open:
 //! - `invalid_client` is answered with 400.
 //! - `application-properties` answers 401 without a live token (a real
 //!   server may answer anonymous requests 200 without `X-AUSERNAME`).
@@ -118,7 +118,7 @@ pub struct DcOptions {
     /// plain http redirect URLs for any host.
     pub skip_https_requirement: bool,
     /// OAuth tokens of 2,500+ characters, as large deployments issue
-    /// (FACTS, 2026 update: every store must take records of 6 KB).
+    /// (bitbucket-facts.md, 2026 changes: every store must take records of 6 KB).
     pub long_tokens: bool,
 }
 
@@ -170,7 +170,7 @@ pub fn free_port() -> u16 {
     panic!("no free loopback port found");
 }
 
-/// Data Center's validation of a redirect URL at registration (FACTS B.3).
+/// Data Center's validation of a redirect URL at registration (bitbucket-facts.md B.3).
 pub fn check_redirect_registration(uri: &str, skip_https_requirement: bool) -> Result<(), String> {
     if uri.len() > 450 {
         return Err("Redirect URL is invalid: longer than 450 characters".into());
@@ -517,7 +517,7 @@ fn scm_route(route: &str, query: &str) -> Option<(String, String, Option<String>
     Some((project, below.to_string(), service))
 }
 
-/// The OAuth answers' cache headers (FACTS B.3, B.4).
+/// The OAuth answers' cache headers (bitbucket-facts.md B.3, B.4).
 fn no_store(reply: Reply) -> Reply {
     reply
         .header("Cache-Control", "no-store")
@@ -720,7 +720,7 @@ fn missing(key: &str, entry: &mut LoggedRequest) -> Reply {
 }
 
 /// Notes in the log how the client presented its credentials; the header
-/// itself is never used to authenticate it (FACTS B.4).
+/// itself is never used to authenticate it (bitbucket-facts.md B.4).
 fn log_client_auth(headers: &Headers, params: &[(String, String)], entry: &mut LoggedRequest) {
     let header = presented(headers, entry);
     let body = param(params, "client_secret").is_some();
@@ -952,7 +952,7 @@ struct Authenticated {
     project: Option<String>,
 }
 
-/// Resource authentication (FACTS B.6, B.8). A token that is unknown,
+/// Resource authentication (bitbucket-facts.md B.6, B.8). A token that is unknown,
 /// expired or revoked leaves the request anonymous.
 fn authenticate(st: &State, headers: &Headers, entry: &mut LoggedRequest) -> Option<Authenticated> {
     let presented = presented(headers, entry);
