@@ -13,6 +13,7 @@
 mod accounts;
 mod cloud;
 mod common;
+mod completions;
 mod datacenter;
 mod fake_selftest;
 mod headless;
