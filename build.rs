@@ -73,7 +73,9 @@ fn from_git(dir: &Path) -> Option<String> {
 
 /// `cargo package` writes `{"git": {"sha1": "<40 hex>", ...}, ...}`.
 fn from_vcs_info(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join(".cargo_vcs_info.json")).ok()?;
+    let path = dir.join(".cargo_vcs_info.json");
+    let text = std::fs::read_to_string(&path).ok()?;
+    println!("cargo:rerun-if-changed={}", path.display());
     let after = text.split("\"sha1\"").nth(1)?;
     let sha: String = after
         .chars()
