@@ -17,6 +17,7 @@ mod completions;
 mod datacenter;
 mod fake_selftest;
 mod headless;
+mod install;
 mod keyring;
 mod messages;
 mod pages;
