@@ -4,6 +4,20 @@
 use crate::error::Error;
 use std::ffi::OsString;
 
+pub mod completions;
+
+/// `--version`: the crate version, and the commit when the build knew it
+/// (build.rs: a git checkout, a packaged crate's VCS info, or
+/// `GCB_BUILD_COMMIT`). Fixed at compile time: costs `get` nothing.
+pub fn version() -> String {
+    let name = env!("CARGO_PKG_NAME");
+    let version = env!("CARGO_PKG_VERSION");
+    match option_env!("GCB_GIT_COMMIT") {
+        Some(commit) if !commit.is_empty() => format!("{name} {version} ({commit})"),
+        _ => format!("{name} {version}"),
+    }
+}
+
 /// What to run.
 // Parsed once per run: the size of the `configure` variant costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -71,9 +85,246 @@ pub enum Command {
     Version,
     /// `--man`: the manual page in roff, built from the help texts.
     Man,
+    /// `--completions SHELL`: a completion script built from [`COMMANDS`].
+    Completions(Shell),
+}
+
+/// A shell `--completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    /// bash, for both `git-credential-bitbucket` and `git credential-bitbucket`.
+    Bash,
+    /// zsh (compsys).
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+impl Shell {
+    /// Every shell, in the order the help names them.
+    pub const ALL: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+        }
+    }
 }
 
 const PROTOCOL: [&str; 4] = ["get", "store", "erase", "capability"];
+
+/// What follows a flag on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg {
+    /// Nothing: a switch.
+    None,
+    /// Free text, named by the placeholder: nothing to complete.
+    Text(&'static str),
+    /// A file name.
+    File,
+    /// One of these words; the placeholder names them in help.
+    OneOf(&'static str, &'static [&'static str]),
+}
+
+/// One flag. The parser asks only for flags listed here (checked in debug
+/// builds), and the completion scripts are written from the same list, so
+/// neither can name a flag the other does not know.
+#[derive(Debug)]
+pub struct Opt {
+    /// The long form, with its dashes.
+    pub long: &'static str,
+    /// The one-letter form, if any.
+    pub short: Option<&'static str>,
+    /// What follows it.
+    pub arg: Arg,
+    /// One line for completion menus.
+    pub about: &'static str,
+}
+
+/// One command a person types.
+#[derive(Debug)]
+pub struct Cmd {
+    /// The word.
+    pub name: &'static str,
+    /// What follows the word in the overview help.
+    pub synopsis: &'static str,
+    /// What it does, for the overview help and completion menus.
+    pub about: &'static str,
+    /// Its flags; each command also takes `-h`/`--help`. The one
+    /// positional argument of every command is a URL.
+    pub opts: &'static [Opt],
+}
+
+const fn switch(long: &'static str, about: &'static str) -> Opt {
+    Opt {
+        long,
+        short: None,
+        arg: Arg::None,
+        about,
+    }
+}
+
+const fn with(long: &'static str, arg: Arg, about: &'static str) -> Opt {
+    Opt {
+        long,
+        short: None,
+        arg,
+        about,
+    }
+}
+
+const GLOBAL_SCOPE: Opt = switch("--global", "write your ~/.gitconfig (the default)");
+const SYSTEM_SCOPE: Opt = switch("--system", "write the system-wide git config");
+const LOCAL_SCOPE: Opt = switch("--local", "write this repository's config");
+const FILE_SCOPE: Opt = with("--file", Arg::File, "write this config file");
+
+/// The commands for people, in the order of the help and the manual.
+pub const COMMANDS: &[Cmd] = &[
+    Cmd {
+        name: "login",
+        synopsis: "[URL] [--no-browser]",
+        about: "sign in now",
+        opts: &[switch(
+            "--no-browser",
+            "print the sign-in URL instead of opening a browser",
+        )],
+    },
+    Cmd {
+        name: "logout",
+        synopsis: "[URL] [--account NAME | --all]",
+        about: "delete saved tokens",
+        opts: &[
+            with("--account", Arg::Text("NAME"), "the account to sign out"),
+            switch("--all", "every account of the host"),
+        ],
+    },
+    Cmd {
+        name: "status",
+        synopsis: "[URL] [--json]",
+        about: "hosts, sign-ins, and the account git gets",
+        opts: &[switch("--json", "machine-readable output on stdout")],
+    },
+    Cmd {
+        name: "switch",
+        synopsis: "[URL] ACCOUNT",
+        about: "change the host's default account",
+        opts: &[],
+    },
+    Cmd {
+        name: "token",
+        synopsis: "[URL] [--account NAME]",
+        about: "print a fresh access token (for scripts)",
+        opts: &[with(
+            "--account",
+            Arg::Text("NAME"),
+            "the account whose token",
+        )],
+    },
+    Cmd {
+        name: "doctor",
+        synopsis: "[URL] [--json]",
+        about: "check the setup and say what to fix",
+        opts: &[switch("--json", "machine-readable output on stdout")],
+    },
+    Cmd {
+        name: "configure",
+        synopsis: "[URL] [--client-id ID ...]",
+        about: "set up git to use this helper for URL",
+        opts: &[
+            with("--client-id", Arg::Text("ID"), "the OAuth consumer key"),
+            switch(
+                "--client-secret-stdin",
+                "read the consumer secret from stdin",
+            ),
+            with(
+                "--kind",
+                Arg::OneOf("KIND", &["cloud", "datacenter"]),
+                "Bitbucket Cloud or Data Center",
+            ),
+            with(
+                "--redirect-uri",
+                Arg::Text("URI"),
+                "the consumer's callback URL",
+            ),
+            with(
+                "--flow",
+                Arg::OneOf("FLOW", &["browser", "client_credentials"]),
+                "how to get tokens",
+            ),
+            with("--username", Arg::Text("NAME"), "the account for this host"),
+            with(
+                "--authorize-url",
+                Arg::Text("URL"),
+                "the authorize endpoint",
+            ),
+            with("--token-url", Arg::Text("URL"), "the token endpoint"),
+            with("--api-url", Arg::Text("URL"), "the REST API base"),
+            switch(
+                "--move-secret",
+                "move a consumer secret from gitconfig into the token store",
+            ),
+            switch(
+                "--api-token",
+                "store a token read from stdin instead of OAuth",
+            ),
+            with(
+                "--token-kind",
+                Arg::OneOf(
+                    "KIND",
+                    &["api-token", "access-token", "personal", "project"],
+                ),
+                "the kind of token --api-token stores",
+            ),
+            with(
+                "--store",
+                Arg::OneOf("STORE", &["auto", "keyring", "file"]),
+                "where --api-token keeps the token",
+            ),
+            GLOBAL_SCOPE,
+            SYSTEM_SCOPE,
+            LOCAL_SCOPE,
+            FILE_SCOPE,
+        ],
+    },
+    Cmd {
+        name: "unconfigure",
+        synopsis: "[URL]",
+        about: "undo configure",
+        opts: &[GLOBAL_SCOPE, SYSTEM_SCOPE, LOCAL_SCOPE, FILE_SCOPE],
+    },
+];
+
+/// `-h`/`--help`, which every command takes too.
+pub const HELP: Opt = Opt {
+    long: "--help",
+    short: Some("-h"),
+    arg: Arg::None,
+    about: "show the help",
+};
+
+/// The options of the program itself.
+pub const GLOBAL: &[Opt] = &[
+    HELP,
+    Opt {
+        long: "--version",
+        short: Some("-V"),
+        arg: Arg::None,
+        about: "print the version",
+    },
+    switch("--man", "print the manual page (roff)"),
+    with(
+        "--completions",
+        Arg::OneOf("SHELL", &["bash", "zsh", "fish"]),
+        "print the completion script for a shell",
+    ),
+];
+
+fn command(name: &str) -> Option<&'static Cmd> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
 
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error> {
@@ -96,12 +347,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         "-h" | "--help" | "help" => Ok(Command::Help(rest.first().cloned())),
         "-V" | "--version" | "version" => Ok(Command::Version),
         "--man" => Ok(Command::Man),
-        cmd @ ("login" | "logout" | "status" | "switch" | "token" | "doctor" | "configure"
-        | "unconfigure")
-            if wants_help =>
-        {
-            Ok(Command::Help(Some(cmd.to_owned())))
+        "--completions" => {
+            let usage = || Error::Usage("--completions needs one of: bash, zsh, fish".into());
+            match rest {
+                [shell] => Shell::ALL
+                    .into_iter()
+                    .find(|s| s.name() == shell)
+                    .map(Command::Completions)
+                    .ok_or_else(usage),
+                _ => Err(usage()),
+            }
         }
+        cmd if wants_help && command(cmd).is_some() => Ok(Command::Help(Some(cmd.to_owned()))),
         "login" => {
             let mut p = Flags::new("login", rest);
             let no_browser = p.flag("--no-browser");
@@ -207,13 +464,25 @@ impl<'a> Flags<'a> {
         }
     }
 
+    /// The table lists every flag the parser asks for: a debug build
+    /// panics here otherwise, and the tests parse every command.
+    fn known(&self, name: &str) {
+        debug_assert!(
+            command(self.cmd).is_some_and(|c| c.opts.iter().any(|o| o.long == name)),
+            "{} {name} is missing from cli::COMMANDS",
+            self.cmd
+        );
+    }
+
     fn flag(&mut self, name: &str) -> bool {
+        self.known(name);
         let before = self.args.len();
         self.args.retain(|a| *a != name);
         self.args.len() != before
     }
 
     fn value(&mut self, name: &str) -> Result<Option<String>, Error> {
+        self.known(name);
         let prefix = format!("{name}=");
         if let Some(i) = self.args.iter().position(|a| a.starts_with(&prefix)) {
             let v = self.args.remove(i)[prefix.len()..].to_owned();
@@ -273,25 +542,14 @@ impl<'a> Flags<'a> {
     }
 }
 
-/// The commands that have their own help, in manual order.
-pub const COMMANDS: [&str; 8] = [
-    "login",
-    "logout",
-    "status",
-    "switch",
-    "token",
-    "doctor",
-    "configure",
-    "unconfigure",
-];
-
 /// A user command within a typo's reach of `word` (at most two edits),
 /// for a mistyped word that git's rule otherwise leaves unanswered.
 pub fn suggestion(word: &str) -> Option<&'static str> {
     if word.len() < 3 || PROTOCOL.contains(&word) {
         return None;
     }
-    crate::commands::closest(word, &COMMANDS, 2)
+    let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+    crate::commands::closest(word, &names, 2)
 }
 
 /// What the tool is, for `--help` and the manual's DESCRIPTION.
@@ -398,8 +656,8 @@ pub fn man_page() -> String {
     for cmd in COMMANDS {
         out.push_str(&format!(
             ".SH {}\n.nf\n{}.fi\n",
-            cmd.to_uppercase(),
-            verbatim(&help(Some(cmd)))
+            cmd.name.to_uppercase(),
+            verbatim(&help(Some(cmd.name)))
         ));
     }
     let para = |text: &str| -> String { text.split_whitespace().collect::<Vec<_>>().join(" ") };
@@ -587,8 +845,31 @@ Example:
 "
         .into(),
         Some("config") => reference(),
-        _ => format!(
-            "\
+        _ => overview(),
+    }
+}
+
+/// The overview help: the command and option lists come from [`COMMANDS`]
+/// and [`GLOBAL`], the tables the completion scripts are written from.
+fn overview() -> String {
+    let mut commands = String::new();
+    for c in COMMANDS {
+        let usage = format!("{} {}", c.name, c.synopsis);
+        commands.push_str(&format!("  {usage:<40}{}\n", c.about));
+    }
+    let mut options = String::new();
+    for o in GLOBAL {
+        let mut names = o.short.map(|s| format!("{s}, ")).unwrap_or_default();
+        names.push_str(o.long);
+        match o.arg {
+            Arg::None => {}
+            Arg::Text(p) | Arg::OneOf(p, _) => names.push_str(&format!(" {p}")),
+            Arg::File => names.push_str(" FILE"),
+        }
+        options.push_str(&format!("  {names:<22}{}\n", o.about));
+    }
+    format!(
+        "\
 git-credential-bitbucket {} — a git credential helper for Bitbucket
 
 {}
@@ -596,22 +877,12 @@ Usage:
   git credential-bitbucket <command> [options]
 
 Commands for you:
-  login [URL] [--no-browser]              sign in now
-  logout [URL] [--account NAME | --all]   delete saved tokens
-  status [URL] [--json]                   hosts, sign-ins, and the account git gets
-  switch [URL] ACCOUNT                    change the host's default account
-  token [URL] [--account NAME]            print a fresh access token (for scripts)
-  doctor [URL] [--json]                   check the setup and say what to fix
-  configure [URL] [--client-id ID ...]    set up git to use this helper for URL
-  unconfigure [URL]                       undo configure
-
+{commands}
 Commands for git (credential.helper=bitbucket):
-  get, store, erase, capability           git's credential protocol on stdin/stdout
+  {:<40}git's credential protocol on stdin/stdout
 
 Options:
-  -h, --help      this help; `COMMAND --help` for a command's
-  -V, --version   the version
-  --man           print the manual page (roff)
+{options}  (`COMMAND --help` shows a command's options)
 
 Setup: `git credential-bitbucket configure` walks you through it
 (docs/bitbucket-consumer.md explains the OAuth consumer).
@@ -619,10 +890,10 @@ Setup: `git credential-bitbucket configure` walks you through it
 Configuration keys, environment and files: `git credential-bitbucket help config`.
 Trace: GIT_CREDENTIAL_BITBUCKET_TRACE=1 (secrets are never shown).
 ",
-            env!("CARGO_PKG_VERSION"),
-            DESCRIPTION
-        ),
-    }
+        env!("CARGO_PKG_VERSION"),
+        DESCRIPTION,
+        PROTOCOL.join(", "),
+    )
 }
 
 #[cfg(test)]
@@ -750,5 +1021,91 @@ mod tests {
             assert!(man.contains(key), "{key} missing");
         }
         assert!(man.contains("secrets.json") && man.contains("GIT_CREDENTIAL_BITBUCKET_TRACE"));
+    }
+
+    /// The table is what the parser takes: every flag of every command
+    /// parses (and the parser's debug check proves it asks for no flag the
+    /// table lacks), with a value where the table says one follows.
+    #[test]
+    fn every_flag_of_the_table_parses() {
+        for cmd in COMMANDS {
+            for opt in cmd.opts {
+                let mut args = vec![cmd.name, opt.long];
+                match opt.arg {
+                    Arg::None => {}
+                    Arg::Text(_) | Arg::File => args.push("x"),
+                    Arg::OneOf(_, values) => args.push(values[0]),
+                }
+                assert!(p(&args).is_ok(), "{args:?}: {:?}", p(&args));
+                if opt.arg != Arg::None {
+                    assert!(
+                        p(&[cmd.name, opt.long]).is_err(),
+                        "{args:?} without a value"
+                    );
+                }
+            }
+            assert_eq!(
+                p(&[cmd.name, "--help"]).expect("ok"),
+                Command::Help(Some(cmd.name.into()))
+            );
+            assert!(p(&[cmd.name, "--no-such-flag"]).is_err());
+        }
+        for shell in Shell::ALL {
+            assert_eq!(
+                p(&["--completions", shell.name()]).expect("ok"),
+                Command::Completions(shell)
+            );
+        }
+        let listed = GLOBAL.iter().find(|o| o.long == "--completions");
+        let names: Vec<&str> = Shell::ALL.iter().map(|s| s.name()).collect();
+        match listed.map(|o| o.arg) {
+            Some(Arg::OneOf(_, values)) => assert_eq!(values, &names[..]),
+            other => panic!("--completions takes {other:?}"),
+        }
+        assert!(p(&["--completions"]).is_err());
+        assert!(p(&["--completions", "tcsh"]).is_err());
+    }
+
+    /// Each command's help names exactly the flags of its table entry, and
+    /// the overview names every command and global option.
+    #[test]
+    fn help_texts_and_the_table_agree() {
+        let flags_in = |text: &str| -> Vec<String> {
+            // Backticks quote other commands (`logout --all`): not ours.
+            let own: String = text.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+            let mut found: Vec<String> = own
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .filter(|w| w.starts_with("--") && w.len() > 2)
+                .map(str::to_owned)
+                .collect();
+            found.sort();
+            found.dedup();
+            found
+        };
+        for cmd in COMMANDS {
+            let mut table: Vec<String> = cmd.opts.iter().map(|o| o.long.to_owned()).collect();
+            table.sort();
+            let mut shown = flags_in(&help(Some(cmd.name)));
+            // `--help` appears in prose only.
+            shown.retain(|f| f != "--help");
+            assert_eq!(shown, table, "{} --help", cmd.name);
+        }
+        let overview = help(None);
+        for cmd in COMMANDS {
+            assert!(overview.contains(&format!("  {} {}", cmd.name, cmd.synopsis)));
+        }
+        for opt in GLOBAL {
+            assert!(overview.contains(opt.long), "{}", opt.long);
+        }
+    }
+
+    #[test]
+    fn version_is_the_crate_version_then_the_commit_if_known() {
+        let v = version();
+        let plain = format!("git-credential-bitbucket {}", env!("CARGO_PKG_VERSION"));
+        match option_env!("GCB_GIT_COMMIT") {
+            Some(c) if !c.is_empty() => assert_eq!(v, format!("{plain} ({c})")),
+            _ => assert_eq!(v, plain),
+        }
     }
 }

@@ -87,8 +87,12 @@ fn run() -> Result<(), Error> {
             print!("{}", cli::man_page());
             Ok(())
         }
+        Command::Completions(shell) => {
+            print!("{}", cli::completions::script(shell));
+            Ok(())
+        }
         Command::Version => {
-            println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
+            println!("{}", cli::version());
             Ok(())
         }
     }

@@ -686,16 +686,18 @@ fn guided(base: &str, kind: Kind, set: &Snapshot, store: StoreChoice) -> Result<
              \x20    their Bitbucket profile",
         ),
     };
-    let _ = writeln!(
-        out,
+    // One write: a reader of the terminal (a person, or a test driving
+    // it) never sees half the menu ending in ": " as if it were a prompt.
+    let menu = format!(
         "Two ways in:\n\
          \x20 1. An OAuth consumer: you sign in in the browser and tokens renew by themselves;\n\
          \x20    {consumer_who}.\n\
          \x20    Pick this when you are that admin, or one will create it for you.\n\
          \x20 2. A token you create: {token_what}.\n\
          \x20    No admin needed; it is used as is until you replace it. Pick this when no\n\
-         \x20    consumer can be had.\n"
+         \x20    consumer can be had.\n\n"
     );
+    let _ = out.write_all(menu.as_bytes());
     let default_way = if token_now { "2" } else { "1" };
     let mut way = None;
     for _ in 0..3 {
