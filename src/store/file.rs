@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const FILE_NAME: &str = "tokens.json";
 /// The probe written before a refresh (see `check_writable`).
@@ -19,6 +19,9 @@ const PROBE_NAME: &str = "probe";
 /// Writers wait at most this long for each other; a write takes
 /// milliseconds, so this only trips on a wedged file system.
 const WRITE_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a rename waits for readers to close the file it replaces
+/// (see `rename_over`); a read takes milliseconds.
+const RENAME_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The document as stored. Records are read one by one, so one that this
 /// version cannot read costs only itself: it is kept, untouched, in
@@ -132,7 +135,7 @@ impl FileStore {
                     super::now(),
                     std::process::id()
                 ));
-                fs::rename(self.path(), &aside).map_err(|source| StoreError::Io {
+                rename_over(&self.path(), &aside).map_err(|source| StoreError::Io {
                     path: self.path(),
                     what: "cannot set the corrupt file aside",
                     source,
@@ -233,7 +236,7 @@ impl FileStore {
         let Some((doc, path)) = best else {
             return Ok(None);
         };
-        fs::rename(&path, self.path()).map_err(|source| StoreError::Io {
+        rename_over(&path, &self.path()).map_err(|source| StoreError::Io {
             path: path.clone(),
             what: "cannot move the interrupted write into place",
             source,
@@ -345,7 +348,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         return Err(e);
     }
     test_pause_before_rename();
-    if let Err(e) = fs::rename(&tmp, path) {
+    if let Err(e) = rename_over(&tmp, path) {
         let _ = fs::remove_file(&tmp);
         return Err(io("cannot move into place", e));
     }
@@ -355,6 +358,40 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Renames `from` to `to`, replacing `to`. Readers take no lock (see the
+/// module's comment), so another process may have `to` open for the
+/// moment of its read: Unix replaces the file all the same, but Windows
+/// (and Wine) refuse to replace or move a file that is open, with
+/// "access denied" or a sharing violation. That is tried again until the
+/// readers are done; failing instead would lose a renewed sign-in, and the
+/// next process would spend the rotated refresh token again.
+fn rename_over(from: &Path, to: &Path) -> std::io::Result<()> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match fs::rename(from, to) {
+            Err(e) if is_busy(&e) && start.elapsed() < RENAME_BUSY_TIMEOUT => {
+                if pause == Duration::from_millis(1) {
+                    crate::trace!(
+                        "store: {} is open elsewhere; waiting to replace it",
+                        to.display()
+                    );
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a rename failed only because another process has the file
+/// open: Windows' ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION or
+/// ERROR_LOCK_VIOLATION. Never on Unix, where these do not happen.
+fn is_busy(e: &std::io::Error) -> bool {
+    cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
 }
 
 /// Reads a whole file (`None` when there is none), refusing a link or
@@ -482,6 +519,39 @@ mod tests {
         assert_eq!(alice.access_token.as_ref().map(Secret::expose), Some("a2"));
         assert!(store.remove("https://bitbucket.org", "bob").expect("rm"));
         assert!(!store.remove("https://bitbucket.org", "bob").expect("rm"));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// A reader of the store has `tokens.json` open for the moment of its
+    /// read while a writer renames the new document over it: on Windows
+    /// that rename is refused (Wine says "access denied") where Unix
+    /// replaces the file. The write must wait the read out, not fail:
+    /// a renewed sign-in that is not saved makes the next process spend
+    /// the rotated refresh token again.
+    #[test]
+    fn a_write_waits_out_a_reader_that_has_the_document_open() {
+        let dir = temp_dir("reader");
+        let store = FileStore::new(&dir);
+        store.put(&record("alice", "a1")).expect("put");
+        let (opened, wait_opened) = std::sync::mpsc::channel();
+        let path = store.path();
+        let reader = std::thread::spawn(move || {
+            let file = fs::File::open(path).expect("open the document");
+            opened.send(()).expect("main thread waits");
+            std::thread::sleep(Duration::from_millis(300));
+            drop(file);
+        });
+        wait_opened.recv().expect("the reader opened the document");
+        store
+            .put(&record("alice", "a2"))
+            .expect("the write waits for the reader");
+        reader.join().expect("reader");
+        let recs = store.records("https://bitbucket.org").expect("read");
+        assert_eq!(recs.len(), 1);
+        assert_eq!(
+            recs[0].access_token.as_ref().map(Secret::expose),
+            Some("a2")
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 
