@@ -157,9 +157,15 @@ fn the_file_store_lives_under_local_not_roaming_app_data() {
     );
 }
 
-/// The sign-in URL (with `&`, `%` and `=` in it) reaches the browser
-/// byte for byte: helper → configured browser (a Windows program) →
-/// Wine's `start /unix` → the fake browser, which logs what it got.
+/// The sign-in reaches the browser intact: helper → configured browser (a
+/// Windows program) → Wine's `start /unix` → the fake browser, which logs
+/// what it got. The browser is given our one-time start page (the URL
+/// with `state` stays off command lines, docs/security.md), which sends it
+/// on to the authorize URL, `&`, `%` and `=` and all, the same URL the
+/// helper printed for a person. That an opener's argument with those
+/// characters arrives byte for byte is the unit test
+/// `platform::tests::a_url_with_ampersand_percent_equals_and_spaces_reaches_the_browser_intact`,
+/// which .ci/windows runs under Wine.
 #[test]
 fn the_browser_gets_the_sign_in_url_with_ampersands_percents_and_equals_intact() {
     if !windows() {
@@ -167,7 +173,10 @@ fn the_browser_gets_the_sign_in_url_with_ampersands_percents_and_equals_intact()
     }
     let (fake, env) = cloud_setup();
     env.git_ok(&["ls-remote", &fake.repo_url()]);
-    let urls = env.browser_urls();
+    let opened = env.browser_urls();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert!(opened[0].contains("/start/"), "{opened:?}");
+    let urls = env.browser_authorize_urls();
     assert_eq!(urls.len(), 1, "{urls:?}");
     let url = &urls[0];
     assert!(url.starts_with(&fake.authorize_url()), "{url}");
@@ -182,6 +191,6 @@ fn the_browser_gets_the_sign_in_url_with_ampersands_percents_and_equals_intact()
         .collect::<String>();
     assert!(
         printed.split_whitespace().any(|word| word == url),
-        "the browser got {url}\nthe helper printed:\n{printed}"
+        "the browser was sent to {url}\nthe helper printed:\n{printed}"
     );
 }
