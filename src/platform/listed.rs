@@ -156,12 +156,18 @@ mod tests {
             Ok(self
                 .items
                 .lock()
-                .unwrap()
+                .expect("no test thread panicked holding the lock")
                 .get(&(s.into(), u.into()))
                 .cloned())
         }
         fn set(&self, s: &str, u: &str, v: &[u8]) -> Result<(), KeyringError> {
-            if self.fail_user.lock().unwrap().as_deref() == Some(u) {
+            if self
+                .fail_user
+                .lock()
+                .expect("no test thread panicked holding the lock")
+                .as_deref()
+                == Some(u)
+            {
                 return Err(KeyringError::Failed("write refused".into()));
             }
             if v.len() > crate::platform::CREDENTIAL_MANAGER_MAX_BYTES {
@@ -169,12 +175,15 @@ mod tests {
             }
             self.items
                 .lock()
-                .unwrap()
+                .expect("no test thread panicked holding the lock")
                 .insert((s.into(), u.into()), v.to_vec());
             Ok(())
         }
         fn delete(&self, s: &str, u: &str) -> Result<(), KeyringError> {
-            self.items.lock().unwrap().remove(&(s.into(), u.into()));
+            self.items
+                .lock()
+                .expect("no test thread panicked holding the lock")
+                .remove(&(s.into(), u.into()));
             Ok(())
         }
     }
@@ -213,7 +222,14 @@ mod tests {
         // Removing both leaves nothing behind, the list included.
         assert!(store.remove(HOST, "alice").expect("rm"));
         assert!(store.remove(HOST, "bob").expect("rm"));
-        assert!(mem.items.lock().unwrap().is_empty(), "{:?}", mem.items);
+        assert!(
+            mem.items
+                .lock()
+                .expect("no test thread panicked holding the lock")
+                .is_empty(),
+            "{:?}",
+            mem.items
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -221,7 +237,9 @@ mod tests {
     fn a_failed_write_leaves_a_listed_name_that_reads_as_no_record() {
         let mem = Memory::default();
         let (slots, dir) = listed(&mem, "crash");
-        *mem.fail_user.lock().unwrap() = Some("alice".into());
+        *mem.fail_user
+            .lock()
+            .expect("no test thread panicked holding the lock") = Some("alice".into());
         let store = KeyringStore::with_slots(slots, vec![HOST.into()]);
         assert!(store.put(&sample_record("alice", "at", "rt")).is_err());
         // Listed first, so no item could ever have been out of sight.
@@ -229,12 +247,14 @@ mod tests {
         assert_eq!(
             slots
                 .users("git-credential-bitbucket:https://bitbucket.org")
-                .unwrap(),
+                .expect("the memory slots list their users"),
             ["alice"]
         );
         assert!(store.records(HOST).expect("read").is_empty());
         // The next write succeeds and is found.
-        *mem.fail_user.lock().unwrap() = None;
+        *mem.fail_user
+            .lock()
+            .expect("no test thread panicked holding the lock") = None;
         store.put(&sample_record("alice", "at", "rt")).expect("put");
         assert_eq!(store.records(HOST).expect("read").len(), 1);
         let _ = std::fs::remove_dir_all(dir);
