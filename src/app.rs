@@ -14,7 +14,7 @@
 use crate::bitbucket::{Client, TokenSet};
 use crate::config::{self, AuthType, Env, Flow, GitConfig, HostConfig, Kind, Remote};
 use crate::error::Error;
-use crate::protocol::{Request, Response};
+use crate::protocol::{Action, Request, Response};
 use crate::signin::{self, Surroundings};
 use crate::store::choice;
 use crate::store::lock::{self, lock_path, Lock};
@@ -30,27 +30,19 @@ const TOKEN_AUTH_USER: &str = "x-token-auth";
 /// Usernames of stored tokens that name no account (bitbucket-facts.md A.9).
 pub(crate) const GENERIC_USERS: [&str; 2] = [TOKEN_AUTH_USER, "x-bitbucket-api-token-auth"];
 
-/// Runs a protocol action (`get`, `store`, `erase`, `capability`, or an
-/// unknown word, which is ignored as git asks).
+/// Runs a protocol action.
 pub fn protocol(
-    action: &str,
+    action: Action,
     input: impl BufRead,
     output: &mut impl Write,
     env: &dyn Env,
 ) -> Result<(), Error> {
-    match action {
-        "capability" => {
-            output
-                .write_all(b"version 0\ncapability authtype\n")
-                .and_then(|_| output.flush())
-                .map_err(|e| Error::Write(e.into()))?;
-            return Ok(());
-        }
-        "get" | "store" | "erase" => {}
-        other => {
-            crate::trace!("ignoring unknown action {other:?}");
-            return Ok(());
-        }
+    if action == Action::Capability {
+        output
+            .write_all(b"version 0\ncapability authtype\n")
+            .and_then(|_| output.flush())
+            .map_err(|e| Error::Write(e.into()))?;
+        return Ok(());
     }
     let req = Request::read_from(input)?;
     let Some(remote) = remote_of(&req) else {
@@ -73,18 +65,18 @@ pub fn protocol(
         }
         // Our host, but we cannot serve it: for `get`, stop git with the
         // reason rather than letting it prompt.
-        Err(e) if action == "get" => return quit(output, &e.into()),
+        Err(e) if action == Action::Get => return quit(output, &e.into()),
         Err(e) => return Err(e.into()),
     };
     match action {
-        "get" => match get(&cfg, &req, env) {
+        Action::Get => match get(&cfg, &req, env) {
             Ok(resp) => Ok(resp.write_to(output)?),
             Err(e) => quit(output, &e),
         },
-        "erase" => erase(&cfg, &req),
+        Action::Erase => erase(&cfg, &req),
         // contract.md §4: we never keep credentials we did not issue; ours are
         // already stored.
-        _ => Ok(()),
+        Action::Store | Action::Capability => Ok(()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! grammar is a handful of words and flags, not worth a parser crate.
 
 use crate::error::Error;
+use crate::protocol::Action;
 use std::ffi::OsString;
 
 pub mod completions;
@@ -23,9 +24,12 @@ pub fn version() -> String {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// A protocol action from git: `get`, `store`, `erase`, `capability`,
-    /// or any other word (ignored).
-    Protocol(String),
+    /// A protocol action from git.
+    Protocol(Action),
+    /// A word that is neither a command nor an action: git's rule says a
+    /// newer git may send operations we do not know, so it is ignored
+    /// (main.rs decides how loudly).
+    Unknown(String),
     /// `login [URL] [--no-browser]`.
     Login {
         /// The remote.
@@ -113,8 +117,6 @@ impl Shell {
         }
     }
 }
-
-const PROTOCOL: [&str; 4] = ["get", "store", "erase", "capability"];
 
 /// What follows a flag on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,8 +338,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         })
         .collect::<Result<_, _>>()?;
     // git appends the action last, after any words in credential.helper.
-    if let Some(last) = args.last().filter(|a| PROTOCOL.contains(&a.as_str())) {
-        return Ok(Command::Protocol(last.clone()));
+    if let Some(action) = args.last().and_then(|a| Action::try_from(a.as_str()).ok()) {
+        return Ok(Command::Protocol(action));
     }
     let Some((first, rest)) = args.split_first() else {
         return Ok(Command::Help(None));
@@ -447,7 +449,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             Ok(Command::Unconfigure { url, scope })
         }
         // Any other word: git's rule is to ignore unknown operations.
-        other => Ok(Command::Protocol(other.to_owned())),
+        other => Ok(Command::Unknown(other.to_owned())),
     }
 }
 
@@ -545,7 +547,7 @@ impl<'a> Flags<'a> {
 /// A user command within a typo's reach of `word` (at most two edits),
 /// for a mistyped word that git's rule otherwise leaves unanswered.
 pub fn suggestion(word: &str) -> Option<&'static str> {
-    if word.len() < 3 || PROTOCOL.contains(&word) {
+    if word.len() < 3 || Action::try_from(word).is_ok() {
         return None;
     }
     let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
@@ -892,7 +894,7 @@ Trace: GIT_CREDENTIAL_BITBUCKET_TRACE=1 (secrets are never shown).
 ",
         env!("CARGO_PKG_VERSION"),
         DESCRIPTION,
-        PROTOCOL.join(", "),
+        Action::ALL.map(Action::as_str).join(", "),
     )
 }
 
@@ -906,14 +908,14 @@ mod tests {
 
     #[test]
     fn protocol_actions_are_taken_from_the_last_word() {
-        assert_eq!(p(&["get"]).expect("ok"), Command::Protocol("get".into()));
+        assert_eq!(p(&["get"]).expect("ok"), Command::Protocol(Action::Get));
         assert_eq!(
             p(&["--x", "erase"]).expect("ok"),
-            Command::Protocol("erase".into())
+            Command::Protocol(Action::Erase)
         );
         assert_eq!(
             p(&["frobnicate"]).expect("ok"),
-            Command::Protocol("frobnicate".into())
+            Command::Unknown("frobnicate".into())
         );
     }
 

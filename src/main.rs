@@ -23,28 +23,26 @@ fn run() -> Result<(), Error> {
     match cli::parse(std::env::args_os().skip(1))? {
         // git never runs us with a terminal on stdin: a person typed an
         // unknown word, so say so (for git, unknown words stay silent).
-        Command::Protocol(action)
-            if !["get", "store", "erase", "capability"].contains(&action.as_str())
-                && std::io::IsTerminal::is_terminal(&std::io::stdin()) =>
-        {
-            Err(Error::Usage(match cli::suggestion(&action) {
-                Some(cmd) => format!("unknown command {action:?}; did you mean `{cmd}`?"),
-                None => format!("unknown command {action:?}"),
+        Command::Unknown(word) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            Err(Error::Usage(match cli::suggestion(&word) {
+                Some(cmd) => format!("unknown command {word:?}; did you mean `{cmd}`?"),
+                None => format!("unknown command {word:?}"),
             }))
         }
         // Not a terminal: git's rule says stay silent, since a newer git may
         // send words we do not know. A near miss of one of our commands is
         // a person's typo in a script, though: one line on stderr, which
         // git would show, and still nothing on stdout.
-        Command::Protocol(action) if cli::suggestion(&action).is_some() => {
-            if let Some(cmd) = cli::suggestion(&action) {
-                eprintln!("{NAME}: did you mean `{cmd}`?");
+        Command::Unknown(word) => {
+            match cli::suggestion(&word) {
+                Some(cmd) => eprintln!("{NAME}: did you mean `{cmd}`?"),
+                None => git_credential_bitbucket::trace!("ignoring unknown action {word:?}"),
             }
             Ok(())
         }
         Command::Protocol(action) => {
             let result = app::protocol(
-                &action,
+                action,
                 std::io::stdin().lock(),
                 &mut std::io::stdout().lock(),
                 &env,

@@ -20,6 +20,53 @@
 use crate::secret::Secret;
 use std::io::Write;
 
+/// The operations git asks a credential helper for (bitbucket-facts.md C):
+/// the last word of its command line. Any other word is not an `Action`;
+/// git's rule is that a helper ignores operations it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Give git a credential.
+    Get,
+    /// git used a credential successfully (we keep only what we issued).
+    Store,
+    /// git's credential was refused: forget it.
+    Erase,
+    /// Which protocol capabilities we understand (`authtype`).
+    Capability,
+}
+
+impl Action {
+    /// Every action, in the order the help text lists them.
+    pub const ALL: [Action; 4] = [
+        Action::Get,
+        Action::Store,
+        Action::Erase,
+        Action::Capability,
+    ];
+
+    /// The word git sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Get => "get",
+            Action::Store => "store",
+            Action::Erase => "erase",
+            Action::Capability => "capability",
+        }
+    }
+}
+
+impl TryFrom<&str> for Action {
+    type Error = ();
+
+    /// The action git named, or `Err` for a word we do not know.
+    fn try_from(word: &str) -> Result<Self, ()> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == word)
+            .ok_or(())
+    }
+}
+
 /// Longest line git may send, counting its LF (gitcredentials(7)).
 pub const MAX_LINE: usize = 65535;
 /// Most input we read: far beyond any real request, small enough to be safe.
