@@ -5,7 +5,7 @@
 
 use crate::bitbucket::{ApiError, Client, TokenSet};
 use crate::config::{Env, HostConfig};
-use crate::loopback::{parse_paste, BindError, CallbackError, Listener, StartPage};
+use crate::loopback::{parse_paste, BindError, Callback, CallbackError, Listener, StartPage};
 use crate::oauth::{authorize_url, new_state, Pkce, RandomError};
 use crate::secret::Secret;
 use crate::store::lock::{self, lock_path, Lock};
@@ -210,10 +210,6 @@ struct Prompt {
 
 type OpenPrompt = Arc<std::sync::Mutex<Prompt>>;
 
-enum Event {
-    Callback(Result<Secret, CallbackError>),
-}
-
 /// What [`sign_in`] ended with.
 #[derive(Debug)]
 pub enum SignedIn<T> {
@@ -290,15 +286,9 @@ pub fn sign_in<T>(
     };
     let start_url = start.as_ref().map(|p| listener.start_url(p));
 
-    let (tx, rx) = mpsc::channel::<Event>();
+    let (tx, rx) = mpsc::channel::<Callback>();
     let stop = Arc::new(AtomicBool::new(false));
-    let servers = listener.spawn(
-        state.clone(),
-        start,
-        tx.clone(),
-        Event::Callback,
-        stop.clone(),
-    );
+    let servers = listener.spawn(state.clone(), start, tx.clone(), stop.clone());
 
     let seconds = cfg.login_timeout.as_secs();
     let shown_redirect = crate::text::plain(&redirect_uri);
@@ -373,7 +363,7 @@ pub fn sign_in<T>(
             left
         };
         match rx.recv_timeout(tick.max(Duration::from_millis(1))) {
-            Ok(Event::Callback(r)) => break Some(r),
+            Ok(r) => break Some(r),
             Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => continue,
             Err(_) => break None,
         }
@@ -428,7 +418,7 @@ pub fn sign_in<T>(
 /// the Windows console) until one is valid. While a prompt waits for its
 /// line, `prompt` holds the terminal, so the sign-in can end that line when
 /// it finishes another way.
-fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>, prompt: OpenPrompt) {
+fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Callback>, prompt: OpenPrompt) {
     std::thread::spawn(move || {
         let Ok((tty, mut out)) = crate::platform::open_terminal() else {
             return;
@@ -456,7 +446,7 @@ fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>, prompt: OpenPrompt
             ask(None, &mut out);
             match parse_paste(&line, &state) {
                 Some(result) => {
-                    let _ = tx.send(Event::Callback(result));
+                    let _ = tx.send(result);
                     return;
                 }
                 None => {
