@@ -253,26 +253,53 @@ pub fn sign_in<T>(
     meanwhile: &dyn Fn() -> Option<T>,
 ) -> Result<SignedIn<T>, SignInError> {
     let url = crate::text::plain(&cfg.remote.base_url());
-    if how.browser.is_none() && !how.terminal {
-        if !how.login {
-            return Err(SignInError::NoWayToSignIn { url });
-        }
-        if !how.no_browser {
-            let port = cfg
-                .redirect
-                .port
-                .map_or_else(|| "PORT".to_owned(), |p| p.to_string());
-            return Err(SignInError::NoWayToLogIn { url, port });
-        }
-    }
+    nobody_to_answer(cfg, how, &url)?;
     let port_lock = lock_callback_port(cfg)?;
     if let Some(found) = meanwhile() {
         crate::trace!("sign-in: another process signed in meanwhile");
         return Ok(SignedIn::Found(found));
     }
+    let granted = authorize(cfg, how, &url)?;
+    let (tokens, account) = exchange(cfg, client, &granted, asked)?;
+    Ok(SignedIn::New(tokens, account, port_lock))
+}
+
+/// The error for a sign-in nobody can answer, before any port is taken:
+/// neither a browser nor a terminal, and not `login --no-browser` (which
+/// still prints the URL and waits).
+fn nobody_to_answer(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<(), SignInError> {
+    if how.browser.is_some() || how.terminal {
+        return Ok(());
+    }
+    let url = url.to_owned();
+    if !how.login {
+        return Err(SignInError::NoWayToSignIn { url });
+    }
+    if !how.no_browser {
+        let port = cfg
+            .redirect
+            .port
+            .map_or_else(|| "PORT".to_owned(), |p| p.to_string());
+        return Err(SignInError::NoWayToLogIn { url, port });
+    }
+    Ok(())
+}
+
+/// What the user granted: the authorization code, with what its exchange
+/// must repeat (the redirect URI it was sent to, the PKCE verifier).
+struct Granted {
+    code: Secret,
+    redirect_uri: String,
+    pkce: Pkce,
+}
+
+/// The authorization step: binds the listener, shows the authorize URL
+/// (and opens the browser), then waits for the callback or a paste until
+/// the login timeout. The listeners are closed when this returns.
+fn authorize(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<Granted, SignInError> {
     // Bind before the browser opens, or a fast browser finds nobody
     // listening (atlascode#1663).
-    let listener = Listener::bind(&cfg.redirect, &cfg.redirect_uri, &url)?;
+    let listener = Listener::bind(&cfg.redirect, &cfg.redirect_uri, url)?;
     let redirect_uri = listener.redirect_uri().to_owned();
     let state = new_state()?;
     let pkce = Pkce::new()?;
@@ -290,8 +317,50 @@ pub fn sign_in<T>(
     let stop = Arc::new(AtomicBool::new(false));
     let servers = listener.spawn(state.clone(), start, tx.clone(), stop.clone());
 
+    announce(cfg, how, url, &auth_url, &redirect_uri);
+    match (&how.browser, &start_url) {
+        (Some(b), Some(start_url)) => open_browser(b, start_url),
+        _ => without_browser_hints(how, &redirect_uri),
+    }
+    let prompt = OpenPrompt::default();
+    if how.paste {
+        spawn_paste_reader(state.clone(), tx, prompt.clone());
+    }
+
+    // On a terminal (and no paste prompt sharing it), a live line with the
+    // time left, below the URL, never on its line (contract.md §6).
+    let countdown = !how.paste && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let outcome = wait_for_callback(&rx, cfg.login_timeout, countdown);
+    end_prompt(&prompt);
+    stop.store(true, Ordering::SeqCst);
+    for s in servers {
+        let _ = s.join();
+    }
+    let code = match outcome {
+        Some(r) => r.map_err(|source| SignInError::Callback {
+            source,
+            url: url.to_owned(),
+        })?,
+        None => {
+            return Err(SignInError::Timeout {
+                seconds: cfg.login_timeout.as_secs(),
+                url: url.to_owned(),
+                redirect_uri: crate::text::plain(&cfg.redirect_uri),
+            })
+        }
+    };
+    Ok(Granted {
+        code,
+        redirect_uri,
+        pkce,
+    })
+}
+
+/// Tells the user what to do: the authorize URL alone on its own line,
+/// between what it is for and what a Bitbucket error page would mean.
+fn announce(cfg: &HostConfig, how: &Surroundings, url: &str, auth_url: &str, redirect_uri: &str) {
     let seconds = cfg.login_timeout.as_secs();
-    let shown_redirect = crate::text::plain(&redirect_uri);
+    let shown_redirect = crate::text::plain(redirect_uri);
     let mut err = std::io::stderr().lock();
     let _ = if how.browser.is_some() {
         writeln!(
@@ -317,36 +386,37 @@ pub fn sign_in<T>(
          (credential.{url}.bitbucketRedirectUri).",
         crate::text::plain(&cfg.redirect_uri)
     );
-    drop(err);
-    match (&how.browser, &start_url) {
-        (Some(b), Some(start_url)) => open_browser(b, start_url),
-        _ => {
-            if how.paste {
-                eprintln!(
-                    "git-credential-bitbucket: if the redirect to {shown_redirect} fails on that \
-                     machine, paste the address it tried to open (or the code) here."
-                );
-            }
-            let over_ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty());
-            if over_ssh || !how.terminal {
-                if let Some(port) = crate::url::HttpUrl::parse(&redirect_uri).and_then(|u| u.port) {
-                    eprintln!(
-                        "git-credential-bitbucket: from another machine, forward the port first: \
-                         ssh -L {port}:127.0.0.1:{port} <this host>"
-                    );
-                }
-            }
+}
+
+/// With no browser to open: where to paste, and over SSH (or with no
+/// terminal at all) how to let a browser elsewhere reach the listener.
+fn without_browser_hints(how: &Surroundings, redirect_uri: &str) {
+    if how.paste {
+        eprintln!(
+            "git-credential-bitbucket: if the redirect to {} fails on that \
+             machine, paste the address it tried to open (or the code) here.",
+            crate::text::plain(redirect_uri)
+        );
+    }
+    let over_ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty());
+    if over_ssh || !how.terminal {
+        if let Some(port) = crate::url::HttpUrl::parse(redirect_uri).and_then(|u| u.port) {
+            eprintln!(
+                "git-credential-bitbucket: from another machine, forward the port first: \
+                 ssh -L {port}:127.0.0.1:{port} <this host>"
+            );
         }
     }
-    let prompt = OpenPrompt::default();
-    if how.paste {
-        spawn_paste_reader(state.clone(), tx, prompt.clone());
-    }
+}
 
-    let deadline = Instant::now() + cfg.login_timeout;
-    // On a terminal (and no paste prompt sharing it), a live line with the
-    // time left, below the URL, never on its line (contract.md §6).
-    let countdown = !how.paste && std::io::IsTerminal::is_terminal(&std::io::stderr());
+/// Waits up to `timeout` for the first callback or paste; `None` when the
+/// time ran out. With `countdown`, a live line shows the time left.
+fn wait_for_callback(
+    rx: &mpsc::Receiver<Callback>,
+    timeout: Duration,
+    countdown: bool,
+) -> Option<Callback> {
+    let deadline = Instant::now() + timeout;
     let outcome = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if countdown {
@@ -371,34 +441,31 @@ pub fn sign_in<T>(
     if countdown {
         eprint!("\r\x1b[K");
     }
-    // A paste prompt still waiting for a line: end it, so the next
-    // message starts on a line of its own.
+    outcome
+}
+
+/// Ends a paste prompt still waiting for a line, so the next message
+/// starts on a line of its own, and keeps a new one from opening.
+fn end_prompt(prompt: &OpenPrompt) {
     if let Ok(mut p) = prompt.lock() {
         p.ended = true;
         if let Some(mut tty) = p.open.take() {
             let _ = writeln!(tty);
         }
     }
-    stop.store(true, Ordering::SeqCst);
-    for s in servers {
-        let _ = s.join();
-    }
-    let code = match outcome {
-        Some(r) => r.map_err(|source| SignInError::Callback {
-            source,
-            url: url.clone(),
-        })?,
-        None => {
-            return Err(SignInError::Timeout {
-                seconds,
-                url,
-                redirect_uri: crate::text::plain(&cfg.redirect_uri),
-            })
-        }
-    };
+}
+
+/// Exchanges the code for tokens and learns whose they are; refuses an
+/// account other than the one `asked` for (nothing is saved then).
+fn exchange(
+    cfg: &HostConfig,
+    client: &Client<'_>,
+    granted: &Granted,
+    asked: Option<&str>,
+) -> Result<(TokenSet, Account), SignInError> {
     crate::trace!("sign-in: exchanging the authorization code");
     let tokens = client
-        .exchange_code(&code, &redirect_uri, &pkce.verifier)
+        .exchange_code(&granted.code, &granted.redirect_uri, &granted.pkce.verifier)
         .map_err(SignInError::Exchange)?;
     let account = client
         .current_user(&tokens.access_token)
@@ -411,7 +478,7 @@ pub fn sign_in<T>(
             });
         }
     }
-    Ok(SignedIn::New(tokens, account, port_lock))
+    Ok((tokens, account))
 }
 
 /// Reads pasted redirect URLs or codes from the terminal (`/dev/tty`, or
