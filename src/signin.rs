@@ -117,6 +117,23 @@ pub enum Browser {
     Program(String),
 }
 
+/// Who asks for the sign-in; it decides what may be used to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// Git, through `get`: only with `credential.interactive` and
+    /// `GIT_TERMINAL_PROMPT` allowing it; with no way to answer, fail fast.
+    Git,
+    /// The `login` command: the terminal is read whatever
+    /// `GIT_TERMINAL_PROMPT` says. With neither browser nor terminal,
+    /// plain `login` fails fast; `login --no-browser` (the user opens the
+    /// URL themselves) still prints the URL and waits for the redirect
+    /// (e.g. through `ssh -L`).
+    Login {
+        /// `--no-browser` was given.
+        no_browser: bool,
+    },
+}
+
 /// What this process can use to sign in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Surroundings {
@@ -127,29 +144,24 @@ pub struct Surroundings {
     /// Whether to read a paste while waiting: `login` always does on a
     /// terminal, `get` only when there is no browser.
     pub paste: bool,
-    /// `login`: with neither browser nor terminal, `login --no-browser`
-    /// still prints the URL and waits for the redirect (e.g. through
-    /// `ssh -L`); plain `login` and `get` fail fast.
-    pub login: bool,
-    /// `login --no-browser`: the user opens the URL themselves.
-    pub no_browser: bool,
+    /// Who asked.
+    pub asker: Asker,
 }
 
 /// Decides, in one place, whether there is a browser and a terminal
-/// (contract.md §6). `login` reads the terminal whatever `GIT_TERMINAL_PROMPT`
-/// says; `no_browser` is `login --no-browser`.
-pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) -> Surroundings {
+/// (contract.md §6), for `asker`.
+pub fn detect(cfg: &HostConfig, env: &dyn Env, asker: Asker) -> Surroundings {
+    let login = matches!(asker, Asker::Login { .. });
     if !cfg.interactive && !login {
         crate::trace!("sign-in: credential.interactive=false rules out browser and terminal");
         return Surroundings {
             browser: None,
             terminal: false,
             paste: false,
-            login,
-            no_browser,
+            asker,
         };
     }
-    let browser = if no_browser {
+    let browser = if asker == (Asker::Login { no_browser: true }) {
         None
     } else {
         find_browser(cfg.browser.as_deref(), env)
@@ -165,8 +177,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
         browser,
         terminal,
         paste,
-        login,
-        no_browser,
+        asker,
     }
 }
 
@@ -272,17 +283,17 @@ fn nobody_to_answer(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<(
         return Ok(());
     }
     let url = url.to_owned();
-    if !how.login {
-        return Err(SignInError::NoWayToSignIn { url });
+    match how.asker {
+        Asker::Git => Err(SignInError::NoWayToSignIn { url }),
+        Asker::Login { no_browser: false } => {
+            let port = cfg
+                .redirect
+                .port
+                .map_or_else(|| "PORT".to_owned(), |p| p.to_string());
+            Err(SignInError::NoWayToLogIn { url, port })
+        }
+        Asker::Login { no_browser: true } => Ok(()),
     }
-    if !how.no_browser {
-        let port = cfg
-            .redirect
-            .port
-            .map_or_else(|| "PORT".to_owned(), |p| p.to_string());
-        return Err(SignInError::NoWayToLogIn { url, port });
-    }
-    Ok(())
 }
 
 /// What the user granted: the authorization code, with what its exchange
