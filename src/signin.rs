@@ -206,7 +206,7 @@ pub fn open_browser(browser: &Browser, url: &str) {
                 let _ = child.wait();
             });
         }
-        Err(e) => eprintln!("git-credential-bitbucket: could not start the browser ({e}); open the URL above by hand"),
+        Err(e) => crate::say!("could not start the browser ({e}); open the URL above by hand"),
     }
 }
 
@@ -372,26 +372,25 @@ fn authorize(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<Granted,
 fn announce(cfg: &HostConfig, how: &Surroundings, url: &str, auth_url: &str, redirect_uri: &str) {
     let seconds = cfg.login_timeout.as_secs();
     let shown_redirect = crate::text::plain(redirect_uri);
+    // One lock for the three parts, so nothing else lands between them
+    // (`say!` takes the same, reentrant, lock).
     let mut err = std::io::stderr().lock();
-    let _ = if how.browser.is_some() {
-        writeln!(
-            err,
-            "git-credential-bitbucket: sign in to Bitbucket ({url}) in your browser; waiting up to \
+    if how.browser.is_some() {
+        crate::say!(
+            "sign in to Bitbucket ({url}) in your browser; waiting up to \
              {seconds} s (Ctrl-C cancels). If no browser opens, open this URL:"
-        )
+        );
     } else {
-        writeln!(
-            err,
-            "git-credential-bitbucket: to sign in to Bitbucket ({url}), open this URL in a browser \
+        crate::say!(
+            "to sign in to Bitbucket ({url}), open this URL in a browser \
              on any machine; waiting up to {seconds} s for its redirect to {shown_redirect} \
              (Ctrl-C cancels):"
-        )
-    };
+        );
+    }
     // The URL alone on its own line, plain text (contract.md §6).
     let _ = writeln!(err, "{auth_url}");
-    let _ = writeln!(
-        err,
-        "git-credential-bitbucket: a Bitbucket error page instead of \"Grant access\" (an \
+    crate::say!(
+        "a Bitbucket error page instead of \"Grant access\" (an \
          unknown client id, \"Invalid redirect_uri\") means the OAuth consumer settings: its Key \
          must be credential.{url}.bitbucketClientId and its Callback URL {} \
          (credential.{url}.bitbucketRedirectUri).",
@@ -403,8 +402,8 @@ fn announce(cfg: &HostConfig, how: &Surroundings, url: &str, auth_url: &str, red
 /// terminal at all) how to let a browser elsewhere reach the listener.
 fn without_browser_hints(how: &Surroundings, redirect_uri: &str) {
     if how.paste {
-        eprintln!(
-            "git-credential-bitbucket: if the redirect to {} fails on that \
+        crate::say!(
+            "if the redirect to {} fails on that \
              machine, paste the address it tried to open (or the code) here.",
             crate::text::plain(redirect_uri)
         );
@@ -412,8 +411,8 @@ fn without_browser_hints(how: &Surroundings, redirect_uri: &str) {
     let over_ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty());
     if over_ssh || !how.terminal {
         if let Some(port) = crate::url::HttpUrl::parse(redirect_uri).and_then(|u| u.port) {
-            eprintln!(
-                "git-credential-bitbucket: from another machine, forward the port first: \
+            crate::say!(
+                "from another machine, forward the port first: \
                  ssh -L {port}:127.0.0.1:{port} <this host>"
             );
         }

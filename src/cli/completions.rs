@@ -3,8 +3,7 @@
 //! every shell, and a test checks that each script names every entry.
 
 use super::{Arg, Cmd, Opt, Shell, COMMANDS, GLOBAL, HELP};
-
-const NAME: &str = env!("CARGO_PKG_NAME");
+use crate::text::NAME;
 
 /// The completion script for `shell`.
 pub fn script(shell: Shell) -> String {

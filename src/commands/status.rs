@@ -5,10 +5,11 @@
 //! the command fail, so a mistake shows before git runs.
 
 use super::{configured_hosts, duration, existing_store, kind_name};
-use crate::app::{self, rfc3339, NAME};
+use crate::app::{self, rfc3339};
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote, StoreChoice};
 use crate::error::Error;
 use crate::store::{self, choice, now, Record, TokenKind};
+use crate::text::NAME;
 use std::io::Write;
 
 /// One host as `status` shows it.
@@ -83,7 +84,7 @@ pub fn run(
                 .collect::<Vec<_>>())
         }) {
             Ok(found) => records.extend(found),
-            Err(e) => eprintln!("{NAME}: warning: {e}"),
+            Err(e) => crate::say!("warning: {e}"),
         }
     }
     records.sort_by(|(_, a), (_, b)| {

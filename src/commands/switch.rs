@@ -4,7 +4,7 @@
 //! past every other one: the `get` ladder needs no new rule.
 
 use super::existing_store;
-use crate::app::{self, NAME};
+use crate::app;
 use crate::config::{self, Env, GitConfig};
 use crate::error::Error;
 use crate::store::{self, lock, now, Store};
@@ -50,7 +50,7 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
         }));
     };
     if before.as_deref() == Some(account) {
-        eprintln!("{NAME}: {account} is already the default for {host}; nothing changed");
+        crate::say!("{account} is already the default for {host}; nothing changed");
         return Ok(());
     }
     if !usable(target) {
@@ -79,11 +79,11 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
         ..current
     })?;
     match before {
-        Some(old) => eprintln!(
-            "{NAME}: {account} is now the default for {host} (it was {old}; `git \
+        Some(old) => crate::say!(
+            "{account} is now the default for {host} (it was {old}; `git \
              credential-bitbucket switch {host} {old}` goes back)"
         ),
-        None => eprintln!("{NAME}: {account} is now the default for {host}"),
+        None => crate::say!("{account} is now the default for {host}"),
     }
     Ok(())
 }
