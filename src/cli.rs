@@ -349,18 +349,28 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         "-h" | "--help" | "help" => Ok(Command::Help(rest.first().cloned())),
         "-V" | "--version" | "version" => Ok(Command::Version),
         "--man" => Ok(Command::Man),
-        "--completions" => {
-            let usage = || Error::Usage("--completions needs one of: bash, zsh, fish".into());
-            match rest {
-                [shell] => Shell::ALL
-                    .into_iter()
-                    .find(|s| s.name() == shell)
-                    .map(Command::Completions)
-                    .ok_or_else(usage),
-                _ => Err(usage()),
-            }
-        }
+        "--completions" => parse_completions(rest),
         cmd if wants_help && command(cmd).is_some() => Ok(Command::Help(Some(cmd.to_owned()))),
+        cmd => parse_command(cmd, rest),
+    }
+}
+
+/// `--completions SHELL`.
+fn parse_completions(rest: &[String]) -> Result<Command, Error> {
+    let usage = || Error::Usage("--completions needs one of: bash, zsh, fish".into());
+    match rest {
+        [shell] => Shell::ALL
+            .into_iter()
+            .find(|s| s.name() == shell)
+            .map(Command::Completions)
+            .ok_or_else(usage),
+        _ => Err(usage()),
+    }
+}
+
+/// A command word (`cmd`) and its arguments (`rest`).
+fn parse_command(cmd: &str, rest: &[String]) -> Result<Command, Error> {
+    match cmd {
         "login" => {
             let mut p = Flags::new("login", rest);
             let no_browser = p.flag("--no-browser");
@@ -368,19 +378,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             p.finish()?;
             Ok(Command::Login { url, no_browser })
         }
-        "logout" => {
-            let mut p = Flags::new("logout", rest);
-            let all = p.flag("--all");
-            let account = p.value("--account")?;
-            let url = p.positional()?;
-            p.finish()?;
-            if all && account.is_some() {
-                return Err(Error::Usage(
-                    "logout: --account and --all exclude each other".into(),
-                ));
-            }
-            Ok(Command::Logout { url, account, all })
-        }
+        "logout" => parse_logout(rest),
         "status" => {
             let mut p = Flags::new("status", rest);
             let json = p.flag("--json");
@@ -388,22 +386,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             p.finish()?;
             Ok(Command::Status { url, json })
         }
-        "switch" => {
-            let mut p = Flags::new("switch", rest);
-            let first = p.positional()?;
-            let second = p.positional()?;
-            p.finish()?;
-            let (url, account) = match (first, second) {
-                (Some(url), Some(account)) => (Some(url), account),
-                (Some(account), None) => (None, account),
-                _ => {
-                    return Err(Error::Usage(
-                        "switch: name the ACCOUNT to make the default".into(),
-                    ))
-                }
-            };
-            Ok(Command::Switch { url, account })
-        }
+        "switch" => parse_switch(rest),
         "token" => {
             let mut p = Flags::new("token", rest);
             let account = p.value("--account")?;
@@ -418,29 +401,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             p.finish()?;
             Ok(Command::Doctor { url, json })
         }
-        "configure" => {
-            let mut p = Flags::new("configure", rest);
-            let scope = p.scope()?;
-            let settings = crate::setup::Settings {
-                kind: p.value("--kind")?,
-                client_id: p.value("--client-id")?,
-                client_secret_stdin: p.flag("--client-secret-stdin"),
-                redirect_uri: p.value("--redirect-uri")?,
-                flow: p.value("--flow")?,
-                username: p.value("--username")?,
-                api_token: p.flag("--api-token"),
-                token_kind: p.value("--token-kind")?,
-                store: p.value("--store")?,
-                authorize_url: p.value("--authorize-url")?,
-                token_url: p.value("--token-url")?,
-                api_url: p.value("--api-url")?,
-                move_secret: p.flag("--move-secret"),
-                url: p.positional()?,
-                scope,
-            };
-            p.finish()?;
-            Ok(Command::Configure(settings))
-        }
+        "configure" => parse_configure(rest),
         "unconfigure" => {
             let mut p = Flags::new("unconfigure", rest);
             let scope = p.scope()?;
@@ -451,6 +412,64 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         // Any other word: git's rule is to ignore unknown operations.
         other => Ok(Command::Unknown(other.to_owned())),
     }
+}
+
+/// `logout [URL] [--account NAME | --all]`.
+fn parse_logout(rest: &[String]) -> Result<Command, Error> {
+    let mut p = Flags::new("logout", rest);
+    let all = p.flag("--all");
+    let account = p.value("--account")?;
+    let url = p.positional()?;
+    p.finish()?;
+    if all && account.is_some() {
+        return Err(Error::Usage(
+            "logout: --account and --all exclude each other".into(),
+        ));
+    }
+    Ok(Command::Logout { url, account, all })
+}
+
+/// `switch [URL] ACCOUNT`: one word is the account.
+fn parse_switch(rest: &[String]) -> Result<Command, Error> {
+    let mut p = Flags::new("switch", rest);
+    let first = p.positional()?;
+    let second = p.positional()?;
+    p.finish()?;
+    let (url, account) = match (first, second) {
+        (Some(url), Some(account)) => (Some(url), account),
+        (Some(account), None) => (None, account),
+        _ => {
+            return Err(Error::Usage(
+                "switch: name the ACCOUNT to make the default".into(),
+            ))
+        }
+    };
+    Ok(Command::Switch { url, account })
+}
+
+/// `configure [URL] [options]`.
+fn parse_configure(rest: &[String]) -> Result<Command, Error> {
+    let mut p = Flags::new("configure", rest);
+    let scope = p.scope()?;
+    let settings = crate::setup::Settings {
+        kind: p.value("--kind")?,
+        client_id: p.value("--client-id")?,
+        client_secret_stdin: p.flag("--client-secret-stdin"),
+        redirect_uri: p.value("--redirect-uri")?,
+        flow: p.value("--flow")?,
+        username: p.value("--username")?,
+        api_token: p.flag("--api-token"),
+        token_kind: p.value("--token-kind")?,
+        store: p.value("--store")?,
+        authorize_url: p.value("--authorize-url")?,
+        token_url: p.value("--token-url")?,
+        api_url: p.value("--api-url")?,
+        move_secret: p.flag("--move-secret"),
+        url: p.positional()?,
+        scope,
+    };
+    p.finish()?;
+    Ok(Command::Configure(settings))
 }
 
 struct Flags<'a> {
