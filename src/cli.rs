@@ -725,7 +725,28 @@ pub fn man_page() -> String {
 /// Help text for the tool or one command.
 pub fn help(command: Option<&str>) -> String {
     match command {
-        Some("login") => "\
+        Some("config") => reference(),
+        Some(name) => COMMAND_HELP
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(overview, |(_, text)| (*text).to_owned()),
+        None => overview(),
+    }
+}
+
+/// Each command's `--help`, by name.
+const COMMAND_HELP: &[(&str, &str)] = &[
+    ("login", LOGIN_HELP),
+    ("logout", LOGOUT_HELP),
+    ("status", STATUS_HELP),
+    ("switch", SWITCH_HELP),
+    ("token", TOKEN_HELP),
+    ("doctor", DOCTOR_HELP),
+    ("configure", CONFIGURE_HELP),
+    ("unconfigure", UNCONFIGURE_HELP),
+];
+
+const LOGIN_HELP: &str = "\
 git credential-bitbucket login [URL] [--no-browser]
 
 Sign in to Bitbucket now, in the browser, and save the tokens; git then never
@@ -738,9 +759,9 @@ Options:
 
 Example:
   git credential-bitbucket login https://alice@bitbucket.org
-"
-        .into(),
-        Some("logout") => "\
+";
+
+const LOGOUT_HELP: &str = "\
 git credential-bitbucket logout [URL] [--account NAME | --all]
 
 Delete saved tokens for a host: the account named by --account or by a user in
@@ -753,9 +774,9 @@ Options:
 
 Example:
   git credential-bitbucket logout https://bitbucket.org --account bob
-"
-        .into(),
-        Some("status") => "\
+";
+
+const STATUS_HELP: &str = "\
 git credential-bitbucket status [URL] [--json]
 
 Show the hosts set up for this helper, signed in or not, and their saved
@@ -769,9 +790,9 @@ Options:
 
 Example:
   git credential-bitbucket status https://alice@bitbucket.org
-"
-        .into(),
-        Some("switch") => "\
+";
+
+const SWITCH_HELP: &str = "\
 git credential-bitbucket switch [URL] ACCOUNT
 
 Make ACCOUNT, already signed in, the default for URL (default
@@ -780,9 +801,9 @@ Says which account was the default before.
 
 Example:
   git credential-bitbucket switch https://bitbucket.org alice
-"
-        .into(),
-        Some("token") => "\
+";
+
+const TOKEN_HELP: &str = "\
 git credential-bitbucket token [URL] [--account NAME]
 
 Print a fresh access token for URL (default https://bitbucket.org) on stdout,
@@ -795,9 +816,9 @@ Options:
 
 Example:
   curl -H \"Authorization: Bearer $(git credential-bitbucket token)\" https://api.bitbucket.org/2.0/user
-"
-        .into(),
-        Some("doctor") => "\
+";
+
+const DOCTOR_HELP: &str = "\
 git credential-bitbucket doctor [URL] [--json]
 
 Check the setup of URL (default: every host set up for this helper) and say
@@ -813,9 +834,9 @@ Options:
 
 Example:
   git credential-bitbucket doctor https://bitbucket.org
-"
-        .into(),
-        Some("configure") => "\
+";
+
+const CONFIGURE_HELP: &str = "\
 git credential-bitbucket configure [URL] [options]
 
 Write the git config that makes URL (default https://bitbucket.org) use this
@@ -852,9 +873,9 @@ Options:
 
 Example:
   printf '%s\\n' \"$SECRET\" | git credential-bitbucket configure --client-id KEY --client-secret-stdin
-"
-        .into(),
-        Some("unconfigure") => "\
+";
+
+const UNCONFIGURE_HELP: &str = "\
 git credential-bitbucket unconfigure [URL] [--global|--system|--local|--file F]
 
 Remove exactly what `configure` wrote for URL (default https://bitbucket.org),
@@ -863,12 +884,7 @@ is nothing to remove. Saved tokens stay; `logout --all` deletes them.
 
 Example:
   git credential-bitbucket unconfigure https://bitbucket.org
-"
-        .into(),
-        Some("config") => reference(),
-        _ => overview(),
-    }
-}
+";
 
 /// The overview help: the command and option lists come from [`COMMANDS`]
 /// and [`GLOBAL`], the tables the completion scripts are written from.
