@@ -412,6 +412,8 @@ pub fn parse(text: &str) -> Option<Vec<Pair>> {
     parse_section(text, "credential")
 }
 
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
 /// Parses one config file; returns the entries of section `wanted`
 /// (lower case), or `None` on anything unusual.
 fn parse_section(text: &str, wanted: &str) -> Option<Vec<Pair>> {
@@ -430,64 +432,13 @@ fn parse_section(text: &str, wanted: &str) -> Option<Vec<Pair>> {
         }
         match chars.peek() {
             None => return Some(out),
-            Some('#' | ';') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
+            Some('#' | ';') => skip_line(&mut chars),
             Some('[') => {
                 chars.next();
-                let (s, b) = header(&mut chars)?;
-                section = s;
-                sub = b;
-                // Only a comment or the end of the line may follow.
-                while matches!(chars.peek(), Some(' ' | '\t' | '\r')) {
-                    chars.next();
-                }
-                match chars.next() {
-                    None | Some('\n') => {}
-                    Some('#' | ';') => {
-                        for c in chars.by_ref() {
-                            if c == '\n' {
-                                break;
-                            }
-                        }
-                    }
-                    Some(_) => return None,
-                }
+                (section, sub) = header_line(&mut chars)?;
             }
             Some(c) if c.is_ascii_alphabetic() => {
-                let mut key = String::new();
-                while let Some(&c) = chars.peek() {
-                    if c.is_ascii_alphanumeric() || c == '-' {
-                        key.push(c.to_ascii_lowercase());
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                while matches!(chars.peek(), Some(' ' | '\t')) {
-                    chars.next();
-                }
-                let value = match chars.peek() {
-                    Some('=') => {
-                        chars.next();
-                        value(&mut chars)?
-                    }
-                    // A bare key is `true`; git allows only the line's end
-                    // after it.
-                    None | Some('\n') => "true".to_owned(),
-                    Some('\r') => {
-                        chars.next();
-                        if chars.next().is_some_and(|c| c != '\n') {
-                            return None;
-                        }
-                        "true".to_owned()
-                    }
-                    Some(_) => return None,
-                };
+                let (key, value) = entry(&mut chars)?;
                 if section == wanted {
                     out.push((
                         match &sub {
@@ -503,8 +454,66 @@ fn parse_section(text: &str, wanted: &str) -> Option<Vec<Pair>> {
     }
 }
 
+/// Skips the rest of the line, its `\n` included.
+fn skip_line(chars: &mut Chars) {
+    for c in chars.by_ref() {
+        if c == '\n' {
+            break;
+        }
+    }
+}
+
+/// A section header after its `[`: the section and subsection; only a
+/// comment or the end of the line may follow it.
+fn header_line(chars: &mut Chars) -> Option<(String, Option<String>)> {
+    let found = header(chars)?;
+    while matches!(chars.peek(), Some(' ' | '\t' | '\r')) {
+        chars.next();
+    }
+    match chars.next() {
+        None | Some('\n') => {}
+        Some('#' | ';') => skip_line(chars),
+        Some(_) => return None,
+    }
+    Some(found)
+}
+
+/// One `key = value` line (or a bare `key`): the key lower-cased, and the
+/// value.
+fn entry(chars: &mut Chars) -> Option<(String, String)> {
+    let mut key = String::new();
+    while let Some(&c) = chars.peek() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            key.push(c.to_ascii_lowercase());
+            chars.next();
+        } else {
+            break;
+        }
+    }
+    while matches!(chars.peek(), Some(' ' | '\t')) {
+        chars.next();
+    }
+    let value = match chars.peek() {
+        Some('=') => {
+            chars.next();
+            value(chars)?
+        }
+        // A bare key is `true`; git allows only the line's end after it.
+        None | Some('\n') => "true".to_owned(),
+        Some('\r') => {
+            chars.next();
+            if chars.next().is_some_and(|c| c != '\n') {
+                return None;
+            }
+            "true".to_owned()
+        }
+        Some(_) => return None,
+    };
+    Some((key, value))
+}
+
 /// `name]`, `name "sub"]` or the old `name.sub]`.
-fn header(chars: &mut std::iter::Peekable<std::str::Chars>) -> Option<(String, Option<String>)> {
+fn header(chars: &mut Chars) -> Option<(String, Option<String>)> {
     let mut name = String::new();
     loop {
         match chars.next()? {
@@ -547,7 +556,7 @@ fn header(chars: &mut std::iter::Peekable<std::str::Chars>) -> Option<(String, O
 /// `parse_value` reads it: blanks are kept only between other characters, `"` toggles quoting, `\` escapes (and
 /// joins lines), `#`/`;` outside quotes start a comment; CRLF counts as LF
 /// and the end of the file as a line end.
-fn value(chars: &mut std::iter::Peekable<std::str::Chars>) -> Option<String> {
+fn value(chars: &mut Chars) -> Option<String> {
     let next = |chars: &mut std::iter::Peekable<std::str::Chars>| match chars.next() {
         None => '\n',
         Some('\r') if chars.peek() == Some(&'\n') => {
