@@ -329,7 +329,7 @@ pub(crate) fn obtain(
 
     // 5. Sign in. Waiting for the callback port, another process may
     //    sign this account in: re-read once the port is ours.
-    let how = signin::detect(cfg, env, false, false);
+    let how = signin::detect(cfg, env, signin::Asker::Git);
     let meanwhile = || fresh(&find(store, host, who.as_deref(), cfg).ok().flatten());
     sign_in_and_store(cfg, store, host, asked, &how, &meanwhile)
 }
@@ -697,7 +697,7 @@ pub fn login(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), E
     let asked = asked_account(remote.username.as_deref());
     match cfg.flow {
         Flow::Browser => {
-            let how = signin::detect(&cfg, env, true, no_browser);
+            let how = signin::detect(&cfg, env, signin::Asker::Login { no_browser });
             let before = find(store.as_ref(), &host, None, &cfg)?.map(|r| r.account.username);
             let _lock = lock_for(&host, asked, cfg.login_timeout)?;
             let record = sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how, &|| None)?;

@@ -349,18 +349,28 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         "-h" | "--help" | "help" => Ok(Command::Help(rest.first().cloned())),
         "-V" | "--version" | "version" => Ok(Command::Version),
         "--man" => Ok(Command::Man),
-        "--completions" => {
-            let usage = || Error::Usage("--completions needs one of: bash, zsh, fish".into());
-            match rest {
-                [shell] => Shell::ALL
-                    .into_iter()
-                    .find(|s| s.name() == shell)
-                    .map(Command::Completions)
-                    .ok_or_else(usage),
-                _ => Err(usage()),
-            }
-        }
+        "--completions" => parse_completions(rest),
         cmd if wants_help && command(cmd).is_some() => Ok(Command::Help(Some(cmd.to_owned()))),
+        cmd => parse_command(cmd, rest),
+    }
+}
+
+/// `--completions SHELL`.
+fn parse_completions(rest: &[String]) -> Result<Command, Error> {
+    let usage = || Error::Usage("--completions needs one of: bash, zsh, fish".into());
+    match rest {
+        [shell] => Shell::ALL
+            .into_iter()
+            .find(|s| s.name() == shell)
+            .map(Command::Completions)
+            .ok_or_else(usage),
+        _ => Err(usage()),
+    }
+}
+
+/// A command word (`cmd`) and its arguments (`rest`).
+fn parse_command(cmd: &str, rest: &[String]) -> Result<Command, Error> {
+    match cmd {
         "login" => {
             let mut p = Flags::new("login", rest);
             let no_browser = p.flag("--no-browser");
@@ -368,19 +378,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             p.finish()?;
             Ok(Command::Login { url, no_browser })
         }
-        "logout" => {
-            let mut p = Flags::new("logout", rest);
-            let all = p.flag("--all");
-            let account = p.value("--account")?;
-            let url = p.positional()?;
-            p.finish()?;
-            if all && account.is_some() {
-                return Err(Error::Usage(
-                    "logout: --account and --all exclude each other".into(),
-                ));
-            }
-            Ok(Command::Logout { url, account, all })
-        }
+        "logout" => parse_logout(rest),
         "status" => {
             let mut p = Flags::new("status", rest);
             let json = p.flag("--json");
@@ -388,22 +386,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             p.finish()?;
             Ok(Command::Status { url, json })
         }
-        "switch" => {
-            let mut p = Flags::new("switch", rest);
-            let first = p.positional()?;
-            let second = p.positional()?;
-            p.finish()?;
-            let (url, account) = match (first, second) {
-                (Some(url), Some(account)) => (Some(url), account),
-                (Some(account), None) => (None, account),
-                _ => {
-                    return Err(Error::Usage(
-                        "switch: name the ACCOUNT to make the default".into(),
-                    ))
-                }
-            };
-            Ok(Command::Switch { url, account })
-        }
+        "switch" => parse_switch(rest),
         "token" => {
             let mut p = Flags::new("token", rest);
             let account = p.value("--account")?;
@@ -418,29 +401,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
             p.finish()?;
             Ok(Command::Doctor { url, json })
         }
-        "configure" => {
-            let mut p = Flags::new("configure", rest);
-            let scope = p.scope()?;
-            let settings = crate::setup::Settings {
-                kind: p.value("--kind")?,
-                client_id: p.value("--client-id")?,
-                client_secret_stdin: p.flag("--client-secret-stdin"),
-                redirect_uri: p.value("--redirect-uri")?,
-                flow: p.value("--flow")?,
-                username: p.value("--username")?,
-                api_token: p.flag("--api-token"),
-                token_kind: p.value("--token-kind")?,
-                store: p.value("--store")?,
-                authorize_url: p.value("--authorize-url")?,
-                token_url: p.value("--token-url")?,
-                api_url: p.value("--api-url")?,
-                move_secret: p.flag("--move-secret"),
-                url: p.positional()?,
-                scope,
-            };
-            p.finish()?;
-            Ok(Command::Configure(settings))
-        }
+        "configure" => parse_configure(rest),
         "unconfigure" => {
             let mut p = Flags::new("unconfigure", rest);
             let scope = p.scope()?;
@@ -451,6 +412,64 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, Error>
         // Any other word: git's rule is to ignore unknown operations.
         other => Ok(Command::Unknown(other.to_owned())),
     }
+}
+
+/// `logout [URL] [--account NAME | --all]`.
+fn parse_logout(rest: &[String]) -> Result<Command, Error> {
+    let mut p = Flags::new("logout", rest);
+    let all = p.flag("--all");
+    let account = p.value("--account")?;
+    let url = p.positional()?;
+    p.finish()?;
+    if all && account.is_some() {
+        return Err(Error::Usage(
+            "logout: --account and --all exclude each other".into(),
+        ));
+    }
+    Ok(Command::Logout { url, account, all })
+}
+
+/// `switch [URL] ACCOUNT`: one word is the account.
+fn parse_switch(rest: &[String]) -> Result<Command, Error> {
+    let mut p = Flags::new("switch", rest);
+    let first = p.positional()?;
+    let second = p.positional()?;
+    p.finish()?;
+    let (url, account) = match (first, second) {
+        (Some(url), Some(account)) => (Some(url), account),
+        (Some(account), None) => (None, account),
+        _ => {
+            return Err(Error::Usage(
+                "switch: name the ACCOUNT to make the default".into(),
+            ))
+        }
+    };
+    Ok(Command::Switch { url, account })
+}
+
+/// `configure [URL] [options]`.
+fn parse_configure(rest: &[String]) -> Result<Command, Error> {
+    let mut p = Flags::new("configure", rest);
+    let scope = p.scope()?;
+    let settings = crate::setup::Settings {
+        kind: p.value("--kind")?,
+        client_id: p.value("--client-id")?,
+        client_secret_stdin: p.flag("--client-secret-stdin"),
+        redirect_uri: p.value("--redirect-uri")?,
+        flow: p.value("--flow")?,
+        username: p.value("--username")?,
+        api_token: p.flag("--api-token"),
+        token_kind: p.value("--token-kind")?,
+        store: p.value("--store")?,
+        authorize_url: p.value("--authorize-url")?,
+        token_url: p.value("--token-url")?,
+        api_url: p.value("--api-url")?,
+        move_secret: p.flag("--move-secret"),
+        url: p.positional()?,
+        scope,
+    };
+    p.finish()?;
+    Ok(Command::Configure(settings))
 }
 
 struct Flags<'a> {
@@ -706,7 +725,28 @@ pub fn man_page() -> String {
 /// Help text for the tool or one command.
 pub fn help(command: Option<&str>) -> String {
     match command {
-        Some("login") => "\
+        Some("config") => reference(),
+        Some(name) => COMMAND_HELP
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(overview, |(_, text)| (*text).to_owned()),
+        None => overview(),
+    }
+}
+
+/// Each command's `--help`, by name.
+const COMMAND_HELP: &[(&str, &str)] = &[
+    ("login", LOGIN_HELP),
+    ("logout", LOGOUT_HELP),
+    ("status", STATUS_HELP),
+    ("switch", SWITCH_HELP),
+    ("token", TOKEN_HELP),
+    ("doctor", DOCTOR_HELP),
+    ("configure", CONFIGURE_HELP),
+    ("unconfigure", UNCONFIGURE_HELP),
+];
+
+const LOGIN_HELP: &str = "\
 git credential-bitbucket login [URL] [--no-browser]
 
 Sign in to Bitbucket now, in the browser, and save the tokens; git then never
@@ -719,9 +759,9 @@ Options:
 
 Example:
   git credential-bitbucket login https://alice@bitbucket.org
-"
-        .into(),
-        Some("logout") => "\
+";
+
+const LOGOUT_HELP: &str = "\
 git credential-bitbucket logout [URL] [--account NAME | --all]
 
 Delete saved tokens for a host: the account named by --account or by a user in
@@ -734,9 +774,9 @@ Options:
 
 Example:
   git credential-bitbucket logout https://bitbucket.org --account bob
-"
-        .into(),
-        Some("status") => "\
+";
+
+const STATUS_HELP: &str = "\
 git credential-bitbucket status [URL] [--json]
 
 Show the hosts set up for this helper, signed in or not, and their saved
@@ -750,9 +790,9 @@ Options:
 
 Example:
   git credential-bitbucket status https://alice@bitbucket.org
-"
-        .into(),
-        Some("switch") => "\
+";
+
+const SWITCH_HELP: &str = "\
 git credential-bitbucket switch [URL] ACCOUNT
 
 Make ACCOUNT, already signed in, the default for URL (default
@@ -761,9 +801,9 @@ Says which account was the default before.
 
 Example:
   git credential-bitbucket switch https://bitbucket.org alice
-"
-        .into(),
-        Some("token") => "\
+";
+
+const TOKEN_HELP: &str = "\
 git credential-bitbucket token [URL] [--account NAME]
 
 Print a fresh access token for URL (default https://bitbucket.org) on stdout,
@@ -776,9 +816,9 @@ Options:
 
 Example:
   curl -H \"Authorization: Bearer $(git credential-bitbucket token)\" https://api.bitbucket.org/2.0/user
-"
-        .into(),
-        Some("doctor") => "\
+";
+
+const DOCTOR_HELP: &str = "\
 git credential-bitbucket doctor [URL] [--json]
 
 Check the setup of URL (default: every host set up for this helper) and say
@@ -794,9 +834,9 @@ Options:
 
 Example:
   git credential-bitbucket doctor https://bitbucket.org
-"
-        .into(),
-        Some("configure") => "\
+";
+
+const CONFIGURE_HELP: &str = "\
 git credential-bitbucket configure [URL] [options]
 
 Write the git config that makes URL (default https://bitbucket.org) use this
@@ -833,9 +873,9 @@ Options:
 
 Example:
   printf '%s\\n' \"$SECRET\" | git credential-bitbucket configure --client-id KEY --client-secret-stdin
-"
-        .into(),
-        Some("unconfigure") => "\
+";
+
+const UNCONFIGURE_HELP: &str = "\
 git credential-bitbucket unconfigure [URL] [--global|--system|--local|--file F]
 
 Remove exactly what `configure` wrote for URL (default https://bitbucket.org),
@@ -844,12 +884,7 @@ is nothing to remove. Saved tokens stay; `logout --all` deletes them.
 
 Example:
   git credential-bitbucket unconfigure https://bitbucket.org
-"
-        .into(),
-        Some("config") => reference(),
-        _ => overview(),
-    }
-}
+";
 
 /// The overview help: the command and option lists come from [`COMMANDS`]
 /// and [`GLOBAL`], the tables the completion scripts are written from.

@@ -17,6 +17,10 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What ends a sign-in's wait: the authorization code from the callback
+/// (or a paste), or why there is none.
+pub type Callback = Result<Secret, CallbackError>;
+
 /// Why a callback (or a pasted redirect URL) ends the sign-in. The
 /// messages say what happened; the caller adds what to run next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -226,15 +230,14 @@ impl Listener {
     }
 
     /// Serves requests, one thread per bound address, until one callback
-    /// arrives or `stop` is set; the callback's outcome goes to `tx` as
-    /// `wrap(result)`. `start`, if any, is served once. Join the handles
-    /// to be sure the sockets are closed.
-    pub fn spawn<E: Send + 'static>(
+    /// arrives or `stop` is set; the callback's outcome goes to `tx`.
+    /// `start`, if any, is served once. Join the handles to be sure the
+    /// sockets are closed.
+    pub fn spawn(
         self,
         state: Secret,
         start: Option<StartPage>,
-        tx: Sender<E>,
-        wrap: fn(Result<Secret, CallbackError>) -> E,
+        tx: Sender<Callback>,
         stop: Arc<AtomicBool>,
     ) -> Vec<std::thread::JoinHandle<()>> {
         let shared = Arc::new(Shared {
@@ -248,7 +251,7 @@ impl Listener {
             .into_iter()
             .map(|server| {
                 let (shared, tx) = (shared.clone(), tx.clone());
-                std::thread::spawn(move || serve(&server, &shared, &tx, wrap))
+                std::thread::spawn(move || serve(&server, &shared, &tx))
             })
             .collect()
     }
@@ -283,17 +286,12 @@ fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// Accepts connections until the sign-in ends. Each connection gets its
 /// own thread and one answer (`Connection: close`): an idle connection a
 /// browser opens ahead of time can never hold up the callback.
-fn serve<E: Send + 'static>(
-    listener: &TcpListener,
-    shared: &Arc<Shared>,
-    tx: &Sender<E>,
-    wrap: fn(Result<Secret, CallbackError>) -> E,
-) {
+fn serve(listener: &TcpListener, shared: &Arc<Shared>, tx: &Sender<Callback>) {
     while !shared.stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
                 let (shared, tx) = (shared.clone(), tx.clone());
-                std::thread::spawn(move || answer(stream, &shared, &tx, wrap));
+                std::thread::spawn(move || answer(stream, &shared, &tx));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20));
@@ -308,12 +306,7 @@ fn serve<E: Send + 'static>(
 }
 
 /// Reads one request from `stream` and answers it.
-fn answer<E>(
-    mut stream: TcpStream,
-    shared: &Shared,
-    tx: &Sender<E>,
-    wrap: fn(Result<Secret, CallbackError>) -> E,
-) {
+fn answer(mut stream: TcpStream, shared: &Shared, tx: &Sender<Callback>) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
@@ -340,7 +333,7 @@ fn answer<E>(
                 .strip_prefix("/start/")
                 .is_some_and(|n| start.nonce.ct_eq(n))
             {
-                answer_start(&mut stream, shared, start, tx, wrap);
+                answer_start(&mut stream, shared, start, tx);
                 return;
             }
         }
@@ -374,18 +367,12 @@ fn answer<E>(
         Err(e) => failure_page(&e.to_string()),
     };
     respond(&mut stream, 200, &[], "text/html; charset=utf-8", &page);
-    let _ = tx.send(wrap(result));
+    let _ = tx.send(result);
 }
 
 /// The start page: the first GET is redirected to the authorize URL; a
 /// second one means two parties hold the link, so the sign-in ends.
-fn answer_start<E>(
-    stream: &mut TcpStream,
-    shared: &Shared,
-    start: &StartPage,
-    tx: &Sender<E>,
-    wrap: fn(Result<Secret, CallbackError>) -> E,
-) {
+fn answer_start(stream: &mut TcpStream, shared: &Shared, start: &StartPage, tx: &Sender<Callback>) {
     if !shared.started.swap(true, Ordering::SeqCst) {
         crate::trace!("loopback: start page -> authorize URL");
         respond(
@@ -402,7 +389,7 @@ fn answer_start<E>(
     let page = failure_page(&CallbackError::StartReused.to_string());
     respond(stream, 200, &[], "text/html; charset=utf-8", &page);
     if first_to_end {
-        let _ = tx.send(wrap(Err(CallbackError::StartReused)));
+        let _ = tx.send(Err(CallbackError::StartReused));
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::bitbucket::{ApiError, Client, TokenSet};
 use crate::config::{Env, HostConfig};
-use crate::loopback::{parse_paste, BindError, CallbackError, Listener, StartPage};
+use crate::loopback::{parse_paste, BindError, Callback, CallbackError, Listener, StartPage};
 use crate::oauth::{authorize_url, new_state, Pkce, RandomError};
 use crate::secret::Secret;
 use crate::store::lock::{self, lock_path, Lock};
@@ -117,6 +117,23 @@ pub enum Browser {
     Program(String),
 }
 
+/// Who asks for the sign-in; it decides what may be used to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    /// Git, through `get`: only with `credential.interactive` and
+    /// `GIT_TERMINAL_PROMPT` allowing it; with no way to answer, fail fast.
+    Git,
+    /// The `login` command: the terminal is read whatever
+    /// `GIT_TERMINAL_PROMPT` says. With neither browser nor terminal,
+    /// plain `login` fails fast; `login --no-browser` (the user opens the
+    /// URL themselves) still prints the URL and waits for the redirect
+    /// (e.g. through `ssh -L`).
+    Login {
+        /// `--no-browser` was given.
+        no_browser: bool,
+    },
+}
+
 /// What this process can use to sign in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Surroundings {
@@ -127,29 +144,24 @@ pub struct Surroundings {
     /// Whether to read a paste while waiting: `login` always does on a
     /// terminal, `get` only when there is no browser.
     pub paste: bool,
-    /// `login`: with neither browser nor terminal, `login --no-browser`
-    /// still prints the URL and waits for the redirect (e.g. through
-    /// `ssh -L`); plain `login` and `get` fail fast.
-    pub login: bool,
-    /// `login --no-browser`: the user opens the URL themselves.
-    pub no_browser: bool,
+    /// Who asked.
+    pub asker: Asker,
 }
 
 /// Decides, in one place, whether there is a browser and a terminal
-/// (contract.md §6). `login` reads the terminal whatever `GIT_TERMINAL_PROMPT`
-/// says; `no_browser` is `login --no-browser`.
-pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) -> Surroundings {
+/// (contract.md §6), for `asker`.
+pub fn detect(cfg: &HostConfig, env: &dyn Env, asker: Asker) -> Surroundings {
+    let login = matches!(asker, Asker::Login { .. });
     if !cfg.interactive && !login {
         crate::trace!("sign-in: credential.interactive=false rules out browser and terminal");
         return Surroundings {
             browser: None,
             terminal: false,
             paste: false,
-            login,
-            no_browser,
+            asker,
         };
     }
-    let browser = if no_browser {
+    let browser = if asker == (Asker::Login { no_browser: true }) {
         None
     } else {
         find_browser(cfg.browser.as_deref(), env)
@@ -165,8 +177,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, login: bool, no_browser: bool) ->
         browser,
         terminal,
         paste,
-        login,
-        no_browser,
+        asker,
     }
 }
 
@@ -195,7 +206,7 @@ pub fn open_browser(browser: &Browser, url: &str) {
                 let _ = child.wait();
             });
         }
-        Err(e) => eprintln!("git-credential-bitbucket: could not start the browser ({e}); open the URL above by hand"),
+        Err(e) => crate::say!("could not start the browser ({e}); open the URL above by hand"),
     }
 }
 
@@ -209,10 +220,6 @@ struct Prompt {
 }
 
 type OpenPrompt = Arc<std::sync::Mutex<Prompt>>;
-
-enum Event {
-    Callback(Result<Secret, CallbackError>),
-}
 
 /// What [`sign_in`] ended with.
 #[derive(Debug)]
@@ -257,26 +264,53 @@ pub fn sign_in<T>(
     meanwhile: &dyn Fn() -> Option<T>,
 ) -> Result<SignedIn<T>, SignInError> {
     let url = crate::text::plain(&cfg.remote.base_url());
-    if how.browser.is_none() && !how.terminal {
-        if !how.login {
-            return Err(SignInError::NoWayToSignIn { url });
-        }
-        if !how.no_browser {
-            let port = cfg
-                .redirect
-                .port
-                .map_or_else(|| "PORT".to_owned(), |p| p.to_string());
-            return Err(SignInError::NoWayToLogIn { url, port });
-        }
-    }
+    nobody_to_answer(cfg, how, &url)?;
     let port_lock = lock_callback_port(cfg)?;
     if let Some(found) = meanwhile() {
         crate::trace!("sign-in: another process signed in meanwhile");
         return Ok(SignedIn::Found(found));
     }
+    let granted = authorize(cfg, how, &url)?;
+    let (tokens, account) = exchange(cfg, client, &granted, asked)?;
+    Ok(SignedIn::New(tokens, account, port_lock))
+}
+
+/// The error for a sign-in nobody can answer, before any port is taken:
+/// neither a browser nor a terminal, and not `login --no-browser` (which
+/// still prints the URL and waits).
+fn nobody_to_answer(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<(), SignInError> {
+    if how.browser.is_some() || how.terminal {
+        return Ok(());
+    }
+    let url = url.to_owned();
+    match how.asker {
+        Asker::Git => Err(SignInError::NoWayToSignIn { url }),
+        Asker::Login { no_browser: false } => {
+            let port = cfg
+                .redirect
+                .port
+                .map_or_else(|| "PORT".to_owned(), |p| p.to_string());
+            Err(SignInError::NoWayToLogIn { url, port })
+        }
+        Asker::Login { no_browser: true } => Ok(()),
+    }
+}
+
+/// What the user granted: the authorization code, with what its exchange
+/// must repeat (the redirect URI it was sent to, the PKCE verifier).
+struct Granted {
+    code: Secret,
+    redirect_uri: String,
+    pkce: Pkce,
+}
+
+/// The authorization step: binds the listener, shows the authorize URL
+/// (and opens the browser), then waits for the callback or a paste until
+/// the login timeout. The listeners are closed when this returns.
+fn authorize(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<Granted, SignInError> {
     // Bind before the browser opens, or a fast browser finds nobody
     // listening (atlascode#1663).
-    let listener = Listener::bind(&cfg.redirect, &cfg.redirect_uri, &url)?;
+    let listener = Listener::bind(&cfg.redirect, &cfg.redirect_uri, url)?;
     let redirect_uri = listener.redirect_uri().to_owned();
     let state = new_state()?;
     let pkce = Pkce::new()?;
@@ -290,73 +324,109 @@ pub fn sign_in<T>(
     };
     let start_url = start.as_ref().map(|p| listener.start_url(p));
 
-    let (tx, rx) = mpsc::channel::<Event>();
+    let (tx, rx) = mpsc::channel::<Callback>();
     let stop = Arc::new(AtomicBool::new(false));
-    let servers = listener.spawn(
-        state.clone(),
-        start,
-        tx.clone(),
-        Event::Callback,
-        stop.clone(),
-    );
+    let servers = listener.spawn(state.clone(), start, tx.clone(), stop.clone());
 
-    let seconds = cfg.login_timeout.as_secs();
-    let shown_redirect = crate::text::plain(&redirect_uri);
-    let mut err = std::io::stderr().lock();
-    let _ = if how.browser.is_some() {
-        writeln!(
-            err,
-            "git-credential-bitbucket: sign in to Bitbucket ({url}) in your browser; waiting up to \
-             {seconds} s (Ctrl-C cancels). If no browser opens, open this URL:"
-        )
-    } else {
-        writeln!(
-            err,
-            "git-credential-bitbucket: to sign in to Bitbucket ({url}), open this URL in a browser \
-             on any machine; waiting up to {seconds} s for its redirect to {shown_redirect} \
-             (Ctrl-C cancels):"
-        )
-    };
-    // The URL alone on its own line, plain text (contract.md §6).
-    let _ = writeln!(err, "{auth_url}");
-    let _ = writeln!(
-        err,
-        "git-credential-bitbucket: a Bitbucket error page instead of \"Grant access\" (an \
-         unknown client id, \"Invalid redirect_uri\") means the OAuth consumer settings: its Key \
-         must be credential.{url}.bitbucketClientId and its Callback URL {} \
-         (credential.{url}.bitbucketRedirectUri).",
-        crate::text::plain(&cfg.redirect_uri)
-    );
-    drop(err);
+    announce(cfg, how, url, &auth_url, &redirect_uri);
     match (&how.browser, &start_url) {
         (Some(b), Some(start_url)) => open_browser(b, start_url),
-        _ => {
-            if how.paste {
-                eprintln!(
-                    "git-credential-bitbucket: if the redirect to {shown_redirect} fails on that \
-                     machine, paste the address it tried to open (or the code) here."
-                );
-            }
-            let over_ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty());
-            if over_ssh || !how.terminal {
-                if let Some(port) = crate::url::HttpUrl::parse(&redirect_uri).and_then(|u| u.port) {
-                    eprintln!(
-                        "git-credential-bitbucket: from another machine, forward the port first: \
-                         ssh -L {port}:127.0.0.1:{port} <this host>"
-                    );
-                }
-            }
-        }
+        _ => without_browser_hints(how, &redirect_uri),
     }
     let prompt = OpenPrompt::default();
     if how.paste {
         spawn_paste_reader(state.clone(), tx, prompt.clone());
     }
 
-    let deadline = Instant::now() + cfg.login_timeout;
     // On a terminal (and no paste prompt sharing it), a live line with the
     // time left, below the URL, never on its line (contract.md §6).
     let countdown = !how.paste && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let outcome = wait_for_callback(&rx, cfg.login_timeout, countdown);
+    end_prompt(&prompt);
+    stop.store(true, Ordering::SeqCst);
+    for s in servers {
+        let _ = s.join();
+    }
+    let code = match outcome {
+        Some(r) => r.map_err(|source| SignInError::Callback {
+            source,
+            url: url.to_owned(),
+        })?,
+        None => {
+            return Err(SignInError::Timeout {
+                seconds: cfg.login_timeout.as_secs(),
+                url: url.to_owned(),
+                redirect_uri: crate::text::plain(&cfg.redirect_uri),
+            })
+        }
+    };
+    Ok(Granted {
+        code,
+        redirect_uri,
+        pkce,
+    })
+}
+
+/// Tells the user what to do: the authorize URL alone on its own line,
+/// between what it is for and what a Bitbucket error page would mean.
+fn announce(cfg: &HostConfig, how: &Surroundings, url: &str, auth_url: &str, redirect_uri: &str) {
+    let seconds = cfg.login_timeout.as_secs();
+    let shown_redirect = crate::text::plain(redirect_uri);
+    // One lock for the three parts, so nothing else lands between them
+    // (`say!` takes the same, reentrant, lock).
+    let mut err = std::io::stderr().lock();
+    if how.browser.is_some() {
+        crate::say!(
+            "sign in to Bitbucket ({url}) in your browser; waiting up to \
+             {seconds} s (Ctrl-C cancels). If no browser opens, open this URL:"
+        );
+    } else {
+        crate::say!(
+            "to sign in to Bitbucket ({url}), open this URL in a browser \
+             on any machine; waiting up to {seconds} s for its redirect to {shown_redirect} \
+             (Ctrl-C cancels):"
+        );
+    }
+    // The URL alone on its own line, plain text (contract.md §6).
+    let _ = writeln!(err, "{auth_url}");
+    crate::say!(
+        "a Bitbucket error page instead of \"Grant access\" (an \
+         unknown client id, \"Invalid redirect_uri\") means the OAuth consumer settings: its Key \
+         must be credential.{url}.bitbucketClientId and its Callback URL {} \
+         (credential.{url}.bitbucketRedirectUri).",
+        crate::text::plain(&cfg.redirect_uri)
+    );
+}
+
+/// With no browser to open: where to paste, and over SSH (or with no
+/// terminal at all) how to let a browser elsewhere reach the listener.
+fn without_browser_hints(how: &Surroundings, redirect_uri: &str) {
+    if how.paste {
+        crate::say!(
+            "if the redirect to {} fails on that \
+             machine, paste the address it tried to open (or the code) here.",
+            crate::text::plain(redirect_uri)
+        );
+    }
+    let over_ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty());
+    if over_ssh || !how.terminal {
+        if let Some(port) = crate::url::HttpUrl::parse(redirect_uri).and_then(|u| u.port) {
+            crate::say!(
+                "from another machine, forward the port first: \
+                 ssh -L {port}:127.0.0.1:{port} <this host>"
+            );
+        }
+    }
+}
+
+/// Waits up to `timeout` for the first callback or paste; `None` when the
+/// time ran out. With `countdown`, a live line shows the time left.
+fn wait_for_callback(
+    rx: &mpsc::Receiver<Callback>,
+    timeout: Duration,
+    countdown: bool,
+) -> Option<Callback> {
+    let deadline = Instant::now() + timeout;
     let outcome = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if countdown {
@@ -373,7 +443,7 @@ pub fn sign_in<T>(
             left
         };
         match rx.recv_timeout(tick.max(Duration::from_millis(1))) {
-            Ok(Event::Callback(r)) => break Some(r),
+            Ok(r) => break Some(r),
             Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => continue,
             Err(_) => break None,
         }
@@ -381,34 +451,31 @@ pub fn sign_in<T>(
     if countdown {
         eprint!("\r\x1b[K");
     }
-    // A paste prompt still waiting for a line: end it, so the next
-    // message starts on a line of its own.
+    outcome
+}
+
+/// Ends a paste prompt still waiting for a line, so the next message
+/// starts on a line of its own, and keeps a new one from opening.
+fn end_prompt(prompt: &OpenPrompt) {
     if let Ok(mut p) = prompt.lock() {
         p.ended = true;
         if let Some(mut tty) = p.open.take() {
             let _ = writeln!(tty);
         }
     }
-    stop.store(true, Ordering::SeqCst);
-    for s in servers {
-        let _ = s.join();
-    }
-    let code = match outcome {
-        Some(r) => r.map_err(|source| SignInError::Callback {
-            source,
-            url: url.clone(),
-        })?,
-        None => {
-            return Err(SignInError::Timeout {
-                seconds,
-                url,
-                redirect_uri: crate::text::plain(&cfg.redirect_uri),
-            })
-        }
-    };
+}
+
+/// Exchanges the code for tokens and learns whose they are; refuses an
+/// account other than the one `asked` for (nothing is saved then).
+fn exchange(
+    cfg: &HostConfig,
+    client: &Client<'_>,
+    granted: &Granted,
+    asked: Option<&str>,
+) -> Result<(TokenSet, Account), SignInError> {
     crate::trace!("sign-in: exchanging the authorization code");
     let tokens = client
-        .exchange_code(&code, &redirect_uri, &pkce.verifier)
+        .exchange_code(&granted.code, &granted.redirect_uri, &granted.pkce.verifier)
         .map_err(SignInError::Exchange)?;
     let account = client
         .current_user(&tokens.access_token)
@@ -421,14 +488,14 @@ pub fn sign_in<T>(
             });
         }
     }
-    Ok(SignedIn::New(tokens, account, port_lock))
+    Ok((tokens, account))
 }
 
 /// Reads pasted redirect URLs or codes from the terminal (`/dev/tty`, or
 /// the Windows console) until one is valid. While a prompt waits for its
 /// line, `prompt` holds the terminal, so the sign-in can end that line when
 /// it finishes another way.
-fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>, prompt: OpenPrompt) {
+fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Callback>, prompt: OpenPrompt) {
     std::thread::spawn(move || {
         let Ok((tty, mut out)) = crate::platform::open_terminal() else {
             return;
@@ -456,7 +523,7 @@ fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Event>, prompt: OpenPrompt
             ask(None, &mut out);
             match parse_paste(&line, &state) {
                 Some(result) => {
-                    let _ = tx.send(Event::Callback(result));
+                    let _ = tx.send(result);
                     return;
                 }
                 None => {

@@ -1,7 +1,30 @@
-//! Text from outside (a server, a remote URL, a callback) made safe for a
-//! terminal before it goes into a message: a control character (ESC, BEL,
-//! CR, LF, C1 codes) or a bidirectional override could otherwise move the
-//! cursor, recolour, retitle the window or reorder what the user reads.
+//! Messages for the terminal: our name before each line on stderr
+//! ([`say!`](crate::say)), and text from outside (a server, a remote URL, a
+//! callback) made safe before it goes into a message: a control character
+//! (ESC, BEL, CR, LF, C1 codes) or a bidirectional override could otherwise
+//! move the cursor, recolour, retitle the window or reorder what the user
+//! reads.
+
+use std::io::Write;
+
+/// The program name that prefixes every message.
+pub const NAME: &str = "git-credential-bitbucket";
+
+/// Writes `NAME: message` as one line on stderr. A failed write is
+/// dropped: with stderr closed there is nobody to tell, and it must not
+/// end the program. Called through [`say!`](crate::say).
+pub fn say(message: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{NAME}: {message}");
+}
+
+/// Prints a message to the user on stderr, prefixed with our name (the
+/// arguments are those of `format!`).
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::text::say(format_args!($($arg)*))
+    };
+}
 
 /// `s` with every control character and bidirectional override replaced
 /// by a space; nothing else changes.

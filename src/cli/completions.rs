@@ -3,8 +3,7 @@
 //! every shell, and a test checks that each script names every entry.
 
 use super::{Arg, Cmd, Opt, Shell, COMMANDS, GLOBAL, HELP};
-
-const NAME: &str = env!("CARGO_PKG_NAME");
+use crate::text::NAME;
 
 /// The completion script for `shell`.
 pub fn script(shell: Shell) -> String {
@@ -44,7 +43,9 @@ fn bash_value_arms(key: &str, opt: &Opt, out: &mut String) {
     }
 }
 
-fn bash() -> String {
+/// The bash script's two tables of `case` arms: the values of each flag
+/// that takes one ("COMMAND FLAG"), and each command's flags.
+fn bash_cases() -> (String, String) {
     let mut values = String::new();
     for opt in GLOBAL {
         // A global option is the first word, so "COMMAND" is the flag itself.
@@ -61,6 +62,13 @@ fn bash() -> String {
             words(opts_of(cmd).map(|o| o.long))
         ));
     }
+    (values, flags)
+}
+
+/// The bash script. Most of this function is the script's text, left
+/// whole so it reads as bash will run it.
+fn bash() -> String {
+    let (values, flags) = bash_cases();
     let commands = words(COMMANDS.iter().map(|c| c.name));
     let global = words(GLOBAL.iter().flat_map(names));
     format!(

@@ -8,10 +8,11 @@
 //! yet stays unmade.
 
 use super::{closest, configured_hosts, duration, existing_store};
-use crate::app::{self, rfc3339, NAME};
+use crate::app::{self, rfc3339};
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::store::{self, now};
+use crate::text::NAME;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -388,6 +389,8 @@ fn endpoint_checks(cfg: &HostConfig, base: &str) -> Vec<Check> {
         .collect()
 }
 
+/// The checks of one host: its configuration, the other helpers git
+/// calls for it, its store, redirect port, endpoints and sign-in.
 fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remote) -> Vec<Check> {
     let base = remote.base_url();
     let mut checks = Vec::new();
@@ -431,17 +434,36 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
             return checks;
         }
     };
-    let store = existing_store(&dir, cfg.store, &host).and_then(|s| s.records(&host).map(|_| s));
-    let store = match store {
+    let (store_check, store) = store_check(&cfg, &dir, &host, &base);
+    checks.push(store_check);
+    if cfg.flow == Flow::Browser {
+        checks.push(redirect_check(&cfg, &base));
+    }
+    checks.extend(endpoint_checks(&cfg, &base));
+    if let Some(store) = store {
+        checks.push(sign_in_check(&cfg, store.as_ref(), &host, &base));
+    }
+    checks
+}
+
+/// Whether the host's store can be read, and the store when it can.
+fn store_check(
+    cfg: &HostConfig,
+    dir: &std::path::Path,
+    host: &str,
+    base: &str,
+) -> (Check, Option<Box<dyn store::Store>>) {
+    let store = existing_store(dir, cfg.store, host).and_then(|s| s.records(host).map(|_| s));
+    match store {
         Ok(s) => {
             // stores.json names the hosts whose `auto` is decided.
             let remembered = std::fs::read(dir.join("stores.json"))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .is_some_and(|v| v["hosts"].get(&host).is_some());
+                .is_some_and(|v| v["hosts"].get(host).is_some());
             let undecided = cfg.store == config::StoreChoice::Auto && !remembered;
-            checks.push(check(
-                Some(&base),
+            let ok = check(
+                Some(base),
                 "store",
                 Level::Ok,
                 match undecided {
@@ -452,24 +474,16 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
                     ),
                     false => format!("the {} store can be read", s.name()),
                 },
-            ));
-            Some(s)
+            );
+            (ok, Some(s))
         }
         Err(e) => {
-            checks.push(check(Some(&base), "store", Level::Fail, e.to_string()).fix(
+            let fail = check(Some(base), "store", Level::Fail, e.to_string()).fix(
                 "the message says how; or choose the file store with bitbucketStore=file".into(),
-            ));
-            None
+            );
+            (fail, None)
         }
-    };
-    if cfg.flow == Flow::Browser {
-        checks.push(redirect_check(&cfg, &base));
     }
-    checks.extend(endpoint_checks(&cfg, &base));
-    if let Some(store) = store {
-        checks.push(sign_in_check(&cfg, store.as_ref(), &host, &base));
-    }
-    checks
 }
 
 fn sign_in_check(cfg: &HostConfig, store: &dyn store::Store, host: &str, base: &str) -> Check {

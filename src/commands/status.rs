@@ -5,10 +5,11 @@
 //! the command fail, so a mistake shows before git runs.
 
 use super::{configured_hosts, duration, existing_store, kind_name};
-use crate::app::{self, rfc3339, NAME};
+use crate::app::{self, rfc3339};
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote, StoreChoice};
 use crate::error::Error;
 use crate::store::{self, choice, now, Record, TokenKind};
+use crate::text::NAME;
 use std::io::Write;
 
 /// One host as `status` shows it.
@@ -59,6 +60,18 @@ struct Selected {
     note: String,
 }
 
+impl Selected {
+    /// No account for `url`, and why.
+    fn none(url: String, store: Option<&'static str>, note: String) -> Selected {
+        Selected {
+            url,
+            account: None,
+            store,
+            note,
+        }
+    }
+}
+
 /// Runs `status`.
 pub fn run(
     url: Option<&str>,
@@ -72,10 +85,29 @@ pub fn run(
         Some(u) => Some(app::keyed_remote(&git, Some(u))?),
         None => None,
     };
+    let records = saved_records(&dir);
+    let hosts = host_bases(&git, filter.as_ref(), &records)?
+        .into_iter()
+        .map(|base| host(&git, env, filter.as_ref(), &records, base))
+        .collect::<Vec<_>>();
 
-    // (store name, record) from every store that may hold records.
+    let selected = match (&filter, hosts.first()) {
+        (Some(remote), Some(host)) => Some(select(remote, host, &dir)),
+        _ => None,
+    };
+    if json {
+        print_json(out, &hosts, selected.as_ref())?;
+    } else {
+        print_text(out, &hosts, selected.as_ref()).map_err(|e| Error::Write(e.into()))?;
+    }
+    unusable(&hosts)
+}
+
+/// (store name, record) from every store that may hold records, by host
+/// and account; a store that cannot be read is a warning.
+fn saved_records(dir: &std::path::Path) -> Vec<(&'static str, Record)> {
     let mut records: Vec<(&'static str, Record)> = Vec::new();
-    for s in choice::all_stores(&dir) {
+    for s in choice::all_stores(dir) {
         match s.and_then(|s| {
             Ok(s.all_records()?
                 .into_iter()
@@ -83,66 +115,71 @@ pub fn run(
                 .collect::<Vec<_>>())
         }) {
             Ok(found) => records.extend(found),
-            Err(e) => eprintln!("{NAME}: warning: {e}"),
+            Err(e) => crate::say!("warning: {e}"),
         }
     }
     records.sort_by(|(_, a), (_, b)| {
         (&a.host, &a.account.username).cmp(&(&b.host, &b.account.username))
     });
+    records
+}
 
-    // Hosts: the configured ones in config order, then any other host
-    // with saved records.
+/// The hosts to show: the one `filter` names; else the configured ones in
+/// config order, then any other host with saved records.
+fn host_bases(
+    git: &GitConfig,
+    filter: Option<&Remote>,
+    records: &[(&'static str, Record)],
+) -> Result<Vec<String>, Error> {
+    if let Some(r) = filter {
+        return Ok(vec![r.store_key()]);
+    }
     let mut bases: Vec<String> = Vec::new();
-    match &filter {
-        Some(r) => bases.push(r.store_key()),
-        None => {
-            for base in configured_hosts(&git) {
-                let keyed = app::keyed_remote(&git, Some(&base))?.store_key();
-                if !bases.contains(&keyed) {
-                    bases.push(keyed);
-                }
-            }
-            for (_, r) in &records {
-                if !bases.contains(&r.host) {
-                    bases.push(r.host.clone());
-                }
-            }
+    for base in configured_hosts(git) {
+        let keyed = app::keyed_remote(git, Some(&base))?.store_key();
+        if !bases.contains(&keyed) {
+            bases.push(keyed);
         }
     }
-    let hosts: Vec<Host> = bases
-        .into_iter()
-        .map(|base| {
-            let remote = match &filter {
-                Some(r) => Some(r.clone()),
-                None => Remote::from_url(&base),
-            };
-            let cfg = match remote {
-                Some(r) => config::resolve(&git, env, &r).map_err(|e| e.to_string()),
-                None => Ok(None),
-            };
-            Host {
-                records: records
-                    .iter()
-                    .filter(|(_, r)| r.host == base)
-                    .cloned()
-                    .collect(),
-                base,
-                cfg,
-            }
-        })
-        .collect();
-
-    let selected = match (&filter, hosts.first()) {
-        (Some(remote), Some(host)) => Some(select(remote, host, &dir)),
-        _ => None,
-    };
-    let broken: Vec<&Host> = hosts.iter().filter(|h| h.cfg.is_err()).collect();
-
-    if json {
-        print_json(out, &hosts, selected.as_ref())?;
-    } else {
-        print_text(out, &hosts, selected.as_ref()).map_err(|e| Error::Write(e.into()))?;
+    for (_, r) in records {
+        if !bases.contains(&r.host) {
+            bases.push(r.host.clone());
+        }
     }
+    Ok(bases)
+}
+
+/// The host `base`: its configuration (as `filter` names it, if given)
+/// and its saved records.
+fn host(
+    git: &GitConfig,
+    env: &dyn Env,
+    filter: Option<&Remote>,
+    records: &[(&'static str, Record)],
+    base: String,
+) -> Host {
+    let remote = match filter {
+        Some(r) => Some(r.clone()),
+        None => Remote::from_url(&base),
+    };
+    let cfg = match remote {
+        Some(r) => config::resolve(git, env, &r).map_err(|e| e.to_string()),
+        None => Ok(None),
+    };
+    Host {
+        records: records
+            .iter()
+            .filter(|(_, r)| r.host == base)
+            .cloned()
+            .collect(),
+        base,
+        cfg,
+    }
+}
+
+/// The command fails when a host's configuration cannot be used.
+fn unusable(hosts: &[Host]) -> Result<(), Error> {
+    let broken: Vec<&Host> = hosts.iter().filter(|h| h.cfg.is_err()).collect();
     match broken.len() {
         0 => Ok(()),
         _ => Err(Error::Failed(format!(
@@ -157,29 +194,22 @@ pub fn run(
     }
 }
 
+/// Which account git gets for `remote` on `host`, as `get` would choose.
 fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
     let url = remote.url();
     let cfg = match &host.cfg {
         Ok(Some(cfg)) => cfg,
         Ok(None) => {
-            return Selected {
-                url,
-                account: None,
-                store: None,
-                note: format!(
-                    "not set up for {NAME}: git does not ask this helper (run `git \
-                     credential-bitbucket configure {}`)",
-                    remote.base_url()
-                ),
-            }
+            let note = format!(
+                "not set up for {NAME}: git does not ask this helper (run `git \
+                 credential-bitbucket configure {}`)",
+                remote.base_url()
+            );
+            return Selected::none(url, None, note);
         }
         Err(e) => {
-            return Selected {
-                url,
-                account: None,
-                store: None,
-                note: format!("the configuration cannot be used: {e}"),
-            }
+            let note = format!("the configuration cannot be used: {e}");
+            return Selected::none(url, None, note);
         }
     };
     let asked = match cfg.flow {
@@ -189,28 +219,10 @@ fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
     let store = match existing_store(dir, cfg.store, &host.base) {
         Ok(s) => s,
         Err(e) => {
-            return Selected {
-                url,
-                account: None,
-                store: None,
-                note: format!("the store cannot be read: {e}"),
-            }
+            return Selected::none(url, None, format!("the store cannot be read: {e}"));
         }
     };
-    let found = match cfg.flow {
-        Flow::ClientCredentials => {
-            let user = format!("consumer:{}", cfg.client_id);
-            app::find(store.as_ref(), &host.base, Some(&user), cfg)
-        }
-        Flow::Token => app::find(store.as_ref(), &host.base, asked, cfg).and_then(|r| match r {
-            None if asked.is_some() => Ok(app::find(store.as_ref(), &host.base, None, cfg)?
-                .filter(|r| app::GENERIC_USERS.contains(&r.account.username.as_str()))),
-            r => Ok(r),
-        }),
-        Flow::Browser => app::find(store.as_ref(), &host.base, asked, cfg),
-    };
-    let base = cfg.remote.base_url();
-    match found {
+    match find_selected(store.as_ref(), &host.base, asked, cfg) {
         Ok(Some(r)) => Selected {
             url,
             account: Some(r.account.username.clone()),
@@ -220,35 +232,57 @@ fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
                 None => "the host's default account".into(),
             },
         },
-        Ok(None) => Selected {
-            url,
-            account: None,
-            store: Some(store.name()),
-            note: match (cfg.flow, asked) {
-                (Flow::Token, _) => format!(
-                    "no stored token: `git credential-bitbucket configure {base} --api-token` \
-                     stores one"
-                ),
-                (Flow::ClientCredentials, _) => {
-                    "no token yet: the next git command gets one (client_credentials)".into()
-                }
-                (Flow::Browser, Some(user)) => format!(
-                    "{user} is not signed in: the next git command signs in, or run `git \
-                     credential-bitbucket login {}`",
-                    remote.url()
-                ),
-                (Flow::Browser, None) => format!(
-                    "nobody is signed in: the next git command signs in, or run `git \
-                     credential-bitbucket login {base}`"
-                ),
-            },
-        },
-        Err(e) => Selected {
-            url,
-            account: None,
-            store: None,
-            note: format!("the store cannot be read: {e}"),
-        },
+        Ok(None) => {
+            let note = nobody_note(cfg, asked, remote);
+            Selected::none(url, Some(store.name()), note)
+        }
+        Err(e) => Selected::none(url, None, format!("the store cannot be read: {e}")),
+    }
+}
+
+/// The record `get` would use for `asked` on `base`, by the host's flow:
+/// client_credentials has its own user; a stored token named by the URL
+/// may also be the host's generic-user one.
+fn find_selected(
+    store: &dyn store::Store,
+    base: &str,
+    asked: Option<&str>,
+    cfg: &HostConfig,
+) -> Result<Option<Record>, Error> {
+    match cfg.flow {
+        Flow::ClientCredentials => {
+            let user = format!("consumer:{}", cfg.client_id);
+            app::find(store, base, Some(&user), cfg)
+        }
+        Flow::Token => app::find(store, base, asked, cfg).and_then(|r| match r {
+            None if asked.is_some() => Ok(app::find(store, base, None, cfg)?
+                .filter(|r| app::GENERIC_USERS.contains(&r.account.username.as_str()))),
+            r => Ok(r),
+        }),
+        Flow::Browser => app::find(store, base, asked, cfg),
+    }
+}
+
+/// What to do when no saved record answers: depends on the flow.
+fn nobody_note(cfg: &HostConfig, asked: Option<&str>, remote: &Remote) -> String {
+    let base = cfg.remote.base_url();
+    match (cfg.flow, asked) {
+        (Flow::Token, _) => format!(
+            "no stored token: `git credential-bitbucket configure {base} --api-token` \
+             stores one"
+        ),
+        (Flow::ClientCredentials, _) => {
+            "no token yet: the next git command gets one (client_credentials)".into()
+        }
+        (Flow::Browser, Some(user)) => format!(
+            "{user} is not signed in: the next git command signs in, or run `git \
+             credential-bitbucket login {}`",
+            remote.url()
+        ),
+        (Flow::Browser, None) => format!(
+            "nobody is signed in: the next git command signs in, or run `git \
+             credential-bitbucket login {base}`"
+        ),
     }
 }
 

@@ -4,7 +4,7 @@
 //! past every other one: the `get` ladder needs no new rule.
 
 use super::existing_store;
-use crate::app::{self, NAME};
+use crate::app;
 use crate::config::{self, Env, GitConfig};
 use crate::error::Error;
 use crate::store::{self, lock, now, Store};
@@ -32,25 +32,10 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
     let before = default_of(store.as_ref(), &host, &usable)?;
     let records = store.records(&host)?;
     let Some(target) = records.iter().find(|r| r.account.username == account) else {
-        let mut names: Vec<&str> = records
-            .iter()
-            .map(|r| r.account.username.as_str())
-            .collect();
-        names.sort_unstable();
-        return Err(Error::Failed(match names.is_empty() {
-            true => format!(
-                "no saved sign-in on {host}; `git credential-bitbucket login {host}` signs in"
-            ),
-            false => format!(
-                "{account} has no saved sign-in on {host} (saved: {}); sign in with `git \
-                 credential-bitbucket login {}`",
-                names.join(", "),
-                with_user(&host, account)
-            ),
-        }));
+        return Err(not_saved(&host, account, &records));
     };
     if before.as_deref() == Some(account) {
-        eprintln!("{NAME}: {account} is already the default for {host}; nothing changed");
+        crate::say!("{account} is already the default for {host}; nothing changed");
         return Ok(());
     }
     if !usable(target) {
@@ -61,13 +46,52 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
             with_user(&host, account)
         )));
     }
-    // Under the account's lock, so a refresh in flight cannot write the
-    // old ranking back.
+    make_latest(store.as_ref(), &dir, &host, account)?;
+    match before {
+        Some(old) => crate::say!(
+            "{account} is now the default for {host} (it was {old}; `git \
+             credential-bitbucket switch {host} {old}` goes back)"
+        ),
+        None => crate::say!("{account} is now the default for {host}"),
+    }
+    Ok(())
+}
+
+/// The error for an `account` with no record among `records` of `host`,
+/// naming the saved ones.
+fn not_saved(host: &str, account: &str, records: &[store::Record]) -> Error {
+    let mut names: Vec<&str> = records
+        .iter()
+        .map(|r| r.account.username.as_str())
+        .collect();
+    names.sort_unstable();
+    Error::Failed(match names.is_empty() {
+        true => {
+            format!("no saved sign-in on {host}; `git credential-bitbucket login {host}` signs in")
+        }
+        false => format!(
+            "{account} has no saved sign-in on {host} (saved: {}); sign in with `git \
+             credential-bitbucket login {}`",
+            names.join(", "),
+            with_user(host, account)
+        ),
+    })
+}
+
+/// Makes `account`'s record the most recent sign-in of `host`. Under the
+/// account's lock, so a refresh in flight cannot write the old ranking
+/// back.
+fn make_latest(
+    store: &dyn Store,
+    dir: &std::path::Path,
+    host: &str,
+    account: &str,
+) -> Result<(), Error> {
     let _lock = lock::acquire(
-        &lock::lock_path(&dir, &format!("account {host} {account}")),
+        &lock::lock_path(dir, &format!("account {host} {account}")),
         Duration::from_secs(360),
     )?;
-    let records = store.records(&host)?;
+    let records = store.records(host)?;
     let latest = records.iter().map(|r| r.signed_in_at).max().unwrap_or(0);
     let Some(current) = records.into_iter().find(|r| r.account.username == account) else {
         return Err(Error::Failed(format!(
@@ -78,13 +102,6 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
         signed_in_at: now().max(latest.saturating_add(1)),
         ..current
     })?;
-    match before {
-        Some(old) => eprintln!(
-            "{NAME}: {account} is now the default for {host} (it was {old}; `git \
-             credential-bitbucket switch {host} {old}` goes back)"
-        ),
-        None => eprintln!("{NAME}: {account} is now the default for {host}"),
-    }
     Ok(())
 }
 

@@ -90,8 +90,8 @@ pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store
                 }
                 Err(KeyringError::Unavailable(why)) => {
                     remember(dir, host, Backend::File)?;
-                    eprintln!(
-                        "git-credential-bitbucket: no OS keyring is reachable ({why}); tokens for {host} are \
+                    crate::say!(
+                        "no OS keyring is reachable ({why}); tokens for {host} are \
                          kept in {} (readable only by you). This choice is remembered; set \
                          credential.{host}.bitbucketStore=keyring or =file to choose.",
                         FileStore::new(dir).path().display()

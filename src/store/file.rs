@@ -140,8 +140,8 @@ impl FileStore {
                     what: "cannot set the corrupt file aside",
                     source,
                 })?;
-                eprintln!(
-                    "git-credential-bitbucket: warning: the token store {} was unreadable ({}); \
+                crate::say!(
+                    "warning: the token store {} was unreadable ({}); \
                      it was kept as {} and a new one is started, so you may be asked to sign in again",
                     self.path().display(),
                     parse_error,
@@ -162,8 +162,8 @@ impl FileStore {
         doc.generation += 1;
         write_atomically(&self.path(), &doc.to_bytes())?;
         if doc.newly_unreadable > 0 {
-            eprintln!(
-                "git-credential-bitbucket: warning: {} record(s) in {} could not be read by this \
+            crate::say!(
+                "warning: {} record(s) in {} could not be read by this \
                  version; they are kept unchanged (under \"set_aside\") and the other sign-ins stay \
                  in use. A newer version may read them; or sign in again",
                 doc.newly_unreadable,

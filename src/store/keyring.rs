@@ -262,7 +262,7 @@ impl<S: Slots> Store for KeyringStore<S> {
                 // One unreadable item must not block the host's other
                 // accounts; `logout --account` removes it by name.
                 Err(e @ KeyringError::Corrupt(_)) => {
-                    eprintln!("git-credential-bitbucket: warning: {e}");
+                    crate::say!("warning: {e}");
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -122,7 +122,7 @@ pub fn acquire_saying(
             });
         }
         if let Some(n) = notice.filter(|_| !said && start.elapsed() >= Duration::from_secs(2)) {
-            eprintln!("git-credential-bitbucket: {n}");
+            crate::say!("{n}");
             said = true;
         }
         std::thread::sleep(pause);

@@ -111,8 +111,8 @@ mod unix {
             if mode & 0o022 != 0 {
                 // Others could have planted files meanwhile: say so, once,
                 // as the mode is fixed now.
-                eprintln!(
-                    "git-credential-bitbucket: warning: {} was writable by other users (mode {mode:o}); \
+                crate::say!(
+                    "warning: {} was writable by other users (mode {mode:o}); \
                      it was set to 0700. If you did not do this, sign out and in again \
                      (`git credential-bitbucket logout --all`, then any git command)",
                     dir.display()
