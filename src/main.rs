@@ -58,9 +58,11 @@ fn run() -> Result<(), Error> {
                 Ok(()) => Ok(()),
             }
         }
-        Command::Login { url, no_browser } => app::login(url.as_deref(), no_browser, &env),
+        Command::Login { url, no_browser } => {
+            commands::login::run(url.as_deref(), no_browser, &env)
+        }
         Command::Logout { url, account, all } => {
-            app::logout(url.as_deref(), account.as_deref(), all, &env)
+            commands::logout::run(url.as_deref(), account.as_deref(), all, &env)
         }
         Command::Status { url, json } => {
             commands::status::run(url.as_deref(), json, &mut std::io::stdout().lock(), &env)

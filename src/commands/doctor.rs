@@ -8,7 +8,8 @@
 //! yet stays unmade.
 
 use super::{closest, configured_hosts, duration, existing_store};
-use crate::app::{self, rfc3339, NAME};
+use crate::app::{self, NAME};
+use crate::commands::rfc3339;
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::store::{self, now};

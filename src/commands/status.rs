@@ -5,7 +5,8 @@
 //! the command fail, so a mistake shows before git runs.
 
 use super::{configured_hosts, duration, existing_store, kind_name};
-use crate::app::{self, rfc3339, NAME};
+use crate::app::{self, NAME};
+use crate::commands::rfc3339;
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote, StoreChoice};
 use crate::error::Error;
 use crate::store::{self, choice, now, Record, TokenKind};
