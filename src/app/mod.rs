@@ -32,7 +32,28 @@ use std::io::{BufRead, Write};
 /// The program name that prefixes every message.
 pub const NAME: &str = "git-credential-bitbucket";
 
-/// Runs a protocol action.
+/// Runs a protocol action for git, with its exit policy (contract.md §2):
+/// git ignores a helper's exit status, so every failure is reported on
+/// stderr and the action succeeds, except input that cannot be parsed,
+/// which is returned (exit status 2).
+pub fn run(
+    action: Action,
+    input: impl BufRead,
+    output: &mut impl Write,
+    env: &dyn Env,
+) -> Result<(), Error> {
+    match protocol(action, input, output, env) {
+        Err(e @ Error::Decode(_)) => Err(e),
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Runs a protocol action; every failure is returned ([`run`] decides
+/// which ones git sees as a failure).
 pub fn protocol(
     action: Action,
     input: impl BufRead,
