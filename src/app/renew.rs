@@ -8,7 +8,7 @@ use crate::bitbucket::{Client, TokenSet};
 use crate::config::HostConfig;
 use crate::error::Error;
 use crate::signin::{self, Surroundings};
-use crate::store::{self, now, Record, Store, TokenKind, SCHEMA_VERSION};
+use crate::store::{self, now, Record, Store, TokenKind};
 
 /// Step 4. `Ok(None)` means the refresh token is dead and was dropped:
 /// sign in again.
@@ -138,25 +138,23 @@ pub(crate) fn grant(
     match Client::new(cfg).client_credentials() {
         Ok(tokens) => {
             let t = now();
+            let account = store::Account {
+                display_name: Some("client_credentials of the OAuth consumer".into()),
+                ..store::Account::named(&app_account(cfg))
+            };
+            // Cloud no longer issues a refresh token for this grant; never
+            // keep one.
             let record = Record {
-                version: SCHEMA_VERSION,
-                host: host.to_owned(),
-                account: store::Account {
-                    username: app_account(cfg),
-                    uuid: None,
-                    display_name: Some("client_credentials of the OAuth consumer".into()),
-                    nickname: None,
-                },
                 access_token: Some(tokens.access_token),
                 expires_at: expiry(t, tokens.expires_in),
-                // Cloud no longer issues one for this grant; never keep one.
-                refresh_token: None,
-                refresh_issued_at: t,
                 scopes: tokens.scopes,
-                kind: TokenKind::ClientCredentials,
-                client_id: cfg.client_id.clone(),
-                obtained_at: t,
-                signed_in_at: t,
+                ..Record::new(
+                    host,
+                    account,
+                    TokenKind::ClientCredentials,
+                    &cfg.client_id,
+                    t,
+                )
             };
             store.put(&record)?;
             Ok(record)
@@ -209,18 +207,11 @@ pub(crate) fn sign_in_and_store(
     };
     let t = now();
     let record = Record {
-        version: SCHEMA_VERSION,
-        host: host.to_owned(),
-        account,
         access_token: Some(tokens.access_token),
         expires_at: expiry(t, tokens.expires_in),
-        refresh_issued_at: t,
         refresh_token: tokens.refresh_token,
         scopes: tokens.scopes,
-        kind: TokenKind::Oauth,
-        client_id: cfg.client_id.clone(),
-        obtained_at: t,
-        signed_in_at: t,
+        ..Record::new(host, account, TokenKind::Oauth, &cfg.client_id, t)
     };
     store.put(&record)?;
     eprintln!(

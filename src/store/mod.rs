@@ -35,6 +35,16 @@ pub struct Account {
     pub nickname: Option<String>,
 }
 
+impl Account {
+    /// An account known only by its username.
+    pub fn named(username: &str) -> Account {
+        Account {
+            username: username.to_owned(),
+            ..Account::default()
+        }
+    }
+}
+
 /// How the token was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -100,6 +110,27 @@ pub struct Record {
 }
 
 impl Record {
+    /// A new sign-in of `account` on `host` (a `Remote::store_key`), made
+    /// at `now` by consumer `client_id` (empty for a stored token): no
+    /// token yet. Callers set the tokens with struct update syntax; the
+    /// version and the times are set here, once.
+    pub fn new(host: &str, account: Account, kind: TokenKind, client_id: &str, now: u64) -> Record {
+        Record {
+            version: SCHEMA_VERSION,
+            host: host.to_owned(),
+            account,
+            access_token: None,
+            expires_at: 0,
+            refresh_token: None,
+            refresh_issued_at: now,
+            scopes: String::new(),
+            kind,
+            client_id: client_id.to_owned(),
+            obtained_at: now,
+            signed_in_at: now,
+        }
+    }
+
     /// Whether `other` takes this record's place when stored: the same
     /// host and account and, for tokens a consumer obtained, the same
     /// consumer. Another consumer's record is kept beside ours (it is
@@ -221,21 +252,17 @@ pub fn now() -> u64 {
 #[cfg(test)]
 pub(crate) fn sample_record(user: &str, access: &str, refresh: &str) -> Record {
     Record {
-        version: SCHEMA_VERSION,
-        host: "https://bitbucket.org".into(),
-        account: Account {
-            username: user.into(),
-            ..Account::default()
-        },
         access_token: Some(Secret::new(access)),
         expires_at: 7200,
         refresh_token: Some(Secret::new(refresh)),
-        refresh_issued_at: 1,
         scopes: "repository:write".into(),
-        kind: TokenKind::Oauth,
-        client_id: "id".into(),
-        obtained_at: 1,
-        signed_in_at: 1,
+        ..Record::new(
+            "https://bitbucket.org",
+            Account::named(user),
+            TokenKind::Oauth,
+            "id",
+            1,
+        )
     }
 }
 
