@@ -1,16 +1,30 @@
 //! The answer to `get`: the flow's token, handed to git as Basic
 //! (username and password) or as Bearer.
 
+use super::deps::{BrowserSignIn, Deps};
 use super::host::{asked_account, open_store, TOKEN_AUTH_USER};
 use super::ladder::obtain;
 use super::token_flow::stored_token;
 use crate::config::{AuthType, Env, Flow, HostConfig, Kind};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
+use crate::store::Store;
 
-/// The `get` ladder (contract.md §4).
+/// The `get` ladder (contract.md §4), with the host's store and the real
+/// clock, Bitbucket and sign-in.
 pub(crate) fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Response, Error> {
     let store = open_store(cfg)?;
+    let deps = Deps::real(env, BrowserSignIn::Detect(env))?;
+    answer(cfg, req, store.as_ref(), &deps)
+}
+
+/// The answer to `req` from `store`, renewing through `deps` if need be.
+pub(crate) fn answer(
+    cfg: &HostConfig,
+    req: &Request,
+    store: &dyn Store,
+    deps: &Deps,
+) -> Result<Response, Error> {
     let host = cfg.remote.store_key();
     let asked = match cfg.flow {
         // One identity: the consumer's own app user (contract.md §6).
@@ -18,9 +32,9 @@ pub(crate) fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Resp
         _ => asked_account(req.username.as_deref()),
     };
     if cfg.flow == Flow::Token {
-        return stored_token(cfg, store.as_ref(), &host, asked, req);
+        return stored_token(cfg, store, &host, asked, req);
     }
-    let record = obtain(cfg, store.as_ref(), &host, asked, env)?;
+    let record = obtain(cfg, store, &host, asked, deps)?;
     let token = record
         .access_token
         .clone()

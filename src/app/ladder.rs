@@ -2,14 +2,15 @@
 //! record, answer from it while fresh, else take the account's lock and
 //! renew (refresh, new grant, or sign-in).
 
+use super::deps::Deps;
 use super::renew::{app_account, grant, refresh, sign_in_and_store};
 use super::NAME;
 use crate::commands::rfc3339;
-use crate::config::{self, Env, Flow, HostConfig};
+use crate::config::{self, Flow, HostConfig};
 use crate::error::Error;
-use crate::signin;
 use crate::store::lock::{self, lock_path, Lock};
-use crate::store::{self, now, Record, Store};
+use crate::store::{self, Record, Store};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The ladder of contract.md §4 steps 1–5 for the OAuth flows: a record with a
@@ -19,7 +20,7 @@ pub(crate) fn obtain(
     store: &dyn Store,
     host: &str,
     asked: Option<&str>,
-    env: &dyn Env,
+    deps: &Deps,
 ) -> Result<Record, Error> {
     let app_user = app_account(cfg);
     let asked = match cfg.flow {
@@ -29,14 +30,14 @@ pub(crate) fn obtain(
 
     // 1–2. The account's record; a fresh token answers with no network.
     let found = find(store, host, asked, cfg)?;
-    if let Some(r) = fresh(cfg, &found) {
+    if let Some(r) = fresh(cfg, &found, (deps.now)()) {
         crate::trace!("get: fresh token for {:?}, no network", r.account.username);
         return Ok(r);
     }
 
     // From here on a request may be needed, so the consumer secret must be
     // known (read from our store only now).
-    let cfg = &*config::with_client_secret(cfg, env)?;
+    let cfg = &*config::with_client_secret(cfg, deps.env)?;
 
     // The record's own name first: a Data Center `Alice` and `alice` (or a
     // Cloud account asked for by its nickname) are one record, so they
@@ -45,12 +46,12 @@ pub(crate) fn obtain(
         .as_ref()
         .map(|r| r.account.username.clone())
         .or_else(|| asked.map(str::to_owned));
-    let lock_file = lock_file_for(host, who.as_deref())?;
-    let (_lock, found) = match lock_and_reread(cfg, store, host, who.as_deref(), found, &lock_file)?
-    {
-        Locked::Answered(r) => return Ok(r),
-        Locked::Renew(lock, found) => (lock, found),
-    };
+    let lock_file = lock_file_in(&deps.lock_dir, host, who.as_deref());
+    let (_lock, found) =
+        match lock_and_reread(cfg, store, host, who.as_deref(), found, &lock_file, deps)? {
+            Locked::Answered(r) => return Ok(r),
+            Locked::Renew(lock, found) => (lock, found),
+        };
     let renewal = Renewal {
         cfg,
         store,
@@ -58,15 +59,17 @@ pub(crate) fn obtain(
         asked,
         who: who.as_deref(),
         lock_file: &lock_file,
+        deps,
     };
-    renewal.run(found, env)
+    renewal.run(found)
 }
 
-/// The record if its access token is fresh for the configured margin.
-fn fresh(cfg: &HostConfig, r: &Option<Record>) -> Option<Record> {
+/// The record if its access token is fresh at `now` for the configured
+/// margin.
+fn fresh(cfg: &HostConfig, r: &Option<Record>, now: u64) -> Option<Record> {
     let margin = cfg.refresh_margin.as_secs();
     r.as_ref()
-        .filter(|r| r.fresh_access_token(now(), margin).is_some())
+        .filter(|r| r.fresh_access_token(now, margin).is_some())
         .cloned()
 }
 
@@ -88,8 +91,10 @@ fn lock_and_reread(
     host: &str,
     who: Option<&str>,
     found: Option<Record>,
-    lock_file: &std::path::Path,
+    lock_file: &Path,
+    deps: &Deps,
 ) -> Result<Locked, Error> {
+    let now = &*deps.now;
     let waited_since = now();
     let (lock, waited) = match lock::try_acquire(lock_file) {
         Ok(Some(l)) => (l, false),
@@ -102,18 +107,18 @@ fn lock_and_reread(
         }
         // No lock (a read-only or refused store): nothing can be renewed
         // or saved, but a valid access token still answers.
-        Err(e) => return keep_current(found, e.into()).map(Locked::Answered),
+        Err(e) => return keep_current(found, e.into(), now()).map(Locked::Answered),
     };
     // Re-read the account we locked, not whoever is the default now: only
     // the lock holder may refresh an account's token.
     let found = find(store, host, who, cfg)?;
-    if let Some(r) = fresh(cfg, &found) {
+    if let Some(r) = fresh(cfg, &found, now()) {
         crate::trace!("get: another process renewed the token meanwhile");
         return Ok(Locked::Answered(r));
     }
     // The holder we queued behind failed: do not repeat its failure.
     if let Some(why) = lock::failure_since(lock_file, waited_since).filter(|_| waited) {
-        return keep_current(found, Error::Failed(why)).map(Locked::Answered);
+        return keep_current(found, Error::Failed(why), now()).map(Locked::Answered);
     }
     Ok(Locked::Renew(lock, found))
 }
@@ -125,22 +130,23 @@ struct Renewal<'a> {
     host: &'a str,
     asked: Option<&'a str>,
     who: Option<&'a str>,
-    lock_file: &'a std::path::Path,
+    lock_file: &'a Path,
+    deps: &'a Deps<'a>,
 }
 
 impl Renewal<'_> {
     /// A new grant, else a refresh, else a sign-in.
-    fn run(&self, found: Option<Record>, env: &dyn Env) -> Result<Record, Error> {
-        let (cfg, store, host) = (self.cfg, self.store, self.host);
+    fn run(&self, found: Option<Record>) -> Result<Record, Error> {
+        let (cfg, store, host, deps) = (self.cfg, self.store, self.host, self.deps);
         // client_credentials: no refresh token, a new grant instead.
         if cfg.flow == Flow::ClientCredentials {
-            return grant(cfg, store, host, found);
+            return grant(cfg, store, host, found, deps);
         }
 
         // 4. Refresh: one request; the rotated refresh token is persisted
         //    before the new access token is handed out.
         if let Some(rec) = found.filter(|r| r.refresh_token.is_some()) {
-            match refresh(cfg, store, rec) {
+            match refresh(cfg, store, rec, deps) {
                 Ok(Some(renewed)) => {
                     lock::clear_failure(self.lock_file);
                     return Ok(renewed);
@@ -155,9 +161,11 @@ impl Renewal<'_> {
 
         // 5. Sign in. Waiting for the callback port, another process may
         //    sign this account in: re-read once the port is ours.
-        let how = signin::detect(cfg, env, false, false);
-        let meanwhile = || fresh(cfg, &find(store, host, self.who, cfg).ok().flatten());
-        sign_in_and_store(cfg, store, host, self.asked, &how, &meanwhile)
+        let meanwhile = || {
+            let found = find(store, host, self.who, cfg).ok().flatten();
+            fresh(cfg, &found, (deps.now)())
+        };
+        sign_in_and_store(cfg, store, host, self.asked, deps, &meanwhile)
     }
 }
 
@@ -195,25 +203,20 @@ pub(crate) fn lock_for(
     account: Option<&str>,
     login_timeout: Duration,
 ) -> Result<Lock, Error> {
-    wait_for_lock(&lock_file_for(host, account)?, login_timeout)
+    let file = lock_file_in(&store::data_dir()?, host, account);
+    wait_for_lock(&file, login_timeout)
 }
 
-/// The lock file of [`lock_for`].
-pub(crate) fn lock_file_for(
-    host: &str,
-    account: Option<&str>,
-) -> Result<std::path::PathBuf, Error> {
+/// The lock file of [`lock_for`], in the lock directory under `dir`.
+pub(crate) fn lock_file_in(dir: &Path, host: &str, account: Option<&str>) -> PathBuf {
     let name = match account {
         Some(a) => format!("account {host} {a}"),
         None => format!("sign-in {host}"),
     };
-    Ok(lock_path(&store::data_dir()?, &name))
+    lock_path(dir, &name)
 }
 
-pub(crate) fn wait_for_lock(
-    path: &std::path::Path,
-    login_timeout: Duration,
-) -> Result<Lock, Error> {
+pub(crate) fn wait_for_lock(path: &Path, login_timeout: Duration) -> Result<Lock, Error> {
     let wait = login_timeout.saturating_add(Duration::from_secs(60));
     Ok(lock::acquire_saying(
         path,
@@ -225,8 +228,8 @@ pub(crate) fn wait_for_lock(
 /// A renewal failed without killing anything: hand out the current access
 /// token, with a warning, while it is still valid (contract.md §4 step 6); else
 /// the failure.
-pub(crate) fn keep_current(current: Option<Record>, why: Error) -> Result<Record, Error> {
-    match current.filter(|r| r.unexpired_access_token(now()).is_some()) {
+pub(crate) fn keep_current(current: Option<Record>, why: Error, now: u64) -> Result<Record, Error> {
+    match current.filter(|r| r.unexpired_access_token(now).is_some()) {
         Some(rec) => {
             eprintln!(
                 "{NAME}: warning: {why}\n{NAME}: using the current access token meanwhile; \

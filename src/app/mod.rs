@@ -13,6 +13,7 @@
 //!   that cannot be parsed (2); `store` never keeps anything; `erase` drops
 //!   only an access token we issued and keeps the refresh token.
 
+mod deps;
 mod erase;
 mod get;
 mod host;
@@ -20,6 +21,7 @@ mod ladder;
 mod renew;
 mod token_flow;
 
+pub(crate) use deps::{BrowserSignIn, Deps};
 pub(crate) use host::{asked_account, keyed_remote, open_store, GENERIC_USERS};
 pub(crate) use ladder::{find, lock_for, obtain};
 pub(crate) use renew::{app_account, grant, sign_in_and_store};

@@ -2,13 +2,14 @@
 //! `client_credentials` grant, a browser sign-in; each saves its record
 //! before the token is used.
 
+use super::deps::Deps;
 use super::ladder::keep_current;
 use super::NAME;
-use crate::bitbucket::{Client, TokenSet};
+use crate::bitbucket::TokenSet;
 use crate::config::HostConfig;
 use crate::error::Error;
-use crate::signin::{self, Surroundings};
-use crate::store::{self, now, Record, Store, TokenKind};
+use crate::signin::{SignInError, SignedIn};
+use crate::store::{self, Record, Store, TokenKind};
 
 /// Step 4. `Ok(None)` means the refresh token is dead and was dropped:
 /// sign in again.
@@ -16,6 +17,7 @@ pub(crate) fn refresh(
     cfg: &HostConfig,
     store: &dyn Store,
     rec: Record,
+    deps: &Deps,
 ) -> Result<Option<Record>, Error> {
     let refresh_token = rec
         .refresh_token
@@ -28,11 +30,11 @@ pub(crate) fn refresh(
             "{e}. The sign-in was not renewed, so it is kept: fix the store, then run the git \
              command again"
         ));
-        return keep_current(Some(rec), why).map(Some);
+        return keep_current(Some(rec), why, (deps.now)()).map(Some);
     }
     crate::trace!("get: refreshing for {:?}", rec.account.username);
-    let client = Client::new(cfg);
-    let answer = match client.refresh(&refresh_token) {
+    let endpoint = &*deps.endpoint;
+    let answer = match endpoint.refresh(cfg, &refresh_token) {
         // The request may have reached Bitbucket and rotated the token,
         // the answer lost on the way. Cloud keeps a used refresh token
         // valid for some minutes (docs/security.md, "Refresh tokens"), so
@@ -41,12 +43,15 @@ pub(crate) fn refresh(
         // is tried again by the next command anyway.
         Err(e) if answer_lost(&e) => {
             crate::trace!("get: the refresh answer was lost ({e}); trying once more");
-            client.refresh(&refresh_token)
+            endpoint.refresh(cfg, &refresh_token)
         }
         other => other,
     };
     match answer {
-        Ok(tokens) => Ok(Some(save_refreshed(store, rec, tokens, &refresh_token))),
+        Ok(tokens) => {
+            let renewed = refreshed(rec, tokens, (deps.now)());
+            Ok(Some(save_refreshed(store, renewed, &refresh_token)))
+        }
         Err(e) if e.is_dead_refresh_token() => {
             eprintln!(
                 "{NAME}: the saved sign-in of {} on {} has expired or was revoked ({e}); \
@@ -68,7 +73,7 @@ pub(crate) fn refresh(
             } else {
                 Error::RefreshRefused(e)
             };
-            keep_current(Some(rec), why).map(Some)
+            keep_current(Some(rec), why, (deps.now)()).map(Some)
         }
     }
 }
@@ -76,16 +81,10 @@ pub(crate) fn refresh(
 /// Saves a refresh's result, then hands it out even when saving failed:
 /// the new token works for this command; the warning says plainly what
 /// the next one will need.
-fn save_refreshed(
-    store: &dyn Store,
-    rec: Record,
-    tokens: TokenSet,
-    spent: &crate::secret::Secret,
-) -> Record {
+fn save_refreshed(store: &dyn Store, renewed: Record, spent: &crate::secret::Secret) -> Record {
     // From here until the rotated token is durable, a Ctrl-C or SIGTERM
     // waits (a few milliseconds).
     let _hold = store::signals::hold();
-    let renewed = refreshed(rec, tokens);
     if let Err(e) = store.put(&renewed) {
         if renewed.refresh_token.as_ref() == Some(spent) {
             eprintln!(
@@ -133,11 +132,12 @@ pub(crate) fn grant(
     store: &dyn Store,
     host: &str,
     old: Option<Record>,
+    deps: &Deps,
 ) -> Result<Record, Error> {
     crate::trace!("get: client_credentials grant");
-    match Client::new(cfg).client_credentials() {
+    match deps.endpoint.client_credentials(cfg) {
         Ok(tokens) => {
-            let t = now();
+            let t = (deps.now)();
             let account = store::Account {
                 display_name: Some("client_credentials of the OAuth consumer".into()),
                 ..store::Account::named(&app_account(cfg))
@@ -165,15 +165,14 @@ pub(crate) fn grant(
             } else {
                 Error::GrantRefused(e)
             };
-            keep_current(old, why)
+            keep_current(old, why, (deps.now)())
         }
     }
 }
 
 /// The record after a refresh: new access token, the rotated refresh token
 /// (or the old one when the server did not rotate it).
-pub(crate) fn refreshed(rec: Record, tokens: TokenSet) -> Record {
-    let t = now();
+pub(crate) fn refreshed(rec: Record, tokens: TokenSet, t: u64) -> Record {
     let rotated = tokens.refresh_token.is_some() && tokens.refresh_token != rec.refresh_token;
     Record {
         access_token: Some(tokens.access_token),
@@ -196,16 +195,24 @@ pub(crate) fn sign_in_and_store(
     store: &dyn Store,
     host: &str,
     asked: Option<&str>,
-    how: &Surroundings,
+    deps: &Deps,
     meanwhile: &dyn Fn() -> Option<Record>,
 ) -> Result<Record, Error> {
-    let client = Client::new(cfg);
     // `_port` is held until the record is saved.
-    let (tokens, account, _port) = match signin::sign_in(cfg, &client, how, asked, meanwhile)? {
-        signin::SignedIn::New(tokens, account, port) => (tokens, account, port),
-        signin::SignedIn::Found(record) => return Ok(record),
+    let (tokens, account, _port) = match deps.sign_in.sign_in(cfg, asked, meanwhile)? {
+        SignedIn::New(tokens, account, port) => (tokens, account, port),
+        SignedIn::Found(record) => return Ok(record),
     };
-    let t = now();
+    // signin.rs checks this too; here it guards the store itself, whatever
+    // signed in: a token of another account is never kept under `asked`.
+    if let Some(asked) = asked.filter(|a| !cfg.kind.same_user(&account, a)) {
+        return Err(SignInError::AccountMismatch {
+            asked: crate::text::printable(asked),
+            got: crate::text::printable(&crate::bitbucket::account_label(&account)),
+        }
+        .into());
+    }
+    let t = (deps.now)();
     let record = Record {
         access_token: Some(tokens.access_token),
         expires_at: expiry(t, tokens.expires_in),

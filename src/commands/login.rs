@@ -3,7 +3,7 @@
 
 use crate::app::{
     app_account, asked_account, find, grant, keyed_remote, lock_for, open_store, sign_in_and_store,
-    NAME,
+    BrowserSignIn, Deps, NAME,
 };
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
@@ -23,15 +23,17 @@ pub fn run(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), Err
     match cfg.flow {
         Flow::Browser => {
             let how = signin::detect(&cfg, env, true, no_browser);
+            let deps = Deps::real(env, BrowserSignIn::Detected(how))?;
             let before = find(store.as_ref(), &host, None, &cfg)?.map(|r| r.account.username);
             let _lock = lock_for(&host, asked, cfg.login_timeout)?;
-            let record = sign_in_and_store(&cfg, store.as_ref(), &host, asked, &how, &|| None)?;
+            let record = sign_in_and_store(&cfg, store.as_ref(), &host, asked, &deps, &|| None)?;
             say_if_default_changed(&cfg, store.as_ref(), &host, before, record)?;
         }
         Flow::ClientCredentials => {
             let app_user = app_account(&cfg);
             let _lock = lock_for(&host, Some(&app_user), cfg.login_timeout)?;
-            grant(&cfg, store.as_ref(), &host, None)?;
+            let deps = Deps::real(env, BrowserSignIn::Detect(env))?;
+            grant(&cfg, store.as_ref(), &host, None, &deps)?;
             eprintln!(
                 "{NAME}: got a client_credentials token for {}",
                 cfg.remote.base_url()
