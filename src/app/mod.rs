@@ -111,3 +111,6 @@ fn quit(output: &mut impl Write, why: &Error) -> Result<(), Error> {
     Response::quit().write_to(output)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
