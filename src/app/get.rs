@@ -51,23 +51,19 @@ pub(crate) fn answer(
         (None, Kind::Cloud) => TOKEN_AUTH_USER.to_owned(),
         (None, Kind::DataCenter) => record.account.username.clone(),
     };
-    Ok(Response {
-        username: Some(username),
-        password: Some(token),
-        password_expiry_utc: Some(record.expires_at),
-        ..Response::default()
+    Ok(Response::Basic {
+        username,
+        password: token,
+        expiry: Some(record.expires_at),
     })
 }
 
 /// `Authorization: Bearer` through git's `authtype` capability; ephemeral,
 /// so git does not hand the token to other helpers to keep (contract.md §4).
 pub(crate) fn bearer(token: crate::secret::Secret, expiry: Option<u64>) -> Response {
-    Response {
-        capability_authtype: true,
-        authtype: Some("Bearer".into()),
-        credential: Some(token),
+    Response::Bearer {
+        credential: token,
+        expiry,
         ephemeral: true,
-        password_expiry_utc: expiry,
-        ..Response::default()
     }
 }

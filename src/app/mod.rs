@@ -108,7 +108,7 @@ pub fn protocol(
 /// Prints the reason on stderr and `quit=1` on stdout.
 fn quit(output: &mut impl Write, why: &Error) -> Result<(), Error> {
     eprintln!("{NAME}: {why}");
-    Response::quit().write_to(output)?;
+    Response::Quit.write_to(output)?;
     Ok(())
 }
 

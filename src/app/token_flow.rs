@@ -64,9 +64,9 @@ pub(crate) fn stored_token(
     {
         return Ok(bearer(token, None));
     }
-    Ok(Response {
-        username: Some(record.account.username.clone()),
-        password: Some(token),
-        ..Response::default()
+    Ok(Response::Basic {
+        username: record.account.username.clone(),
+        password: token,
+        expiry: None,
     })
 }
