@@ -9,6 +9,7 @@ use crate::commands::rfc3339;
 use crate::config::{self, Flow, HostConfig};
 use crate::error::Error;
 use crate::store::lock::{self, lock_path, Lock};
+use crate::store::StoreKey;
 use crate::store::{self, Record, Store};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use std::time::Duration;
 pub(crate) fn obtain(
     cfg: &HostConfig,
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     asked: Option<&str>,
     deps: &Deps,
 ) -> Result<Record, Error> {
@@ -88,7 +89,7 @@ enum Locked {
 fn lock_and_reread(
     cfg: &HostConfig,
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     who: Option<&str>,
     found: Option<Record>,
     lock_file: &Path,
@@ -127,7 +128,7 @@ fn lock_and_reread(
 struct Renewal<'a> {
     cfg: &'a HostConfig,
     store: &'a dyn Store,
-    host: &'a str,
+    host: &'a StoreKey,
     asked: Option<&'a str>,
     who: Option<&'a str>,
     lock_file: &'a Path,
@@ -174,7 +175,7 @@ impl Renewal<'_> {
 /// treated as absent (contract.md §5).
 pub(crate) fn find(
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     asked: Option<&str>,
     cfg: &HostConfig,
 ) -> Result<Option<Record>, Error> {
@@ -199,7 +200,7 @@ pub(crate) fn find(
 /// account is not known yet (contract.md §5). A waiter may have to sit out
 /// another process's whole browser sign-in.
 pub(crate) fn lock_for(
-    host: &str,
+    host: &StoreKey,
     account: Option<&str>,
     login_timeout: Duration,
 ) -> Result<Lock, Error> {
@@ -208,7 +209,7 @@ pub(crate) fn lock_for(
 }
 
 /// The lock file of [`lock_for`], in the lock directory under `dir`.
-pub(crate) fn lock_file_in(dir: &Path, host: &str, account: Option<&str>) -> PathBuf {
+pub(crate) fn lock_file_in(dir: &Path, host: &StoreKey, account: Option<&str>) -> PathBuf {
     let name = match account {
         Some(a) => format!("account {host} {a}"),
         None => format!("sign-in {host}"),

@@ -9,6 +9,7 @@ use crate::bitbucket::TokenSet;
 use crate::config::HostConfig;
 use crate::error::Error;
 use crate::signin::{SignInError, SignedIn};
+use crate::store::StoreKey;
 use crate::store::{self, Record, Store, TokenKind};
 
 /// Step 4. `Ok(None)` means the refresh token is dead and was dropped:
@@ -130,7 +131,7 @@ pub(crate) fn app_account(cfg: &HostConfig) -> String {
 pub(crate) fn grant(
     cfg: &HostConfig,
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     old: Option<Record>,
     deps: &Deps,
 ) -> Result<Record, Error> {
@@ -193,7 +194,7 @@ pub(crate) fn refreshed(rec: Record, tokens: TokenSet, t: u64) -> Record {
 pub(crate) fn sign_in_and_store(
     cfg: &HostConfig,
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     asked: Option<&str>,
     deps: &Deps,
     meanwhile: &dyn Fn() -> Option<Record>,

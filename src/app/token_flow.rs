@@ -7,6 +7,7 @@ use super::ladder::find;
 use crate::config::{AuthType, HostConfig};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
+use crate::store::StoreKey;
 use crate::store::{Store, TokenKind};
 
 /// The token flow (contract.md §4): a stored API token or access token, handed out
@@ -14,7 +15,7 @@ use crate::store::{Store, TokenKind};
 pub(crate) fn stored_token(
     cfg: &HostConfig,
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     asked: Option<&str>,
     req: &Request,
 ) -> Result<Response, Error> {

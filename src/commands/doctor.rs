@@ -12,6 +12,7 @@ use crate::app::{self, NAME};
 use crate::commands::rfc3339;
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
+use crate::store::StoreKey;
 use crate::store::{self, now};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -439,7 +440,7 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
             let remembered = std::fs::read(dir.join("stores.json"))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .is_some_and(|v| v["hosts"].get(&host).is_some());
+                .is_some_and(|v| v["hosts"].get(host.as_str()).is_some());
             let undecided = cfg.store == config::StoreChoice::Auto && !remembered;
             checks.push(check(
                 Some(&base),
@@ -473,7 +474,7 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
     checks
 }
 
-fn sign_in_check(cfg: &HostConfig, store: &dyn store::Store, host: &str, base: &str) -> Check {
+fn sign_in_check(cfg: &HostConfig, store: &dyn store::Store, host: &StoreKey, base: &str) -> Check {
     let asked = match cfg.flow {
         Flow::ClientCredentials => Some(format!("consumer:{}", cfg.client_id)),
         _ => None,

@@ -8,6 +8,7 @@ use crate::app::{
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::signin;
+use crate::store::StoreKey;
 use crate::store::{Record, Store};
 
 /// `login [URL] [--no-browser]`: sign in now, replacing any saved sign-in
@@ -56,7 +57,7 @@ pub fn run(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), Err
 fn say_if_default_changed(
     cfg: &HostConfig,
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     before: Option<String>,
     record: Record,
 ) -> Result<(), Error> {

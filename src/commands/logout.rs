@@ -5,6 +5,7 @@ use crate::app::{keyed_remote, lock_for, NAME};
 use crate::bitbucket::Client;
 use crate::config::{self, Env, GitConfig, HostConfig, Kind};
 use crate::error::Error;
+use crate::store::StoreKey;
 use crate::store::{self, Record, Store};
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ fn doomed<'a>(
     records: &'a [Record],
     named: Option<&str>,
     all: bool,
-    host: &str,
+    host: &StoreKey,
 ) -> Result<Vec<&'a Record>, Error> {
     Ok(match (named, all) {
         (_, true) => records.iter().collect(),
@@ -85,7 +86,7 @@ fn doomed<'a>(
 /// listed, but can still be removed by its name.
 fn remove_unlisted(
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     named: Option<&str>,
     wait: Duration,
 ) -> Result<(), Error> {

@@ -13,6 +13,7 @@ pub mod token;
 use crate::config::{Entry, GitConfig, Kind, Remote, StoreChoice, CLOUD_HOST};
 use crate::store::file::FileStore;
 use crate::store::keyring::{platform::SecretService, KeyringStore};
+use crate::store::StoreKey;
 use crate::store::{choice, Store, StoreError};
 use std::path::Path;
 
@@ -25,7 +26,7 @@ const MARKERS: [&str; 3] = ["bitbucketkind", "bitbucketclientid", "bitbucketflow
 pub(crate) fn existing_store(
     dir: &Path,
     store: StoreChoice,
-    host: &str,
+    host: &StoreKey,
 ) -> Result<Box<dyn Store>, StoreError> {
     let in_keyring = || choice::keyring_hosts(dir).iter().any(|h| h == host);
     match store {

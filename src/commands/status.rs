@@ -9,6 +9,7 @@ use crate::app::{self, NAME};
 use crate::commands::rfc3339;
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote, StoreChoice};
 use crate::error::Error;
+use crate::store::StoreKey;
 use crate::store::{self, choice, now, Record, TokenKind};
 use std::io::Write;
 
@@ -95,10 +96,12 @@ pub fn run(
     // with saved records.
     let mut bases: Vec<String> = Vec::new();
     match &filter {
-        Some(r) => bases.push(r.store_key()),
+        Some(r) => bases.push(r.store_key().to_string()),
         None => {
             for base in configured_hosts(&git) {
-                let keyed = app::keyed_remote(&git, Some(&base))?.store_key();
+                let keyed = app::keyed_remote(&git, Some(&base))?
+                    .store_key()
+                    .to_string();
                 if !bases.contains(&keyed) {
                     bases.push(keyed);
                 }
@@ -187,7 +190,9 @@ fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
         Flow::ClientCredentials => None,
         _ => app::asked_account(remote.username.as_deref()),
     };
-    let store = match existing_store(dir, cfg.store, &host.base) {
+    // `base` is the store key the host's records are under.
+    let key = StoreKey::new(host.base.as_str());
+    let store = match existing_store(dir, cfg.store, &key) {
         Ok(s) => s,
         Err(e) => {
             return Selected {
@@ -201,14 +206,14 @@ fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
     let found = match cfg.flow {
         Flow::ClientCredentials => {
             let user = format!("consumer:{}", cfg.client_id);
-            app::find(store.as_ref(), &host.base, Some(&user), cfg)
+            app::find(store.as_ref(), &key, Some(&user), cfg)
         }
-        Flow::Token => app::find(store.as_ref(), &host.base, asked, cfg).and_then(|r| match r {
-            None if asked.is_some() => Ok(app::find(store.as_ref(), &host.base, None, cfg)?
+        Flow::Token => app::find(store.as_ref(), &key, asked, cfg).and_then(|r| match r {
+            None if asked.is_some() => Ok(app::find(store.as_ref(), &key, None, cfg)?
                 .filter(|r| app::GENERIC_USERS.contains(&r.account.username.as_str()))),
             r => Ok(r),
         }),
-        Flow::Browser => app::find(store.as_ref(), &host.base, asked, cfg),
+        Flow::Browser => app::find(store.as_ref(), &key, asked, cfg),
     };
     let base = cfg.remote.base_url();
     match found {

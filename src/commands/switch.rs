@@ -7,6 +7,7 @@ use super::existing_store;
 use crate::app::{self, NAME};
 use crate::config::{self, Env, GitConfig};
 use crate::error::Error;
+use crate::store::StoreKey;
 use crate::store::{self, lock, now, Store};
 use std::time::Duration;
 
@@ -45,7 +46,7 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
                 "{account} has no saved sign-in on {host} (saved: {}); sign in with `git \
                  credential-bitbucket login {}`",
                 names.join(", "),
-                with_user(&host, account)
+                with_user(host.as_str(), account)
             ),
         }));
     };
@@ -58,7 +59,7 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
             "the saved sign-in of {account} on {host} was made with another OAuth consumer or \
              flow than the one configured now, so git would not use it; sign in again with `git \
              credential-bitbucket login {}`",
-            with_user(&host, account)
+            with_user(host.as_str(), account)
         )));
     }
     // Under the account's lock, so a refresh in flight cannot write the
@@ -91,7 +92,7 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
 /// The default account among the records `usable` accepts.
 fn default_of(
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     usable: &dyn Fn(&store::Record) -> bool,
 ) -> Result<Option<String>, Error> {
     Ok(store

@@ -14,6 +14,57 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Which host's records: `protocol://host[:port][/context]`, as
+/// [`crate::config::Remote::store_key`] makes it from a remote. Records
+/// keep it as text ([`Record::host`]); everything that reads or writes a
+/// store takes this type, so a base URL or a bare host name cannot be
+/// passed by mistake.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoreKey(String);
+
+impl StoreKey {
+    /// A key from its text: one made by `Remote::store_key`, or read back
+    /// from a record or `stores.json`.
+    pub fn new(key: impl Into<String>) -> StoreKey {
+        StoreKey(key.into())
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StoreKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for StoreKey {
+    fn from(key: String) -> StoreKey {
+        StoreKey(key)
+    }
+}
+
+impl PartialEq<str> for StoreKey {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for StoreKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<StoreKey> for String {
+    fn eq(&self, other: &StoreKey) -> bool {
+        *self == other.0
+    }
+}
+
 /// Version of the record layout, stored with each record.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -114,10 +165,16 @@ impl Record {
     /// at `now` by consumer `client_id` (empty for a stored token): no
     /// token yet. Callers set the tokens with struct update syntax; the
     /// version and the times are set here, once.
-    pub fn new(host: &str, account: Account, kind: TokenKind, client_id: &str, now: u64) -> Record {
+    pub fn new(
+        host: &StoreKey,
+        account: Account,
+        kind: TokenKind,
+        client_id: &str,
+        now: u64,
+    ) -> Record {
         Record {
             version: SCHEMA_VERSION,
-            host: host.to_owned(),
+            host: host.as_str().to_owned(),
             account,
             access_token: None,
             expires_at: 0,
@@ -215,7 +272,7 @@ pub trait Store {
     /// A short name for messages and `status` (`file`, `keyring`).
     fn name(&self) -> &'static str;
     /// All records for `host` (a store key).
-    fn records(&self, host: &str) -> Result<Vec<Record>, StoreError>;
+    fn records(&self, host: &StoreKey) -> Result<Vec<Record>, StoreError>;
     /// All records on every host (for `status`).
     fn all_records(&self) -> Result<Vec<Record>, StoreError>;
     /// Inserts the record, replacing the one in the same slot
@@ -223,7 +280,7 @@ pub trait Store {
     fn put(&self, record: &Record) -> Result<(), StoreError>;
     /// Removes the account's records (of every consumer); `Ok(false)` when
     /// there was none.
-    fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError>;
+    fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError>;
     /// Checks that a record could be saved now (lock, create, write,
     /// fsync), before a refresh token is spent on a new one.
     fn check_writable(&self) -> Result<(), StoreError> {
@@ -257,7 +314,7 @@ pub(crate) fn sample_record(user: &str, access: &str, refresh: &str) -> Record {
         refresh_token: Some(Secret::new(refresh)),
         scopes: "repository:write".into(),
         ..Record::new(
-            "https://bitbucket.org",
+            &StoreKey::new("https://bitbucket.org"),
             Account::named(user),
             TokenKind::Oauth,
             "id",

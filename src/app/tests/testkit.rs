@@ -7,6 +7,7 @@ use crate::bitbucket::{ApiError, TokenSet};
 use crate::config::{Env, HostConfig};
 use crate::secret::Secret;
 use crate::signin::{SignInError, SignedIn};
+use crate::store::StoreKey;
 use crate::store::{Account, Record, Store, StoreError, TokenKind};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -73,7 +74,7 @@ impl Store for MemStore {
         "memory"
     }
 
-    fn records(&self, host: &str) -> Result<Vec<Record>, StoreError> {
+    fn records(&self, host: &StoreKey) -> Result<Vec<Record>, StoreError> {
         self.reads.set(self.reads.get() + 1);
         let due = matches!(&*self.meanwhile.borrow(), Some((n, _)) if *n == self.reads.get());
         if due {
@@ -85,7 +86,7 @@ impl Store for MemStore {
             .records
             .borrow()
             .iter()
-            .filter(|r| r.host == host)
+            .filter(|r| r.host == *host)
             .cloned()
             .collect())
     }
@@ -102,10 +103,10 @@ impl Store for MemStore {
         Ok(())
     }
 
-    fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError> {
+    fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError> {
         let mut records = self.records.borrow_mut();
         let before = records.len();
-        records.retain(|r| !(r.host == host && r.account.username == username));
+        records.retain(|r| !(r.host == *host && r.account.username == username));
         Ok(records.len() != before)
     }
 }
@@ -255,7 +256,7 @@ pub fn deps<'a>(
 /// A record of `kind` for `user` on `host`, issued `age` seconds before
 /// `now` and expiring `left` seconds after it (negative: expired).
 pub fn record(
-    host: &str,
+    host: &StoreKey,
     user: &str,
     kind: TokenKind,
     (access, refresh): (&str, Option<&str>),
