@@ -7,6 +7,7 @@
 mod testkit;
 
 use super::get::answer;
+use super::ladder::lock_file_in;
 use crate::config::{self, GitConfig, Remote};
 use crate::protocol::Request;
 use crate::store::TokenKind;
@@ -50,6 +51,10 @@ struct Case {
     calls: &'static [&'static str],
     /// The store afterwards, `user access refresh` sorted.
     after: &'static [&'static str],
+    /// The account whose lock another process holds (a renewal in flight).
+    held: Option<&'static str>,
+    /// Whether the store refuses writes (`check_writable` fails).
+    read_only: bool,
 }
 
 type StartRecord = (
@@ -80,6 +85,8 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A1\n", at!(1_800_003_600))),
         calls: &[],
         after: &["alice A1 R1"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "fresh, no username: Cloud's generic name, never the account's",
@@ -97,6 +104,8 @@ const CASES: &[Case] = &[
         )),
         calls: &[],
         after: &["alice A1 R1"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "fresh, Bearer configured and offered: ephemeral Bearer",
@@ -114,6 +123,8 @@ const CASES: &[Case] = &[
         )),
         calls: &[],
         after: &["alice A1 R1"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "stale: one refresh, the rotated refresh token saved before the answer",
@@ -128,6 +139,8 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A2\n", at!(1_800_007_200))),
         calls: &["refresh R1", "put alice A2 R2"],
         after: &["alice A2 R2"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "stale, refresh not rotated: the old refresh token is kept",
@@ -142,6 +155,8 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A2\n", at!(1_800_003_600))),
         calls: &["refresh R1", "put alice A2 R1"],
         after: &["alice A2 R1"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "renewed meanwhile by another process: the re-read under the lock answers",
@@ -156,6 +171,8 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A9\n", at!(1_800_003_600))),
         calls: &[],
         after: &["alice A9 R9"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "dead refresh token: dropped, then a sign-in for the same account",
@@ -175,6 +192,8 @@ const CASES: &[Case] = &[
             "put alice A3 R3",
         ],
         after: &["alice A3 R3"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "Bitbucket unreachable, access token still valid: answered with it",
@@ -189,6 +208,8 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A1\n", at!(1_800_000_060))),
         calls: &["refresh R1"],
         after: &["alice A1 R1"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "Bitbucket unreachable, access token expired: the error, refresh token kept",
@@ -203,6 +224,8 @@ const CASES: &[Case] = &[
         expect: Err("timed out"),
         calls: &["refresh R1"],
         after: &["alice A1 R1"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "refresh answer lost on the way: one more try with the same token",
@@ -220,6 +243,8 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A2\n", at!(1_800_007_200))),
         calls: &["refresh R1", "refresh R1", "put alice A2 R2"],
         after: &["alice A2 R2"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "no record: sign-in, saved, answered",
@@ -237,6 +262,8 @@ const CASES: &[Case] = &[
         )),
         calls: &["sign_in -", "put bob A3 R3"],
         after: &["bob A3 R3"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "asked alice, signed in as bob: refused, nothing stored",
@@ -251,6 +278,8 @@ const CASES: &[Case] = &[
         expect: Err("bob"),
         calls: &["sign_in alice"],
         after: &[],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "another account's record is not alice's: sign-in for alice",
@@ -265,6 +294,8 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A3\n", at!(1_800_007_200))),
         calls: &["sign_in alice", "put alice A3 R3"],
         after: &["alice A3 R3", "bob B1 RB"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "sign-in times out: the error, nothing stored",
@@ -279,6 +310,8 @@ const CASES: &[Case] = &[
         expect: Err("1 s"),
         calls: &["sign_in -"],
         after: &[],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "client_credentials, nothing stored: one grant, saved without a refresh token",
@@ -296,6 +329,8 @@ const CASES: &[Case] = &[
         )),
         calls: &["client_credentials", "put consumer:id C1 -"],
         after: &["consumer:id C1 -"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "client_credentials, stale and the grant fails: the current token meanwhile",
@@ -318,6 +353,8 @@ const CASES: &[Case] = &[
         )),
         calls: &["client_credentials"],
         after: &["consumer:id C1 -"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "token flow: a stored API token with its username, no expiry, no call",
@@ -332,6 +369,8 @@ const CASES: &[Case] = &[
         expect: Ok("username=alice\npassword=T1\n"),
         calls: &[],
         after: &["alice T1 -"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "token flow, Bearer configured: an API token is still Basic",
@@ -349,6 +388,8 @@ const CASES: &[Case] = &[
         expect: Ok("username=alice\npassword=T1\n"),
         calls: &[],
         after: &["alice T1 -"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "token flow, Bearer configured: an access token goes as Bearer",
@@ -366,6 +407,8 @@ const CASES: &[Case] = &[
         expect: Ok("capability[]=authtype\nauthtype=Bearer\ncredential=T2\nephemeral=1\n"),
         calls: &[],
         after: &["x-token-auth T2 -"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "token flow: alice@ finds a token kept under the generic name, handed out with it",
@@ -380,6 +423,8 @@ const CASES: &[Case] = &[
         expect: Ok("username=x-token-auth\npassword=T2\n"),
         calls: &[],
         after: &["x-token-auth T2 -"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "token flow: a Data Center project token needs git's authtype",
@@ -400,6 +445,8 @@ const CASES: &[Case] = &[
         expect: Err("2.46"),
         calls: &[],
         after: &["x-token-auth P1 -"],
+        held: None,
+        read_only: false,
     },
     Case {
         name: "token flow: a Data Center project token as Bearer when git offers it",
@@ -420,6 +467,72 @@ const CASES: &[Case] = &[
         expect: Ok("capability[]=authtype\nauthtype=Bearer\ncredential=P1\nephemeral=1\n"),
         calls: &[],
         after: &["x-token-auth P1 -"],
+        held: None,
+        read_only: false,
+    },
+    Case {
+        name: "a renewal in flight elsewhere, token still valid: answered at once, no call",
+        config: &[],
+        host: CLOUD,
+        username: Some("alice"),
+        authtype: false,
+        store: &[("alice", TokenKind::Oauth, ("A1", Some("R1")), STALE)],
+        meanwhile: None,
+        endpoint: &[],
+        sign_in: None,
+        expect: Ok(concat!("username=alice\npassword=A1\n", at!(1_800_000_060))),
+        calls: &[],
+        after: &["alice A1 R1"],
+        held: Some("alice"),
+        read_only: false,
+    },
+    Case {
+        name: "a consumer problem (invalid_client): nothing dropped, the current token meanwhile",
+        config: &[],
+        host: CLOUD,
+        username: Some("alice"),
+        authtype: false,
+        store: &[("alice", TokenKind::Oauth, ("A1", Some("R1")), STALE)],
+        meanwhile: None,
+        endpoint: &[Answer::Refused("invalid_client")],
+        sign_in: None,
+        expect: Ok(concat!("username=alice\npassword=A1\n", at!(1_800_000_060))),
+        calls: &["refresh R1"],
+        after: &["alice A1 R1"],
+        held: None,
+        read_only: false,
+    },
+    Case {
+        name: "a consumer problem with the token expired: the error, no sign-in, nothing dropped",
+        config: &[],
+        host: CLOUD,
+        username: Some("alice"),
+        authtype: false,
+        store: &[("alice", TokenKind::Oauth, ("A1", Some("R1")), EXPIRED)],
+        meanwhile: None,
+        endpoint: &[Answer::Refused("invalid_client")],
+        sign_in: Some(("alice", Answer::Tokens("A3", Some("R3"), 7200))),
+        expect: Err("invalid_client"),
+        calls: &["refresh R1"],
+        after: &["alice A1 R1"],
+        held: None,
+        read_only: false,
+    },
+    Case {
+        name: "a store that cannot save: the refresh token is not spent",
+        config: &[],
+        host: CLOUD,
+        username: Some("alice"),
+        authtype: false,
+        store: &[("alice", TokenKind::Oauth, ("A1", Some("R1")), STALE)],
+        meanwhile: None,
+        endpoint: &[Answer::Tokens("A2", Some("R2"), 7200)],
+        sign_in: None,
+        expect: Ok(concat!("username=alice\npassword=A1\n", at!(1_800_000_060))),
+        calls: &[],
+        after: &["alice A1 R1"],
+        held: None,
+        read_only: true,
     },
 ];
 
@@ -451,7 +564,15 @@ fn run(index: usize, case: &Case) -> Vec<String> {
         case.meanwhile.as_ref().map(|(n, r)| (*n, start(r))),
         log.clone(),
     );
+    store.read_only.set(case.read_only);
     let locks = TempDir::new(&index.to_string());
+    // Another process's renewal: its lock, held over this `get`.
+    let _held = case.held.map(|user| {
+        let path = lock_file_in(&locks.0, &key, Some(user));
+        crate::store::lock::try_acquire(&path)
+            .expect("the lock file can be made")
+            .expect("nobody holds it yet")
+    });
     let deps = deps(
         NOW,
         &locks,

@@ -7,8 +7,7 @@ use crate::bitbucket::{ApiError, TokenSet};
 use crate::config::{Env, HostConfig};
 use crate::secret::Secret;
 use crate::signin::{SignInError, SignedIn};
-use crate::store::StoreKey;
-use crate::store::{Account, Record, Store, StoreError, TokenKind};
+use crate::store::{Account, Record, Store, StoreError, StoreKey, TokenKind};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -41,6 +40,8 @@ pub fn summary(r: &Record) -> String {
 pub struct MemStore {
     pub records: RefCell<Vec<Record>>,
     pub meanwhile: RefCell<Option<(usize, Record)>>,
+    /// `check_writable` fails (a read-only or full disk).
+    pub read_only: Cell<bool>,
     reads: Cell<usize>,
     log: Log,
 }
@@ -50,6 +51,7 @@ impl MemStore {
         MemStore {
             records: RefCell::new(records),
             meanwhile: RefCell::new(meanwhile),
+            read_only: Cell::new(false),
             reads: Cell::new(0),
             log,
         }
@@ -109,6 +111,17 @@ impl Store for MemStore {
         records.retain(|r| !(r.host == *host && r.account.username == username));
         Ok(records.len() != before)
     }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if !self.read_only.get() {
+            return Ok(());
+        }
+        Err(StoreError::Io {
+            path: "memory".into(),
+            what: "cannot write",
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        })
+    }
 }
 
 /// What the fake token endpoint (or sign-in) answers to one call.
@@ -118,6 +131,8 @@ pub enum Answer {
     Tokens(&'static str, Option<&'static str>, u64),
     /// `invalid_grant`: the refresh token is dead.
     Dead,
+    /// Another OAuth error (`invalid_client`): a consumer problem.
+    Refused(&'static str),
     /// A network failure with this reason (`timed out`, `connection reset`).
     Network(&'static str),
 }
@@ -135,6 +150,12 @@ impl Answer {
                 url: "https://bitbucket.org/site/oauth2/access_token".into(),
                 status: 400,
                 error: "invalid_grant".into(),
+                description: None,
+            }),
+            Answer::Refused(error) => Err(ApiError::OAuth {
+                url: "https://bitbucket.org/site/oauth2/access_token".into(),
+                status: 401,
+                error: error.into(),
                 description: None,
             }),
             Answer::Network(reason) => Err(ApiError::Network {
