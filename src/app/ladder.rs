@@ -9,8 +9,7 @@ use crate::commands::rfc3339;
 use crate::config::{self, Flow, HostConfig};
 use crate::error::Error;
 use crate::store::lock::{self, lock_path, Lock};
-use crate::store::StoreKey;
-use crate::store::{self, Record, Store};
+use crate::store::{self, Record, Store, StoreKey};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -7,8 +7,7 @@ use super::ladder::find;
 use crate::config::{AuthType, HostConfig};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
-use crate::store::StoreKey;
-use crate::store::{Store, TokenKind};
+use crate::store::{Store, StoreKey, TokenKind};
 
 /// The token flow (contract.md §4): a stored API token or access token, handed out
 /// with the username its kind needs (bitbucket-facts.md A.9, B.8).

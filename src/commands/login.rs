@@ -8,8 +8,7 @@ use crate::app::{
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::signin;
-use crate::store::StoreKey;
-use crate::store::{Record, Store};
+use crate::store::{Record, Store, StoreKey};
 
 /// `login [URL] [--no-browser]`: sign in now, replacing any saved sign-in
 /// of that account.

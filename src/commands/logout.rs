@@ -5,8 +5,7 @@ use crate::app::{keyed_remote, lock_for, NAME};
 use crate::bitbucket::Client;
 use crate::config::{self, Env, GitConfig, HostConfig, Kind};
 use crate::error::Error;
-use crate::store::StoreKey;
-use crate::store::{self, Record, Store};
+use crate::store::{self, Record, Store, StoreKey};
 use std::time::Duration;
 
 /// `logout [URL] [--account NAME | --all]`.

@@ -13,8 +13,7 @@ pub mod token;
 use crate::config::{Entry, GitConfig, Kind, Remote, StoreChoice, CLOUD_HOST};
 use crate::store::file::FileStore;
 use crate::store::keyring::{platform::SecretService, KeyringStore};
-use crate::store::StoreKey;
-use crate::store::{choice, Store, StoreError};
+use crate::store::{choice, Store, StoreError, StoreKey};
 use std::path::Path;
 
 /// Keys whose presence makes a URL ours (as `config::resolve` decides).

@@ -9,8 +9,7 @@ use crate::app::{self, NAME};
 use crate::commands::rfc3339;
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote, StoreChoice};
 use crate::error::Error;
-use crate::store::StoreKey;
-use crate::store::{self, choice, now, Record, TokenKind};
+use crate::store::{self, choice, now, Record, StoreKey, TokenKind};
 use std::io::Write;
 
 /// One host as `status` shows it.

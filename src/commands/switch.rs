@@ -7,8 +7,7 @@ use super::existing_store;
 use crate::app::{self, NAME};
 use crate::config::{self, Env, GitConfig};
 use crate::error::Error;
-use crate::store::StoreKey;
-use crate::store::{self, lock, now, Store};
+use crate::store::{self, lock, now, Store, StoreKey};
 use std::time::Duration;
 
 /// Runs `switch`.
