@@ -179,9 +179,9 @@ impl Remote {
     /// (Data Center under a context path, with `credential.useHttpPath`).
     /// Bitbucket Cloud has no context path: its paths are repositories,
     /// and one sign-in serves them all.
-    pub fn store_key(&self) -> String {
+    pub fn store_key(&self) -> crate::store::StoreKey {
         if self.hostname() == CLOUD_HOST {
-            return self.base_url();
+            return self.base_url().into();
         }
         // Data Center repositories live at `[/<context>]/scm/<PROJECT>/…`:
         // only the context belongs to the key, so one sign-in serves every
@@ -193,8 +193,8 @@ impl Remote {
         }
         .trim_matches('/');
         match context {
-            "" => self.base_url(),
-            ctx => format!("{}/{ctx}", self.base_url()),
+            "" => self.base_url().into(),
+            ctx => format!("{}/{ctx}", self.base_url()).into(),
         }
     }
 

@@ -40,27 +40,17 @@ fn run() -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Protocol(action) => {
-            let result = app::protocol(
-                action,
-                std::io::stdin().lock(),
-                &mut std::io::stdout().lock(),
-                &env,
-            );
-            match result {
-                // Protocol actions exit 0 whatever happened (git ignores the
-                // status), except for input that cannot be parsed (contract.md §2).
-                Err(e @ Error::Decode(_)) => Err(e),
-                Err(e) => {
-                    eprintln!("{NAME}: {e}");
-                    Ok(())
-                }
-                Ok(()) => Ok(()),
-            }
+        Command::Protocol(action) => app::run(
+            action,
+            std::io::stdin().lock(),
+            &mut std::io::stdout().lock(),
+            &env,
+        ),
+        Command::Login { url, no_browser } => {
+            commands::login::run(url.as_deref(), no_browser, &env)
         }
-        Command::Login { url, no_browser } => app::login(url.as_deref(), no_browser, &env),
         Command::Logout { url, account, all } => {
-            app::logout(url.as_deref(), account.as_deref(), all, &env)
+            commands::logout::run(url.as_deref(), account.as_deref(), all, &env)
         }
         Command::Status { url, json } => {
             commands::status::run(url.as_deref(), json, &mut std::io::stdout().lock(), &env)

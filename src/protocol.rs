@@ -14,8 +14,9 @@
 //!
 //! Output values are validated too: we never write LF, CR or NUL.
 //!
-//! Encoding and decoding destructure the structs exhaustively, so a new
-//! field does not compile until both directions handle it.
+//! Encoding and decoding destructure the types exhaustively, so a new
+//! field does not compile until both directions handle it. A [`Response`]
+//! is one kind of credential (Basic or Bearer) or `quit`, never a mix.
 
 use crate::secret::Secret;
 use std::io::Write;
@@ -315,37 +316,35 @@ impl Request {
     }
 }
 
-/// What we answer to `get`. Field order on the wire follows git's own
-/// (bitbucket-facts.md C.3): capabilities first.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Response {
-    /// Echo `capability[]=authtype` (needed before `authtype`/`credential`).
-    pub capability_authtype: bool,
-    /// `authtype`, e.g. `Bearer`.
-    pub authtype: Option<String>,
-    /// `credential` for `authtype`.
-    pub credential: Option<Secret>,
-    /// `ephemeral=1`: git should not store it elsewhere.
-    pub ephemeral: bool,
-    /// `username`.
-    pub username: Option<String>,
-    /// `password`.
-    pub password: Option<Secret>,
-    /// `password_expiry_utc`, Unix seconds.
-    pub password_expiry_utc: Option<u64>,
-    /// `quit=1`: git stops and does not prompt.
-    pub quit: bool,
+/// What we answer to `get`: exactly one kind of credential, or `quit`.
+/// Field order on the wire follows git's own (bitbucket-facts.md C.3):
+/// capabilities first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// `username` and `password` (HTTP Basic).
+    Basic {
+        /// `username`.
+        username: String,
+        /// `password`.
+        password: Secret,
+        /// `password_expiry_utc`, Unix seconds.
+        expiry: Option<u64>,
+    },
+    /// `authtype=Bearer` and `credential`, behind `capability[]=authtype`
+    /// (git 2.46 or later).
+    Bearer {
+        /// `credential`: the token.
+        credential: Secret,
+        /// `password_expiry_utc`, Unix seconds.
+        expiry: Option<u64>,
+        /// `ephemeral=1`: git should not store it elsewhere.
+        ephemeral: bool,
+    },
+    /// `quit=1`: git stops and does not prompt (contract.md §4).
+    Quit,
 }
 
 impl Response {
-    /// A response that tells git to stop asking (contract.md §4).
-    pub fn quit() -> Response {
-        Response {
-            quit: true,
-            ..Response::default()
-        }
-    }
-
     /// Writes the response; every value is validated first, so nothing is
     /// written when one is bad.
     pub fn write_to(&self, out: &mut impl Write) -> Result<(), ProtocolWriteError> {
@@ -358,32 +357,37 @@ impl Response {
 
     /// Encodes into `out`.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let Response {
-            capability_authtype,
-            authtype,
-            credential,
-            ephemeral,
-            username,
-            password,
-            password_expiry_utc,
-            quit,
-        } = self;
         let mut w = Writer(out);
-        if *capability_authtype {
-            w.field("capability[]", "authtype")?;
-        }
-        w.opt("authtype", authtype.as_deref())?;
-        w.opt("credential", credential.as_ref().map(Secret::expose))?;
-        if *ephemeral {
-            w.field("ephemeral", "1")?;
-        }
-        w.opt("username", username.as_deref())?;
-        w.opt("password", password.as_ref().map(Secret::expose))?;
-        if let Some(t) = password_expiry_utc {
+        let expiry = match self {
+            Response::Basic {
+                username,
+                password,
+                expiry,
+            } => {
+                w.field("username", username)?;
+                w.field("password", password.expose())?;
+                expiry
+            }
+            Response::Bearer {
+                credential,
+                expiry,
+                ephemeral,
+            } => {
+                w.field("capability[]", "authtype")?;
+                w.field("authtype", "Bearer")?;
+                w.field("credential", credential.expose())?;
+                if *ephemeral {
+                    w.field("ephemeral", "1")?;
+                }
+                expiry
+            }
+            Response::Quit => {
+                w.field("quit", "1")?;
+                &None
+            }
+        };
+        if let Some(t) = expiry {
             w.field("password_expiry_utc", &t.to_string())?;
-        }
-        if *quit {
-            w.field("quit", "1")?;
         }
         Ok(())
     }
@@ -525,15 +529,10 @@ mod tests {
 
     #[test]
     fn response_is_written_in_gits_order() {
-        let resp = Response {
-            capability_authtype: true,
-            authtype: Some("Bearer".into()),
-            credential: Some(Secret::new("tok")),
+        let resp = Response::Bearer {
+            credential: Secret::new("tok"),
+            expiry: Some(1700000000),
             ephemeral: true,
-            username: None,
-            password: None,
-            password_expiry_utc: Some(1700000000),
-            quit: false,
         };
         let mut out = Vec::new();
         resp.encode(&mut out).expect("valid");
@@ -543,17 +542,28 @@ mod tests {
              password_expiry_utc=1700000000\n"
         );
         let mut out = Vec::new();
-        Response::quit().encode(&mut out).expect("valid");
+        Response::Quit.encode(&mut out).expect("valid");
         assert_eq!(out, b"quit=1\n");
+        let resp = Response::Basic {
+            username: "alice".into(),
+            password: Secret::new("tok"),
+            expiry: Some(1700000000),
+        };
+        let mut out = Vec::new();
+        resp.encode(&mut out).expect("valid");
+        assert_eq!(
+            out,
+            b"username=alice\npassword=tok\npassword_expiry_utc=1700000000\n"
+        );
     }
 
     #[test]
     fn output_values_with_line_breaks_are_refused_whole() {
         for bad in ["a\nb", "a\rb", "a\0b"] {
-            let resp = Response {
-                username: Some("x-token-auth".into()),
-                password: Some(Secret::new(bad)),
-                ..Response::default()
+            let resp = Response::Basic {
+                username: "x-token-auth".into(),
+                password: Secret::new(bad),
+                expiry: None,
             };
             let mut out = Vec::new();
             assert!(resp.write_to(&mut out).is_err());

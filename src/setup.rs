@@ -576,7 +576,7 @@ fn store_token(
     let t = crate::store::now();
     store.put(&Record {
         version: SCHEMA_VERSION,
-        host,
+        host: host.to_string(),
         account: Account {
             username: username.to_owned(),
             uuid: None,

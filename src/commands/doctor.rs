@@ -8,10 +8,11 @@
 //! yet stays unmade.
 
 use super::{closest, configured_hosts, duration, existing_store};
-use crate::app::{self, rfc3339};
+use crate::app;
+use crate::commands::rfc3339;
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
-use crate::store::{self, now};
+use crate::store::{self, now, StoreKey};
 use crate::text::NAME;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -450,7 +451,7 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
 fn store_check(
     cfg: &HostConfig,
     dir: &std::path::Path,
-    host: &str,
+    host: &StoreKey,
     base: &str,
 ) -> (Check, Option<Box<dyn store::Store>>) {
     let store = existing_store(dir, cfg.store, host).and_then(|s| s.records(host).map(|_| s));
@@ -460,7 +461,7 @@ fn store_check(
             let remembered = std::fs::read(dir.join("stores.json"))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .is_some_and(|v| v["hosts"].get(host).is_some());
+                .is_some_and(|v| v["hosts"].get(host.as_str()).is_some());
             let undecided = cfg.store == config::StoreChoice::Auto && !remembered;
             let ok = check(
                 Some(base),
@@ -486,7 +487,7 @@ fn store_check(
     }
 }
 
-fn sign_in_check(cfg: &HostConfig, store: &dyn store::Store, host: &str, base: &str) -> Check {
+fn sign_in_check(cfg: &HostConfig, store: &dyn store::Store, host: &StoreKey, base: &str) -> Check {
     let asked = match cfg.flow {
         Flow::ClientCredentials => Some(format!("consumer:{}", cfg.client_id)),
         _ => None,

@@ -1,9 +1,11 @@
-//! The user commands beyond sign-in: `status`, `switch`, `token` and
+//! The user commands: `login`, `logout`, `status`, `switch`, `token` and
 //! `doctor` (docs/configuration.md describes what each prints), and what
 //! they share: reading a host's store without deciding anything new, the
-//! hosts that are set up for this helper, and durations in one style.
+//! hosts that are set up for this helper, and times in one style.
 
 pub mod doctor;
+pub mod login;
+pub mod logout;
 pub mod status;
 pub mod switch;
 pub mod token;
@@ -11,7 +13,7 @@ pub mod token;
 use crate::config::{Entry, GitConfig, Kind, Remote, StoreChoice, CLOUD_HOST};
 use crate::store::file::FileStore;
 use crate::store::keyring::{platform::SecretService, KeyringStore};
-use crate::store::{choice, Store, StoreError};
+use crate::store::{choice, Store, StoreError, StoreKey};
 use std::path::Path;
 
 /// Keys whose presence makes a URL ours (as `config::resolve` decides).
@@ -23,7 +25,7 @@ const MARKERS: [&str; 3] = ["bitbucketkind", "bitbucketclientid", "bitbucketflow
 pub(crate) fn existing_store(
     dir: &Path,
     store: StoreChoice,
-    host: &str,
+    host: &StoreKey,
 ) -> Result<Box<dyn Store>, StoreError> {
     let in_keyring = || choice::keyring_hosts(dir).iter().any(|h| h == host);
     match store {
@@ -93,6 +95,28 @@ pub fn duration(secs: u64) -> String {
     text
 }
 
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Levenshtein distance, for "did you mean" (short words only).
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
@@ -133,6 +157,13 @@ mod tests {
         assert_eq!(duration(3599), "59 min 59 s");
         assert_eq!(duration(3600 + 300 + 7), "1 h 5 min");
         assert_eq!(duration(3 * 86_400 + 2 * 3600 + 59), "3 d 2 h");
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_824_000 + 3661), "2026-11-28T01:01:01Z");
     }
 
     #[test]

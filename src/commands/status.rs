@@ -5,10 +5,11 @@
 //! the command fail, so a mistake shows before git runs.
 
 use super::{configured_hosts, duration, existing_store, kind_name};
-use crate::app::{self, rfc3339};
+use crate::app;
+use crate::commands::rfc3339;
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote, StoreChoice};
 use crate::error::Error;
-use crate::store::{self, choice, now, Record, TokenKind};
+use crate::store::{self, choice, now, Record, StoreKey, TokenKind};
 use crate::text::NAME;
 use std::io::Write;
 
@@ -132,11 +133,11 @@ fn host_bases(
     records: &[(&'static str, Record)],
 ) -> Result<Vec<String>, Error> {
     if let Some(r) = filter {
-        return Ok(vec![r.store_key()]);
+        return Ok(vec![r.store_key().to_string()]);
     }
     let mut bases: Vec<String> = Vec::new();
     for base in configured_hosts(git) {
-        let keyed = app::keyed_remote(git, Some(&base))?.store_key();
+        let keyed = app::keyed_remote(git, Some(&base))?.store_key().to_string();
         if !bases.contains(&keyed) {
             bases.push(keyed);
         }
@@ -216,13 +217,15 @@ fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
         Flow::ClientCredentials => None,
         _ => app::asked_account(remote.username.as_deref()),
     };
-    let store = match existing_store(dir, cfg.store, &host.base) {
+    // `base` is the store key the host's records are under.
+    let key = StoreKey::new(host.base.as_str());
+    let store = match existing_store(dir, cfg.store, &key) {
         Ok(s) => s,
         Err(e) => {
             return Selected::none(url, None, format!("the store cannot be read: {e}"));
         }
     };
-    match find_selected(store.as_ref(), &host.base, asked, cfg) {
+    match find_selected(store.as_ref(), &key, asked, cfg) {
         Ok(Some(r)) => Selected {
             url,
             account: Some(r.account.username.clone()),
@@ -245,7 +248,7 @@ fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
 /// may also be the host's generic-user one.
 fn find_selected(
     store: &dyn store::Store,
-    base: &str,
+    base: &StoreKey,
     asked: Option<&str>,
     cfg: &HostConfig,
 ) -> Result<Option<Record>, Error> {

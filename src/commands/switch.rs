@@ -7,7 +7,7 @@ use super::existing_store;
 use crate::app;
 use crate::config::{self, Env, GitConfig};
 use crate::error::Error;
-use crate::store::{self, lock, now, Store};
+use crate::store::{self, lock, now, Store, StoreKey};
 use std::time::Duration;
 
 /// Runs `switch`.
@@ -43,7 +43,7 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
             "the saved sign-in of {account} on {host} was made with another OAuth consumer or \
              flow than the one configured now, so git would not use it; sign in again with `git \
              credential-bitbucket login {}`",
-            with_user(&host, account)
+            with_user(host.as_str(), account)
         )));
     }
     make_latest(store.as_ref(), &dir, &host, account)?;
@@ -59,7 +59,7 @@ pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error>
 
 /// The error for an `account` with no record among `records` of `host`,
 /// naming the saved ones.
-fn not_saved(host: &str, account: &str, records: &[store::Record]) -> Error {
+fn not_saved(host: &StoreKey, account: &str, records: &[store::Record]) -> Error {
     let mut names: Vec<&str> = records
         .iter()
         .map(|r| r.account.username.as_str())
@@ -73,7 +73,7 @@ fn not_saved(host: &str, account: &str, records: &[store::Record]) -> Error {
             "{account} has no saved sign-in on {host} (saved: {}); sign in with `git \
              credential-bitbucket login {}`",
             names.join(", "),
-            with_user(host, account)
+            with_user(host.as_str(), account)
         ),
     })
 }
@@ -84,7 +84,7 @@ fn not_saved(host: &str, account: &str, records: &[store::Record]) -> Error {
 fn make_latest(
     store: &dyn Store,
     dir: &std::path::Path,
-    host: &str,
+    host: &StoreKey,
     account: &str,
 ) -> Result<(), Error> {
     let _lock = lock::acquire(
@@ -108,7 +108,7 @@ fn make_latest(
 /// The default account among the records `usable` accepts.
 fn default_of(
     store: &dyn Store,
-    host: &str,
+    host: &StoreKey,
     usable: &dyn Fn(&store::Record) -> bool,
 ) -> Result<Option<String>, Error> {
     Ok(store

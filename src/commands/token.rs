@@ -44,9 +44,12 @@ pub fn run(
                      credential-bitbucket configure {base} --api-token`"
             ))
         })?,
-        _ => app::obtain(&cfg, store.as_ref(), &host, asked, env)?
-            .access_token
-            .ok_or_else(|| Error::Failed(format!("no access token could be had for {base}")))?,
+        _ => {
+            let deps = app::Deps::real(env, app::BrowserSignIn::Detect(env))?;
+            app::obtain(&cfg, store.as_ref(), &host, asked, &deps)?
+        }
+        .access_token
+        .ok_or_else(|| Error::Failed(format!("no access token could be had for {base}")))?,
     };
     writeln!(out, "{}", token.expose())
         .and_then(|_| out.flush())

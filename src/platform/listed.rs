@@ -211,17 +211,26 @@ mod tests {
             .put(&sample_record("bob", "at", "rt"))
             .expect("put bob");
         let mut names: Vec<_> = store
-            .records(HOST)
+            .records(&crate::store::StoreKey::new(HOST))
             .expect("read")
             .into_iter()
             .map(|r| r.account.username)
             .collect();
         names.sort();
         assert_eq!(names, ["alice", "bob"]);
-        assert_eq!(store.records(HOST).expect("read")[0], big);
+        assert_eq!(
+            store
+                .records(&crate::store::StoreKey::new(HOST))
+                .expect("read")[0],
+            big
+        );
         // Removing both leaves nothing behind, the list included.
-        assert!(store.remove(HOST, "alice").expect("rm"));
-        assert!(store.remove(HOST, "bob").expect("rm"));
+        assert!(store
+            .remove(&crate::store::StoreKey::new(HOST), "alice")
+            .expect("rm"));
+        assert!(store
+            .remove(&crate::store::StoreKey::new(HOST), "bob")
+            .expect("rm"));
         assert!(
             mem.items
                 .lock()
@@ -250,13 +259,22 @@ mod tests {
                 .expect("the memory slots list their users"),
             ["alice"]
         );
-        assert!(store.records(HOST).expect("read").is_empty());
+        assert!(store
+            .records(&crate::store::StoreKey::new(HOST))
+            .expect("read")
+            .is_empty());
         // The next write succeeds and is found.
         *mem.fail_user
             .lock()
             .expect("no test thread panicked holding the lock") = None;
         store.put(&sample_record("alice", "at", "rt")).expect("put");
-        assert_eq!(store.records(HOST).expect("read").len(), 1);
+        assert_eq!(
+            store
+                .records(&crate::store::StoreKey::new(HOST))
+                .expect("read")
+                .len(),
+            1
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

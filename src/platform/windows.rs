@@ -205,11 +205,12 @@ mod tests {
         let mut bob = sample_record("bob", "at", "rt");
         bob.host = host.clone();
         store.put(&bob).expect("put bob");
-        let back = store.records(&host).expect("read");
+        let key = crate::store::StoreKey::new(host.as_str());
+        let back = store.records(&key).expect("read");
         assert_eq!(back.len(), 2, "{back:?}");
         assert!(back.contains(&big));
-        assert!(store.remove(&host, "alice").expect("rm"));
-        assert!(store.remove(&host, "bob").expect("rm"));
-        assert!(store.records(&host).expect("read").is_empty());
+        assert!(store.remove(&key, "alice").expect("rm"));
+        assert!(store.remove(&key, "bob").expect("rm"));
+        assert!(store.records(&key).expect("read").is_empty());
     }
 }

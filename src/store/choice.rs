@@ -12,6 +12,7 @@ use super::keyring::{platform::SecretService, KeyringError, KeyringStore, Slots,
 use super::lock::{self, lock_path};
 use super::{Store, StoreError};
 use crate::config::StoreChoice;
+use crate::store::StoreKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,7 +60,11 @@ fn remember(dir: &Path, host: &str, backend: Backend) -> Result<(), StoreError> 
 }
 
 /// Opens the store for `host` as configured.
-pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store>, StoreError> {
+pub fn open(
+    dir: &Path,
+    choice: StoreChoice,
+    host: &StoreKey,
+) -> Result<Box<dyn Store>, StoreError> {
     // Before anything is read from it (`stores.json` too).
     super::private::check_dir(dir)?;
     let file = || -> Box<dyn Store> { Box::new(FileStore::new(dir)) };
@@ -71,15 +76,15 @@ pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store
     let keyring = |ss: SecretService| -> Result<Box<dyn Store>, StoreError> {
         let mut hosts = using_keyring(&known);
         if !hosts.iter().any(|h| h == host) {
-            remember(dir, host, Backend::Keyring)?;
-            hosts.push(host.to_owned());
+            remember(dir, host.as_str(), Backend::Keyring)?;
+            hosts.push(host.to_string());
         }
         Ok(Box::new(KeyringStore::with_slots(ss, hosts)))
     };
     match choice {
         StoreChoice::File => unreachable!("BUG: answered above"),
         StoreChoice::Keyring => keyring(SecretService::connect()?),
-        StoreChoice::Auto => match known.hosts.get(host) {
+        StoreChoice::Auto => match known.hosts.get(host.as_str()) {
             Some(Backend::File) => Ok(file()),
             // Remembered: no fallback now, or records would split.
             Some(Backend::Keyring) => keyring(SecretService::connect()?),
@@ -89,7 +94,7 @@ pub fn open(dir: &Path, choice: StoreChoice, host: &str) -> Result<Box<dyn Store
                     keyring(ss)
                 }
                 Err(KeyringError::Unavailable(why)) => {
-                    remember(dir, host, Backend::File)?;
+                    remember(dir, host.as_str(), Backend::File)?;
                     crate::say!(
                         "no OS keyring is reachable ({why}); tokens for {host} are \
                          kept in {} (readable only by you). This choice is remembered; set \

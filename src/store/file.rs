@@ -7,6 +7,7 @@
 
 use super::lock::{self, lock_path};
 use super::{Record, Store, StoreError};
+use crate::store::StoreKey;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
@@ -254,12 +255,12 @@ impl Store for FileStore {
         "file"
     }
 
-    fn records(&self, host: &str) -> Result<Vec<Record>, StoreError> {
+    fn records(&self, host: &StoreKey) -> Result<Vec<Record>, StoreError> {
         Ok(self
             .load()?
             .records
             .into_iter()
-            .filter(|r| r.host == host)
+            .filter(|r| r.host == *host)
             .collect())
     }
 
@@ -304,10 +305,10 @@ impl Store for FileStore {
         result
     }
 
-    fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError> {
+    fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError> {
         self.update(|records| {
             let before = records.len();
-            records.retain(|r| !(r.host == host && r.account.username == username));
+            records.retain(|r| !(r.host == *host && r.account.username == username));
             records.len() != before
         })
     }
@@ -510,15 +511,21 @@ mod tests {
         store.put(&record("alice", "a1")).expect("put");
         store.put(&record("bob", "b1")).expect("put");
         store.put(&record("alice", "a2")).expect("put");
-        let recs = store.records("https://bitbucket.org").expect("read");
+        let recs = store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+            .expect("read");
         assert_eq!(recs.len(), 2);
         let alice = recs
             .iter()
             .find(|r| r.account.username == "alice")
             .expect("alice");
         assert_eq!(alice.access_token.as_ref().map(Secret::expose), Some("a2"));
-        assert!(store.remove("https://bitbucket.org", "bob").expect("rm"));
-        assert!(!store.remove("https://bitbucket.org", "bob").expect("rm"));
+        assert!(store
+            .remove(&crate::store::StoreKey::new("https://bitbucket.org"), "bob")
+            .expect("rm"));
+        assert!(!store
+            .remove(&crate::store::StoreKey::new("https://bitbucket.org"), "bob")
+            .expect("rm"));
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -546,7 +553,9 @@ mod tests {
             .put(&record("alice", "a2"))
             .expect("the write waits for the reader");
         reader.join().expect("reader");
-        let recs = store.records("https://bitbucket.org").expect("read");
+        let recs = store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+            .expect("read");
         assert_eq!(recs.len(), 1);
         assert_eq!(
             recs[0].access_token.as_ref().map(Secret::expose),
@@ -575,7 +584,7 @@ mod tests {
         fs::write(dir.join(FILE_NAME), b"{not json").expect("write");
         let store = FileStore::new(&dir);
         assert!(store
-            .records("https://bitbucket.org")
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
             .expect("read")
             .is_empty());
         let kept: Vec<_> = fs::read_dir(&dir)
@@ -598,7 +607,9 @@ mod tests {
         let text = fs::read_to_string(store.path()).expect("read");
         let text = text.replacen("\"oauth\"", "\"from_the_future\"", 1);
         fs::write(store.path(), text).expect("write");
-        let left = store.records("https://bitbucket.org").expect("read");
+        let left = store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+            .expect("read");
         assert_eq!(left.len(), 1, "{left:?}");
         let kept = left[0].account.username.clone();
         // A write keeps the unreadable record, aside, byte for byte.
@@ -630,7 +641,9 @@ mod tests {
         // And two that must not be adopted: torn, and an old generation.
         fs::write(dir.join("tokens.json.tmp-2-bb"), b"{\"version\":1,").expect("write");
         fs::write(dir.join("tokens.json.tmp-3-cc"), current.to_bytes()).expect("write");
-        let recs = store.records("https://bitbucket.org").expect("read");
+        let recs = store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+            .expect("read");
         assert_eq!(
             recs[0].access_token.as_ref().map(Secret::expose),
             Some("a2")
@@ -654,11 +667,18 @@ mod tests {
         let mut second = record("alice", "a2");
         second.client_id = "other".into();
         store.put(&second).expect("put");
-        let recs = store.records("https://bitbucket.org").expect("read");
+        let recs = store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+            .expect("read");
         assert_eq!(recs, vec![first, second]);
-        assert!(store.remove("https://bitbucket.org", "alice").expect("rm"));
         assert!(store
-            .records("https://bitbucket.org")
+            .remove(
+                &crate::store::StoreKey::new("https://bitbucket.org"),
+                "alice"
+            )
+            .expect("rm"));
+        assert!(store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
             .expect("read")
             .is_empty());
         let _ = fs::remove_dir_all(&dir);

@@ -16,6 +16,7 @@
 //! error that says how to unlock it.
 
 use super::{Record, Store, StoreError};
+use crate::store::StoreKey;
 use sha2::{Digest, Sha256};
 
 /// Prefix of every item's service name.
@@ -249,14 +250,14 @@ impl<S: Slots> Store for KeyringStore<S> {
         "keyring"
     }
 
-    fn records(&self, host: &str) -> Result<Vec<Record>, StoreError> {
-        let service = Self::service(host);
+    fn records(&self, host: &StoreKey) -> Result<Vec<Record>, StoreError> {
+        let service = Self::service(host.as_str());
         let mut out = Vec::new();
         for user in self.slots.users(&service)? {
             if user.contains(PIECE_MARK) {
                 continue;
             }
-            match self.read(host, &user) {
+            match self.read(host.as_str(), &user) {
                 Ok(Some(r)) => out.push(r),
                 Ok(None) => {}
                 // One unreadable item must not block the host's other
@@ -273,7 +274,7 @@ impl<S: Slots> Store for KeyringStore<S> {
     fn all_records(&self) -> Result<Vec<Record>, StoreError> {
         let mut out = Vec::new();
         for host in &self.hosts {
-            out.extend(self.records(host)?);
+            out.extend(self.records(&StoreKey::new(host.as_str()))?);
         }
         Ok(out)
     }
@@ -282,8 +283,8 @@ impl<S: Slots> Store for KeyringStore<S> {
         Ok(self.write(record)?)
     }
 
-    fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError> {
-        let service = Self::service(host);
+    fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError> {
+        let service = Self::service(host.as_str());
         // The plain item, and other consumers' items of this account (an
         // item that only looks like one, of an account whose name has a
         // `|`, is left alone).
@@ -291,7 +292,7 @@ impl<S: Slots> Store for KeyringStore<S> {
         let mut items = vec![username.to_owned()];
         for user in self.slots.users(&service)? {
             if user.starts_with(&prefix) && !user.contains(PIECE_MARK) {
-                if let Ok(Some(r)) = self.read(host, &user) {
+                if let Ok(Some(r)) = self.read(host.as_str(), &user) {
                     if r.account.username == username {
                         items.push(user);
                     }
@@ -409,7 +410,9 @@ mod tests {
         store.put(&big).expect("split write");
         assert!(mem.items.borrow().len() >= 3, "stored in pieces");
         assert!(mem.items.borrow().values().all(|v| v.len() <= 2560));
-        let back = store.records("https://bitbucket.org").expect("read");
+        let back = store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+            .expect("read");
         assert_eq!(back, vec![big]);
 
         // Shrinking it removes the extra pieces.
@@ -417,7 +420,9 @@ mod tests {
         store.put(&small).expect("write");
         assert_eq!(mem.items.borrow().len(), 1);
         assert_eq!(
-            store.records("https://bitbucket.org").expect("read"),
+            store
+                .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+                .expect("read"),
             vec![small]
         );
     }
@@ -438,7 +443,9 @@ mod tests {
         assert!(mem.items.borrow().len() >= 3, "stored in pieces");
         assert!(mem.items.borrow().values().all(|v| v.len() <= cap));
         assert_eq!(
-            store.records("https://bitbucket.org").expect("read"),
+            store
+                .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+                .expect("read"),
             vec![big]
         );
     }
@@ -463,7 +470,9 @@ mod tests {
             "{err}"
         );
         // bob is still served; alice's torn record is skipped, not misread.
-        let left = store.records("https://bitbucket.org").expect("read");
+        let left = store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+            .expect("read");
         assert_eq!(
             left.iter()
                 .map(|r| r.account.username.as_str())
@@ -471,7 +480,12 @@ mod tests {
             ["bob"]
         );
         // And it can be removed by name.
-        assert!(store.remove("https://bitbucket.org", "alice").expect("rm"));
+        assert!(store
+            .remove(
+                &crate::store::StoreKey::new("https://bitbucket.org"),
+                "alice"
+            )
+            .expect("rm"));
         assert!(mem.items.borrow().keys().all(|(_, u)| u == "bob"));
     }
 
@@ -482,8 +496,12 @@ mod tests {
         store.put(&record("alice", 10)).expect("put");
         store.put(&record("bob", 10)).expect("put");
         assert_eq!(store.all_records().expect("all").len(), 2);
-        assert!(store.remove("https://bitbucket.org", "bob").expect("rm"));
-        let left = store.records("https://bitbucket.org").expect("read");
+        assert!(store
+            .remove(&crate::store::StoreKey::new("https://bitbucket.org"), "bob")
+            .expect("rm"));
+        let left = store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+            .expect("read");
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].account.username, "alice");
     }
@@ -494,12 +512,22 @@ mod tests {
         let store = KeyringStore::with_slots(&mem, vec![]);
         store.put(&record("alice", 10)).expect("put");
         *mem.fail.borrow_mut() = Some(KeyringError::Locked("collection is locked".into()));
-        let err = store.records("https://bitbucket.org").expect_err("locked");
+        let err = store
+            .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+            .expect_err("locked");
         assert!(err.to_string().contains("unlock"), "{err}");
-        assert!(store.remove("https://bitbucket.org", "alice").is_err());
+        assert!(store
+            .remove(
+                &crate::store::StoreKey::new("https://bitbucket.org"),
+                "alice"
+            )
+            .is_err());
         *mem.fail.borrow_mut() = None;
         assert_eq!(
-            store.records("https://bitbucket.org").expect("read").len(),
+            store
+                .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+                .expect("read")
+                .len(),
             1
         );
     }
@@ -515,19 +543,25 @@ mod tests {
         let mut second = record("alice", 12);
         second.client_id = "other".into();
         store.put(&second).expect("put");
-        let mut both = store.records(host).expect("read");
+        let mut both = store
+            .records(&crate::store::StoreKey::new(host))
+            .expect("read");
         both.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         assert_eq!(both, vec![first.clone(), second.clone()]);
         // Each consumer replaces only its own.
         let mut second2 = second.clone();
         second2.access_token = Some(crate::secret::Secret::new("new"));
         store.put(&second2).expect("put");
-        let mut both = store.records(host).expect("read");
+        let mut both = store
+            .records(&crate::store::StoreKey::new(host))
+            .expect("read");
         both.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         assert_eq!(both, vec![first, second2]);
         assert_eq!(mem.items.borrow().len(), 2);
         // Signing the account out removes both.
-        assert!(store.remove(host, "alice").expect("rm"));
+        assert!(store
+            .remove(&crate::store::StoreKey::new(host), "alice")
+            .expect("rm"));
         assert!(mem.items.borrow().is_empty());
     }
 
@@ -550,7 +584,9 @@ mod tests {
             }
             *mem.sets_left.borrow_mut() = None;
             assert_eq!(
-                store.records("https://bitbucket.org").expect("read"),
+                store
+                    .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+                    .expect("read"),
                 vec![old.clone()],
                 "cut after {cut} writes"
             );
@@ -558,7 +594,9 @@ mod tests {
         *mem.sets_left.borrow_mut() = None;
         store.put(&new).expect("write");
         assert_eq!(
-            store.records("https://bitbucket.org").expect("read"),
+            store
+                .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+                .expect("read"),
             vec![new]
         );
         // Only the new record's pieces are left.
@@ -595,7 +633,9 @@ mod tests {
             .borrow_mut()
             .insert((service.clone(), "alice#2".into()), b.into());
         assert_eq!(
-            store.records("https://bitbucket.org").expect("read"),
+            store
+                .records(&crate::store::StoreKey::new("https://bitbucket.org"))
+                .expect("read"),
             vec![old]
         );
         let small = record("alice", 10);

@@ -14,6 +14,57 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Which host's records: `protocol://host[:port][/context]`, as
+/// [`crate::config::Remote::store_key`] makes it from a remote. Records
+/// keep it as text ([`Record::host`]); everything that reads or writes a
+/// store takes this type, so a base URL or a bare host name cannot be
+/// passed by mistake.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoreKey(String);
+
+impl StoreKey {
+    /// A key from its text: one made by `Remote::store_key`, or read back
+    /// from a record or `stores.json`.
+    pub fn new(key: impl Into<String>) -> StoreKey {
+        StoreKey(key.into())
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StoreKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for StoreKey {
+    fn from(key: String) -> StoreKey {
+        StoreKey(key)
+    }
+}
+
+impl PartialEq<str> for StoreKey {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for StoreKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<StoreKey> for String {
+    fn eq(&self, other: &StoreKey) -> bool {
+        *self == other.0
+    }
+}
+
 /// Version of the record layout, stored with each record.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -33,6 +84,16 @@ pub struct Account {
     /// nickname is what people see and what git's `user@` matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nickname: Option<String>,
+}
+
+impl Account {
+    /// An account known only by its username.
+    pub fn named(username: &str) -> Account {
+        Account {
+            username: username.to_owned(),
+            ..Account::default()
+        }
+    }
 }
 
 /// How the token was obtained.
@@ -100,6 +161,33 @@ pub struct Record {
 }
 
 impl Record {
+    /// A new sign-in of `account` on `host` (a `Remote::store_key`), made
+    /// at `now` by consumer `client_id` (empty for a stored token): no
+    /// token yet. Callers set the tokens with struct update syntax; the
+    /// version and the times are set here, once.
+    pub fn new(
+        host: &StoreKey,
+        account: Account,
+        kind: TokenKind,
+        client_id: &str,
+        now: u64,
+    ) -> Record {
+        Record {
+            version: SCHEMA_VERSION,
+            host: host.as_str().to_owned(),
+            account,
+            access_token: None,
+            expires_at: 0,
+            refresh_token: None,
+            refresh_issued_at: now,
+            scopes: String::new(),
+            kind,
+            client_id: client_id.to_owned(),
+            obtained_at: now,
+            signed_in_at: now,
+        }
+    }
+
     /// Whether `other` takes this record's place when stored: the same
     /// host and account and, for tokens a consumer obtained, the same
     /// consumer. Another consumer's record is kept beside ours (it is
@@ -184,7 +272,7 @@ pub trait Store {
     /// A short name for messages and `status` (`file`, `keyring`).
     fn name(&self) -> &'static str;
     /// All records for `host` (a store key).
-    fn records(&self, host: &str) -> Result<Vec<Record>, StoreError>;
+    fn records(&self, host: &StoreKey) -> Result<Vec<Record>, StoreError>;
     /// All records on every host (for `status`).
     fn all_records(&self) -> Result<Vec<Record>, StoreError>;
     /// Inserts the record, replacing the one in the same slot
@@ -192,7 +280,7 @@ pub trait Store {
     fn put(&self, record: &Record) -> Result<(), StoreError>;
     /// Removes the account's records (of every consumer); `Ok(false)` when
     /// there was none.
-    fn remove(&self, host: &str, username: &str) -> Result<bool, StoreError>;
+    fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError>;
     /// Checks that a record could be saved now (lock, create, write,
     /// fsync), before a refresh token is spent on a new one.
     fn check_writable(&self) -> Result<(), StoreError> {
@@ -221,21 +309,17 @@ pub fn now() -> u64 {
 #[cfg(test)]
 pub(crate) fn sample_record(user: &str, access: &str, refresh: &str) -> Record {
     Record {
-        version: SCHEMA_VERSION,
-        host: "https://bitbucket.org".into(),
-        account: Account {
-            username: user.into(),
-            ..Account::default()
-        },
         access_token: Some(Secret::new(access)),
         expires_at: 7200,
         refresh_token: Some(Secret::new(refresh)),
-        refresh_issued_at: 1,
         scopes: "repository:write".into(),
-        kind: TokenKind::Oauth,
-        client_id: "id".into(),
-        obtained_at: 1,
-        signed_in_at: 1,
+        ..Record::new(
+            &StoreKey::new("https://bitbucket.org"),
+            Account::named(user),
+            TokenKind::Oauth,
+            "id",
+            1,
+        )
     }
 }
 

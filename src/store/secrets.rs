@@ -139,7 +139,7 @@ pub fn save(
     client_id: &str,
     secret: &Secret,
 ) -> Result<Place, StoreError> {
-    let place = match choice::open(dir, store, host)?.name() {
+    let place = match choice::open(dir, store, &super::StoreKey::new(host))?.name() {
         "keyring" => Place::Keyring,
         _ => Place::File,
     };

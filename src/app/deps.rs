@@ -1,0 +1,101 @@
+//! What the ladder reads from outside the process: the clock, the lock
+//! directory, Bitbucket's token endpoint and the browser sign-in.
+//! Production passes the real ones ([`Deps::real`]); the ladder's tests
+//! pass fakes, so every rung can be tried in-process.
+
+use crate::bitbucket::{ApiError, Client, TokenSet};
+use crate::config::{Env, HostConfig};
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::signin::{self, SignInError, SignedIn, Surroundings};
+use crate::store::{self, Record};
+use std::path::PathBuf;
+
+/// The token-endpoint calls the ladder makes itself (the code exchange and
+/// the account lookup belong to the sign-in).
+pub(crate) trait TokenEndpoint {
+    /// `grant_type=refresh_token`.
+    fn refresh(&self, cfg: &HostConfig, refresh_token: &Secret) -> Result<TokenSet, ApiError>;
+    /// `grant_type=client_credentials`.
+    fn client_credentials(&self, cfg: &HostConfig) -> Result<TokenSet, ApiError>;
+}
+
+/// The real endpoint, over [`Client`].
+pub(crate) struct Bitbucket;
+
+impl TokenEndpoint for Bitbucket {
+    fn refresh(&self, cfg: &HostConfig, refresh_token: &Secret) -> Result<TokenSet, ApiError> {
+        Client::new(cfg).refresh(refresh_token)
+    }
+
+    fn client_credentials(&self, cfg: &HostConfig) -> Result<TokenSet, ApiError> {
+        Client::new(cfg).client_credentials()
+    }
+}
+
+/// Step 5's sign-in: new tokens and the account they belong to, or what
+/// `meanwhile` found once the callback port was ours.
+pub(crate) trait SignInRunner {
+    /// Signs in for `asked` (any account when `None`).
+    fn sign_in(
+        &self,
+        cfg: &HostConfig,
+        asked: Option<&str>,
+        meanwhile: &dyn Fn() -> Option<Record>,
+    ) -> Result<SignedIn<Record>, SignInError>;
+}
+
+/// The real sign-in of signin.rs, with what this process can use.
+pub(crate) enum BrowserSignIn<'a> {
+    /// `get`: browser and terminal found when a sign-in is needed.
+    Detect(&'a dyn Env),
+    /// `login`: found up front, with its own rules.
+    Detected(Surroundings),
+}
+
+impl SignInRunner for BrowserSignIn<'_> {
+    fn sign_in(
+        &self,
+        cfg: &HostConfig,
+        asked: Option<&str>,
+        meanwhile: &dyn Fn() -> Option<Record>,
+    ) -> Result<SignedIn<Record>, SignInError> {
+        let detected;
+        let how = match self {
+            BrowserSignIn::Detect(env) => {
+                detected = signin::detect(cfg, *env, signin::Asker::Git);
+                &detected
+            }
+            BrowserSignIn::Detected(how) => how,
+        };
+        signin::sign_in(cfg, &Client::new(cfg), how, asked, meanwhile)
+    }
+}
+
+/// Everything [`super::obtain`] and its renewals read besides the
+/// configuration and the store.
+pub(crate) struct Deps<'a> {
+    /// The environment (the consumer secret kept by `configure`).
+    pub env: &'a dyn Env,
+    /// Now, in Unix seconds.
+    pub now: Box<dyn Fn() -> u64 + 'a>,
+    /// Where the account and sign-in locks live (the data directory).
+    pub lock_dir: PathBuf,
+    /// Bitbucket's token endpoint.
+    pub endpoint: Box<dyn TokenEndpoint + 'a>,
+    /// The browser sign-in.
+    pub sign_in: Box<dyn SignInRunner + 'a>,
+}
+
+impl<'a> Deps<'a> {
+    /// The real clock, data directory, Bitbucket and sign-in.
+    pub(crate) fn real(env: &'a dyn Env, sign_in: BrowserSignIn<'a>) -> Result<Deps<'a>, Error> {
+        Ok(Deps {
+            env,
+            now: Box::new(store::now),
+            lock_dir: store::data_dir()?,
+            endpoint: Box::new(Bitbucket),
+            sign_in: Box::new(sign_in),
+        })
+    }
+}

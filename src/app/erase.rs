@@ -1,0 +1,61 @@
+//! `erase`: git reports a credential refused; drop it if it is ours.
+
+use super::host::open_store;
+use super::ladder::lock_for;
+use super::NAME;
+use crate::config::HostConfig;
+use crate::error::Error;
+use crate::protocol::Request;
+use crate::store::Record;
+
+/// git got 401 with a credential: if it is our access token, drop it and
+/// keep the refresh token, so the next `get` refreshes without a browser.
+pub(crate) fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
+    let presented = match req.authtype.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => req.credential.as_ref(),
+        _ => req.password.as_ref(),
+    };
+    let Some(presented) = presented else {
+        return Ok(());
+    };
+    let store = open_store(cfg)?;
+    let host = cfg.remote.store_key();
+    let holder = store
+        .records(&host)?
+        .into_iter()
+        .find(|r| r.access_token.as_ref() == Some(presented));
+    let Some(holder) = holder else {
+        crate::trace!("erase: not our token, nothing to do");
+        return Ok(());
+    };
+    if holder.kind.is_stored_token() {
+        // A token we were given and Bitbucket now refuses: nothing can
+        // renew it. Drop it and say what to do (contract.md §4).
+        store.remove(&host, &holder.account.username)?;
+        let url = cfg.remote.base_url();
+        eprintln!(
+            "{NAME}: Bitbucket refused the stored token for {url}, so it was removed. If it was an \
+             app password: app passwords stopped working on 2026-07-28. Sign in with OAuth instead \
+             (`git credential-bitbucket configure {url}`), or create an API token with the \
+             repository scopes and store it with `git credential-bitbucket configure {url} --api-token`."
+        );
+        return Ok(());
+    }
+    // Under the account lock, so a refresh in flight is not overwritten.
+    let _lock = lock_for(&host, Some(&holder.account.username), cfg.login_timeout)?;
+    let current = store
+        .records(&host)?
+        .into_iter()
+        .find(|r| r.same_slot(&holder));
+    if let Some(rec) = current.filter(|r| r.access_token.as_ref() == Some(presented)) {
+        crate::trace!(
+            "erase: dropping the rejected access token of {:?}",
+            rec.account.username
+        );
+        store.put(&Record {
+            access_token: None,
+            ..rec
+        })?;
+    }
+    Ok(())
+}

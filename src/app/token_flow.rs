@@ -1,0 +1,72 @@
+//! The token flow's answer: a stored API token or access token, with the
+//! username (or Bearer) its kind needs.
+
+use super::get::bearer;
+use super::host::GENERIC_USERS;
+use super::ladder::find;
+use crate::config::{AuthType, HostConfig};
+use crate::error::Error;
+use crate::protocol::{Request, Response};
+use crate::store::{Store, StoreKey, TokenKind};
+
+/// The token flow (contract.md §4): a stored API token or access token, handed out
+/// with the username its kind needs (bitbucket-facts.md A.9, B.8).
+pub(crate) fn stored_token(
+    cfg: &HostConfig,
+    store: &dyn Store,
+    host: &StoreKey,
+    asked: Option<&str>,
+    req: &Request,
+) -> Result<Response, Error> {
+    let url = cfg.remote.base_url();
+    // A clone URL with `alice@` still finds a token stored under a generic
+    // name; it is then handed out with that generic name, never with
+    // alice's (bitbucket-facts.md A.9: both work for git).
+    let record = match find(store, host, asked, cfg)? {
+        Some(r) => Some(r),
+        None if asked.is_some() => find(store, host, None, cfg)?
+            .filter(|r| GENERIC_USERS.contains(&r.account.username.as_str())),
+        None => None,
+    };
+    let record = record.ok_or_else(|| {
+        Error::Failed(format!(
+            "no API token or access token is stored for {url}; store one with \
+             `git credential-bitbucket configure {url} --api-token` (it reads the token from stdin)"
+        ))
+    })?;
+    let token = record.access_token.clone().ok_or_else(|| {
+        Error::Failed(format!(
+            "the stored token for {url} was refused by Bitbucket and dropped; store a new one with \
+             `git credential-bitbucket configure {url} --api-token`"
+        ))
+    })?;
+    if crate::setup::is_app_password(&token) {
+        return Err(Error::Failed(crate::setup::app_password_message(
+            &format!("the token stored for {url}"),
+            &url,
+        )));
+    }
+    if record.kind == TokenKind::ProjectToken {
+        // Data Center project and repository tokens work only as Bearer.
+        if !req.has_capability("authtype") {
+            return Err(Error::Failed(format!(
+                "the token stored for {url} is a Data Center project or repository token, which \
+                 Bitbucket accepts only as Bearer; that needs git 2.46 or later (this git did not \
+                 offer it)"
+            )));
+        }
+        return Ok(bearer(token, None));
+    }
+    // Cloud API tokens are not Bearer tokens (bitbucket-facts.md A.9).
+    if cfg.auth_type == AuthType::Bearer
+        && req.has_capability("authtype")
+        && record.kind != TokenKind::ApiToken
+    {
+        return Ok(bearer(token, None));
+    }
+    Ok(Response::Basic {
+        username: record.account.username.clone(),
+        password: token,
+        expiry: None,
+    })
+}
