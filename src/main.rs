@@ -1,6 +1,6 @@
 //! Thin entry point: parse argv, run the command, print an error once.
 
-use git_credential_bitbucket::app::{self, NAME};
+use git_credential_bitbucket::app;
 use git_credential_bitbucket::cli::{self, Command};
 use git_credential_bitbucket::commands;
 use git_credential_bitbucket::config::ProcessEnv;
@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{NAME}: {e}");
+            git_credential_bitbucket::say!("{e}");
             ExitCode::from(e.exit_code())
         }
     }
@@ -35,7 +35,7 @@ fn run() -> Result<(), Error> {
         // git would show, and still nothing on stdout.
         Command::Unknown(word) => {
             match cli::suggestion(&word) {
-                Some(cmd) => eprintln!("{NAME}: did you mean `{cmd}`?"),
+                Some(cmd) => git_credential_bitbucket::say!("did you mean `{cmd}`?"),
                 None => git_credential_bitbucket::trace!("ignoring unknown action {word:?}"),
             }
             Ok(())

@@ -2,7 +2,6 @@
 
 use super::host::open_store;
 use super::ladder::lock_for;
-use super::NAME;
 use crate::config::HostConfig;
 use crate::error::Error;
 use crate::protocol::Request;
@@ -33,8 +32,8 @@ pub(crate) fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
         // renew it. Drop it and say what to do (contract.md §4).
         store.remove(&host, &holder.account.username)?;
         let url = cfg.remote.base_url();
-        eprintln!(
-            "{NAME}: Bitbucket refused the stored token for {url}, so it was removed. If it was an \
+        crate::say!(
+            "Bitbucket refused the stored token for {url}, so it was removed. If it was an \
              app password: app passwords stopped working on 2026-07-28. Sign in with OAuth instead \
              (`git credential-bitbucket configure {url}`), or create an API token with the \
              repository scopes and store it with `git credential-bitbucket configure {url} --api-token`."

@@ -4,7 +4,6 @@
 
 use super::deps::Deps;
 use super::renew::{app_account, grant, refresh, sign_in_and_store};
-use super::NAME;
 use crate::commands::rfc3339;
 use crate::config::{self, Flow, HostConfig};
 use crate::error::Error;
@@ -231,9 +230,9 @@ pub(crate) fn wait_for_lock(path: &Path, login_timeout: Duration) -> Result<Lock
 pub(crate) fn keep_current(current: Option<Record>, why: Error, now: u64) -> Result<Record, Error> {
     match current.filter(|r| r.unexpired_access_token(now).is_some()) {
         Some(rec) => {
-            eprintln!(
-                "{NAME}: warning: {why}\n{NAME}: using the current access token meanwhile; \
-                 it is valid until {}",
+            crate::say!("warning: {why}");
+            crate::say!(
+                "using the current access token meanwhile; it is valid until {}",
                 rfc3339(rec.expires_at)
             );
             Ok(rec)

@@ -31,8 +31,7 @@ use crate::error::Error;
 use crate::protocol::{Action, Request, Response};
 use std::io::{BufRead, Write};
 
-/// The program name that prefixes every message.
-pub const NAME: &str = "git-credential-bitbucket";
+pub use crate::text::NAME;
 
 /// Runs a protocol action for git, with its exit policy (contract.md §2):
 /// git ignores a helper's exit status, so every failure is reported on
@@ -47,7 +46,7 @@ pub fn run(
     match protocol(action, input, output, env) {
         Err(e @ Error::Decode(_)) => Err(e),
         Err(e) => {
-            eprintln!("{NAME}: {e}");
+            crate::say!("{e}");
             Ok(())
         }
         Ok(()) => Ok(()),
@@ -78,7 +77,7 @@ pub fn protocol(
         Err(e) => {
             // We cannot tell whether the host is ours: say why, stay
             // silent on stdout (git itself will usually complain too).
-            eprintln!("{NAME}: {e}");
+            crate::say!("{e}");
             return Ok(());
         }
     };
@@ -107,7 +106,7 @@ pub fn protocol(
 
 /// Prints the reason on stderr and `quit=1` on stdout.
 fn quit(output: &mut impl Write, why: &Error) -> Result<(), Error> {
-    eprintln!("{NAME}: {why}");
+    crate::say!("{why}");
     Response::Quit.write_to(output)?;
     Ok(())
 }

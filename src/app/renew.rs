@@ -4,7 +4,6 @@
 
 use super::deps::Deps;
 use super::ladder::keep_current;
-use super::NAME;
 use crate::bitbucket::TokenSet;
 use crate::config::HostConfig;
 use crate::error::Error;
@@ -54,10 +53,11 @@ pub(crate) fn refresh(
             Ok(Some(save_refreshed(store, renewed, &refresh_token)))
         }
         Err(e) if e.is_dead_refresh_token() => {
-            eprintln!(
-                "{NAME}: the saved sign-in of {} on {} has expired or was revoked ({e}); \
+            crate::say!(
+                "the saved sign-in of {} on {} has expired or was revoked ({e}); \
                  a new sign-in is needed",
-                rec.account.username, rec.host
+                rec.account.username,
+                rec.host
             );
             store.put(&Record {
                 refresh_token: None,
@@ -88,13 +88,13 @@ fn save_refreshed(store: &dyn Store, renewed: Record, spent: &crate::secret::Sec
     let _hold = store::signals::hold();
     if let Err(e) = store.put(&renewed) {
         if renewed.refresh_token.as_ref() == Some(spent) {
-            eprintln!(
-                "{NAME}: warning: could not save the renewed access token: {e}. \
+            crate::say!(
+                "warning: could not save the renewed access token: {e}. \
                  The sign-in itself is kept"
             );
         } else {
-            eprintln!(
-                "{NAME}: warning: could not save the renewed sign-in: {e}. This command \
+            crate::say!(
+                "warning: could not save the renewed sign-in: {e}. This command \
                  goes on with the new token, but the sign-in is lost: the next git command \
                  will open the browser to sign in again"
             );
@@ -222,8 +222,8 @@ pub(crate) fn sign_in_and_store(
         ..Record::new(host, account, TokenKind::Oauth, &cfg.client_id, t)
     };
     store.put(&record)?;
-    eprintln!(
-        "{NAME}: signed in to {} as {} ({} store)",
+    crate::say!(
+        "signed in to {} as {} ({} store)",
         cfg.remote.base_url(),
         crate::bitbucket::account_label(&record.account),
         store.name()

@@ -3,12 +3,13 @@
 
 use crate::app::{
     app_account, asked_account, find, grant, keyed_remote, lock_for, open_store, sign_in_and_store,
-    BrowserSignIn, Deps, NAME,
+    BrowserSignIn, Deps,
 };
 use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::signin;
 use crate::store::{Record, Store, StoreKey};
+use crate::text::NAME;
 
 /// `login [URL] [--no-browser]`: sign in now, replacing any saved sign-in
 /// of that account.
@@ -34,8 +35,8 @@ pub fn run(url: Option<&str>, no_browser: bool, env: &dyn Env) -> Result<(), Err
             let _lock = lock_for(&host, Some(&app_user), cfg.login_timeout)?;
             let deps = Deps::real(env, BrowserSignIn::Detect(env))?;
             grant(&cfg, store.as_ref(), &host, None, &deps)?;
-            eprintln!(
-                "{NAME}: got a client_credentials token for {}",
+            crate::say!(
+                "got a client_credentials token for {}",
                 cfg.remote.base_url()
             );
         }
@@ -76,8 +77,8 @@ fn say_if_default_changed(
     match before {
         Some(old) if old != user => {
             let url = cfg.remote.base_url();
-            eprintln!(
-                "{NAME}: {user} is now the default for {url}; {old} is still saved; \
+            crate::say!(
+                "{user} is now the default for {url}; {old} is still saved; \
                  `git credential-bitbucket switch {url} {old}` goes back"
             );
         }

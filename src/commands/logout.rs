@@ -1,7 +1,7 @@
 //! `logout [URL] [--account NAME | --all]`: forget saved sign-ins, and on
 //! Data Center revoke their tokens on the server.
 
-use crate::app::{keyed_remote, lock_for, NAME};
+use crate::app::{keyed_remote, lock_for};
 use crate::bitbucket::Client;
 use crate::config::{self, Env, GitConfig, HostConfig, Kind};
 use crate::error::Error;
@@ -43,11 +43,11 @@ pub fn run(
         if let Some(cfg) = cfg.as_ref().filter(|c| c.kind == Kind::DataCenter) {
             match config::with_client_secret(cfg, env) {
                 Ok(cfg) => revoke(&cfg, rec),
-                Err(e) => eprintln!("{NAME}: warning: not revoked on the server: {e}"),
+                Err(e) => crate::say!("warning: not revoked on the server: {e}"),
             }
         }
         store.remove(&host, &rec.account.username)?;
-        eprintln!("{NAME}: signed out {} from {host}", rec.account.username);
+        crate::say!("signed out {} from {host}", rec.account.username);
     }
     Ok(())
 }
@@ -92,7 +92,7 @@ fn remove_unlisted(
     if let Some(user) = named {
         let _lock = lock_for(host, Some(user), wait)?;
         if store.remove(host, user)? {
-            eprintln!("{NAME}: signed out {user} from {host}");
+            crate::say!("signed out {user} from {host}");
             return Ok(());
         }
     }
@@ -115,7 +115,7 @@ fn revoke(cfg: &HostConfig, rec: &Record) {
     ] {
         if let Some(t) = token {
             if let Err(e) = client.revoke(t, hint) {
-                eprintln!("{NAME}: warning: could not revoke the {hint} on the server: {e}");
+                crate::say!("warning: could not revoke the {hint} on the server: {e}");
             }
         }
     }
