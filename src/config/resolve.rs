@@ -1,0 +1,472 @@
+//! `resolve`: one host's configuration, validated, from git config, the
+//! environment and the Cloud or Data Center defaults.
+
+use super::keys::KEYS;
+use super::{
+    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Kind, Remote, StoreChoice,
+    BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
+};
+use crate::secret::Secret;
+use crate::url::{is_loopback_host, HttpUrl};
+use std::time::Duration;
+
+/// Everything a command needs to know about one of our hosts.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The remote.
+    pub remote: Remote,
+    /// Cloud or Data Center.
+    pub kind: Kind,
+    /// OAuth consumer key.
+    pub client_id: String,
+    /// Consumer secret.
+    pub client_secret: Option<Secret>,
+    /// Authorize endpoint.
+    pub authorize_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// REST API base, without a trailing slash.
+    pub api_url: String,
+    /// Loopback redirect, exactly as configured: it is sent as written
+    /// when it has a port (Data Center compares it exactly).
+    pub redirect_uri: String,
+    /// The same, parsed.
+    pub redirect: HttpUrl,
+    /// Token store.
+    pub store: StoreChoice,
+    /// Browser command, if configured.
+    pub browser: Option<String>,
+    /// Flow.
+    pub flow: Flow,
+    /// Basic or Bearer toward git.
+    pub auth_type: AuthType,
+    /// Scopes to ask for.
+    pub scopes: Vec<String>,
+    /// How long to wait for the browser.
+    pub login_timeout: Duration,
+    /// Refresh this long before expiry (capped at a quarter of the lifetime).
+    pub refresh_margin: Duration,
+    /// `credential.interactive`.
+    pub interactive: bool,
+}
+
+/// Resolves the configuration for `remote`: `Ok(None)` when the host is not
+/// ours (contract.md §4: print nothing, touch nothing).
+pub fn resolve(
+    git: &GitConfig,
+    env: &dyn Env,
+    remote: &Remote,
+) -> Result<Option<HostConfig>, ConfigError> {
+    let is_cloud_host = remote.hostname() == CLOUD_HOST;
+    // Which hosts are ours (contract.md §4).
+    let scoped_marker = ["bitbucketkind", "bitbucketclientid", "bitbucketflow"]
+        .iter()
+        .any(|k| git.scoped(remote, k).is_some());
+    let global_marker = is_cloud_host
+        && (["bitbucketkind", "bitbucketclientid", "bitbucketflow"]
+            .iter()
+            .any(|k| git.global(k).is_some())
+            || BUILTIN_CLIENT_ID.is_some());
+    if !scoped_marker && !global_marker {
+        return Ok(None);
+    }
+
+    let url = remote.base_url();
+    let key_of = |camel: &'static str| {
+        *KEYS
+            .iter()
+            .find(|(c, ..)| *c == camel)
+            .expect("BUG: every key looked up is listed in KEYS")
+    };
+    let env_name = |camel: &'static str| format!("GIT_CREDENTIAL_BITBUCKET_{}", key_of(camel).2);
+    let value = |camel: &'static str| -> Option<String> {
+        let (_, lower, _, bound) = key_of(camel);
+        if let Some(v) = env.var(&env_name(camel)) {
+            return Some(v);
+        }
+        let v = if bound && !is_cloud_host {
+            git.scoped(remote, lower)
+        } else {
+            git.get(remote, lower)
+        };
+        v.map(str::to_owned)
+    };
+    // A bad value is reported under the name it was given by: the
+    // environment variable that overrides the key, else the git key.
+    let name_of = |camel: &'static str| match env.var(&env_name(camel)) {
+        Some(_) => env_name(camel),
+        None => format!("credential.{url}.{camel}"),
+    };
+    let invalid = |key, value: String, accepted| ConfigError::Invalid {
+        name: name_of(key),
+        value,
+        accepted,
+    };
+
+    let kind = match value("bitbucketKind").as_deref() {
+        None if is_cloud_host => Kind::Cloud,
+        None => Kind::DataCenter,
+        Some("cloud") => Kind::Cloud,
+        Some("datacenter") => Kind::DataCenter,
+        Some(v) => return Err(invalid("bitbucketKind", v.to_owned(), "cloud, datacenter")),
+    };
+    let flow = match value("bitbucketFlow").as_deref() {
+        None | Some("browser") => Flow::Browser,
+        Some("client_credentials") => Flow::ClientCredentials,
+        Some("token") => Flow::Token,
+        Some(v) => {
+            return Err(invalid(
+                "bitbucketFlow",
+                v.to_owned(),
+                "browser, client_credentials, token",
+            ))
+        }
+    };
+    if flow == Flow::ClientCredentials && kind == Kind::DataCenter {
+        return Err(invalid(
+            "bitbucketFlow",
+            "client_credentials".into(),
+            "browser, token (Data Center has no client_credentials grant)",
+        ));
+    }
+    let store = match value("bitbucketStore").as_deref() {
+        None | Some("auto") => StoreChoice::Auto,
+        Some("keyring") => StoreChoice::Keyring,
+        Some("file") => StoreChoice::File,
+        Some(v) => {
+            return Err(invalid(
+                "bitbucketStore",
+                v.to_owned(),
+                "auto, keyring, file",
+            ))
+        }
+    };
+    let auth_type = match value("bitbucketAuthType").as_deref() {
+        None | Some("basic") => AuthType::Basic,
+        Some("bearer") => AuthType::Bearer,
+        Some(v) => return Err(invalid("bitbucketAuthType", v.to_owned(), "basic, bearer")),
+    };
+    let allow_http = match value("bitbucketAllowHttp") {
+        None => false,
+        Some(v) => parse_bool(&v).ok_or_else(|| invalid("bitbucketAllowHttp", v, "true, false"))?,
+    };
+    // Both are bounded: a day is far beyond any sensible wait or margin,
+    // and keeps every time sum far from overflow.
+    let seconds = |key: &'static str, default: u64| -> Result<Duration, ConfigError> {
+        match value(key) {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 86_400)
+                .map(Duration::from_secs)
+                .ok_or_else(|| invalid(key, v, "a whole number of seconds, at most 86400")),
+        }
+    };
+    let login_timeout = seconds("bitbucketLoginTimeout", 300)?;
+    let refresh_margin = seconds("bitbucketRefreshMargin", 600)?;
+
+    let client_id = value("bitbucketClientId")
+        .or_else(|| {
+            is_cloud_host
+                .then_some(BUILTIN_CLIENT_ID)
+                .flatten()
+                .map(str::to_owned)
+        })
+        .filter(|v| !v.is_empty());
+    // The token flow needs no OAuth consumer at all.
+    let client_id = match (client_id, flow) {
+        (Some(id), _) => id,
+        (None, Flow::Token) => String::new(),
+        (None, _) => return Err(ConfigError::MissingClientId { url: url.clone() }),
+    };
+    let client_secret = value("bitbucketClientSecret")
+        .or_else(|| {
+            // The built-in secret only goes with the built-in id.
+            (Some(client_id.as_str()) == BUILTIN_CLIENT_ID)
+                .then_some(BUILTIN_CLIENT_SECRET)
+                .flatten()
+                .map(str::to_owned)
+        })
+        .filter(|v| !v.is_empty())
+        .map(Secret::new);
+    // A secret `configure` kept in our store is read only when a request
+    // needs it (`with_client_secret`): a fresh `get` must not pay a second
+    // keyring lookup for a secret it does not send.
+
+    // contract.md §4, §7: tokens only over https, loopback and the explicit
+    // opt-in excepted.
+    if remote.protocol != "https" && !(is_loopback_host(&remote.hostname()) || allow_http) {
+        return Err(ConfigError::InsecureHttp { url });
+    }
+    let endpoint = |key: &'static str, default: &str| -> Result<String, ConfigError> {
+        let v = value(key).unwrap_or_else(|| default.to_owned());
+        let parsed = HttpUrl::parse(&v).ok_or_else(|| ConfigError::BadUrl {
+            name: name_of(key),
+            value: v.clone(),
+            why: "not an http(s) URL",
+        })?;
+        // The client secret, codes and tokens go only to https endpoints,
+        // whatever the config says (contract.md §7).
+        if parsed.scheme != "https" && !parsed.is_loopback() {
+            return Err(ConfigError::BadUrl {
+                name: name_of(key),
+                value: v,
+                why: "endpoints must use https (plain http only on loopback)",
+            });
+        }
+        Ok(v.trim_end_matches('/').to_owned())
+    };
+    // Data Center's endpoints hang off protocol://host[:port] of the
+    // remote; a context path needs the endpoint keys (contract.md §3).
+    // With credential.useHttpPath, git sends the path, and the server's
+    // context path (before `/scm/`) is part of the base.
+    let dc = format!("{}/rest", remote.store_key());
+    let (authorize_default, token_default, api_default, redirect_default, scopes_default) =
+        match kind {
+            Kind::Cloud => (
+                "https://bitbucket.org/site/oauth2/authorize".to_owned(),
+                "https://bitbucket.org/site/oauth2/access_token".to_owned(),
+                "https://api.bitbucket.org/2.0".to_owned(),
+                "http://127.0.0.1:34107/",
+                "",
+            ),
+            Kind::DataCenter => (
+                format!("{dc}/oauth2/latest/authorize"),
+                format!("{dc}/oauth2/latest/token"),
+                format!("{dc}/api/latest"),
+                // DC allows plain http only for `localhost` (bitbucket-facts.md B.3).
+                "http://localhost:34107/",
+                // Push needs REPO_WRITE; send scopes on DC (bitbucket-facts.md B.3).
+                "REPO_READ REPO_WRITE",
+            ),
+        };
+    let authorize_url = endpoint("bitbucketAuthorizeUrl", &authorize_default)?;
+    let token_url = endpoint("bitbucketTokenUrl", &token_default)?;
+    let api_url = endpoint("bitbucketApiUrl", &api_default)?;
+    let redirect_raw = value("bitbucketRedirectUri").unwrap_or_else(|| redirect_default.into());
+    let redirect = HttpUrl::parse(&redirect_raw)
+        .filter(|u| u.scheme == "http" && u.is_loopback())
+        .ok_or_else(|| ConfigError::BadUrl {
+            name: name_of("bitbucketRedirectUri"),
+            value: redirect_raw.clone(),
+            why: "must be a loopback http URL such as http://127.0.0.1:34107/",
+        })?;
+    // Data Center compares the redirect exactly: "any free port" cannot
+    // work there.
+    if kind == Kind::DataCenter && redirect.port.is_none() {
+        return Err(ConfigError::BadUrl {
+            name: name_of("bitbucketRedirectUri"),
+            value: redirect_raw,
+            why: "Data Center needs the exact registered redirect, with its port, e.g. http://localhost:34107/",
+        });
+    }
+    let scopes = value("bitbucketScopes")
+        .unwrap_or_else(|| scopes_default.into())
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let interactive = git
+        .get(remote, "interactive")
+        .map(|v| {
+            !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "false" | "no" | "off" | "0" | "never"
+            )
+        })
+        .unwrap_or(true);
+
+    Ok(Some(HostConfig {
+        remote: remote.clone(),
+        kind,
+        client_id,
+        client_secret,
+        authorize_url,
+        token_url,
+        api_url,
+        redirect_uri: redirect_raw,
+        redirect,
+        store,
+        browser: value("bitbucketBrowser").filter(|b| !b.trim().is_empty()),
+        flow,
+        auth_type,
+        scopes,
+        login_timeout,
+        refresh_margin,
+        interactive,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_global_client_id_makes_only_bitbucket_org_ours() {
+        let git = cfg(&[
+            ("credential.bitbucketclientid", "id"),
+            ("credential.bitbucketclientsecret", "s"),
+        ]);
+        let ours = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect("valid");
+        assert_eq!(ours.expect("ours").client_id, "id");
+        assert!(resolve(&git, &no_env(), &remote("https", "github.com"))
+            .expect("ok")
+            .is_none());
+    }
+
+    #[test]
+    fn environment_never_makes_a_host_ours_but_overrides_for_ours() {
+        let env = MapEnv(HashMap::from([
+            (
+                "GIT_CREDENTIAL_BITBUCKET_CLIENT_ID".to_owned(),
+                "env-id".to_owned(),
+            ),
+            (
+                "GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET".to_owned(),
+                "env-s".to_owned(),
+            ),
+        ]));
+        let empty = GitConfig::default();
+        assert!(resolve(&empty, &env, &remote("https", "bitbucket.org"))
+            .expect("ok")
+            .is_none());
+        let git = cfg(&[("credential.https://bitbucket.org.bitbucketkind", "cloud")]);
+        let c = resolve(&git, &env, &remote("https", "bitbucket.org"))
+            .expect("ok")
+            .expect("ours");
+        assert_eq!(c.client_id, "env-id");
+    }
+
+    #[test]
+    fn missing_client_id_names_the_key_and_the_command() {
+        let git = cfg(&[("credential.https://bitbucket.org.bitbucketkind", "cloud")]);
+        let err = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect_err("no id");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("credential.https://bitbucket.org.bitbucketClientId"),
+            "{msg}"
+        );
+        assert!(msg.contains("git credential-bitbucket configure"), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_accepted_values() {
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            ("credential.https://bitbucket.org.bitbucketstore", "vault"),
+        ]);
+        let msg = resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            msg.contains("bitbucketStore") && msg.contains("auto, keyring, file"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_on_loopback_or_opt_in() {
+        let git = cfg(&[
+            ("credential.http://bb.example.bitbucketkind", "cloud"),
+            ("credential.http://bb.example.bitbucketclientid", "id"),
+            ("credential.http://bb.example.bitbucketclientsecret", "s"),
+        ]);
+        let err = resolve(&git, &no_env(), &remote("http", "bb.example")).expect_err("http");
+        assert!(matches!(err, ConfigError::InsecureHttp { .. }));
+        let mut lines = vec![
+            ("credential.http://bb.example.bitbucketkind", "cloud"),
+            ("credential.http://bb.example.bitbucketclientid", "id"),
+            ("credential.http://bb.example.bitbucketclientsecret", "s"),
+        ];
+        lines.push(("credential.http://bb.example.bitbucketallowhttp", "true"));
+        assert!(resolve(&cfg(&lines), &no_env(), &remote("http", "bb.example")).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_go_to_an_http_token_endpoint() {
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            (
+                "credential.https://bitbucket.org.bitbuckettokenurl",
+                "http://evil.example/token",
+            ),
+        ]);
+        let err = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect_err("http");
+        assert!(err.to_string().contains("bitbucketTokenUrl"));
+    }
+
+    #[test]
+    fn a_bad_value_from_the_environment_names_the_variable() {
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            ("credential.https://bitbucket.org.bitbucketstore", "file"),
+        ]);
+        let bad = |var: &str, value: &str| {
+            let env = MapEnv(HashMap::from([(var.to_owned(), value.to_owned())]));
+            resolve(&git, &env, &remote("https", "bitbucket.org"))
+                .expect_err("bad")
+                .to_string()
+        };
+        let msg = bad("GIT_CREDENTIAL_BITBUCKET_STORE", "vault");
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_STORE is \"vault\""),
+            "{msg}"
+        );
+        assert!(!msg.contains("credential.https"), "{msg}");
+        let msg = bad("GIT_CREDENTIAL_BITBUCKET_LOGIN_TIMEOUT", "soon");
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_LOGIN_TIMEOUT "),
+            "{msg}"
+        );
+        let msg = bad(
+            "GIT_CREDENTIAL_BITBUCKET_TOKEN_URL",
+            "http://evil.example/t",
+        );
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_TOKEN_URL "),
+            "{msg}"
+        );
+        let msg = bad(
+            "GIT_CREDENTIAL_BITBUCKET_REDIRECT_URI",
+            "https://x.example/",
+        );
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_REDIRECT_URI "),
+            "{msg}"
+        );
+        // From git config: the git key.
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            (
+                "credential.https://bitbucket.org.bitbucketlogintimeout",
+                "soon",
+            ),
+        ]);
+        let msg = resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            msg.starts_with("credential.https://bitbucket.org.bitbucketLoginTimeout is"),
+            "{msg}"
+        );
+    }
+}
