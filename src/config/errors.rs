@@ -17,7 +17,7 @@ pub enum ConfigError {
         /// What was set.
         value: String,
         /// What is accepted.
-        accepted: &'static str,
+        accepted: String,
     },
     /// No consumer key.
     #[error(

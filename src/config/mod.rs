@@ -23,7 +23,7 @@ pub use errors::ConfigError;
 pub use keys::known_keys;
 pub use remote::Remote;
 pub use resolve::{resolve, HostConfig};
-pub use values::{parse_bool, AuthType, Flow, Kind, StoreChoice};
+pub use values::{parse_bool, AuthType, Flow, Kind, NotAccepted, StoreChoice};
 
 /// Bitbucket Cloud's host.
 pub const CLOUD_HOST: &str = "bitbucket.org";

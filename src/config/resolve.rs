@@ -3,8 +3,8 @@
 
 use super::keys::KEYS;
 use super::{
-    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Kind, Remote, StoreChoice,
-    BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
+    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Kind, NotAccepted, Remote,
+    StoreChoice, BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
 };
 use crate::secret::Secret;
 use crate::url::{is_loopback_host, HttpUrl};
@@ -97,58 +97,56 @@ pub fn resolve(
         Some(_) => env_name(camel),
         None => format!("credential.{url}.{camel}"),
     };
-    let invalid = |key, value: String, accepted| ConfigError::Invalid {
+    let invalid = |key, value: String, accepted: String| ConfigError::Invalid {
         name: name_of(key),
         value,
         accepted,
     };
 
-    let kind = match value("bitbucketKind").as_deref() {
-        None if is_cloud_host => Kind::Cloud,
-        None => Kind::DataCenter,
-        Some("cloud") => Kind::Cloud,
-        Some("datacenter") => Kind::DataCenter,
-        Some(v) => return Err(invalid("bitbucketKind", v.to_owned(), "cloud, datacenter")),
-    };
-    let flow = match value("bitbucketFlow").as_deref() {
-        None | Some("browser") => Flow::Browser,
-        Some("client_credentials") => Flow::ClientCredentials,
-        Some("token") => Flow::Token,
-        Some(v) => {
-            return Err(invalid(
-                "bitbucketFlow",
-                v.to_owned(),
-                "browser, client_credentials, token",
-            ))
+    // One of a list: the default when unset, else exactly a spelling.
+    fn one_of<T: std::str::FromStr<Err = NotAccepted>>(
+        v: Option<String>,
+        default: T,
+        invalid: impl FnOnce(String, String) -> ConfigError,
+    ) -> Result<T, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e: NotAccepted| invalid(v, e.list())),
         }
+    }
+    let kind_default = if is_cloud_host {
+        Kind::Cloud
+    } else {
+        Kind::DataCenter
     };
+    let kind = one_of(value("bitbucketKind"), kind_default, |v, a| {
+        invalid("bitbucketKind", v, a)
+    })?;
+    let flow = one_of(value("bitbucketFlow"), Flow::Browser, |v, a| {
+        invalid("bitbucketFlow", v, a)
+    })?;
     if flow == Flow::ClientCredentials && kind == Kind::DataCenter {
         return Err(invalid(
             "bitbucketFlow",
-            "client_credentials".into(),
-            "browser, token (Data Center has no client_credentials grant)",
+            Flow::ClientCredentials.as_str().into(),
+            format!(
+                "{}, {} (Data Center has no client_credentials grant)",
+                Flow::Browser,
+                Flow::Token
+            ),
         ));
     }
-    let store = match value("bitbucketStore").as_deref() {
-        None | Some("auto") => StoreChoice::Auto,
-        Some("keyring") => StoreChoice::Keyring,
-        Some("file") => StoreChoice::File,
-        Some(v) => {
-            return Err(invalid(
-                "bitbucketStore",
-                v.to_owned(),
-                "auto, keyring, file",
-            ))
-        }
-    };
-    let auth_type = match value("bitbucketAuthType").as_deref() {
-        None | Some("basic") => AuthType::Basic,
-        Some("bearer") => AuthType::Bearer,
-        Some(v) => return Err(invalid("bitbucketAuthType", v.to_owned(), "basic, bearer")),
-    };
+    let store = one_of(value("bitbucketStore"), StoreChoice::Auto, |v, a| {
+        invalid("bitbucketStore", v, a)
+    })?;
+    let auth_type = one_of(value("bitbucketAuthType"), AuthType::Basic, |v, a| {
+        invalid("bitbucketAuthType", v, a)
+    })?;
     let allow_http = match value("bitbucketAllowHttp") {
         None => false,
-        Some(v) => parse_bool(&v).ok_or_else(|| invalid("bitbucketAllowHttp", v, "true, false"))?,
+        Some(v) => {
+            parse_bool(&v).ok_or_else(|| invalid("bitbucketAllowHttp", v, "true, false".into()))?
+        }
     };
     // Both are bounded: a day is far beyond any sensible wait or margin,
     // and keeps every time sum far from overflow.
@@ -161,7 +159,7 @@ pub fn resolve(
                 .ok()
                 .filter(|s| *s <= 86_400)
                 .map(Duration::from_secs)
-                .ok_or_else(|| invalid(key, v, "a whole number of seconds, at most 86400")),
+                .ok_or_else(|| invalid(key, v, "a whole number of seconds, at most 86400".into())),
         }
     };
     let login_timeout = seconds("bitbucketLoginTimeout", 300)?;
