@@ -9,7 +9,7 @@
 
 use super::{closest, configured_hosts, duration, existing_store};
 use crate::app::{self, rfc3339, NAME};
-use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
+use crate::config::{self, Env, Flow, GitConfig, HostConfig, Key, Remote};
 use crate::error::Error;
 use crate::store::{self, now};
 use std::io::Write;
@@ -152,8 +152,8 @@ fn key_checks(entries: &[Origin]) -> Vec<Check> {
             Some(u) => format!("credential.{u}."),
             None => "credential.".into(),
         };
-        match known.iter().find(|k| k.eq_ignore_ascii_case(key)) {
-            Some(&"bitbucketClientSecret") => {
+        match Key::from_name(key) {
+            Some(Key::ClientSecret) => {
                 bad += 1;
                 let target = url.unwrap_or("https://bitbucket.org");
                 checks.push(

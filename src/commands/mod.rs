@@ -8,14 +8,17 @@ pub mod status;
 pub mod switch;
 pub mod token;
 
-use crate::config::{Entry, GitConfig, Kind, Remote, StoreChoice, CLOUD_HOST};
+use crate::config::{Entry, GitConfig, Key, Kind, Remote, StoreChoice, CLOUD_HOST};
 use crate::store::file::FileStore;
 use crate::store::keyring::{platform::SecretService, KeyringStore};
 use crate::store::{choice, Store, StoreError};
 use std::path::Path;
 
-/// Keys whose presence makes a URL ours (as `config::resolve` decides).
-const MARKERS: [&str; 3] = ["bitbucketkind", "bitbucketclientid", "bitbucketflow"];
+/// Whether `key` (as git lists it) makes a URL ours, as `config::resolve`
+/// decides.
+fn marks_ours(key: &str) -> bool {
+    Key::from_name(key).is_some_and(Key::marks_ours)
+}
 
 /// The store that holds `host`'s records, opened without probing or
 /// remembering anything: a command that only looks must not decide where
@@ -51,13 +54,13 @@ pub(crate) fn configured_hosts(git: &GitConfig) -> Vec<String> {
     };
     for Entry { url, key, .. } in git.entries() {
         match url {
-            Some(u) if MARKERS.contains(&key.as_str()) => {
+            Some(u) if marks_ours(key) => {
                 if let Some(r) = Remote::from_url(u) {
                     add(r.base_url());
                 }
             }
             // A key without a URL counts for bitbucket.org only.
-            None if MARKERS.contains(&key.as_str()) => add(format!("https://{CLOUD_HOST}")),
+            None if marks_ours(key) => add(format!("https://{CLOUD_HOST}")),
             _ => {}
         }
     }

@@ -90,12 +90,16 @@ impl GitConfig {
         GitConfig { entries }
     }
 
-    /// The best value for `key` (lower case) among URL-scoped entries that
+    /// The best value for `key` (in any case, as git compares keys) among URL-scoped entries that
     /// match `remote`, with git's urlmatch precedence: longer host pattern,
     /// then longer path, then a user match; later entries win ties.
     pub fn scoped(&self, remote: &Remote, key: &str) -> Option<&str> {
         let mut best: Option<((usize, usize, bool), &str)> = None;
-        for e in self.entries.iter().filter(|e| e.key == key) {
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| e.key.eq_ignore_ascii_case(key))
+        {
             let Some(url) = &e.url else { continue };
             if let Some(score) = url_match(url, remote) {
                 if best.is_none_or(|(b, _)| score >= b) {
@@ -111,7 +115,7 @@ impl GitConfig {
         self.entries
             .iter()
             .rev()
-            .find(|e| e.url.is_none() && e.key == key)
+            .find(|e| e.url.is_none() && e.key.eq_ignore_ascii_case(key))
             .map(|e| e.value.as_str())
     }
 

@@ -20,7 +20,7 @@ mod values;
 pub use entries::{Entry, GitConfig};
 pub use env::{with_client_secret, Env, ProcessEnv};
 pub use errors::ConfigError;
-pub use keys::known_keys;
+pub use keys::{known_keys, Key};
 pub use remote::Remote;
 pub use resolve::{resolve, HostConfig};
 pub use values::{parse_bool, AuthType, Flow, Kind, NotAccepted, StoreChoice};

@@ -1,7 +1,7 @@
 //! `resolve`: one host's configuration, validated, from git config, the
 //! environment and the Cloud or Data Center defaults.
 
-use super::keys::KEYS;
+use super::keys::Key;
 use super::{
     parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Kind, NotAccepted, Remote,
     StoreChoice, BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
@@ -59,43 +59,31 @@ pub fn resolve(
 ) -> Result<Option<HostConfig>, ConfigError> {
     let is_cloud_host = remote.hostname() == CLOUD_HOST;
     // Which hosts are ours (contract.md §4).
-    let scoped_marker = ["bitbucketkind", "bitbucketclientid", "bitbucketflow"]
-        .iter()
-        .any(|k| git.scoped(remote, k).is_some());
+    let markers = || Key::ALL.into_iter().filter(|k| k.marks_ours());
+    let scoped_marker = markers().any(|k| git.scoped(remote, k.name()).is_some());
     let global_marker = is_cloud_host
-        && (["bitbucketkind", "bitbucketclientid", "bitbucketflow"]
-            .iter()
-            .any(|k| git.global(k).is_some())
-            || BUILTIN_CLIENT_ID.is_some());
+        && (markers().any(|k| git.global(k.name()).is_some()) || BUILTIN_CLIENT_ID.is_some());
     if !scoped_marker && !global_marker {
         return Ok(None);
     }
 
     let url = remote.base_url();
-    let key_of = |camel: &'static str| {
-        *KEYS
-            .iter()
-            .find(|(c, ..)| *c == camel)
-            .expect("BUG: every key looked up is listed in KEYS")
-    };
-    let env_name = |camel: &'static str| format!("GIT_CREDENTIAL_BITBUCKET_{}", key_of(camel).2);
-    let value = |camel: &'static str| -> Option<String> {
-        let (_, lower, _, bound) = key_of(camel);
-        if let Some(v) = env.var(&env_name(camel)) {
+    let value = |key: Key| -> Option<String> {
+        if let Some(v) = env.var(key.env_var()) {
             return Some(v);
         }
-        let v = if bound && !is_cloud_host {
-            git.scoped(remote, lower)
+        let v = if key.host_bound() && !is_cloud_host {
+            git.scoped(remote, key.name())
         } else {
-            git.get(remote, lower)
+            git.get(remote, key.name())
         };
         v.map(str::to_owned)
     };
     // A bad value is reported under the name it was given by: the
     // environment variable that overrides the key, else the git key.
-    let name_of = |camel: &'static str| match env.var(&env_name(camel)) {
-        Some(_) => env_name(camel),
-        None => format!("credential.{url}.{camel}"),
+    let name_of = |key: Key| match env.var(key.env_var()) {
+        Some(_) => key.env_var().to_owned(),
+        None => format!("credential.{url}.{}", key.name()),
     };
     let invalid = |key, value: String, accepted: String| ConfigError::Invalid {
         name: name_of(key),
@@ -119,15 +107,15 @@ pub fn resolve(
     } else {
         Kind::DataCenter
     };
-    let kind = one_of(value("bitbucketKind"), kind_default, |v, a| {
-        invalid("bitbucketKind", v, a)
+    let kind = one_of(value(Key::Kind), kind_default, |v, a| {
+        invalid(Key::Kind, v, a)
     })?;
-    let flow = one_of(value("bitbucketFlow"), Flow::Browser, |v, a| {
-        invalid("bitbucketFlow", v, a)
+    let flow = one_of(value(Key::Flow), Flow::Browser, |v, a| {
+        invalid(Key::Flow, v, a)
     })?;
     if flow == Flow::ClientCredentials && kind == Kind::DataCenter {
         return Err(invalid(
-            "bitbucketFlow",
+            Key::Flow,
             Flow::ClientCredentials.as_str().into(),
             format!(
                 "{}, {} (Data Center has no client_credentials grant)",
@@ -136,21 +124,21 @@ pub fn resolve(
             ),
         ));
     }
-    let store = one_of(value("bitbucketStore"), StoreChoice::Auto, |v, a| {
-        invalid("bitbucketStore", v, a)
+    let store = one_of(value(Key::Store), StoreChoice::Auto, |v, a| {
+        invalid(Key::Store, v, a)
     })?;
-    let auth_type = one_of(value("bitbucketAuthType"), AuthType::Basic, |v, a| {
-        invalid("bitbucketAuthType", v, a)
+    let auth_type = one_of(value(Key::AuthType), AuthType::Basic, |v, a| {
+        invalid(Key::AuthType, v, a)
     })?;
-    let allow_http = match value("bitbucketAllowHttp") {
+    let allow_http = match value(Key::AllowHttp) {
         None => false,
         Some(v) => {
-            parse_bool(&v).ok_or_else(|| invalid("bitbucketAllowHttp", v, "true, false".into()))?
+            parse_bool(&v).ok_or_else(|| invalid(Key::AllowHttp, v, "true, false".into()))?
         }
     };
     // Both are bounded: a day is far beyond any sensible wait or margin,
     // and keeps every time sum far from overflow.
-    let seconds = |key: &'static str, default: u64| -> Result<Duration, ConfigError> {
+    let seconds = |key: Key, default: u64| -> Result<Duration, ConfigError> {
         match value(key) {
             None => Ok(Duration::from_secs(default)),
             Some(v) => v
@@ -162,10 +150,10 @@ pub fn resolve(
                 .ok_or_else(|| invalid(key, v, "a whole number of seconds, at most 86400".into())),
         }
     };
-    let login_timeout = seconds("bitbucketLoginTimeout", 300)?;
-    let refresh_margin = seconds("bitbucketRefreshMargin", 600)?;
+    let login_timeout = seconds(Key::LoginTimeout, 300)?;
+    let refresh_margin = seconds(Key::RefreshMargin, 600)?;
 
-    let client_id = value("bitbucketClientId")
+    let client_id = value(Key::ClientId)
         .or_else(|| {
             is_cloud_host
                 .then_some(BUILTIN_CLIENT_ID)
@@ -179,7 +167,7 @@ pub fn resolve(
         (None, Flow::Token) => String::new(),
         (None, _) => return Err(ConfigError::MissingClientId { url: url.clone() }),
     };
-    let client_secret = value("bitbucketClientSecret")
+    let client_secret = value(Key::ClientSecret)
         .or_else(|| {
             // The built-in secret only goes with the built-in id.
             (Some(client_id.as_str()) == BUILTIN_CLIENT_ID)
@@ -198,7 +186,7 @@ pub fn resolve(
     if remote.protocol != "https" && !(is_loopback_host(&remote.hostname()) || allow_http) {
         return Err(ConfigError::InsecureHttp { url });
     }
-    let endpoint = |key: &'static str, default: &str| -> Result<String, ConfigError> {
+    let endpoint = |key: Key, default: &str| -> Result<String, ConfigError> {
         let v = value(key).unwrap_or_else(|| default.to_owned());
         let parsed = HttpUrl::parse(&v).ok_or_else(|| ConfigError::BadUrl {
             name: name_of(key),
@@ -240,14 +228,14 @@ pub fn resolve(
                 "REPO_READ REPO_WRITE",
             ),
         };
-    let authorize_url = endpoint("bitbucketAuthorizeUrl", &authorize_default)?;
-    let token_url = endpoint("bitbucketTokenUrl", &token_default)?;
-    let api_url = endpoint("bitbucketApiUrl", &api_default)?;
-    let redirect_raw = value("bitbucketRedirectUri").unwrap_or_else(|| redirect_default.into());
+    let authorize_url = endpoint(Key::AuthorizeUrl, &authorize_default)?;
+    let token_url = endpoint(Key::TokenUrl, &token_default)?;
+    let api_url = endpoint(Key::ApiUrl, &api_default)?;
+    let redirect_raw = value(Key::RedirectUri).unwrap_or_else(|| redirect_default.into());
     let redirect = HttpUrl::parse(&redirect_raw)
         .filter(|u| u.scheme == "http" && u.is_loopback())
         .ok_or_else(|| ConfigError::BadUrl {
-            name: name_of("bitbucketRedirectUri"),
+            name: name_of(Key::RedirectUri),
             value: redirect_raw.clone(),
             why: "must be a loopback http URL such as http://127.0.0.1:34107/",
         })?;
@@ -255,12 +243,12 @@ pub fn resolve(
     // work there.
     if kind == Kind::DataCenter && redirect.port.is_none() {
         return Err(ConfigError::BadUrl {
-            name: name_of("bitbucketRedirectUri"),
+            name: name_of(Key::RedirectUri),
             value: redirect_raw,
             why: "Data Center needs the exact registered redirect, with its port, e.g. http://localhost:34107/",
         });
     }
-    let scopes = value("bitbucketScopes")
+    let scopes = value(Key::Scopes)
         .unwrap_or_else(|| scopes_default.into())
         .split_whitespace()
         .map(str::to_owned)
@@ -286,7 +274,7 @@ pub fn resolve(
         redirect_uri: redirect_raw,
         redirect,
         store,
-        browser: value("bitbucketBrowser").filter(|b| !b.trim().is_empty()),
+        browser: value(Key::Browser).filter(|b| !b.trim().is_empty()),
         flow,
         auth_type,
         scopes,
