@@ -8,7 +8,7 @@ pub mod status;
 pub mod switch;
 pub mod token;
 
-use crate::config::{Entry, GitConfig, Key, Kind, Remote, StoreChoice, CLOUD_HOST};
+use crate::config::{Entry, GitConfig, Key, Remote, StoreChoice, CLOUD_HOST};
 use crate::store::file::FileStore;
 use crate::store::keyring::{platform::SecretService, KeyringStore};
 use crate::store::{choice, Store, StoreError};
@@ -68,14 +68,6 @@ pub(crate) fn configured_hosts(git: &GitConfig) -> Vec<String> {
         add(format!("https://{CLOUD_HOST}"));
     }
     hosts
-}
-
-/// `cloud` or `datacenter`, as the config spells it.
-pub(crate) fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Cloud => "cloud",
-        Kind::DataCenter => "datacenter",
-    }
 }
 
 /// A span of seconds in one style everywhere: the two largest units of
