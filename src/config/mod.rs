@@ -11,6 +11,7 @@ mod entries;
 mod env;
 mod errors;
 mod keys;
+mod lookup;
 mod remote;
 mod resolve;
 #[cfg(test)]

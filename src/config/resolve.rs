@@ -1,10 +1,10 @@
 //! `resolve`: one host's configuration, validated, from git config, the
 //! environment and the Cloud or Data Center defaults.
 
-use super::keys::Key;
+use super::lookup::Lookup;
 use super::{
-    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Kind, NotAccepted, Remote,
-    StoreChoice, BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
+    AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice, BUILTIN_CLIENT_ID,
+    BUILTIN_CLIENT_SECRET, CLOUD_HOST,
 };
 use crate::secret::Secret;
 use crate::url::{is_loopback_host, HttpUrl};
@@ -51,70 +51,78 @@ pub struct HostConfig {
 }
 
 /// Resolves the configuration for `remote`: `Ok(None)` when the host is not
-/// ours (contract.md §4: print nothing, touch nothing).
+/// ours (contract.md §4: print nothing, touch nothing). Values are checked
+/// in a fixed order, so the first bad one is the one reported.
 pub fn resolve(
     git: &GitConfig,
     env: &dyn Env,
     remote: &Remote,
 ) -> Result<Option<HostConfig>, ConfigError> {
-    let is_cloud_host = remote.hostname() == CLOUD_HOST;
-    // Which hosts are ours (contract.md §4).
-    let markers = || Key::ALL.into_iter().filter(|k| k.marks_ours());
-    let scoped_marker = markers().any(|k| git.scoped(remote, k.name()).is_some());
-    let global_marker = is_cloud_host
-        && (markers().any(|k| git.global(k.name()).is_some()) || BUILTIN_CLIENT_ID.is_some());
-    if !scoped_marker && !global_marker {
+    if !is_ours(git, remote) {
         return Ok(None);
     }
-
-    let url = remote.base_url();
-    let value = |key: Key| -> Option<String> {
-        if let Some(v) = env.var(key.env_var()) {
-            return Some(v);
-        }
-        let v = if key.host_bound() && !is_cloud_host {
-            git.scoped(remote, key.name())
-        } else {
-            git.get(remote, key.name())
-        };
-        v.map(str::to_owned)
-    };
-    // A bad value is reported under the name it was given by: the
-    // environment variable that overrides the key, else the git key.
-    let name_of = |key: Key| match env.var(key.env_var()) {
-        Some(_) => key.env_var().to_owned(),
-        None => format!("credential.{url}.{}", key.name()),
-    };
-    let invalid = |key, value: String, accepted: String| ConfigError::Invalid {
-        name: name_of(key),
-        value,
-        accepted,
-    };
-
-    // One of a list: the default when unset, else exactly a spelling.
-    fn one_of<T: std::str::FromStr<Err = NotAccepted>>(
-        v: Option<String>,
-        default: T,
-        invalid: impl FnOnce(String, String) -> ConfigError,
-    ) -> Result<T, ConfigError> {
-        match v {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|e: NotAccepted| invalid(v, e.list())),
-        }
+    let l = Lookup::new(git, env, remote);
+    let c = choices(&l)?;
+    let (client_id, client_secret) = consumer(&l, c.flow)?;
+    // contract.md §4, §7: tokens only over https, loopback and the explicit
+    // opt-in excepted.
+    if remote.protocol != "https" && !(is_loopback_host(&remote.hostname()) || c.allow_http) {
+        return Err(ConfigError::InsecureHttp { url: l.url });
     }
-    let kind_default = if is_cloud_host {
+    let e = endpoints(&l, remote, c.kind)?;
+    Ok(Some(HostConfig {
+        remote: remote.clone(),
+        kind: c.kind,
+        client_id,
+        client_secret,
+        authorize_url: e.authorize_url,
+        token_url: e.token_url,
+        api_url: e.api_url,
+        redirect_uri: e.redirect_uri,
+        redirect: e.redirect,
+        store: c.store,
+        browser: l.value(Key::Browser).filter(|b| !b.trim().is_empty()),
+        flow: c.flow,
+        auth_type: c.auth_type,
+        scopes: e.scopes,
+        login_timeout: c.login_timeout,
+        refresh_margin: c.refresh_margin,
+        interactive: interactive(git, remote),
+    }))
+}
+
+/// Which hosts are ours (contract.md §4): a marker key set for the URL, or
+/// for bitbucket.org also one without a URL, or a built-in consumer. The
+/// environment never makes a host ours.
+fn is_ours(git: &GitConfig, remote: &Remote) -> bool {
+    let markers = || Key::ALL.into_iter().filter(|k| k.marks_ours());
+    let scoped = markers().any(|k| git.scoped(remote, k.name()).is_some());
+    let global = remote.hostname() == CLOUD_HOST
+        && (markers().any(|k| git.global(k.name()).is_some()) || BUILTIN_CLIENT_ID.is_some());
+    scoped || global
+}
+
+/// The keys that choose among fixed values.
+struct Choices {
+    kind: Kind,
+    flow: Flow,
+    store: StoreChoice,
+    auth_type: AuthType,
+    allow_http: bool,
+    login_timeout: Duration,
+    refresh_margin: Duration,
+}
+
+fn choices(l: &Lookup) -> Result<Choices, ConfigError> {
+    let kind_default = if l.is_cloud_host {
         Kind::Cloud
     } else {
         Kind::DataCenter
     };
-    let kind = one_of(value(Key::Kind), kind_default, |v, a| {
-        invalid(Key::Kind, v, a)
-    })?;
-    let flow = one_of(value(Key::Flow), Flow::Browser, |v, a| {
-        invalid(Key::Flow, v, a)
-    })?;
+    let kind = l.one_of(Key::Kind, kind_default)?;
+    let flow = l.one_of(Key::Flow, Flow::Browser)?;
     if flow == Flow::ClientCredentials && kind == Kind::DataCenter {
-        return Err(invalid(
+        return Err(l.invalid(
             Key::Flow,
             Flow::ClientCredentials.as_str().into(),
             format!(
@@ -124,50 +132,36 @@ pub fn resolve(
             ),
         ));
     }
-    let store = one_of(value(Key::Store), StoreChoice::Auto, |v, a| {
-        invalid(Key::Store, v, a)
-    })?;
-    let auth_type = one_of(value(Key::AuthType), AuthType::Basic, |v, a| {
-        invalid(Key::AuthType, v, a)
-    })?;
-    let allow_http = match value(Key::AllowHttp) {
-        None => false,
-        Some(v) => {
-            parse_bool(&v).ok_or_else(|| invalid(Key::AllowHttp, v, "true, false".into()))?
-        }
-    };
-    // Both are bounded: a day is far beyond any sensible wait or margin,
-    // and keeps every time sum far from overflow.
-    let seconds = |key: Key, default: u64| -> Result<Duration, ConfigError> {
-        match value(key) {
-            None => Ok(Duration::from_secs(default)),
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|s| *s <= 86_400)
-                .map(Duration::from_secs)
-                .ok_or_else(|| invalid(key, v, "a whole number of seconds, at most 86400".into())),
-        }
-    };
-    let login_timeout = seconds(Key::LoginTimeout, 300)?;
-    let refresh_margin = seconds(Key::RefreshMargin, 600)?;
+    Ok(Choices {
+        kind,
+        flow,
+        store: l.one_of(Key::Store, StoreChoice::Auto)?,
+        auth_type: l.one_of(Key::AuthType, AuthType::Basic)?,
+        allow_http: l.boolean(Key::AllowHttp)?,
+        login_timeout: l.seconds(Key::LoginTimeout, 300)?,
+        refresh_margin: l.seconds(Key::RefreshMargin, 600)?,
+    })
+}
 
-    let client_id = value(Key::ClientId)
+/// The OAuth consumer's key and, when configured, its secret; the token
+/// flow needs none. A built-in consumer counts for bitbucket.org only.
+fn consumer(l: &Lookup, flow: Flow) -> Result<(String, Option<Secret>), ConfigError> {
+    let client_id = l
+        .value(Key::ClientId)
         .or_else(|| {
-            is_cloud_host
+            l.is_cloud_host
                 .then_some(BUILTIN_CLIENT_ID)
                 .flatten()
                 .map(str::to_owned)
         })
         .filter(|v| !v.is_empty());
-    // The token flow needs no OAuth consumer at all.
     let client_id = match (client_id, flow) {
         (Some(id), _) => id,
         (None, Flow::Token) => String::new(),
-        (None, _) => return Err(ConfigError::MissingClientId { url: url.clone() }),
+        (None, _) => return Err(ConfigError::MissingClientId { url: l.url.clone() }),
     };
-    let client_secret = value(Key::ClientSecret)
+    let client_secret = l
+        .value(Key::ClientSecret)
         .or_else(|| {
             // The built-in secret only goes with the built-in id.
             (Some(client_id.as_str()) == BUILTIN_CLIENT_ID)
@@ -180,30 +174,21 @@ pub fn resolve(
     // A secret `configure` kept in our store is read only when a request
     // needs it (`with_client_secret`): a fresh `get` must not pay a second
     // keyring lookup for a secret it does not send.
+    Ok((client_id, client_secret))
+}
 
-    // contract.md §4, §7: tokens only over https, loopback and the explicit
-    // opt-in excepted.
-    if remote.protocol != "https" && !(is_loopback_host(&remote.hostname()) || allow_http) {
-        return Err(ConfigError::InsecureHttp { url });
-    }
-    let endpoint = |key: Key, default: &str| -> Result<String, ConfigError> {
-        let v = value(key).unwrap_or_else(|| default.to_owned());
-        let parsed = HttpUrl::parse(&v).ok_or_else(|| ConfigError::BadUrl {
-            name: name_of(key),
-            value: v.clone(),
-            why: "not an http(s) URL",
-        })?;
-        // The client secret, codes and tokens go only to https endpoints,
-        // whatever the config says (contract.md §7).
-        if parsed.scheme != "https" && !parsed.is_loopback() {
-            return Err(ConfigError::BadUrl {
-                name: name_of(key),
-                value: v,
-                why: "endpoints must use https (plain http only on loopback)",
-            });
-        }
-        Ok(v.trim_end_matches('/').to_owned())
-    };
+/// Where sign-in and the API are, and what is asked for.
+struct Endpoints {
+    authorize_url: String,
+    token_url: String,
+    api_url: String,
+    redirect_uri: String,
+    redirect: HttpUrl,
+    scopes: Vec<String>,
+}
+
+/// The kind's defaults, each overridable by its key.
+fn endpoints(l: &Lookup, remote: &Remote, kind: Kind) -> Result<Endpoints, ConfigError> {
     // Data Center's endpoints hang off protocol://host[:port] of the
     // remote; a context path needs the endpoint keys (contract.md §3).
     // With credential.useHttpPath, git sends the path, and the server's
@@ -228,60 +213,59 @@ pub fn resolve(
                 "REPO_READ REPO_WRITE",
             ),
         };
-    let authorize_url = endpoint(Key::AuthorizeUrl, &authorize_default)?;
-    let token_url = endpoint(Key::TokenUrl, &token_default)?;
-    let api_url = endpoint(Key::ApiUrl, &api_default)?;
-    let redirect_raw = value(Key::RedirectUri).unwrap_or_else(|| redirect_default.into());
-    let redirect = HttpUrl::parse(&redirect_raw)
-        .filter(|u| u.scheme == "http" && u.is_loopback())
-        .ok_or_else(|| ConfigError::BadUrl {
-            name: name_of(Key::RedirectUri),
-            value: redirect_raw.clone(),
-            why: "must be a loopback http URL such as http://127.0.0.1:34107/",
-        })?;
-    // Data Center compares the redirect exactly: "any free port" cannot
-    // work there.
-    if kind == Kind::DataCenter && redirect.port.is_none() {
-        return Err(ConfigError::BadUrl {
-            name: name_of(Key::RedirectUri),
-            value: redirect_raw,
-            why: "Data Center needs the exact registered redirect, with its port, e.g. http://localhost:34107/",
-        });
-    }
-    let scopes = value(Key::Scopes)
+    let authorize_url = l.endpoint(Key::AuthorizeUrl, &authorize_default)?;
+    let token_url = l.endpoint(Key::TokenUrl, &token_default)?;
+    let api_url = l.endpoint(Key::ApiUrl, &api_default)?;
+    let (redirect_uri, redirect) = redirect(l, kind, redirect_default)?;
+    let scopes = l
+        .value(Key::Scopes)
         .unwrap_or_else(|| scopes_default.into())
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    let interactive = git
-        .get(remote, "interactive")
+    Ok(Endpoints {
+        authorize_url,
+        token_url,
+        api_url,
+        redirect_uri,
+        redirect,
+        scopes,
+    })
+}
+
+/// The loopback redirect, as written and parsed.
+fn redirect(l: &Lookup, kind: Kind, default: &str) -> Result<(String, HttpUrl), ConfigError> {
+    let raw = l.value(Key::RedirectUri).unwrap_or_else(|| default.into());
+    let parsed = HttpUrl::parse(&raw)
+        .filter(|u| u.scheme == "http" && u.is_loopback())
+        .ok_or_else(|| ConfigError::BadUrl {
+            name: l.name_of(Key::RedirectUri),
+            value: raw.clone(),
+            why: "must be a loopback http URL such as http://127.0.0.1:34107/",
+        })?;
+    // Data Center compares the redirect exactly: "any free port" cannot
+    // work there.
+    if kind == Kind::DataCenter && parsed.port.is_none() {
+        return Err(ConfigError::BadUrl {
+            name: l.name_of(Key::RedirectUri),
+            value: raw,
+            why: "Data Center needs the exact registered redirect, with its port, e.g. http://localhost:34107/",
+        });
+    }
+    Ok((raw, parsed))
+}
+
+/// `credential.interactive`: only an explicit no (or git's `never`) turns
+/// prompting off.
+fn interactive(git: &GitConfig, remote: &Remote) -> bool {
+    git.get(remote, "interactive")
         .map(|v| {
             !matches!(
                 v.to_ascii_lowercase().as_str(),
                 "false" | "no" | "off" | "0" | "never"
             )
         })
-        .unwrap_or(true);
-
-    Ok(Some(HostConfig {
-        remote: remote.clone(),
-        kind,
-        client_id,
-        client_secret,
-        authorize_url,
-        token_url,
-        api_url,
-        redirect_uri: redirect_raw,
-        redirect,
-        store,
-        browser: value(Key::Browser).filter(|b| !b.trim().is_empty()),
-        flow,
-        auth_type,
-        scopes,
-        login_timeout,
-        refresh_margin,
-        interactive,
-    }))
+        .unwrap_or(true)
 }
 
 #[cfg(test)]
