@@ -18,13 +18,14 @@ mod resolve;
 pub(crate) mod test_support;
 mod values;
 
+pub use crate::gitconfig::parse_bool;
 pub use entries::{Entry, GitConfig};
 pub use env::{with_client_secret, Env, ProcessEnv};
 pub use errors::ConfigError;
 pub use keys::{known_keys, Key};
 pub use remote::Remote;
 pub use resolve::{resolve, HostConfig};
-pub use values::{parse_bool, AuthType, Flow, Kind, NotAccepted, StoreChoice};
+pub use values::{AuthType, Flow, Kind, NotAccepted, StoreChoice};
 
 /// Bitbucket Cloud's host.
 pub const CLOUD_HOST: &str = "bitbucket.org";

@@ -3,8 +3,8 @@
 
 use super::lookup::Lookup;
 use super::{
-    AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice, BUILTIN_CLIENT_ID,
-    BUILTIN_CLIENT_SECRET, CLOUD_HOST,
+    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice,
+    BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
 };
 use crate::secret::Secret;
 use crate::url::{is_loopback_host, HttpUrl};
@@ -255,17 +255,11 @@ fn redirect(l: &Lookup, kind: Kind, default: &str) -> Result<(String, HttpUrl), 
     Ok((raw, parsed))
 }
 
-/// `credential.interactive`: only an explicit no (or git's `never`) turns
-/// prompting off.
+/// `credential.interactive`: only a git false (or git's `never`) turns
+/// prompting off; anything else leaves it on.
 fn interactive(git: &GitConfig, remote: &Remote) -> bool {
     git.get(remote, "interactive")
-        .map(|v| {
-            !matches!(
-                v.to_ascii_lowercase().as_str(),
-                "false" | "no" | "off" | "0" | "never"
-            )
-        })
-        .unwrap_or(true)
+        .is_none_or(|v| !(v.eq_ignore_ascii_case("never") || parse_bool(v) == Some(false)))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The values keys take: Cloud or Data Center, the flow, the store, the
-//! auth type toward git, and git's booleans.
+//! The values keys take: Cloud or Data Center, the flow, the store and the
+//! auth type toward git, each spelled in one list (git's booleans are
+//! `gitconfig::parse_bool`).
 
 use crate::store::Account;
 
@@ -120,15 +121,6 @@ value_enum! {
         Basic => "basic",
         /// `Authorization: Bearer`, when git sent `capability[]=authtype`.
         Bearer => "bearer",
-    }
-}
-
-/// git's boolean spellings.
-pub fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Some(true),
-        "false" | "no" | "off" | "0" | "" => Some(false),
-        _ => None,
     }
 }
 
