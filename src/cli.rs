@@ -4,6 +4,7 @@
 use crate::config::{Flow, Key, Kind, StoreChoice};
 use crate::error::Error;
 use crate::protocol::Action;
+use crate::store::TokenKind;
 use std::ffi::OsString;
 
 pub mod completions;
@@ -278,10 +279,7 @@ pub const COMMANDS: &[Cmd] = &[
             ),
             with(
                 "--token-kind",
-                Arg::OneOf(
-                    "KIND",
-                    &["api-token", "access-token", "personal", "project"],
-                ),
+                Arg::OneOf("KIND", &TokenKind::GIVEN_WORDS),
                 "the kind of token --api-token stores",
             ),
             with(

@@ -8,7 +8,7 @@
 //! Running it twice changes nothing; `unconfigure` removes exactly that.
 
 use crate::app::NAME;
-use crate::config::{ConfigError, Kind, Remote, StoreChoice, CLOUD_HOST};
+use crate::config::{ConfigError, Flow, Key, Kind, NotAccepted, Remote, StoreChoice, CLOUD_HOST};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::store::{Account, Record, TokenKind, SCHEMA_VERSION};
@@ -75,17 +75,20 @@ pub struct Settings {
     pub scope: Scope,
 }
 
+/// The consumer secret's key, as a pattern.
+const SECRET: &str = Key::ClientSecret.name();
+
 /// Keys `configure` may write under `credential.<url>.`, helper aside.
 const OUR_KEYS: &[&str] = &[
-    "bitbucketKind",
-    "bitbucketClientId",
-    "bitbucketClientSecret",
-    "bitbucketRedirectUri",
-    "bitbucketAuthorizeUrl",
-    "bitbucketTokenUrl",
-    "bitbucketApiUrl",
-    "bitbucketFlow",
-    "bitbucketStore",
+    Key::Kind.name(),
+    Key::ClientId.name(),
+    Key::ClientSecret.name(),
+    Key::RedirectUri.name(),
+    Key::AuthorizeUrl.name(),
+    Key::TokenUrl.name(),
+    Key::ApiUrl.name(),
+    Key::Flow.name(),
+    Key::Store.name(),
     "username",
 ];
 
@@ -149,48 +152,44 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     let before = snapshot(&scope, &base)?;
     let set = |k: &str| before.get(k).cloned().flatten();
     let is_cloud = remote.hostname() == CLOUD_HOST;
-    let kind = match s.kind.as_deref() {
-        Some("cloud") => Kind::Cloud,
-        Some("datacenter") => Kind::DataCenter,
-        Some(other) => {
-            return Err(Error::Usage(format!(
-                "--kind {other:?}: accepted values are cloud, datacenter"
-            )))
-        }
+    let kind = match (s.kind.as_deref(), set(Key::Kind.name())) {
+        (Some(given), _) => given.parse().map_err(|e: NotAccepted| {
+            Error::Usage(format!(
+                "--kind {given:?}: accepted values are {}",
+                e.list()
+            ))
+        })?,
         // Keep what is set: a host's kind never flips on a re-run.
-        None => match set("bitbucketKind").as_deref() {
-            Some("cloud") => Kind::Cloud,
-            Some("datacenter") => Kind::DataCenter,
-            Some(other) => {
-                return Err(Error::Usage(format!(
-                    "{} is {other:?}, which is not cloud or datacenter; give --kind",
-                    key("bitbucketKind")
-                )))
-            }
-            None if is_cloud => Kind::Cloud,
-            None => Kind::DataCenter,
-        },
+        (None, Some(now)) => now.parse().map_err(|e: NotAccepted| {
+            Error::Usage(format!(
+                "{} is {now:?}, which is not {}; give --kind",
+                key(Key::Kind.name()),
+                e.0.join(" or ")
+            ))
+        })?,
+        (None, None) if is_cloud => Kind::Cloud,
+        (None, None) => Kind::DataCenter,
     };
-    let store_choice = match s.store.as_deref().or(set("bitbucketStore").as_deref()) {
-        None | Some("auto") => StoreChoice::Auto,
-        Some("keyring") => StoreChoice::Keyring,
-        Some("file") => StoreChoice::File,
-        Some(other) => {
-            return Err(Error::Usage(format!(
-                "{} {other:?}: accepted values are auto, keyring, file",
-                match s.store {
-                    Some(_) => "--store".to_owned(),
-                    None => key("bitbucketStore"),
-                }
-            )))
-        }
+    let store_choice = match (&s.store, set(Key::Store.name())) {
+        (Some(given), _) => store_flag(Some(given))?,
+        (None, Some(now)) => now.parse().map_err(|e: NotAccepted| {
+            Error::Usage(format!(
+                "{} {now:?}: accepted values are {}",
+                key(Key::Store.name()),
+                e.list()
+            ))
+        })?,
+        (None, None) => StoreChoice::Auto,
     };
 
     // On a terminal, without a consumer given: the guided mode, with what
     // is set now as the defaults. A re-run with options keeps the consumer.
     let mut secret = None;
-    let wants_consumer = !s.api_token && s.flow.as_deref() != Some("client_credentials");
-    if wants_consumer && s.client_id.is_none() && (set("bitbucketClientId").is_none() || no_options)
+    let wants_consumer =
+        !s.api_token && s.flow.as_deref() != Some(Flow::ClientCredentials.as_str());
+    if wants_consumer
+        && s.client_id.is_none()
+        && (set(Key::ClientId.name()).is_none() || no_options)
     {
         match guided(&base, kind, &before, store_choice) {
             Ok(Way::Consumer { id, secret: given }) => {
@@ -202,37 +201,38 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
                 s.username = username;
             }
             // No terminal, but a consumer is set: keep it.
-            Err(_) if set("bitbucketClientId").is_some() => {}
+            Err(_) if set(Key::ClientId.name()).is_some() => {}
             Err(e) => return Err(e),
         }
     }
     if s.api_token {
-        s.flow = Some("token".into());
+        s.flow = Some(Flow::Token.as_str().into());
     }
     // Giving a consumer again after a token flow means OAuth again.
-    let flow = match (&s.flow, &s.client_id, set("bitbucketFlow")) {
+    let flow = match (&s.flow, &s.client_id, set(Key::Flow.name())) {
         (Some(f), _, _) => Some(f.clone()),
-        (None, Some(_), Some(f)) if f == "client_credentials" => Some(f),
+        (None, Some(_), Some(f)) if f == Flow::ClientCredentials.as_str() => Some(f),
         (None, Some(_), _) => None,
         (None, None, f) => f,
     };
-    match (flow.as_deref(), kind) {
-        (None | Some("browser"), _) | (Some("client_credentials"), Kind::Cloud) => {}
-        (Some("token"), _) if s.api_token || s.flow.is_none() => {}
-        (Some("token"), _) => {
+    let flow: Option<Flow> = match flow.as_deref() {
+        None => None,
+        Some(f) => Some(f.parse().map_err(|e: NotAccepted| {
+            Error::Usage(format!("--flow {f:?}: accepted values are {}", e.list()))
+        })?),
+    };
+    match (flow, kind) {
+        (None | Some(Flow::Browser), _) | (Some(Flow::ClientCredentials), Kind::Cloud) => {}
+        (Some(Flow::Token), _) if s.api_token || s.flow.is_none() => {}
+        (Some(Flow::Token), _) => {
             return Err(Error::Usage(
                 "--flow token goes with --api-token, which stores the token".into(),
             ))
         }
-        (Some("client_credentials"), Kind::DataCenter) => return Err(Error::Usage(
+        (Some(Flow::ClientCredentials), Kind::DataCenter) => return Err(Error::Usage(
             "--flow client_credentials: Data Center has no such grant; use browser or --api-token"
                 .into(),
         )),
-        (Some(other), _) => {
-            return Err(Error::Usage(format!(
-                "--flow {other:?}: accepted values are browser, client_credentials, token"
-            )))
-        }
     }
     let token_kind = match s.api_token {
         true => Some(token_kind(
@@ -244,8 +244,9 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     };
     // The OAuth consumer: none for the token flow; CI with
     // client_credentials may give it through GIT_CREDENTIAL_BITBUCKET_*.
-    let ci = flow.as_deref() == Some("client_credentials");
-    let client_id = s.client_id.clone().or(set("bitbucketClientId"));
+    let ci = flow == Some(Flow::ClientCredentials);
+    let flow = flow.map(|f| f.as_str().to_owned());
+    let client_id = s.client_id.clone().or(set(Key::ClientId.name()));
     if !s.api_token && !ci && client_id.is_none() {
         return Err(Error::Usage(
             "configure needs --client-id (and --client-secret-stdin) when there is no terminal"
@@ -263,7 +264,7 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     }
     // A secret left in this gitconfig file: moved on request, or when a
     // new one is given (the old one would win over the stored one).
-    let in_gitconfig = set("bitbucketClientSecret").filter(|v| !v.is_empty());
+    let in_gitconfig = set(Key::ClientSecret.name()).filter(|v| !v.is_empty());
     let moving = secret.is_none() && s.move_secret && in_gitconfig.is_some();
     if s.move_secret && in_gitconfig.is_none() {
         eprintln!(
@@ -317,21 +318,21 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         git_config_ok(scope, &["--add", &key("helper"), ""])?;
         git_config_ok(scope, &["--add", &key("helper"), &exe])?;
     }
-    git_config_ok(scope, &[&key("bitbucketKind"), kind_name(kind)])?;
+    git_config_ok(scope, &[&key(Key::Kind.name()), kind.as_str()])?;
     if let Some(client_id) = s.client_id.as_deref() {
-        git_config_ok(scope, &[&key("bitbucketClientId"), client_id])?;
+        git_config_ok(scope, &[&key(Key::ClientId.name()), client_id])?;
     }
     if secret.is_some() && in_gitconfig.is_some() {
-        unset_all(scope, &key("bitbucketClientSecret"))?;
+        unset_all(scope, &key(Key::ClientSecret.name()))?;
     }
     for (k, v) in [
-        ("bitbucketRedirectUri", &s.redirect_uri),
-        ("bitbucketAuthorizeUrl", &s.authorize_url),
-        ("bitbucketTokenUrl", &s.token_url),
-        ("bitbucketApiUrl", &s.api_url),
-        ("bitbucketFlow", &flow),
+        (Key::RedirectUri.name(), &s.redirect_uri),
+        (Key::AuthorizeUrl.name(), &s.authorize_url),
+        (Key::TokenUrl.name(), &s.token_url),
+        (Key::ApiUrl.name(), &s.api_url),
+        (Key::Flow.name(), &flow),
         // Where the token went is where `get` must look.
-        ("bitbucketStore", &s.store),
+        (Key::Store.name(), &s.store),
     ] {
         if let Some(v) = v {
             git_config_ok(scope, &[&key(k), v])?;
@@ -339,7 +340,7 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     }
     if flow.is_none() {
         // Setting up OAuth again after a token flow: back to the default.
-        unset_all(scope, &key("bitbucketFlow"))?;
+        unset_all(scope, &key(Key::Flow.name()))?;
     }
     if let (Some(user), false) = (&s.username, s.api_token) {
         git_config_ok(scope, &[&key("username"), user])?;
@@ -391,13 +392,6 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     Ok(())
 }
 
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Cloud => "cloud",
-        Kind::DataCenter => "datacenter",
-    }
-}
-
 fn scope_name(scope: &Scope) -> String {
     match scope {
         Scope::Global => "the global git config".into(),
@@ -434,7 +428,7 @@ fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
         }
         let show = |v: &Option<String>| match (v, *k) {
             (None, _) => "(unset)".to_owned(),
-            (Some(_), "bitbucketClientSecret") => "(a secret)".to_owned(),
+            (Some(_), SECRET) => "(a secret)".to_owned(),
             (Some(v), "helper") => v
                 .split('\n')
                 .filter(|h| !h.is_empty())
@@ -443,7 +437,7 @@ fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
             (Some(v), _) => v.clone(),
         };
         lines.push(match (&old, *k) {
-            (Some(_), "bitbucketClientSecret") if new.is_none() => {
+            (Some(_), SECRET) if new.is_none() => {
                 "removed bitbucketClientSecret from the git config".to_owned()
             }
             (None, _) => format!("set {k} = {}", show(new)),
@@ -471,37 +465,48 @@ fn check_usable(scope: &Scope, remote: &Remote) -> Result<(), Error> {
     }
 }
 
+/// The token kinds a user can give for `kind`, the default first.
+fn given_kinds(kind: Kind) -> [TokenKind; 2] {
+    match kind {
+        Kind::Cloud => [TokenKind::ApiToken, TokenKind::AccessToken],
+        Kind::DataCenter => [TokenKind::PersonalToken, TokenKind::ProjectToken],
+    }
+}
+
 /// The token kind and the username git must send with it (bitbucket-facts.md A.9, B.8).
 fn token_kind(
     flag: Option<&str>,
     kind: Kind,
     username: Option<&str>,
 ) -> Result<(TokenKind, String), Error> {
-    match (flag, kind) {
-        (None | Some("api-token"), Kind::Cloud) => Ok((
-            TokenKind::ApiToken,
+    let allowed = given_kinds(kind);
+    let chosen = match flag {
+        None => allowed[0],
+        Some(word) => TokenKind::from_given_word(word)
+            .filter(|k| allowed.contains(k))
+            .ok_or_else(|| {
+                let [a, b] = allowed.map(|k| k.given_word().unwrap_or_default());
+                let host = match kind {
+                    Kind::Cloud => "on Bitbucket Cloud",
+                    Kind::DataCenter => "on Data Center",
+                };
+                Error::Usage(format!("--token-kind {word:?}: {host}, {a} or {b}"))
+            })?,
+    };
+    match chosen {
+        TokenKind::ApiToken => Ok((
+            chosen,
             username.unwrap_or("x-bitbucket-api-token-auth").to_owned(),
         )),
-        (Some("access-token"), Kind::Cloud) => {
-            Ok((TokenKind::AccessToken, "x-token-auth".to_owned()))
-        }
-        (None | Some("personal"), Kind::DataCenter) => match username {
-            Some(u) => Ok((TokenKind::PersonalToken, u.to_owned())),
+        TokenKind::PersonalToken => match username {
+            Some(u) => Ok((chosen, u.to_owned())),
             None => Err(Error::Usage(
                 "--api-token on Data Center: a personal token needs --username NAME \
                  (or --token-kind project for a project or repository token)"
                     .into(),
             )),
         },
-        (Some("project"), Kind::DataCenter) => {
-            Ok((TokenKind::ProjectToken, "x-token-auth".to_owned()))
-        }
-        (Some(other), Kind::Cloud) => Err(Error::Usage(format!(
-            "--token-kind {other:?}: on Bitbucket Cloud, api-token or access-token"
-        ))),
-        (Some(other), Kind::DataCenter) => Err(Error::Usage(format!(
-            "--token-kind {other:?}: on Data Center, personal or project"
-        ))),
+        _ => Ok((chosen, "x-token-auth".to_owned())),
     }
 }
 
@@ -550,6 +555,16 @@ fn read_secret(what: &str) -> Result<Secret, Error> {
     Ok(Secret::new(v))
 }
 
+/// `--store`, `auto` when not given.
+fn store_flag(given: Option<&str>) -> Result<StoreChoice, Error> {
+    match given {
+        None => Ok(StoreChoice::Auto),
+        Some(v) => v.parse().map_err(|e: NotAccepted| {
+            Error::Usage(format!("--store {v:?}: accepted values are {}", e.list()))
+        }),
+    }
+}
+
 /// Saves a token-flow record where `get` will look for it.
 fn store_token(
     remote: &Remote,
@@ -558,16 +573,7 @@ fn store_token(
     kind: TokenKind,
     username: &str,
 ) -> Result<&'static str, Error> {
-    let choice = match store_choice {
-        None | Some("auto") => StoreChoice::Auto,
-        Some("keyring") => StoreChoice::Keyring,
-        Some("file") => StoreChoice::File,
-        Some(other) => {
-            return Err(Error::Usage(format!(
-                "--store {other:?}: accepted values are auto, keyring, file"
-            )))
-        }
-    };
+    let choice = store_flag(store_choice)?;
     // Keyed exactly as `get` will look it up (useHttpPath decides whether
     // the path counts).
     let git = crate::config::GitConfig::load()?;
@@ -673,7 +679,7 @@ fn guided(base: &str, kind: Kind, set: &Snapshot, store: StoreChoice) -> Result<
     };
 
     let _ = writeln!(out, "Set up {base} for {NAME}.\n");
-    let token_now = current("bitbucketFlow").as_deref() == Some("token");
+    let token_now = current(Key::Flow.name()).as_deref() == Some(Flow::Token.as_str());
     let (consumer_who, token_what) = match kind {
         Kind::Cloud => (
             "a workspace admin creates it once, in the workspace settings",
@@ -756,7 +762,7 @@ fn guided(base: &str, kind: Kind, set: &Snapshot, store: StoreChoice) -> Result<
          3. Permissions: Repositories: Write (includes Read).\n\
          4. Save; the link shows the Client ID and Client secret.\n",
     };
-    let id_now = current("bitbucketClientId");
+    let id_now = current(Key::ClientId.name());
     let _ = writeln!(out, "{steps}");
     if kind == Kind::Cloud && id_now.is_none() {
         // Offer to open the workspace's OAuth consumers page.
@@ -801,7 +807,7 @@ fn guided(base: &str, kind: Kind, set: &Snapshot, store: StoreChoice) -> Result<
     }
     // A secret is known when it is in this file or in our store for this
     // consumer: then Enter keeps it (moved out of the file, if it was there).
-    let in_file = current("bitbucketClientSecret");
+    let in_file = current(Key::ClientSecret.name());
     let stored = crate::store::data_dir()
         .ok()
         .and_then(|d| crate::store::secrets::load(&d, store, base, &id).ok())
@@ -839,12 +845,14 @@ pub fn unconfigure(url: Option<&str>, scope: &Scope) -> Result<(), Error> {
     let (_, base) = host_scope(url)?;
     let section = format!("credential.{base}");
     let before = snapshot(scope, &base)?;
-    let client_id = before.get("bitbucketClientId").cloned().flatten();
-    let store_choice = match before.get("bitbucketStore").cloned().flatten().as_deref() {
-        Some("keyring") => StoreChoice::Keyring,
-        Some("file") => StoreChoice::File,
-        _ => StoreChoice::Auto,
-    };
+    let client_id = before.get(Key::ClientId.name()).cloned().flatten();
+    // Leniently: a bad value must not keep the rest from going.
+    let store_choice = before
+        .get(Key::Store.name())
+        .cloned()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(StoreChoice::Auto);
     let mut removed_secret = false;
     if let Some(id) = &client_id {
         let dir = crate::store::data_dir()?;
