@@ -16,27 +16,38 @@ pub(super) enum Way {
     ApiToken { username: Option<String> },
 }
 
-/// The guided mode on the terminal: which way in, then the consumer's key
-/// and secret, with what is set now as the defaults (Enter keeps them).
-pub(super) fn guided(
-    base: &str,
-    kind: Kind,
-    set: &Snapshot,
-    store: StoreChoice,
-) -> Result<Way, Error> {
-    let (tty, mut out) = crate::platform::open_terminal().map_err(|_| {
-        Error::Usage(
-            "configure needs --client-id (and --client-secret-stdin) when there is no terminal"
-                .into(),
-        )
-    })?;
-    let mut input = std::io::BufReader::new(tty);
-    let current = |k: &str| set.get(k).cloned().flatten().filter(|v| !v.is_empty());
-    let mut line = |out: &mut std::fs::File, prompt: &str| -> Result<String, Error> {
-        let _ = write!(out, "{prompt}");
-        let _ = out.flush();
+/// The terminal the guided mode talks on.
+struct Terminal {
+    input: std::io::BufReader<std::fs::File>,
+    out: std::fs::File,
+}
+
+impl Terminal {
+    fn open() -> Result<Terminal, Error> {
+        let (tty, out) = crate::platform::open_terminal().map_err(|_| {
+            Error::Usage(
+                "configure needs --client-id (and --client-secret-stdin) when there is no terminal"
+                    .into(),
+            )
+        })?;
+        Ok(Terminal {
+            input: std::io::BufReader::new(tty),
+            out,
+        })
+    }
+
+    /// Text for the person at the terminal (a failed write changes nothing:
+    /// the answer read next is what counts).
+    fn say(&mut self, text: &str) {
+        let _ = self.out.write_all(text.as_bytes());
+    }
+
+    /// One answer to `prompt`, trimmed.
+    fn line(&mut self, prompt: &str) -> Result<String, Error> {
+        let _ = write!(self.out, "{prompt}");
+        let _ = self.out.flush();
         let mut l = String::new();
-        match input.read_line(&mut l) {
+        match self.input.read_line(&mut l) {
             Ok(0) => Err(Error::Failed(
                 "the terminal closed; nothing was configured".into(),
             )),
@@ -45,10 +56,37 @@ pub(super) fn guided(
                 "could not read from the terminal: {e}"
             ))),
         }
-    };
+    }
 
-    let _ = writeln!(out, "Set up {base} for {NAME}.\n");
+    /// One answer to `prompt` with echo off, set before the prompt
+    /// appears: a fast paste must not show.
+    fn hidden(&mut self, prompt: &str) -> Result<String, Error> {
+        crate::platform::prompt_hidden(&mut self.input, &mut self.out, prompt)
+            .map(|l| l.trim().to_owned())
+            .map_err(|e| Error::Failed(format!("could not read from the terminal: {e}")))
+    }
+}
+
+/// The guided mode on the terminal: which way in, then the consumer's key
+/// and secret, with what is set now as the defaults (Enter keeps them).
+pub(super) fn guided(
+    base: &str,
+    kind: Kind,
+    set: &Snapshot,
+    store: StoreChoice,
+) -> Result<Way, Error> {
+    let mut term = Terminal::open()?;
+    let current = |k: &str| set.get(k).cloned().flatten().filter(|v| !v.is_empty());
+    term.say(&format!("Set up {base} for {NAME}.\n\n"));
     let token_now = current(Key::Flow.name()).as_deref() == Some(Flow::Token.as_str());
+    if choose_way(&mut term, kind, token_now)? == 2 {
+        return token_user(&mut term, kind, current("username"));
+    }
+    consumer(&mut term, base, kind, store, &current)
+}
+
+/// The two ways in, and the person's choice: 1 (a consumer) or 2 (a token).
+fn choose_way(term: &mut Terminal, kind: Kind, token_now: bool) -> Result<u8, Error> {
     let (consumer_who, token_what) = match kind {
         Kind::Cloud => (
             "a workspace admin creates it once, in the workspace settings",
@@ -63,7 +101,7 @@ pub(super) fn guided(
     };
     // One write: a reader of the terminal (a person, or a test driving
     // it) never sees half the menu ending in ": " as if it were a prompt.
-    let menu = format!(
+    term.say(&format!(
         "Two ways in:\n\
          \x20 1. An OAuth consumer: you sign in in the browser and tokens renew by themselves;\n\
          \x20    {consumer_who}.\n\
@@ -71,53 +109,59 @@ pub(super) fn guided(
          \x20 2. A token you create: {token_what}.\n\
          \x20    No admin needed; it is used as is until you replace it. Pick this when no\n\
          \x20    consumer can be had.\n\n"
-    );
-    let _ = out.write_all(menu.as_bytes());
+    ));
     let default_way = if token_now { "2" } else { "1" };
-    let mut way = None;
     for _ in 0..3 {
-        let answer = line(&mut out, &format!("Choose 1 or 2 [{default_way}]: "))?;
+        let answer = term.line(&format!("Choose 1 or 2 [{default_way}]: "))?;
         let answer = if answer.is_empty() {
             default_way.to_owned()
         } else {
             answer
         };
         match answer.as_str() {
-            "1" => way = Some(1),
-            "2" => way = Some(2),
-            _ => {
-                let _ = writeln!(out, "Please type 1 or 2.");
-                continue;
-            }
+            "1" => return Ok(1),
+            "2" => return Ok(2),
+            _ => term.say("Please type 1 or 2.\n"),
         }
-        break;
     }
-    let way = way.ok_or_else(|| Error::Failed("no choice made; nothing was configured".into()))?;
-    if way == 2 {
-        let default_user = current("username");
-        let prompt = match (kind, &default_user) {
-            (_, Some(u)) => format!("Your Bitbucket username [{u}]: "),
-            // With an API token git needs the username (the email fails),
-            // or the fixed x-bitbucket-api-token-auth.
-            (Kind::Cloud, None) => {
-                "Your Bitbucket username, not your email (Enter to use x-bitbucket-api-token-auth): "
-                    .to_owned()
-            }
-            (Kind::DataCenter, None) => "Your Bitbucket username: ".to_owned(),
-        };
-        let answer = line(&mut out, &prompt)?;
-        let username = match answer.is_empty() {
-            true => default_user,
-            false => Some(answer),
-        };
-        if kind == Kind::DataCenter && username.is_none() {
-            return Err(Error::Failed(
-                "a Data Center personal token needs your username; nothing was configured".into(),
-            ));
-        }
-        return Ok(Way::ApiToken { username });
-    }
+    Err(Error::Failed(
+        "no choice made; nothing was configured".into(),
+    ))
+}
 
+/// Way 2: the username git sends with the token.
+fn token_user(term: &mut Terminal, kind: Kind, default_user: Option<String>) -> Result<Way, Error> {
+    let prompt = match (kind, &default_user) {
+        (_, Some(u)) => format!("Your Bitbucket username [{u}]: "),
+        // With an API token git needs the username (the email fails),
+        // or the fixed x-bitbucket-api-token-auth.
+        (Kind::Cloud, None) => {
+            "Your Bitbucket username, not your email (Enter to use x-bitbucket-api-token-auth): "
+                .to_owned()
+        }
+        (Kind::DataCenter, None) => "Your Bitbucket username: ".to_owned(),
+    };
+    let answer = term.line(&prompt)?;
+    let username = match answer.is_empty() {
+        true => default_user,
+        false => Some(answer),
+    };
+    if kind == Kind::DataCenter && username.is_none() {
+        return Err(Error::Failed(
+            "a Data Center personal token needs your username; nothing was configured".into(),
+        ));
+    }
+    Ok(Way::ApiToken { username })
+}
+
+/// Way 1: how to create the consumer, then its key and secret.
+fn consumer(
+    term: &mut Terminal,
+    base: &str,
+    kind: Kind,
+    store: StoreChoice,
+    current: &dyn Fn(&str) -> Option<String>,
+) -> Result<Way, Error> {
     let steps = match kind {
         Kind::Cloud => "\
          1. In Bitbucket open your workspace's Settings > OAuth consumers > Add consumer.\n\
@@ -132,27 +176,9 @@ pub(super) fn guided(
          4. Save; the link shows the Client ID and Client secret.\n",
     };
     let id_now = current(Key::ClientId.name());
-    let _ = writeln!(out, "{steps}");
+    term.say(&format!("{steps}\n"));
     if kind == Kind::Cloud && id_now.is_none() {
-        // Offer to open the workspace's OAuth consumers page.
-        let ws = line(
-            &mut out,
-            "Workspace ID, to open its OAuth consumers page (Enter to skip): ",
-        )?;
-        if !ws.is_empty()
-            && ws
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
-            let page = format!("https://bitbucket.org/{ws}/workspace/settings/api");
-            let _ = writeln!(out, "{page}");
-            match crate::signin::find_browser(None, &crate::config::ProcessEnv) {
-                Some(b) => crate::signin::open_browser(&b, &page),
-                None => {
-                    let _ = writeln!(out, "(no browser here: open it on any machine)");
-                }
-            }
-        }
+        offer_consumers_page(term)?;
     }
     let label = match kind {
         Kind::Cloud => ("Consumer key", "Consumer secret"),
@@ -160,49 +186,71 @@ pub(super) fn guided(
     };
     let id = match &id_now {
         Some(now) => {
-            let answer = line(&mut out, &format!("{} [{now}]: ", label.0))?;
+            let answer = term.line(&format!("{} [{now}]: ", label.0))?;
             if answer.is_empty() {
                 now.clone()
             } else {
                 answer
             }
         }
-        None => line(&mut out, &format!("{}: ", label.0))?,
+        None => term.line(&format!("{}: ", label.0))?,
     };
     if id.is_empty() {
         return Err(Error::Failed(
             "nothing entered; nothing was configured".into(),
         ));
     }
-    // A secret is known when it is in this file or in our store for this
-    // consumer: then Enter keeps it (moved out of the file, if it was there).
+    let secret = consumer_secret(term, base, store, &id, current, label.1)?;
+    Ok(Way::Consumer { id, secret })
+}
+
+/// Offers to open the workspace's OAuth consumers page.
+fn offer_consumers_page(term: &mut Terminal) -> Result<(), Error> {
+    let ws = term.line("Workspace ID, to open its OAuth consumers page (Enter to skip): ")?;
+    if !ws.is_empty()
+        && ws
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        let page = format!("https://bitbucket.org/{ws}/workspace/settings/api");
+        term.say(&format!("{page}\n"));
+        match crate::signin::find_browser(None, &crate::config::ProcessEnv) {
+            Some(b) => crate::signin::open_browser(&b, &page),
+            None => term.say("(no browser here: open it on any machine)\n"),
+        }
+    }
+    Ok(())
+}
+
+/// The consumer secret, typed with echo off. A secret is known when it is
+/// in this file or in our store for this consumer: then Enter keeps it
+/// (moved out of the file, if it was there), and `None` means the stored
+/// one stays.
+fn consumer_secret(
+    term: &mut Terminal,
+    base: &str,
+    store: StoreChoice,
+    id: &str,
+    current: &dyn Fn(&str) -> Option<String>,
+    label: &str,
+) -> Result<Option<Secret>, Error> {
     let in_file = current(Key::ClientSecret.name());
     let stored = crate::store::data_dir()
         .ok()
-        .and_then(|d| crate::store::secrets::load(&d, store, base, &id).ok())
+        .and_then(|d| crate::store::secrets::load(&d, store, base, id).ok())
         .flatten();
     let keep_hint = match (&in_file, &stored) {
         (Some(_), _) => "; Enter keeps the one set now and moves it into the token store",
         (None, Some(_)) => "; Enter keeps the one stored now",
         (None, None) => "",
     };
-    // Echo off before the prompt appears: a fast paste must not show.
-    let answer = crate::platform::prompt_hidden(
-        &mut input,
-        &mut out,
-        &format!("{} (not shown{keep_hint}): ", label.1),
-    )
-    .map(|l| l.trim().to_owned())
-    .map_err(|e| Error::Failed(format!("could not read from the terminal: {e}")))?;
-    let secret = match (answer.is_empty(), in_file, stored) {
-        (false, _, _) => Some(Secret::new(answer)),
-        (true, Some(v), _) => Some(Secret::new(v)),
-        (true, None, Some(_)) => None,
-        (true, None, None) => {
-            return Err(Error::Failed(
-                "nothing entered; nothing was configured".into(),
-            ))
-        }
-    };
-    Ok(Way::Consumer { id, secret })
+    let answer = term.hidden(&format!("{label} (not shown{keep_hint}): "))?;
+    match (answer.is_empty(), in_file, stored) {
+        (false, _, _) => Ok(Some(Secret::new(answer))),
+        (true, Some(v), _) => Ok(Some(Secret::new(v))),
+        (true, None, Some(_)) => Ok(None),
+        (true, None, None) => Err(Error::Failed(
+            "nothing entered; nothing was configured".into(),
+        )),
+    }
 }
