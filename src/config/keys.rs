@@ -79,6 +79,8 @@ impl Key {
         Key::AllowHttp,
     ];
 
+    /// One arm per key: the table itself, so its length is the number of
+    /// keys, not logic to split.
     const fn spec(self) -> Spec {
         const fn s(
             name: &'static str,
