@@ -144,3 +144,55 @@ pub(super) fn store_token(
     })?;
     Ok(store.name())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_host_kind_takes_its_own_token_words() {
+        let ok = |flag, kind, user| token_kind(flag, kind, user).expect("accepted");
+        assert_eq!(
+            ok(None, Kind::Cloud, None),
+            (TokenKind::ApiToken, "x-bitbucket-api-token-auth".into())
+        );
+        assert_eq!(
+            ok(Some("api-token"), Kind::Cloud, Some("alice")),
+            (TokenKind::ApiToken, "alice".into())
+        );
+        assert_eq!(
+            ok(Some("access-token"), Kind::Cloud, Some("alice")),
+            (TokenKind::AccessToken, "x-token-auth".into())
+        );
+        assert_eq!(
+            ok(None, Kind::DataCenter, Some("alice")),
+            (TokenKind::PersonalToken, "alice".into())
+        );
+        assert_eq!(
+            ok(Some("project"), Kind::DataCenter, None),
+            (TokenKind::ProjectToken, "x-token-auth".into())
+        );
+        let err = |flag, kind| {
+            token_kind(flag, kind, None)
+                .expect_err("refused")
+                .to_string()
+        };
+        assert!(err(None, Kind::DataCenter).contains("needs --username NAME"));
+        assert!(err(Some("project"), Kind::Cloud)
+            .contains("\"project\": on Bitbucket Cloud, api-token or access-token"));
+        assert!(err(Some("api-token"), Kind::DataCenter)
+            .contains("\"api-token\": on Data Center, personal or project"));
+        assert!(err(Some("oauth"), Kind::Cloud).contains("api-token or access-token"));
+    }
+
+    #[test]
+    fn a_bad_store_flag_lists_the_stores() {
+        assert_eq!(store_flag(None).expect("default"), StoreChoice::Auto);
+        assert_eq!(store_flag(Some("file")).expect("file"), StoreChoice::File);
+        let msg = store_flag(Some("vault")).expect_err("bad").to_string();
+        assert!(
+            msg.contains("--store \"vault\": accepted values are auto, keyring, file"),
+            "{msg}"
+        );
+    }
+}
