@@ -1150,4 +1150,30 @@ repository:write
         assert_eq!(credential_entries(&var, &dir), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn a_boolean_git_would_refuse_is_left_to_git() {
+        let dir = std::env::temp_dir().join(format!("gcb-gitconfig-bool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let global = dir.join("global");
+        std::fs::write(&global, "[credential]\n\tbitbucketKind = cloud\n").expect("write");
+        let g = global.to_string_lossy().into_owned();
+        let with_nosystem = |value: &'static str| {
+            let g = g.clone();
+            move |k: &str| match k {
+                "GIT_CONFIG_GLOBAL" => Some(g.clone()),
+                "GIT_CONFIG_NOSYSTEM" => Some(value.to_owned()),
+                _ => None,
+            }
+        };
+        // git dies on `maybe` (bad boolean): we ask it, and it says so.
+        assert_eq!(credential_entries(&with_nosystem("maybe"), &dir), None);
+        // `2` is true to git: the system file is skipped, the global read.
+        let read = credential_entries(&with_nosystem("2"), &dir).expect("plain files");
+        assert_eq!(
+            read,
+            vec![("credential.bitbucketkind".to_owned(), "cloud".to_owned())]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
