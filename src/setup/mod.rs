@@ -82,10 +82,10 @@ pub struct Settings {
 }
 
 /// The consumer secret's key, as a pattern.
-pub(super) const SECRET: &str = Key::ClientSecret.name();
+const SECRET: &str = Key::ClientSecret.name();
 
 /// Keys `configure` may write under `credential.<url>.`, helper aside.
-pub(super) const OUR_KEYS: &[&str] = &[
+const OUR_KEYS: &[&str] = &[
     Key::Kind.name(),
     Key::ClientId.name(),
     Key::ClientSecret.name(),
