@@ -1,8 +1,10 @@
 //! Command-line parsing: argv into plain data, no I/O. Hand-written: the
 //! grammar is a handful of words and flags, not worth a parser crate.
 
+use crate::config::{Flow, Key, Kind, StoreChoice};
 use crate::error::Error;
 use crate::protocol::Action;
+use crate::store::TokenKind;
 use std::ffi::OsString;
 
 pub mod completions;
@@ -182,6 +184,9 @@ const GLOBAL_SCOPE: Opt = switch("--global", "write your ~/.gitconfig (the defau
 const SYSTEM_SCOPE: Opt = switch("--system", "write the system-wide git config");
 const LOCAL_SCOPE: Opt = switch("--local", "write this repository's config");
 const FILE_SCOPE: Opt = with("--file", Arg::File, "write this config file");
+/// The flows `configure --flow` offers: the token flow comes with
+/// `--api-token`, which stores the token.
+const CONFIGURE_FLOWS: &[&str] = &[Flow::Browser.as_str(), Flow::ClientCredentials.as_str()];
 
 /// The commands for people, in the order of the help and the manual.
 pub const COMMANDS: &[Cmd] = &[
@@ -243,7 +248,7 @@ pub const COMMANDS: &[Cmd] = &[
             ),
             with(
                 "--kind",
-                Arg::OneOf("KIND", &["cloud", "datacenter"]),
+                Arg::OneOf("KIND", Kind::ACCEPTED),
                 "Bitbucket Cloud or Data Center",
             ),
             with(
@@ -253,7 +258,7 @@ pub const COMMANDS: &[Cmd] = &[
             ),
             with(
                 "--flow",
-                Arg::OneOf("FLOW", &["browser", "client_credentials"]),
+                Arg::OneOf("FLOW", CONFIGURE_FLOWS),
                 "how to get tokens",
             ),
             with("--username", Arg::Text("NAME"), "the account for this host"),
@@ -274,15 +279,12 @@ pub const COMMANDS: &[Cmd] = &[
             ),
             with(
                 "--token-kind",
-                Arg::OneOf(
-                    "KIND",
-                    &["api-token", "access-token", "personal", "project"],
-                ),
+                Arg::OneOf("KIND", &TokenKind::GIVEN_WORDS),
                 "the kind of token --api-token stores",
             ),
             with(
                 "--store",
-                Arg::OneOf("STORE", &["auto", "keyring", "file"]),
+                Arg::OneOf("STORE", StoreChoice::ACCEPTED),
                 "where --api-token keeps the token",
             ),
             GLOBAL_SCOPE,
@@ -582,27 +584,6 @@ credential helper (credential.<url>.helper); you run it for the commands
 below. A stored API token or access token can be used instead of OAuth.
 ";
 
-/// The keys under `credential.<url>.`: (name, default, meaning). The
-/// manual and `help config` are made from this table; a unit test keeps it
-/// equal to the keys the configuration reads.
-pub const CONFIG_KEYS: &[(&str, &str, &str)] = &[
-    ("bitbucketKind", "cloud for bitbucket.org, else datacenter", "cloud or datacenter"),
-    ("bitbucketClientId", "none", "the OAuth consumer key (Cloud) or client id (Data Center)"),
-    ("bitbucketClientSecret", "none", "the consumer secret; `configure` keeps it in the token store instead, which this key overrides"),
-    ("bitbucketAuthorizeUrl", "from the kind", "the authorize endpoint"),
-    ("bitbucketTokenUrl", "from the kind", "the token endpoint"),
-    ("bitbucketApiUrl", "from the kind", "the REST API base"),
-    ("bitbucketRedirectUri", "Cloud http://127.0.0.1:34107/, DC http://localhost:34107/", "the loopback callback registered on the consumer"),
-    ("bitbucketStore", "auto", "auto, keyring or file: where tokens and the consumer secret are kept"),
-    ("bitbucketBrowser", "$BROWSER, then the platform opener", "the command that opens the sign-in URL (given as one argument)"),
-    ("bitbucketFlow", "browser", "browser, client_credentials (Cloud) or token (a stored API token)"),
-    ("bitbucketScopes", "Cloud none, DC REPO_READ REPO_WRITE", "scopes asked for at sign-in, space separated"),
-    ("bitbucketLoginTimeout", "300", "seconds to wait for the browser sign-in"),
-    ("bitbucketRefreshMargin", "600", "seconds before expiry to refresh (at most a quarter of the lifetime)"),
-    ("bitbucketAuthType", "basic", "basic or bearer (bearer only when git offers it)"),
-    ("bitbucketAllowHttp", "false", "allow plain http to a host that is not loopback"),
-];
-
 /// Environment variables: (name, meaning).
 pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("GIT_CREDENTIAL_BITBUCKET_<KEY>", "overrides credential.<url>.bitbucket<Key> for a host that is ours, e.g. GIT_CREDENTIAL_BITBUCKET_CLIENT_ID; never makes a host ours"),
@@ -636,8 +617,14 @@ pub const FILES: &[(&str, &str)] = &[
 /// `help config`: the three tables as text.
 fn reference() -> String {
     let mut out = String::from("Configuration keys, under credential.<url>. (git config):\n");
-    for (key, default, meaning) in CONFIG_KEYS {
-        out.push_str(&format!("  {key}\n      {meaning} (default: {default})\n"));
+    // From the key table itself, so no key goes undocumented.
+    for key in Key::ALL {
+        out.push_str(&format!(
+            "  {}\n      {} (default: {})\n",
+            key.name(),
+            key.help(),
+            key.default_text()
+        ));
     }
     out.push_str("\nEnvironment:\n");
     for (name, meaning) in ENVIRONMENT {
@@ -701,10 +688,10 @@ pub fn man_page() -> String {
     );
     out.push_str(&tagged(
         "CONFIGURATION",
-        &mut CONFIG_KEYS.iter().map(|(k, d, m)| {
+        &mut Key::ALL.iter().map(|k| {
             (
-                format!("credential.<url>.{k}"),
-                format!("{m} (default: {d})"),
+                format!("credential.<url>.{}", k.name()),
+                format!("{} (default: {})", k.help(), k.default_text()),
             )
         }),
     ));
@@ -1035,10 +1022,13 @@ mod tests {
     }
 
     #[test]
-    fn the_key_table_is_exactly_the_keys_the_configuration_reads() {
-        let documented: Vec<&str> = CONFIG_KEYS.iter().map(|(k, ..)| *k).collect();
-        let read: Vec<&str> = crate::config::known_keys().collect();
-        assert_eq!(documented, read);
+    fn help_config_documents_every_key_the_configuration_reads() {
+        let text = help(Some("config"));
+        for key in Key::ALL {
+            let entry = format!("  {}\n      {} (default: ", key.name(), key.help());
+            assert!(text.contains(&entry), "{key:?} missing:\n{text}");
+        }
+        assert_eq!(crate::config::known_keys().count(), Key::ALL.len());
     }
 
     #[test]
@@ -1054,7 +1044,7 @@ mod tests {
             assert!(man.contains(section), "{section} missing");
         }
         assert!(man.find(".SH DESCRIPTION") < man.find(".SH LOGIN"));
-        for (key, ..) in CONFIG_KEYS {
+        for key in crate::config::known_keys() {
             assert!(man.contains(key), "{key} missing");
         }
         assert!(man.contains("secrets.json") && man.contains("GIT_CREDENTIAL_BITBUCKET_TRACE"));

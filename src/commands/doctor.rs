@@ -10,7 +10,7 @@
 use super::{closest, configured_hosts, duration, existing_store};
 use crate::app;
 use crate::commands::rfc3339;
-use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
+use crate::config::{self, Env, Flow, GitConfig, HostConfig, Key, Remote};
 use crate::error::Error;
 use crate::store::{self, now, StoreKey};
 use crate::text::NAME;
@@ -154,8 +154,8 @@ fn key_checks(entries: &[Origin]) -> Vec<Check> {
             Some(u) => format!("credential.{u}."),
             None => "credential.".into(),
         };
-        match known.iter().find(|k| k.eq_ignore_ascii_case(key)) {
-            Some(&"bitbucketClientSecret") => {
+        match Key::from_name(key) {
+            Some(Key::ClientSecret) => {
                 bad += 1;
                 let target = url.unwrap_or("https://bitbucket.org");
                 checks.push(

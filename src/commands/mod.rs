@@ -10,14 +10,17 @@ pub mod status;
 pub mod switch;
 pub mod token;
 
-use crate::config::{Entry, GitConfig, Kind, Remote, StoreChoice, CLOUD_HOST};
+use crate::config::{Entry, GitConfig, Key, Remote, StoreChoice, CLOUD_HOST};
 use crate::store::file::FileStore;
 use crate::store::keyring::{platform::SecretService, KeyringStore};
 use crate::store::{choice, Store, StoreError, StoreKey};
 use std::path::Path;
 
-/// Keys whose presence makes a URL ours (as `config::resolve` decides).
-const MARKERS: [&str; 3] = ["bitbucketkind", "bitbucketclientid", "bitbucketflow"];
+/// Whether `key` (as git lists it) makes a URL ours, as `config::resolve`
+/// decides.
+fn marks_ours(key: &str) -> bool {
+    Key::from_name(key).is_some_and(Key::marks_ours)
+}
 
 /// The store that holds `host`'s records, opened without probing or
 /// remembering anything: a command that only looks must not decide where
@@ -53,13 +56,13 @@ pub(crate) fn configured_hosts(git: &GitConfig) -> Vec<String> {
     };
     for Entry { url, key, .. } in git.entries() {
         match url {
-            Some(u) if MARKERS.contains(&key.as_str()) => {
+            Some(u) if marks_ours(key) => {
                 if let Some(r) = Remote::from_url(u) {
                     add(r.base_url());
                 }
             }
             // A key without a URL counts for bitbucket.org only.
-            None if MARKERS.contains(&key.as_str()) => add(format!("https://{CLOUD_HOST}")),
+            None if marks_ours(key) => add(format!("https://{CLOUD_HOST}")),
             _ => {}
         }
     }
@@ -67,14 +70,6 @@ pub(crate) fn configured_hosts(git: &GitConfig) -> Vec<String> {
         add(format!("https://{CLOUD_HOST}"));
     }
     hosts
-}
-
-/// `cloud` or `datacenter`, as the config spells it.
-pub(crate) fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Cloud => "cloud",
-        Kind::DataCenter => "datacenter",
-    }
 }
 
 /// A span of seconds in one style everywhere: the two largest units of

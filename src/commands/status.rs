@@ -4,10 +4,10 @@
 //! secret. A host whose configuration cannot be used is reported and makes
 //! the command fail, so a mistake shows before git runs.
 
-use super::{configured_hosts, duration, existing_store, kind_name};
+use super::{configured_hosts, duration, existing_store};
 use crate::app;
 use crate::commands::rfc3339;
-use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote, StoreChoice};
+use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::store::{self, choice, now, Record, StoreKey, TokenKind};
 use crate::text::NAME;
@@ -34,22 +34,6 @@ impl Host {
                 _ => true,
             })
             .max_by_key(|r| r.signed_in_at)
-    }
-}
-
-fn flow_name(flow: Flow) -> &'static str {
-    match flow {
-        Flow::Browser => "browser",
-        Flow::ClientCredentials => "client_credentials",
-        Flow::Token => "token",
-    }
-}
-
-fn store_name(store: StoreChoice) -> &'static str {
-    match store {
-        StoreChoice::Auto => "auto",
-        StoreChoice::Keyring => "keyring",
-        StoreChoice::File => "file",
     }
 }
 
@@ -336,9 +320,9 @@ fn print_text(
                 out,
                 "{}: {}, {} flow, {} store",
                 crate::text::plain(&h.base),
-                kind_name(cfg.kind),
-                flow_name(cfg.flow),
-                store_name(cfg.store)
+                cfg.kind.as_str(),
+                cfg.flow.as_str(),
+                cfg.store.as_str()
             )?,
             Ok(None) => writeln!(
                 out,
@@ -418,9 +402,9 @@ fn print_json(
         let (configured, kind, flow, store, error) = match &h.cfg {
             Ok(Some(c)) => (
                 true,
-                Some(kind_name(c.kind)),
-                Some(flow_name(c.flow)),
-                Some(store_name(c.store)),
+                Some(c.kind.as_str()),
+                Some(c.flow.as_str()),
+                Some(c.store.as_str()),
                 None,
             ),
             Ok(None) => (false, None, None, None, None),

@@ -1,0 +1,38 @@
+//! Configuration (contract.md §3): git config scoped to the remote's URL, then
+//! environment overrides, then defaults.
+//!
+//! All `credential.*` keys are read with ONE `git config --get-regexp`
+//! call, and the URL matching that `git config --get-urlmatch` would do is
+//! done here, because we must also know *where* a key came from: a key
+//! without a URL counts for bitbucket.org only, so a global client id never
+//! makes github.com ours (contract.md §4).
+
+mod entries;
+mod env;
+mod errors;
+mod keys;
+mod lookup;
+mod remote;
+mod resolve;
+#[cfg(test)]
+pub(crate) mod test_support;
+mod values;
+
+pub use crate::gitconfig::parse_bool;
+pub use entries::{Entry, GitConfig};
+pub use env::{with_client_secret, Env, ProcessEnv};
+pub use errors::ConfigError;
+pub use keys::{known_keys, Key};
+pub use remote::Remote;
+pub use resolve::{resolve, HostConfig};
+pub use values::{AuthType, Flow, Kind, NotAccepted, StoreChoice};
+
+/// Bitbucket Cloud's host.
+pub const CLOUD_HOST: &str = "bitbucket.org";
+
+/// A consumer key baked in by a packager at build time (contract.md §1).
+pub const BUILTIN_CLIENT_ID: Option<&str> =
+    option_env!("GIT_CREDENTIAL_BITBUCKET_BUILTIN_CLIENT_ID");
+/// Its secret.
+pub const BUILTIN_CLIENT_SECRET: Option<&str> =
+    option_env!("GIT_CREDENTIAL_BITBUCKET_BUILTIN_CLIENT_SECRET");

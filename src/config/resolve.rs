@@ -1,0 +1,436 @@
+//! `resolve`: one host's configuration, validated, from git config, the
+//! environment and the Cloud or Data Center defaults.
+
+use super::lookup::Lookup;
+use super::{
+    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice,
+    BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
+};
+use crate::secret::Secret;
+use crate::url::{is_loopback_host, HttpUrl};
+use std::time::Duration;
+
+/// Everything a command needs to know about one of our hosts.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The remote.
+    pub remote: Remote,
+    /// Cloud or Data Center.
+    pub kind: Kind,
+    /// OAuth consumer key.
+    pub client_id: String,
+    /// Consumer secret.
+    pub client_secret: Option<Secret>,
+    /// Authorize endpoint.
+    pub authorize_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// REST API base, without a trailing slash.
+    pub api_url: String,
+    /// Loopback redirect, exactly as configured: it is sent as written
+    /// when it has a port (Data Center compares it exactly).
+    pub redirect_uri: String,
+    /// The same, parsed.
+    pub redirect: HttpUrl,
+    /// Token store.
+    pub store: StoreChoice,
+    /// Browser command, if configured.
+    pub browser: Option<String>,
+    /// Flow.
+    pub flow: Flow,
+    /// Basic or Bearer toward git.
+    pub auth_type: AuthType,
+    /// Scopes to ask for.
+    pub scopes: Vec<String>,
+    /// How long to wait for the browser.
+    pub login_timeout: Duration,
+    /// Refresh this long before expiry (capped at a quarter of the lifetime).
+    pub refresh_margin: Duration,
+    /// `credential.interactive`.
+    pub interactive: bool,
+}
+
+/// Resolves the configuration for `remote`: `Ok(None)` when the host is not
+/// ours (contract.md §4: print nothing, touch nothing). Values are checked
+/// in a fixed order, so the first bad one is the one reported.
+pub fn resolve(
+    git: &GitConfig,
+    env: &dyn Env,
+    remote: &Remote,
+) -> Result<Option<HostConfig>, ConfigError> {
+    if !is_ours(git, remote) {
+        return Ok(None);
+    }
+    let l = Lookup::new(git, env, remote);
+    let c = choices(&l)?;
+    let (client_id, client_secret) = consumer(&l, c.flow)?;
+    // contract.md §4, §7: tokens only over https, loopback and the explicit
+    // opt-in excepted.
+    if remote.protocol != "https" && !(is_loopback_host(&remote.hostname()) || c.allow_http) {
+        return Err(ConfigError::InsecureHttp { url: l.url });
+    }
+    let e = endpoints(&l, remote, c.kind)?;
+    Ok(Some(HostConfig {
+        remote: remote.clone(),
+        kind: c.kind,
+        client_id,
+        client_secret,
+        authorize_url: e.authorize_url,
+        token_url: e.token_url,
+        api_url: e.api_url,
+        redirect_uri: e.redirect_uri,
+        redirect: e.redirect,
+        store: c.store,
+        browser: l.value(Key::Browser).filter(|b| !b.trim().is_empty()),
+        flow: c.flow,
+        auth_type: c.auth_type,
+        scopes: e.scopes,
+        login_timeout: c.login_timeout,
+        refresh_margin: c.refresh_margin,
+        interactive: interactive(git, remote),
+    }))
+}
+
+/// Which hosts are ours (contract.md §4): a marker key set for the URL, or
+/// for bitbucket.org also one without a URL, or a built-in consumer. The
+/// environment never makes a host ours.
+fn is_ours(git: &GitConfig, remote: &Remote) -> bool {
+    let markers = || Key::ALL.into_iter().filter(|k| k.marks_ours());
+    let scoped = markers().any(|k| git.scoped(remote, k.name()).is_some());
+    let global = remote.hostname() == CLOUD_HOST
+        && (markers().any(|k| git.global(k.name()).is_some()) || BUILTIN_CLIENT_ID.is_some());
+    scoped || global
+}
+
+/// The keys that choose among fixed values.
+struct Choices {
+    kind: Kind,
+    flow: Flow,
+    store: StoreChoice,
+    auth_type: AuthType,
+    allow_http: bool,
+    login_timeout: Duration,
+    refresh_margin: Duration,
+}
+
+fn choices(l: &Lookup) -> Result<Choices, ConfigError> {
+    let kind_default = if l.is_cloud_host {
+        Kind::Cloud
+    } else {
+        Kind::DataCenter
+    };
+    let kind = l.one_of(Key::Kind, kind_default)?;
+    let flow = l.one_of(Key::Flow, Flow::Browser)?;
+    if flow == Flow::ClientCredentials && kind == Kind::DataCenter {
+        return Err(l.invalid(
+            Key::Flow,
+            Flow::ClientCredentials.as_str().into(),
+            format!(
+                "{}, {} (Data Center has no client_credentials grant)",
+                Flow::Browser,
+                Flow::Token
+            ),
+        ));
+    }
+    Ok(Choices {
+        kind,
+        flow,
+        store: l.one_of(Key::Store, StoreChoice::Auto)?,
+        auth_type: l.one_of(Key::AuthType, AuthType::Basic)?,
+        allow_http: l.boolean(Key::AllowHttp)?,
+        login_timeout: l.seconds(Key::LoginTimeout, 300)?,
+        refresh_margin: l.seconds(Key::RefreshMargin, 600)?,
+    })
+}
+
+/// The OAuth consumer's key and, when configured, its secret; the token
+/// flow needs none. A built-in consumer counts for bitbucket.org only.
+fn consumer(l: &Lookup, flow: Flow) -> Result<(String, Option<Secret>), ConfigError> {
+    let client_id = l
+        .value(Key::ClientId)
+        .or_else(|| {
+            l.is_cloud_host
+                .then_some(BUILTIN_CLIENT_ID)
+                .flatten()
+                .map(str::to_owned)
+        })
+        .filter(|v| !v.is_empty());
+    let client_id = match (client_id, flow) {
+        (Some(id), _) => id,
+        (None, Flow::Token) => String::new(),
+        (None, _) => return Err(ConfigError::MissingClientId { url: l.url.clone() }),
+    };
+    let client_secret = l
+        .value(Key::ClientSecret)
+        .or_else(|| {
+            // The built-in secret only goes with the built-in id.
+            (Some(client_id.as_str()) == BUILTIN_CLIENT_ID)
+                .then_some(BUILTIN_CLIENT_SECRET)
+                .flatten()
+                .map(str::to_owned)
+        })
+        .filter(|v| !v.is_empty())
+        .map(Secret::new);
+    // A secret `configure` kept in our store is read only when a request
+    // needs it (`with_client_secret`): a fresh `get` must not pay a second
+    // keyring lookup for a secret it does not send.
+    Ok((client_id, client_secret))
+}
+
+/// Where sign-in and the API are, and what is asked for.
+struct Endpoints {
+    authorize_url: String,
+    token_url: String,
+    api_url: String,
+    redirect_uri: String,
+    redirect: HttpUrl,
+    scopes: Vec<String>,
+}
+
+/// The kind's defaults, each overridable by its key.
+fn endpoints(l: &Lookup, remote: &Remote, kind: Kind) -> Result<Endpoints, ConfigError> {
+    // Data Center's endpoints hang off protocol://host[:port] of the
+    // remote; a context path needs the endpoint keys (contract.md §3).
+    // With credential.useHttpPath, git sends the path, and the server's
+    // context path (before `/scm/`) is part of the base.
+    let dc = format!("{}/rest", remote.store_key());
+    let (authorize_default, token_default, api_default, redirect_default, scopes_default) =
+        match kind {
+            Kind::Cloud => (
+                "https://bitbucket.org/site/oauth2/authorize".to_owned(),
+                "https://bitbucket.org/site/oauth2/access_token".to_owned(),
+                "https://api.bitbucket.org/2.0".to_owned(),
+                "http://127.0.0.1:34107/",
+                "",
+            ),
+            Kind::DataCenter => (
+                format!("{dc}/oauth2/latest/authorize"),
+                format!("{dc}/oauth2/latest/token"),
+                format!("{dc}/api/latest"),
+                // DC allows plain http only for `localhost` (bitbucket-facts.md B.3).
+                "http://localhost:34107/",
+                // Push needs REPO_WRITE; send scopes on DC (bitbucket-facts.md B.3).
+                "REPO_READ REPO_WRITE",
+            ),
+        };
+    let authorize_url = l.endpoint(Key::AuthorizeUrl, &authorize_default)?;
+    let token_url = l.endpoint(Key::TokenUrl, &token_default)?;
+    let api_url = l.endpoint(Key::ApiUrl, &api_default)?;
+    let (redirect_uri, redirect) = redirect(l, kind, redirect_default)?;
+    let scopes = l
+        .value(Key::Scopes)
+        .unwrap_or_else(|| scopes_default.into())
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    Ok(Endpoints {
+        authorize_url,
+        token_url,
+        api_url,
+        redirect_uri,
+        redirect,
+        scopes,
+    })
+}
+
+/// The loopback redirect, as written and parsed.
+fn redirect(l: &Lookup, kind: Kind, default: &str) -> Result<(String, HttpUrl), ConfigError> {
+    let raw = l.value(Key::RedirectUri).unwrap_or_else(|| default.into());
+    let parsed = HttpUrl::parse(&raw)
+        .filter(|u| u.scheme == "http" && u.is_loopback())
+        .ok_or_else(|| ConfigError::BadUrl {
+            name: l.name_of(Key::RedirectUri),
+            value: raw.clone(),
+            why: "must be a loopback http URL such as http://127.0.0.1:34107/",
+        })?;
+    // Data Center compares the redirect exactly: "any free port" cannot
+    // work there.
+    if kind == Kind::DataCenter && parsed.port.is_none() {
+        return Err(ConfigError::BadUrl {
+            name: l.name_of(Key::RedirectUri),
+            value: raw,
+            why: "Data Center needs the exact registered redirect, with its port, e.g. http://localhost:34107/",
+        });
+    }
+    Ok((raw, parsed))
+}
+
+/// `credential.interactive`: only a git false (or git's `never`) turns
+/// prompting off; anything else leaves it on.
+fn interactive(git: &GitConfig, remote: &Remote) -> bool {
+    git.get(remote, "interactive")
+        .is_none_or(|v| !(v.eq_ignore_ascii_case("never") || parse_bool(v) == Some(false)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_global_client_id_makes_only_bitbucket_org_ours() {
+        let git = cfg(&[
+            ("credential.bitbucketclientid", "id"),
+            ("credential.bitbucketclientsecret", "s"),
+        ]);
+        let ours = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect("valid");
+        assert_eq!(ours.expect("ours").client_id, "id");
+        assert!(resolve(&git, &no_env(), &remote("https", "github.com"))
+            .expect("ok")
+            .is_none());
+    }
+
+    #[test]
+    fn environment_never_makes_a_host_ours_but_overrides_for_ours() {
+        let env = MapEnv(HashMap::from([
+            (
+                "GIT_CREDENTIAL_BITBUCKET_CLIENT_ID".to_owned(),
+                "env-id".to_owned(),
+            ),
+            (
+                "GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET".to_owned(),
+                "env-s".to_owned(),
+            ),
+        ]));
+        let empty = GitConfig::default();
+        assert!(resolve(&empty, &env, &remote("https", "bitbucket.org"))
+            .expect("ok")
+            .is_none());
+        let git = cfg(&[("credential.https://bitbucket.org.bitbucketkind", "cloud")]);
+        let c = resolve(&git, &env, &remote("https", "bitbucket.org"))
+            .expect("ok")
+            .expect("ours");
+        assert_eq!(c.client_id, "env-id");
+    }
+
+    #[test]
+    fn missing_client_id_names_the_key_and_the_command() {
+        let git = cfg(&[("credential.https://bitbucket.org.bitbucketkind", "cloud")]);
+        let err = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect_err("no id");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("credential.https://bitbucket.org.bitbucketClientId"),
+            "{msg}"
+        );
+        assert!(msg.contains("git credential-bitbucket configure"), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_accepted_values() {
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            ("credential.https://bitbucket.org.bitbucketstore", "vault"),
+        ]);
+        let msg = resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            msg.contains("bitbucketStore") && msg.contains("auto, keyring, file"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_on_loopback_or_opt_in() {
+        let git = cfg(&[
+            ("credential.http://bb.example.bitbucketkind", "cloud"),
+            ("credential.http://bb.example.bitbucketclientid", "id"),
+            ("credential.http://bb.example.bitbucketclientsecret", "s"),
+        ]);
+        let err = resolve(&git, &no_env(), &remote("http", "bb.example")).expect_err("http");
+        assert!(matches!(err, ConfigError::InsecureHttp { .. }));
+        let mut lines = vec![
+            ("credential.http://bb.example.bitbucketkind", "cloud"),
+            ("credential.http://bb.example.bitbucketclientid", "id"),
+            ("credential.http://bb.example.bitbucketclientsecret", "s"),
+        ];
+        lines.push(("credential.http://bb.example.bitbucketallowhttp", "true"));
+        assert!(resolve(&cfg(&lines), &no_env(), &remote("http", "bb.example")).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_go_to_an_http_token_endpoint() {
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            (
+                "credential.https://bitbucket.org.bitbuckettokenurl",
+                "http://evil.example/token",
+            ),
+        ]);
+        let err = resolve(&git, &no_env(), &remote("https", "bitbucket.org")).expect_err("http");
+        assert!(err.to_string().contains("bitbucketTokenUrl"));
+    }
+
+    #[test]
+    fn a_bad_value_from_the_environment_names_the_variable() {
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            ("credential.https://bitbucket.org.bitbucketstore", "file"),
+        ]);
+        let bad = |var: &str, value: &str| {
+            let env = MapEnv(HashMap::from([(var.to_owned(), value.to_owned())]));
+            resolve(&git, &env, &remote("https", "bitbucket.org"))
+                .expect_err("bad")
+                .to_string()
+        };
+        let msg = bad("GIT_CREDENTIAL_BITBUCKET_STORE", "vault");
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_STORE is \"vault\""),
+            "{msg}"
+        );
+        assert!(!msg.contains("credential.https"), "{msg}");
+        let msg = bad("GIT_CREDENTIAL_BITBUCKET_LOGIN_TIMEOUT", "soon");
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_LOGIN_TIMEOUT "),
+            "{msg}"
+        );
+        let msg = bad(
+            "GIT_CREDENTIAL_BITBUCKET_TOKEN_URL",
+            "http://evil.example/t",
+        );
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_TOKEN_URL "),
+            "{msg}"
+        );
+        let msg = bad(
+            "GIT_CREDENTIAL_BITBUCKET_REDIRECT_URI",
+            "https://x.example/",
+        );
+        assert!(
+            msg.starts_with("GIT_CREDENTIAL_BITBUCKET_REDIRECT_URI "),
+            "{msg}"
+        );
+        // From git config: the git key.
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketclientsecret",
+                "s",
+            ),
+            (
+                "credential.https://bitbucket.org.bitbucketlogintimeout",
+                "soon",
+            ),
+        ]);
+        let msg = resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            msg.starts_with("credential.https://bitbucket.org.bitbucketLoginTimeout is"),
+            "{msg}"
+        );
+    }
+}

@@ -1,0 +1,35 @@
+//! What the configuration's unit tests share: an environment from a map,
+//! a remote, and a `GitConfig` from lines.
+
+use super::{Env, GitConfig, Remote};
+use std::collections::HashMap;
+
+/// An environment made of the given variables only.
+pub(crate) struct MapEnv(pub(crate) HashMap<String, String>);
+
+impl Env for MapEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
+/// An empty environment.
+pub(crate) fn no_env() -> MapEnv {
+    MapEnv(HashMap::new())
+}
+
+/// A remote with no path and no username.
+pub(crate) fn remote(protocol: &str, host: &str) -> Remote {
+    Remote {
+        protocol: protocol.into(),
+        host: host.into(),
+        path: None,
+        username: None,
+    }
+}
+
+/// `GitConfig` from (`credential.<url>.<key>`, value) lines.
+pub(crate) fn cfg(lines: &[(&str, &str)]) -> GitConfig {
+    let text: String = lines.iter().map(|(k, v)| format!("{k}\n{v}\0")).collect();
+    GitConfig::parse(&text)
+}

@@ -1,0 +1,183 @@
+//! The token flow's token: which kind it is and the username it goes
+//! with, that it is no app password, reading it (or the consumer secret)
+//! from stdin, and storing it where `get` looks.
+
+use crate::config::{Kind, NotAccepted, Remote, StoreChoice};
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::store::{Account, Record, TokenKind};
+use std::io::BufRead;
+
+/// The token kinds a user can give for `kind`, the default first.
+fn given_kinds(kind: Kind) -> [TokenKind; 2] {
+    match kind {
+        Kind::Cloud => [TokenKind::ApiToken, TokenKind::AccessToken],
+        Kind::DataCenter => [TokenKind::PersonalToken, TokenKind::ProjectToken],
+    }
+}
+
+/// The token kind and the username git must send with it (bitbucket-facts.md A.9, B.8).
+pub(super) fn token_kind(
+    flag: Option<&str>,
+    kind: Kind,
+    username: Option<&str>,
+) -> Result<(TokenKind, String), Error> {
+    let allowed = given_kinds(kind);
+    let chosen = match flag {
+        None => allowed[0],
+        Some(word) => TokenKind::from_given_word(word)
+            .filter(|k| allowed.contains(k))
+            .ok_or_else(|| {
+                let [a, b] = allowed.map(|k| k.given_word().unwrap_or_default());
+                let host = match kind {
+                    Kind::Cloud => "on Bitbucket Cloud",
+                    Kind::DataCenter => "on Data Center",
+                };
+                Error::Usage(format!("--token-kind {word:?}: {host}, {a} or {b}"))
+            })?,
+    };
+    match chosen {
+        TokenKind::ApiToken => Ok((
+            chosen,
+            username.unwrap_or("x-bitbucket-api-token-auth").to_owned(),
+        )),
+        TokenKind::PersonalToken => match username {
+            Some(u) => Ok((chosen, u.to_owned())),
+            None => Err(Error::Usage(
+                "--api-token on Data Center: a personal token needs --username NAME \
+                 (or --token-kind project for a project or repository token)"
+                    .into(),
+            )),
+        },
+        _ => Ok((chosen, "x-token-auth".to_owned())),
+    }
+}
+
+/// Bitbucket app passwords start with `ATBB`; API tokens with `ATATT`.
+/// App passwords stopped working on 2026-07-28, so one is never stored
+/// or handed to git.
+pub(crate) fn is_app_password(token: &Secret) -> bool {
+    token.expose().starts_with("ATBB")
+}
+
+/// What to do instead of an app password; `what` names the token.
+pub(crate) fn app_password_message(what: &str, base: &str) -> String {
+    format!(
+        "{what} is a Bitbucket app password (it starts with ATBB); app passwords \
+         stopped working on 2026-07-28. Create an API token instead (it starts with ATATT; give it \
+         the repository read and write scopes) and store it with `git credential-bitbucket \
+         configure {base} --api-token`, or sign in with OAuth: `git credential-bitbucket \
+         configure {base}`"
+    )
+}
+
+/// Reads a secret: a line on stdin, or a hidden prompt on the terminal
+/// when stdin is one.
+pub(super) fn read_secret(what: &str) -> Result<Secret, Error> {
+    use std::io::IsTerminal;
+    let mut line = String::new();
+    if std::io::stdin().is_terminal() {
+        let (_, mut tty) = crate::platform::open_terminal()
+            .map_err(|e| Error::Failed(format!("cannot use the terminal: {e}")))?;
+        line = crate::platform::prompt_hidden(
+            &mut std::io::stdin().lock(),
+            &mut tty,
+            &format!("Paste {what} (not shown): "),
+        )
+        .map_err(|e| Error::Failed(format!("could not read {what}: {e}")))?;
+    } else {
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Error::Failed(format!("could not read {what} from stdin: {e}")))?;
+    }
+    let v = line.trim().to_owned();
+    if v.is_empty() {
+        return Err(Error::Usage(format!("{what}: nothing was given on stdin")));
+    }
+    Ok(Secret::new(v))
+}
+
+/// `--store`, `auto` when not given.
+pub(super) fn store_flag(given: Option<&str>) -> Result<StoreChoice, Error> {
+    match given {
+        None => Ok(StoreChoice::Auto),
+        Some(v) => v.parse().map_err(|e: NotAccepted| {
+            Error::Usage(format!("--store {v:?}: accepted values are {}", e.list()))
+        }),
+    }
+}
+
+/// Saves a token-flow record where `get` will look for it.
+pub(super) fn store_token(
+    remote: &Remote,
+    store_choice: Option<&str>,
+    token: Secret,
+    kind: TokenKind,
+    username: &str,
+) -> Result<&'static str, Error> {
+    let choice = store_flag(store_choice)?;
+    // Keyed exactly as `get` will look it up (useHttpPath decides whether
+    // the path counts).
+    let git = crate::config::GitConfig::load()?;
+    let host = crate::app::keyed_remote(&git, Some(&remote.url()))?.store_key();
+    let store = crate::store::choice::open(&crate::store::data_dir()?, choice, &host)?;
+    let t = crate::store::now();
+    store.put(&Record {
+        access_token: Some(token),
+        ..Record::new(&host, Account::named(username), kind, "", t)
+    })?;
+    Ok(store.name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_host_kind_takes_its_own_token_words() {
+        let ok = |flag, kind, user| token_kind(flag, kind, user).expect("accepted");
+        assert_eq!(
+            ok(None, Kind::Cloud, None),
+            (TokenKind::ApiToken, "x-bitbucket-api-token-auth".into())
+        );
+        assert_eq!(
+            ok(Some("api-token"), Kind::Cloud, Some("alice")),
+            (TokenKind::ApiToken, "alice".into())
+        );
+        assert_eq!(
+            ok(Some("access-token"), Kind::Cloud, Some("alice")),
+            (TokenKind::AccessToken, "x-token-auth".into())
+        );
+        assert_eq!(
+            ok(None, Kind::DataCenter, Some("alice")),
+            (TokenKind::PersonalToken, "alice".into())
+        );
+        assert_eq!(
+            ok(Some("project"), Kind::DataCenter, None),
+            (TokenKind::ProjectToken, "x-token-auth".into())
+        );
+        let err = |flag, kind| {
+            token_kind(flag, kind, None)
+                .expect_err("refused")
+                .to_string()
+        };
+        assert!(err(None, Kind::DataCenter).contains("needs --username NAME"));
+        assert!(err(Some("project"), Kind::Cloud)
+            .contains("\"project\": on Bitbucket Cloud, api-token or access-token"));
+        assert!(err(Some("api-token"), Kind::DataCenter)
+            .contains("\"api-token\": on Data Center, personal or project"));
+        assert!(err(Some("oauth"), Kind::Cloud).contains("api-token or access-token"));
+    }
+
+    #[test]
+    fn a_bad_store_flag_lists_the_stores() {
+        assert_eq!(store_flag(None).expect("default"), StoreChoice::Auto);
+        assert_eq!(store_flag(Some("file")).expect("file"), StoreChoice::File);
+        let msg = store_flag(Some("vault")).expect_err("bad").to_string();
+        assert!(
+            msg.contains("--store \"vault\": accepted values are auto, keyring, file"),
+            "{msg}"
+        );
+    }
+}
