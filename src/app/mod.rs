@@ -31,8 +31,6 @@ use crate::error::Error;
 use crate::protocol::{Action, Request, Response};
 use std::io::{BufRead, Write};
 
-pub use crate::text::NAME;
-
 /// Runs a protocol action for git, with its exit policy (contract.md §2):
 /// git ignores a helper's exit status, so every failure is reported on
 /// stderr and the action succeeds, except input that cannot be parsed,

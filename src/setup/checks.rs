@@ -2,7 +2,6 @@
 //! and a configuration git would then refuse.
 
 use super::Scope;
-use crate::app::NAME;
 use crate::config::{ConfigError, Remote};
 use crate::error::Error;
 use std::process::{Command, Stdio};
@@ -41,8 +40,8 @@ pub(super) fn warn_about_later_helpers(base: &str, exe: &str) {
         }
         let applies = name_lc == "credential.helper" || name_lc == ours;
         if seen_ours && applies && !value.is_empty() {
-            eprintln!(
-                "{NAME}: warning: `{name}={value}` ({origin}) comes after this helper, so git also \
+            crate::say!(
+                "warning: `{name}={value}` ({origin}) comes after this helper, so git also \
                  gives it the Bitbucket tokens to keep; remove it, or scope it to other hosts"
             );
         }

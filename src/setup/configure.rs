@@ -8,7 +8,6 @@ use super::token::{
     app_password_message, is_app_password, read_secret, store_flag, store_token, token_kind,
 };
 use super::{host_scope, scope_name, Settings};
-use crate::app::NAME;
 use crate::config::{Flow, Key, Kind, NotAccepted, StoreChoice, CLOUD_HOST};
 use crate::error::Error;
 use crate::secret::Secret;
@@ -245,8 +244,8 @@ fn consumer(
     let in_gitconfig = t.set(Key::ClientSecret).filter(|v| !v.is_empty());
     let moving = secret.is_none() && s.move_secret && in_gitconfig.is_some();
     if s.move_secret && in_gitconfig.is_none() {
-        eprintln!(
-            "{NAME}: no consumer secret is set in {}; nothing to move",
+        crate::say!(
+            "no consumer secret is set in {}; nothing to move",
             scope_name(&s.scope)
         );
     }
@@ -335,27 +334,25 @@ fn report(
 ) -> Result<(), Error> {
     let (scope, base) = (&s.scope, &t.base);
     let after = snapshot(scope, base)?;
-    eprintln!("{NAME}: configured {base} to use {exe}.");
+    crate::say!("configured {base} to use {exe}.");
     let changes = changes(&t.before, &after);
     if changes.is_empty() && notes.is_empty() && stored_in.is_none() {
-        eprintln!("{NAME}: nothing changed in {}.", scope_name(scope));
+        crate::say!("nothing changed in {}.", scope_name(scope));
     }
     for c in changes.iter().chain(notes) {
-        eprintln!("{NAME}: {c}");
+        crate::say!("{c}");
     }
     warn_about_later_helpers(base, exe);
     if plan.secret.is_none() && plan.in_gitconfig.is_some() {
-        eprintln!(
-            "{NAME}: the consumer secret is still in {}, which others can often read; `git \
+        crate::say!(
+            "the consumer secret is still in {}, which others can often read; `git \
              credential-bitbucket configure {base} --move-secret` moves it into the token store.",
             scope_name(scope)
         );
     }
     check_usable(scope, &t.remote)?;
     if let Some(where_) = stored_in {
-        eprintln!(
-            "{NAME}: stored the token for {base} in the {where_} store; git uses it from now on."
-        );
+        crate::say!("stored the token for {base} in the {where_} store; git uses it from now on.");
         return Ok(());
     }
     let has_secret = plan.secret.is_some()
@@ -368,15 +365,17 @@ fn report(
                 .is_some()
         });
     if !has_secret && !plan.ci {
-        eprintln!(
-            "{NAME}: no consumer secret is set; give it with --client-secret-stdin, or set \
+        crate::say!(
+            "no consumer secret is set; give it with --client-secret-stdin, or set \
              GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the environment."
         );
     }
     if plan.ci {
-        eprintln!("{NAME}: git now gets a client_credentials token for {base} by itself; no browser is involved.");
+        crate::say!(
+            "git now gets a client_credentials token for {base} by itself; no browser is involved."
+        );
     } else {
-        eprintln!("{NAME}: the next git command for {base} opens the browser once to sign in (or run `git credential-bitbucket login {base}`).");
+        crate::say!("the next git command for {base} opens the browser once to sign in (or run `git credential-bitbucket login {base}`).");
     }
     Ok(())
 }

@@ -2,10 +2,10 @@
 //! consumer's key and secret, with what is set now as the defaults.
 
 use super::gitfile::Snapshot;
-use crate::app::NAME;
 use crate::config::{Flow, Key, Kind, StoreChoice};
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::text::NAME;
 use std::io::{BufRead, Write};
 
 /// What the guided mode settled on.

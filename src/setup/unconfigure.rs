@@ -2,9 +2,9 @@
 
 use super::gitfile::{git_config, snapshot, unset_all};
 use super::{host_scope, scope_name, Scope, OUR_KEYS};
-use crate::app::NAME;
 use crate::config::{Key, StoreChoice};
 use crate::error::Error;
+use crate::text::NAME;
 
 /// `unconfigure`: removes what `configure` wrote, the consumer secret it
 /// kept in our store included, and the section when nothing else is left
@@ -28,10 +28,10 @@ pub fn unconfigure(url: Option<&str>, scope: &Scope) -> Result<(), Error> {
     }
     if before.values().all(Option::is_none) {
         if removed_secret {
-            eprintln!("{NAME}: removed the stored consumer secret for {base}.");
+            crate::say!("removed the stored consumer secret for {base}.");
         } else {
-            eprintln!(
-                "{NAME}: nothing to remove: {} has no {NAME} settings for {base}.",
+            crate::say!(
+                "nothing to remove: {} has no {NAME} settings for {base}.",
                 scope_name(scope)
             );
         }
@@ -50,8 +50,8 @@ pub fn unconfigure(url: Option<&str>, scope: &Scope) -> Result<(), Error> {
         // Nothing of the user's left: drop the empty section header too.
         let _ = git_config(scope, &["--remove-section", &section]);
     }
-    eprintln!(
-        "{NAME}: removed the {NAME} settings for {base} from {}{}.",
+    crate::say!(
+        "removed the {NAME} settings for {base} from {}{}.",
         scope_name(scope),
         if removed_secret {
             ", and the consumer secret from the token store"
