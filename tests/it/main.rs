@@ -9,8 +9,13 @@
 //!   git through our helper against it, and the token flow on both fakes;
 //! - `account`: status, switch, token, doctor, and configure re-runs as a
 //!   user meets them;
-//! - `robustness`: parallel processes, network faults, a kill mid-write,
-//!   two accounts at once, a hostile browser, secrets and host policy;
+//! - `parallel`: many git processes at once, and two accounts refreshing
+//!   at the same moment;
+//! - `refresh_faults`: network faults on the refresh;
+//! - `kill_mid_write`: a helper killed in the middle of a store write;
+//! - `loopback_listener`: the sign-in's listener against a hostile browser;
+//! - `secret_leaks`: no secret in output, traces or files;
+//! - `host_policy`: plain http refused, other hosts not ours;
 //! - `windows`: the Windows build under Wine only (Credential Manager,
 //!   local app data, the opener), run by .ci/windows.
 
@@ -22,12 +27,17 @@ mod completions;
 mod datacenter;
 mod fake_selftest;
 mod headless;
+mod host_policy;
 mod install;
 mod keyring;
+mod kill_mid_write;
+mod loopback_listener;
 mod messages;
 mod pages;
+mod parallel;
+mod refresh_faults;
 mod regressions;
-mod robustness;
+mod secret_leaks;
 mod server_answers;
 mod setup;
 mod signin_safety;
