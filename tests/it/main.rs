@@ -1,12 +1,14 @@
 //! The one integration-test binary. Modules:
 //! - `common`: the fake Bitbucket Cloud, the isolated test environment and
 //!   shared helpers;
-//! - `fake_selftest`: proves the fake and the fake browser behave as
-//!   docs/bitbucket-facts.md says, driving them by hand (no helper involved);
+//! - `fake_selftest`: proves the fakes (Cloud in `fake_selftest::fake`,
+//!   Data Center in `fake_selftest::fake_dc`) and the fake browser behave
+//!   as docs/bitbucket-facts.md says, driving them by hand (no helper
+//!   involved);
 //! - `cloud`: end-to-end tests of real git through our helper against the
 //!   fake Bitbucket Cloud;
-//! - `datacenter`: the fake Bitbucket Data Center driven by hand, then real
-//!   git through our helper against it, and the token flow on both fakes;
+//! - `datacenter`: real git through our helper against the fake Bitbucket
+//!   Data Center, and the token flow on both fakes;
 //! - `account`: status, switch, token, doctor, and configure re-runs as a
 //!   user meets them;
 //! - `parallel`: many git processes at once, and two accounts refreshing
