@@ -539,6 +539,92 @@ fn a_stored_cloud_api_token_is_sent_with_the_username_it_needs() {
     }
 }
 
+/// Bitbucket's clone button gives `https://alice@bitbucket.org/…`: a token
+/// stored under the generic API-token name must still serve it, and go out
+/// with the generic name, never paired with alice's (contract.md §4 token flow).
+#[test]
+fn a_token_stored_without_a_username_serves_a_clone_url_that_names_a_user() {
+    let fake = FakeBitbucket::start(FakeOptions::default());
+    let env = TestEnv::new();
+    configure_token(
+        &env,
+        &fake.base_url(),
+        &["--kind", "cloud"],
+        &fake.mint_api_token("alice"),
+    );
+    let url = fake.repo_url().replacen("http://", "http://alice@", 1);
+
+    env.git_ok(&["clone", &url, "clone"]);
+
+    // git's first try carries `alice` with an empty password (the URL's
+    // user); every request that carried the token used the generic name.
+    let git: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == Kind::Git)
+        .collect();
+    let live: Vec<_> = git
+        .iter()
+        .filter(|r| r.token_state == Some(TokenState::Live))
+        .collect();
+    assert!(!live.is_empty(), "{git:#?}");
+    for r in &live {
+        assert_eq!(
+            (r.status, r.basic_user.as_deref()),
+            (200, Some(API_TOKEN_USER)),
+            "{r:#?}"
+        );
+    }
+    for r in git
+        .iter()
+        .filter(|r| r.basic_user.as_deref() == Some("alice"))
+    {
+        assert_ne!(
+            r.token_state,
+            Some(TokenState::Live),
+            "alice paired with the token: {r:#?}"
+        );
+    }
+    assert_eq!(env.browser_opens(), 0);
+}
+
+/// After a token flow, `configure` with a consumer key sets the host up
+/// for OAuth again: the flow key must not stay `token`.
+#[test]
+fn configure_with_a_consumer_after_an_api_token_returns_the_host_to_oauth() {
+    let fake = FakeBitbucket::start(FakeOptions::default());
+    let env = TestEnv::new();
+    configure_token(
+        &env,
+        &fake.base_url(),
+        &["--kind", "cloud"],
+        &fake.mint_api_token("alice"),
+    );
+    let flow = key(&fake, "bitbucketFlow");
+    assert_eq!(
+        stdout(&env.git(&["config", "--global", &flow])).trim(),
+        "token"
+    );
+
+    let out = env.helper(
+        &[
+            "configure",
+            &fake.base_url(),
+            "--client-id",
+            "test-client",
+            "--client-secret-stdin",
+        ],
+        "test-secret\n",
+    );
+    assert_success(&out, "configure with a consumer");
+    let left = env.git(&["config", "--global", &flow]);
+    assert!(
+        !left.status.success(),
+        "bitbucketFlow is still set: {}",
+        describe(&left)
+    );
+}
+
 #[test]
 fn a_data_center_project_token_is_sent_as_bearer_and_a_personal_token_with_its_owner() {
     let fake = start_dc(3600, "");

@@ -38,7 +38,6 @@ mod messages;
 mod pages;
 mod parallel;
 mod refresh_faults;
-mod regressions;
 mod secret_leaks;
 mod server_answers;
 mod setup;

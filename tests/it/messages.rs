@@ -313,3 +313,18 @@ fn a_busy_redirect_port_names_bitbucket_redirect_uri() {
     assert!(fake.requests().is_empty(), "{:#?}", fake.requests());
     drop(busy);
 }
+
+/// A huge login timeout is a configuration error, not an overflow panic
+/// that would leave git prompting for a password.
+#[test]
+fn an_absurd_login_timeout_is_a_clear_error() {
+    let (fake, env) = setup();
+    env.set_config(&key(&fake, "bitbucketLoginTimeout"), "18446744073709551615");
+    let out = get(&env, &fake, None);
+    assert_eq!(stdout(&out), "quit=1\n", "{}", describe(&out));
+    assert!(
+        describe(&out).contains("bitbucketLoginTimeout"),
+        "{}",
+        describe(&out)
+    );
+}
