@@ -1,4 +1,4 @@
-//! Bitbucket Data Center end to end (issue 6): real git, through our
+//! Bitbucket Data Center end to end: real git, through our
 //! helper, against the strict fake Data Center (`common::fake_dc`), plus
 //! the token flow (`configure --api-token`) against both fakes. That the
 //! fake enforces docs/bitbucket-facts.md Part B, so these tests can lean on

@@ -1,4 +1,4 @@
-//! Signing in where there is no browser, or a real one (contract.md §6, issue 5):
+//! Signing in where there is no browser, or a real one (contract.md §6):
 //! `login --no-browser` on a terminal with the redirect URL pasted back,
 //! and without a terminal (over SSH) printing the URL and taking the
 //! redirect;

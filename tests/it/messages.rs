@@ -1,5 +1,5 @@
-//! What a user reads when a credential cannot be had (contract.md §4, §6; issue 7
-//! #4): one small test per cause, each setting the cause up for real and
+//! What a user reads when a credential cannot be had (contract.md §4,
+//! §6): one small test per cause, each setting the cause up for real and
 //! running the protocol `get` as git would. Every answer must be exactly
 //! `quit=1` on stdout (git stops instead of prompting for a password
 //! Bitbucket does not take), and stderr must say what happened and what

@@ -1,4 +1,4 @@
-//! The store's safety rules (issue 12): the store directory must be ours,
+//! The store's safety rules: the store directory must be ours,
 //! files are created exclusively, a kill during a refresh loses nothing, a
 //! slow token endpoint does not queue every git process, a full disk does
 //! not burn the refresh token, one bad record costs only itself, and two
