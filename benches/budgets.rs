@@ -50,9 +50,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::describe;
 use common::env::{helper_path, shell_quote, TestEnv};
 use common::fake::{FakeBitbucket, FakeOptions, Kind};
+use common::secret_service::{find_in_path, SecretService};
+use common::{describe, sleep_until};
 
 /// contract.md §8: the release binary, stripped.
 const SIZE_BUDGET: u64 = 4 * 1024 * 1024;
@@ -650,110 +651,6 @@ fn keyring_env(case: &Case, ss: &SecretService) -> Result<(TestEnv, String), Str
     Err(format!("the keyring sign-in failed: {last}"))
 }
 
-/// A Secret Service for the keyring case: the session's own when
-/// `GCB_REAL_SECRET_SERVICE=1` and a session bus is set (the tests'
-/// convention), else a private D-Bus session with an unlocked gnome-keyring
-/// when both are installed (torn down on drop; the keyring daemon leaves
-/// with its bus).
-struct SecretService {
-    bus: String,
-    daemon: Option<std::process::Child>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl SecretService {
-    fn start() -> Result<SecretService, String> {
-        if let Some(bus) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS")
-            .filter(|_| std::env::var("GCB_REAL_SECRET_SERVICE").as_deref() == Ok("1"))
-        {
-            return Ok(SecretService {
-                bus: bus.to_string_lossy().into_owned(),
-                daemon: None,
-                _dir: None,
-            });
-        }
-        let tools = (
-            find_in_path("dbus-daemon"),
-            find_in_path("gnome-keyring-daemon"),
-        );
-        let (Some(dbus), Some(gnome_keyring)) = tools else {
-            return Err("no Secret Service: install dbus-daemon and gnome-keyring \
-                        (apt: dbus gnome-keyring) to measure it"
-                .into());
-        };
-        let err = |what: &str, e: std::io::Error| format!("{what}: {e}");
-        let dir = tempfile::Builder::new()
-            .prefix("gcb-bench-keyring-")
-            .tempdir()
-            .map_err(|e| err("temp dir", e))?;
-        let (home, data, run) = (
-            dir.path().join("home"),
-            dir.path().join("data"),
-            dir.path().join("run"),
-        );
-        for d in [&home, &data, &run] {
-            std::fs::create_dir_all(d).map_err(|e| err("temp dir", e))?;
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| err("chmod", e))?;
-        }
-        let private = |cmd: &mut Command| {
-            cmd.env("HOME", &home)
-                .env("XDG_DATA_HOME", &data)
-                .env("XDG_RUNTIME_DIR", &run)
-                .stderr(Stdio::null());
-        };
-        let mut bus_cmd = Command::new(dbus);
-        bus_cmd
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped());
-        private(&mut bus_cmd);
-        let mut daemon = bus_cmd.spawn().map_err(|e| err("dbus-daemon", e))?;
-        let mut bus = String::new();
-        let read = std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(daemon.stdout.take().expect("piped stdout")),
-            &mut bus,
-        );
-        let mut ss = SecretService {
-            bus: bus.trim().to_string(),
-            daemon: Some(daemon),
-            _dir: None,
-        };
-        if read.is_err() || ss.bus.is_empty() {
-            return Err("dbus-daemon printed no address".into());
-        }
-        let mut unlock = Command::new(gnome_keyring);
-        unlock
-            .args(["--unlock", "--components=secrets"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &ss.bus)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null());
-        private(&mut unlock);
-        let mut unlock = unlock.spawn().map_err(|e| err("gnome-keyring-daemon", e))?;
-        {
-            use std::io::Write as _;
-            let mut stdin = unlock.stdin.take().expect("piped stdin");
-            let _ = stdin.write_all(b"bench-keyring-password");
-        }
-        let status = unlock.wait().map_err(|e| err("gnome-keyring-daemon", e))?;
-        if !status.success() {
-            return Err(format!("gnome-keyring-daemon --unlock: {status}"));
-        }
-        ss._dir = Some(dir);
-        Ok(ss)
-    }
-}
-
-impl Drop for SecretService {
-    fn drop(&mut self) {
-        if let Some(mut daemon) = self.daemon.take() {
-            let _ = daemon.kill();
-            let _ = daemon.wait();
-        }
-    }
-}
-
 // ----------------------------------------------------------------------
 // strace
 
@@ -1016,18 +913,6 @@ fn expect_token(out: &Output, token: &str, what: &str) {
         "{what} did not answer with the stored token\n{}",
         describe(out)
     );
-}
-
-fn find_in_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn sleep_until(deadline: Instant) {
-    if let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        std::thread::sleep(left);
-    }
 }
 
 fn unix_now() -> u64 {

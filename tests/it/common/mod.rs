@@ -2,7 +2,8 @@
 //! Data Center ([`fake_dc`]) with the server they share ([`fake_core`])
 //! and the plumbing under it ([`http`], [`mini`]), a plain client to drive
 //! them by hand ([`client`]), the isolated environment that runs git and
-//! the helper ([`env`]), the steps and evidence readers the robustness
+//! the helper ([`env`]), a Secret Service for the keyring
+//! ([`secret_service`]), the steps and evidence readers the robustness
 //! tests share ([`steps`]), and small helpers for URLs, time and asserting
 //! on a command's outcome.
 //!
@@ -16,6 +17,7 @@ pub mod fake_core;
 pub mod fake_dc;
 pub mod http;
 pub mod mini;
+pub mod secret_service;
 pub mod steps;
 pub mod wine;
 
