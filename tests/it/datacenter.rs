@@ -539,30 +539,29 @@ fn a_stored_cloud_api_token_is_sent_with_the_username_it_needs() {
     }
 }
 
+/// The fake Cloud with alice's API token stored by `configure
+/// --api-token` (file store), as the token flow leaves a host.
+fn cloud_with_alices_api_token() -> (FakeBitbucket, TestEnv) {
+    let fake = FakeBitbucket::start(FakeOptions::default());
+    let env = TestEnv::new();
+    let token = fake.mint_api_token("alice");
+    configure_token(&env, &fake.base_url(), &["--kind", "cloud"], &token);
+    (fake, env)
+}
+
 /// Bitbucket's clone button gives `https://alice@bitbucket.org/…`: a token
 /// stored under the generic API-token name must still serve it, and go out
 /// with the generic name, never paired with alice's (contract.md §4 token flow).
 #[test]
 fn a_token_stored_without_a_username_serves_a_clone_url_that_names_a_user() {
-    let fake = FakeBitbucket::start(FakeOptions::default());
-    let env = TestEnv::new();
-    configure_token(
-        &env,
-        &fake.base_url(),
-        &["--kind", "cloud"],
-        &fake.mint_api_token("alice"),
-    );
+    let (fake, env) = cloud_with_alices_api_token();
     let url = fake.repo_url().replacen("http://", "http://alice@", 1);
 
     env.git_ok(&["clone", &url, "clone"]);
 
     // git's first try carries `alice` with an empty password (the URL's
     // user); every request that carried the token used the generic name.
-    let git: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.kind == Kind::Git)
-        .collect();
+    let git = git_requests(&fake.requests());
     let live: Vec<_> = git
         .iter()
         .filter(|r| r.token_state == Some(TokenState::Live))
@@ -592,14 +591,7 @@ fn a_token_stored_without_a_username_serves_a_clone_url_that_names_a_user() {
 /// for OAuth again: the flow key must not stay `token`.
 #[test]
 fn configure_with_a_consumer_after_an_api_token_returns_the_host_to_oauth() {
-    let fake = FakeBitbucket::start(FakeOptions::default());
-    let env = TestEnv::new();
-    configure_token(
-        &env,
-        &fake.base_url(),
-        &["--kind", "cloud"],
-        &fake.mint_api_token("alice"),
-    );
+    let (fake, env) = cloud_with_alices_api_token();
     let flow = key(&fake, "bitbucketFlow");
     assert_eq!(
         stdout(&env.git(&["config", "--global", &flow])).trim(),

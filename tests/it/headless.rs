@@ -12,7 +12,7 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::client;
@@ -236,12 +236,10 @@ fn real_headless_chromium_follows_the_sign_in_and_shows_the_success_page() {
     assert_eq!(env.browser_log(), "", "the fake browser was not used");
 }
 
-/// `login --no-browser` over SSH without a terminal (`ssh host git
-/// credential-bitbucket login --no-browser` with `ssh -L`): it prints the
-/// URL and waits for the redirect instead of failing at once.
-#[test]
-fn login_without_browser_or_terminal_prints_the_url_and_takes_the_redirect() {
-    let (fake, env) = setup(FakeOptions::default());
+/// Starts `login --no-browser` for the fake's host in a session of its
+/// own (no controlling terminal), stdin closed, stdout and stderr piped:
+/// a login over SSH as `ssh host git credential-bitbucket login` runs it.
+pub fn spawn_login_without_terminal(env: &TestEnv, fake: &FakeBitbucket) -> Child {
     let mut cmd = env.command("setsid");
     cmd.arg("--wait")
         .arg(helper_path())
@@ -249,7 +247,16 @@ fn login_without_browser_or_terminal_prints_the_url_and_takes_the_redirect() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start login");
+    cmd.spawn().expect("start login")
+}
+
+/// `login --no-browser` over SSH without a terminal (`ssh host git
+/// credential-bitbucket login --no-browser` with `ssh -L`): it prints the
+/// URL and waits for the redirect instead of failing at once.
+#[test]
+fn login_without_browser_or_terminal_prints_the_url_and_takes_the_redirect() {
+    let (fake, env) = setup(FakeOptions::default());
+    let mut child = spawn_login_without_terminal(&env, &fake);
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = std::io::BufReader::new(stderr).lines();
     let authorize = fake.authorize_url();

@@ -9,11 +9,11 @@
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::common::env::{key, python3, shell_quote, TestEnv, HOSTILE_BROWSER};
+use crate::common::env::TestEnv;
 use crate::common::fake::{FakeBitbucket, FakeOptions, Kind};
 use crate::common::{assert_success, describe, stderr, stdout};
 
-use crate::common::steps::{get_input, wait_for, PAUSE_ENV, TRACE_ENV};
+use crate::common::steps::{get_input, hostile_env, wait_for, PAUSE_ENV, TRACE_ENV};
 
 /// The port of the loopback redirect the helper sent at authorize.
 fn redirect_port(fake: &FakeBitbucket) -> u16 {
@@ -34,20 +34,6 @@ fn redirect_port(fake: &FakeBitbucket) -> u16 {
 fn listening(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
-}
-
-/// An environment whose browser is the hostile browser in `mode`.
-fn hostile_env(fake: &FakeBitbucket, mode: &str) -> TestEnv {
-    let env = TestEnv::new();
-    env.configure_cloud(fake);
-    let browser = format!(
-        "{} {}",
-        shell_quote(&python3()),
-        shell_quote(HOSTILE_BROWSER)
-    );
-    env.set_config(&key(fake, "bitbucketBrowser"), &browser);
-    env.set_env("HOSTILE_BROWSER_MODE", mode);
-    env
 }
 
 /// The hostile browser's `request METHOD TARGET STATUS` lines.

@@ -11,11 +11,11 @@ use std::io::BufRead;
 use std::net::TcpListener;
 use std::process::{Output, Stdio};
 
-use crate::common::env::HOSTILE_BROWSER;
 use crate::common::env::{cloud_setup as setup, helper_path, key, python3, shell_quote, TestEnv};
 use crate::common::fake::{FakeBitbucket, FakeOptions, Kind};
+use crate::common::steps::hostile_env;
 use crate::common::{assert_success, describe, stderr, stdout};
-use crate::headless::unset_config;
+use crate::headless::{spawn_login_without_terminal, unset_config};
 
 /// Runs a command on a pseudo-terminal and plays its user.
 const PTY_LOGIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pty-login.py");
@@ -26,20 +26,6 @@ fn get_input(fake: &FakeBitbucket, username: Option<&str>) -> String {
         .map(|u| format!("username={u}\n"))
         .unwrap_or_default();
     format!("protocol=http\nhost={}\n{user}\n", fake.host())
-}
-
-/// An environment whose browser is the hostile browser in `mode`.
-fn hostile_env(fake: &FakeBitbucket, mode: &str) -> TestEnv {
-    let env = TestEnv::new();
-    env.configure_cloud(fake);
-    let browser = format!(
-        "{} {}",
-        shell_quote(&python3()),
-        shell_quote(HOSTILE_BROWSER)
-    );
-    env.set_config(&key(fake, "bitbucketBrowser"), &browser);
-    env.set_env("HOSTILE_BROWSER_MODE", mode);
-    env
 }
 
 /// A loopback port nobody holds right now.
@@ -393,14 +379,7 @@ fn a_wrong_state_suggests_login_with_the_url() {
 #[test]
 fn login_no_browser_does_not_talk_about_a_browser_opening() {
     let (fake, env) = setup();
-    let mut cmd = env.command("setsid");
-    cmd.arg("--wait")
-        .arg(helper_path())
-        .args(["login", "--no-browser", &fake.base_url()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start login");
+    let mut child = spawn_login_without_terminal(&env, &fake);
     let lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
     let prefix = format!("{}?", fake.authorize_url());
     let mut before = Vec::new();

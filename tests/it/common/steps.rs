@@ -1,9 +1,10 @@
 //! Steps and evidence readers that the robustness tests (`parallel`,
 //! `refresh_faults`, `kill_mid_write`, `loopback_listener`,
-//! `secret_leaks`, `host_policy`) share: a sign-in with short-lived
-//! tokens, a barrier-released parallel runner, the store document and its
-//! records, the secrets the fake issued, and asserts on git being served
-//! and on no sign-in having happened.
+//! `secret_leaks`, `host_policy`), `store_safety` and `signin_safety`
+//! share: a sign-in with short-lived tokens, a barrier-released parallel
+//! runner, the store document and its records, the secrets the fake
+//! issued, an environment with the hostile browser, and asserts on git
+//! being served and on no sign-in having happened.
 
 use std::path::Path;
 use std::sync::Barrier;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::common::assert_git_served_as;
-use crate::common::env::TestEnv;
+use crate::common::env::{key, python3, shell_quote, TestEnv, HOSTILE_BROWSER};
 use crate::common::fake::{FakeBitbucket, Kind, LoggedRequest, TokenState};
 
 /// Makes the helper sleep this many ms before renaming its store temp
@@ -170,4 +171,18 @@ pub fn assert_nothing_asked(fake: &FakeBitbucket, env: &TestEnv) {
     );
     assert_eq!(fake.count(&Kind::User), 0);
     assert_eq!(env.browser_opens(), 0);
+}
+
+/// An environment whose browser is the hostile browser in `mode`.
+pub fn hostile_env(fake: &FakeBitbucket, mode: &str) -> TestEnv {
+    let env = TestEnv::new();
+    env.configure_cloud(fake);
+    let browser = format!(
+        "{} {}",
+        shell_quote(&python3()),
+        shell_quote(HOSTILE_BROWSER)
+    );
+    env.set_config(&key(fake, "bitbucketBrowser"), &browser);
+    env.set_env("HOSTILE_BROWSER_MODE", mode);
+    env
 }
