@@ -26,7 +26,8 @@
 //!    configured as git calls them; then a breakdown (the helper's `get`,
 //!    its `capability` as the start-up cost, `true` as the floor of any
 //!    spawn, and one `git config` child for reference); then the keyring's
-//!    `get` beside the file store's;
+//!    `get` beside the file store's, and beside `git-credential-libsecret
+//!    get` on the same Secret Service;
 //! 3. counts the fake's requests during all those `get`s, and the child
 //!    processes, TCP connects and socket writes of one `get` under strace;
 //! 4. one `get` after expiry (requests per refresh), 32 parallel `get`s
@@ -40,7 +41,10 @@
 //! budget is missed.
 //!
 //! Environment: `GCB_BENCH_ROUNDS` (rounds per comparison, default 300),
-//! `GCB_HELPER` (measure another binary instead of the one cargo built).
+//! `GCB_HELPER` (measure another binary instead of the one cargo built),
+//! `GCB_LIBSECRET` (a `git-credential-libsecret` to compare with; else
+//! the one on PATH, else one built from the source Debian's git ships,
+//! with cc and libsecret-1-dev).
 
 // The test harness, shared with tests/it. It allows dead code itself; its
 // unit tests (compiled here under cfg(test) but never run) leave an import
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         fresh_get_direct(&timings),
         fresh_get_through_fill(&timings),
         keyring_get(&bench, &setup, &timings),
+        keyring_get_vs_libsecret(&timings),
         network_during_fresh_gets(&timings),
         child_processes(&traced),
     ];
@@ -96,6 +101,9 @@ fn main() -> ExitCode {
     rows.push(first_sign_in(&setup.sign_in));
     rows.extend(parallel_after_expiry(&setup.parallel_case, &bench.helper));
     rows.push(binary_size(&bench.helper));
+    if let Ok(libsecret) = &setup.libsecret {
+        libsecret.close(&setup.keyring);
+    }
     setup.keyring.close(&setup.first.fake);
     println!();
     print_table(&rows);
@@ -146,6 +154,8 @@ struct Setup {
     token: String,
     store: CredentialStore,
     keyring: Keyring,
+    /// git's own Secret Service helper holding the keyring's token.
+    libsecret: Result<LibSecret, String>,
 }
 
 impl Setup {
@@ -169,6 +179,7 @@ impl Setup {
         println!("signed in; the stored access token expires in {expiry} s (fresh path)");
         let store = CredentialStore::holding(&bench.git, &first.fake, &token);
         let keyring = Keyring::sign_in(&first);
+        let libsecret = LibSecret::holding(&keyring, &first.fake);
         Setup {
             refresh_case,
             parallel_case,
@@ -177,6 +188,7 @@ impl Setup {
             token,
             store,
             keyring,
+            libsecret,
         }
     }
 }
@@ -247,6 +259,97 @@ impl Keyring {
     }
 }
 
+/// Where Debian's git package puts the source of git's Secret Service
+/// helper (`git-credential-libsecret`, from git's contrib/).
+const LIBSECRET_SOURCE: &str =
+    "/usr/share/doc/git/contrib/credential/libsecret/git-credential-libsecret.c";
+
+/// `git-credential-libsecret` holding the keyring case's token on the same
+/// Secret Service, in an environment of its own: what the keyring `get`
+/// is compared with.
+struct LibSecret {
+    program: PathBuf,
+    env: TestEnv,
+    /// What `store` was given (and `erase` is given at the end).
+    credential: String,
+}
+
+impl LibSecret {
+    fn holding(keyring: &Keyring, fake: &FakeBitbucket) -> Result<LibSecret, String> {
+        let ss = keyring.service.as_ref().map_err(Clone::clone)?;
+        let (_, token) = keyring.signed_in.as_ref().map_err(Clone::clone)?;
+        let env = TestEnv::new();
+        env.set_env("DBUS_SESSION_BUS_ADDRESS", &ss.bus);
+        let program = libsecret_program(&env)?;
+        let credential = format!(
+            "protocol=http\nhost={}\nusername=x-token-auth\npassword={token}\n\n",
+            fake.host()
+        );
+        let out = env.run(
+            cmd_in(&env, &program, &["store"]),
+            Some(credential.as_bytes()),
+        );
+        if !out.status.success() {
+            return Err(format!(
+                "git-credential-libsecret store: {}",
+                describe(&out)
+            ));
+        }
+        Ok(LibSecret {
+            program,
+            env,
+            credential,
+        })
+    }
+
+    /// On a shared Secret Service, erases what `holding` stored.
+    fn close(&self, keyring: &Keyring) {
+        if matches!(&keyring.service, Ok(ss) if ss.daemon.is_none()) {
+            let erase = cmd_in(&self.env, &self.program, &["erase"]);
+            self.env.run(erase, Some(self.credential.as_bytes()));
+        }
+    }
+}
+
+/// `git-credential-libsecret`: `GCB_LIBSECRET`, else the first on PATH,
+/// else built into `env`'s directory from [`LIBSECRET_SOURCE`] with `cc`
+/// and `pkg-config` (apt: libsecret-1-dev).
+fn libsecret_program(env: &TestEnv) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("GCB_LIBSECRET").filter(|v| !v.is_empty()) {
+        return Ok(path.into());
+    }
+    if let Some(path) = find_in_path("git-credential-libsecret") {
+        return Ok(path);
+    }
+    if !Path::new(LIBSECRET_SOURCE).is_file() {
+        return Err(format!(
+            "no git-credential-libsecret: set GCB_LIBSECRET, or have {LIBSECRET_SOURCE}"
+        ));
+    }
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "libsecret-1", "glib-2.0"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .ok_or("pkg-config found no libsecret-1 (apt: libsecret-1-dev)")?;
+    let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+    let program = env.root().join("git-credential-libsecret");
+    let built = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&program)
+        .arg(LIBSECRET_SOURCE)
+        .args(flags.split_whitespace())
+        .output()
+        .map_err(|e| format!("cc: {e}"))?;
+    if !built.status.success() {
+        return Err(format!(
+            "cc {LIBSECRET_SOURCE}: {}",
+            String::from_utf8_lossy(&built.stderr).trim()
+        ));
+    }
+    Ok(program)
+}
+
 // ----------------------------------------------------------------------
 // The timed fresh `get`s
 
@@ -262,6 +365,9 @@ struct Timings {
     /// The file store's `get`, then the keyring's, and the requests made
     /// during them.
     keyring: Option<(Vec<Series>, usize)>,
+    /// The keyring's `get`, then `git-credential-libsecret get`, and the
+    /// requests made during them.
+    libsecret: Result<(Vec<Series>, usize), String>,
     /// Requests during the direct, breakdown and `fill` runs.
     fresh_requests: usize,
 }
@@ -325,12 +431,14 @@ impl Timings {
         );
         let fresh_requests = first.fake.requests().len();
         let keyring = time_keyring(setup, helper, &get_input, rounds, &helper_get);
+        let libsecret = time_libsecret(setup, helper, &get_input, rounds);
         Timings {
             rounds,
             direct,
             fill,
             parts,
             keyring,
+            libsecret,
             fresh_requests,
         }
     }
@@ -351,6 +459,10 @@ impl Timings {
         if let Some((k, _)) = &self.keyring {
             series.push(("helper get, file store (keyring run)", &k[0]));
             series.push(("helper get, keyring (keyring run)", &k[1]));
+        }
+        if let Ok((l, _)) = &self.libsecret {
+            series.push(("helper get, keyring (libsecret run)", &l[0]));
+            series.push(("git-credential-libsecret get (libsecret run)", &l[1]));
         }
         println!(
             "| series | n | median | p10 | p90 | min |\n| --- | ---: | ---: | ---: | ---: | ---: |"
@@ -425,6 +537,38 @@ fn time_keyring(
     let before = fake.requests().len();
     let series = interleaved(rounds, &[file_get, &keyring_get]);
     Some((series, fake.requests().len() - before))
+}
+
+/// The keyring's `get`, interleaved with `git-credential-libsecret get`
+/// on the same Secret Service, and the fake's requests during them.
+fn time_libsecret(
+    setup: &Setup,
+    helper: &Path,
+    get_input: &str,
+    rounds: usize,
+) -> Result<(Vec<Series>, usize), String> {
+    let libsecret = setup.libsecret.as_ref().map_err(Clone::clone)?;
+    let (kenv, ktoken) = setup.keyring.signed_in.as_ref().map_err(Clone::clone)?;
+    let keyring_get = || {
+        timed_token(
+            cmd_in(kenv, helper, &["get"]),
+            get_input,
+            ktoken,
+            "helper get (keyring)",
+        )
+    };
+    let libsecret_get = || {
+        timed_token(
+            cmd_in(&libsecret.env, &libsecret.program, &["get"]),
+            get_input,
+            ktoken,
+            "git-credential-libsecret get",
+        )
+    };
+    let fake = &setup.first.fake;
+    let before = fake.requests().len();
+    let series = interleaved(rounds, &[&keyring_get, &libsecret_get]);
+    Ok((series, fake.requests().len() - before))
 }
 
 /// One timed run of `cmd` that must answer `token` (`what` names it if
@@ -524,6 +668,30 @@ fn keyring_get(bench: &Bench, setup: &Setup, t: &Timings) -> Row {
         limit.into(),
         verdict(*requests == 0 && connects == 0),
     )
+}
+
+/// The keyring's fresh `get` against `git-credential-libsecret get` on
+/// the same Secret Service.
+fn keyring_get_vs_libsecret(t: &Timings) -> Row {
+    let what = "`get`, fresh token, keyring: helper / `git-credential-libsecret get` on the \
+                same Secret Service, interleaved (medians)";
+    let limit = "≤ 1.0×, zero network".to_string();
+    match &t.libsecret {
+        Ok((s, requests)) => {
+            let (ours, theirs) = (s[0].median(), s[1].median());
+            Row::new(
+                what,
+                format!(
+                    "{}; {requests} network requests in {} `get`s",
+                    ratio_text(ours, theirs),
+                    t.rounds + WARMUP
+                ),
+                limit,
+                verdict(ours / theirs <= 1.0 && *requests == 0),
+            )
+        }
+        Err(why) => Row::new(what, format!("n/a ({why})"), limit, Verdict::NotApplicable),
+    }
 }
 
 /// Network requests during all the fresh `get`s (the fake's log).
