@@ -26,18 +26,25 @@
 //!    configured as git calls them; then a breakdown (the helper's `get`,
 //!    its `capability` as the start-up cost, `true` as the floor of any
 //!    spawn, and one `git config` child for reference); then the keyring's
-//!    `get` beside the file store's;
+//!    `get` beside the file store's, and beside `git-credential-libsecret
+//!    get` on the same Secret Service;
 //! 3. counts the fake's requests during all those `get`s, and the child
 //!    processes, TCP connects and socket writes of one `get` under strace;
 //! 4. one `get` after expiry (requests per refresh), 32 parallel `get`s
 //!    after expiry with rotating refresh tokens, the binary's size.
+//!
+//! `main` does the set-up (1) and the timing (2), then asks one function
+//! per budget for its row of the table (3, 4).
 //!
 //! It prints the machine, the series, and a table with each figure beside
 //! its budget (docs/performance.md has a recorded run), and exits 1 when a
 //! budget is missed.
 //!
 //! Environment: `GCB_BENCH_ROUNDS` (rounds per comparison, default 300),
-//! `GCB_HELPER` (measure another binary instead of the one cargo built).
+//! `GCB_HELPER` (measure another binary instead of the one cargo built),
+//! `GCB_LIBSECRET` (a `git-credential-libsecret` to compare with; else
+//! the one on PATH, else one built from the source Debian's git ships,
+//! with cc and libsecret-1-dev).
 
 // The test harness, shared with tests/it. It allows dead code itself; its
 // unit tests (compiled here under cfg(test) but never run) leave an import
@@ -50,9 +57,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::describe;
 use common::env::{helper_path, shell_quote, TestEnv};
 use common::fake::{FakeBitbucket, FakeOptions, Kind};
+use common::secret_service::{find_in_path, SecretService};
+use common::{describe, sleep_until};
 
 /// contract.md §8: the release binary, stripped.
 const SIZE_BUDGET: u64 = 4 * 1024 * 1024;
@@ -67,319 +75,680 @@ const SHORT_LIFETIME: u64 = 3;
 const WARMUP: usize = 20;
 
 fn main() -> ExitCode {
-    let rounds = std::env::var("GCB_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(300);
-    let helper = helper_path();
-    let git = find_in_path("git").unwrap_or_else(|| PathBuf::from("git"));
-    print_machine(&helper, &git);
-
-    // 1. Sign-ins. The two short-lived ones first: their tokens expire
-    //    while the timing below runs.
-    let refresh_case = Case::signed_in(SHORT_LIFETIME);
-    let parallel_case = Case::signed_in(SHORT_LIFETIME);
-    let first = Case::start(FakeOptions::default());
-    first.fake.clear_log();
-    let started = Instant::now();
-    let out = first.env.helper(&["get"], &first.get_input());
-    let sign_in_wall = started.elapsed();
-    let token = password(&out).unwrap_or_else(|| panic!("first sign-in\n{}", describe(&out)));
-    let sign_in = RequestCount::of(&first.fake);
-    let expiry = field(&out, "password_expiry_utc")
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(|e| e.saturating_sub(unix_now()))
-        .unwrap_or(0);
-    println!("signed in; the stored access token expires in {expiry} s (fresh path)");
-
-    // git credential-store with the same token, in an environment of its
-    // own whose only credential config is `credential.helper=store`.
-    let store_env = TestEnv::new();
-    let store_file = store_env.root().join("git-credentials");
-    let store_file_str = store_file.to_str().expect("UTF-8 temp path");
-    store_env.set_config(
-        "credential.helper",
-        &format!("store --file {}", shell_quote(store_file_str)),
+    let bench = Bench::from_env();
+    print_machine(&bench.helper, &bench.git);
+    let setup = Setup::sign_in(&bench);
+    let timings = Timings::run(&bench, &setup);
+    timings.print_series();
+    let traced = strace_get(
+        &setup.first.env,
+        &setup.first.fake,
+        &bench.helper,
+        &setup.token,
     );
-    let stored = store_env.run(
-        cmd_in(
-            &store_env,
-            &git,
-            &["credential-store", "--file", store_file_str, "store"],
-        ),
-        Some(
-            format!(
-                "protocol=http\nhost={}\nusername=x-token-auth\npassword={token}\n\n",
-                first.fake.host()
-            )
-            .as_bytes(),
-        ),
-    );
-    assert!(stored.status.success(), "{}", describe(&stored));
+    timings.print_breakdown(&traced);
 
-    // The same fake, signed in once more from an environment whose store
-    // is the keyring (when there is a Secret Service to use).
-    let secret_service = SecretService::start();
-    let keyring = secret_service
-        .as_ref()
-        .map_err(Clone::clone)
-        .and_then(|ss| keyring_env(&first, ss));
-
-    // 2. Timing. The input is what git sends a helper over HTTP.
-    first.fake.clear_log();
-    let get_input = first.get_input();
-    let fill_input = format!("protocol=http\nhost={}\n\n", first.fake.host());
-    let helper_get = || {
-        let run = timed(cmd_in(&first.env, &helper, &["get"]), &get_input);
-        expect_token(&run.out, &token, "helper get");
-        run.elapsed
-    };
-    let store_get = || {
-        let run = timed(
-            cmd_in(
-                &store_env,
-                &git,
-                &["credential-store", "--file", store_file_str, "get"],
-            ),
-            &get_input,
-        );
-        expect_token(&run.out, &token, "git credential-store get");
-        run.elapsed
-    };
-    let helper_fill = || {
-        let run = timed(
-            cmd_in(&first.env, &git, &["credential", "fill"]),
-            &fill_input,
-        );
-        expect_token(&run.out, &token, "git credential fill (helper)");
-        run.elapsed
-    };
-    let store_fill = || {
-        let run = timed(
-            cmd_in(&store_env, &git, &["credential", "fill"]),
-            &fill_input,
-        );
-        expect_token(&run.out, &token, "git credential fill (store)");
-        run.elapsed
-    };
-    let true_path = find_in_path("true").unwrap_or_else(|| PathBuf::from("/bin/true"));
-    let spawn_floor = || {
-        let run = timed(cmd_in(&first.env, &true_path, &[]), &get_input);
-        assert!(run.out.status.success(), "{}", describe(&run.out));
-        run.elapsed
-    };
-    let helper_capability = || {
-        let run = timed(cmd_in(&first.env, &helper, &["capability"]), "");
-        assert!(run.out.status.success(), "{}", describe(&run.out));
-        run.elapsed
-    };
-    let git_config = || {
-        let run = timed(
-            cmd_in(
-                &first.env,
-                &git,
-                &["config", "-z", "--get-regexp", r"^credential\."],
-            ),
-            "",
-        );
-        assert!(run.out.status.success(), "{}", describe(&run.out));
-        run.elapsed
-    };
-
-    println!("\ntiming {rounds} interleaved rounds per comparison ({WARMUP} warm-up rounds first)");
-    let direct = interleaved(rounds, &[&helper_get, &store_get]);
-    let direct_ratio = direct[0].median() / direct[1].median();
-    let fill = interleaved(rounds, &[&helper_fill, &store_fill]);
-    let fill_ratio = fill[0].median() / fill[1].median();
-    let parts = interleaved(
-        rounds,
-        &[&helper_get, &helper_capability, &git_config, &spawn_floor],
-    );
-    // Helper `get`s in the direct and breakdown runs, and through git.
-    let direct_gets = 2 * (rounds + WARMUP);
-    let git_gets = rounds + WARMUP;
-    let fresh_requests = first.fake.requests().len();
-    // The keyring, beside the file store; its requests counted apart.
-    let keyring_series = keyring.as_ref().ok().map(|(kenv, ktoken)| {
-        let keyring_get = || {
-            let run = timed(cmd_in(kenv, &helper, &["get"]), &get_input);
-            expect_token(&run.out, ktoken, "helper get (keyring)");
-            run.elapsed
-        };
-        let before = first.fake.requests().len();
-        let series = interleaved(rounds, &[&helper_get, &keyring_get]);
-        (series, first.fake.requests().len() - before)
-    });
-
-    println!();
-    let mut series = vec![
-        ("helper get (fresh token, file store)", &direct[0]),
-        ("git credential-store get", &direct[1]),
-        ("git credential fill -> helper", &fill[0]),
-        ("git credential fill -> store", &fill[1]),
-        ("helper get (breakdown run)", &parts[0]),
-        ("helper capability (start-up, no child)", &parts[1]),
-        ("git config -z --get-regexp ^credential\\.", &parts[2]),
-        ("`true` (spawn floor)", &parts[3]),
+    let mut rows = vec![
+        fresh_get_direct(&timings),
+        fresh_get_through_fill(&timings),
+        keyring_get(&bench, &setup, &timings),
+        keyring_get_vs_libsecret(&timings),
+        network_during_fresh_gets(&timings),
+        child_processes(&traced),
     ];
-    if let Some((k, _)) = &keyring_series {
-        series.push(("helper get, file store (keyring run)", &k[0]));
-        series.push(("helper get, keyring (keyring run)", &k[1]));
+    rows.extend(tcp_connects(&traced));
+    rows.push(requests_per_refresh(&setup.refresh_case));
+    rows.push(first_sign_in(&setup.sign_in));
+    rows.extend(parallel_after_expiry(&setup.parallel_case, &bench.helper));
+    rows.push(binary_size(&bench.helper));
+    if let Ok(libsecret) = &setup.libsecret {
+        libsecret.close(&setup.keyring);
     }
-    println!(
-        "| series | n | median | p10 | p90 | min |\n| --- | ---: | ---: | ---: | ---: | ---: |"
-    );
-    for (name, s) in series {
+    setup.keyring.close(&setup.first.fake);
+    println!();
+    print_table(&rows);
+    verdict_of_run(&rows)
+}
+
+// ----------------------------------------------------------------------
+// The run and its set-up
+
+/// What the run measures with.
+struct Bench {
+    /// Rounds per comparison (`GCB_BENCH_ROUNDS`, default 300).
+    rounds: usize,
+    helper: PathBuf,
+    git: PathBuf,
+}
+
+impl Bench {
+    fn from_env() -> Bench {
+        let rounds = std::env::var("GCB_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(300);
+        Bench {
+            rounds,
+            helper: helper_path(),
+            git: find_in_path("git").unwrap_or_else(|| PathBuf::from("git")),
+        }
+    }
+}
+
+/// The first sign-in, counted from the fake's log.
+struct SignIn {
+    requests: RequestCount,
+    wall: Duration,
+}
+
+/// Everything signed in before the timing starts. The two short-lived
+/// cases come first: their tokens expire while the timing runs.
+struct Setup {
+    refresh_case: Case,
+    parallel_case: Case,
+    /// The fresh path: tokens of the default 7200 s.
+    first: Case,
+    sign_in: SignIn,
+    /// `first`'s access token, which every fresh `get` must answer with.
+    token: String,
+    store: CredentialStore,
+    keyring: Keyring,
+    /// git's own Secret Service helper holding the keyring's token.
+    libsecret: Result<LibSecret, String>,
+}
+
+impl Setup {
+    fn sign_in(bench: &Bench) -> Setup {
+        let refresh_case = Case::signed_in(SHORT_LIFETIME);
+        let parallel_case = Case::signed_in(SHORT_LIFETIME);
+        let first = Case::start(FakeOptions::default());
+        first.fake.clear_log();
+        let started = Instant::now();
+        let out = first.env.helper(&["get"], &first.get_input());
+        let wall = started.elapsed();
+        let token = password(&out).unwrap_or_else(|| panic!("first sign-in\n{}", describe(&out)));
+        let sign_in = SignIn {
+            requests: RequestCount::of(&first.fake),
+            wall,
+        };
+        let expiry = field(&out, "password_expiry_utc")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|e| e.saturating_sub(unix_now()))
+            .unwrap_or(0);
+        println!("signed in; the stored access token expires in {expiry} s (fresh path)");
+        let store = CredentialStore::holding(&bench.git, &first.fake, &token);
+        let keyring = Keyring::sign_in(&first);
+        let libsecret = LibSecret::holding(&keyring, &first.fake);
+        Setup {
+            refresh_case,
+            parallel_case,
+            first,
+            sign_in,
+            token,
+            store,
+            keyring,
+            libsecret,
+        }
+    }
+}
+
+/// `git credential-store` holding the same token, in an environment of
+/// its own whose only credential config is `credential.helper=store`.
+struct CredentialStore {
+    env: TestEnv,
+    /// The credential file, as `--file` takes it.
+    file: String,
+}
+
+impl CredentialStore {
+    fn holding(git: &Path, fake: &FakeBitbucket, token: &str) -> CredentialStore {
+        let env = TestEnv::new();
+        let file = env.root().join("git-credentials");
+        let file = file.to_str().expect("UTF-8 temp path").to_string();
+        env.set_config(
+            "credential.helper",
+            &format!("store --file {}", shell_quote(&file)),
+        );
+        let input = format!(
+            "protocol=http\nhost={}\nusername=x-token-auth\npassword={token}\n\n",
+            fake.host()
+        );
+        let stored = env.run(
+            cmd_in(&env, git, &["credential-store", "--file", &file, "store"]),
+            Some(input.as_bytes()),
+        );
+        assert!(stored.status.success(), "{}", describe(&stored));
+        CredentialStore { env, file }
+    }
+}
+
+/// The fresh path's fake, signed in once more from an environment whose
+/// store is the keyring, when there is a Secret Service to use.
+struct Keyring {
+    /// The environment and its token; before `service`, so it drops first.
+    signed_in: Result<(TestEnv, String), String>,
+    service: Result<SecretService, String>,
+}
+
+impl Keyring {
+    fn sign_in(case: &Case) -> Keyring {
+        let service = SecretService::start();
+        let signed_in = service
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|ss| keyring_env(case, ss));
+        Keyring { signed_in, service }
+    }
+
+    fn which(&self) -> &'static str {
+        match &self.service {
+            Ok(ss) if ss.daemon.is_some() => "a private gnome-keyring",
+            _ => "the session's Secret Service",
+        }
+    }
+
+    /// On a shared Secret Service, signs out so no test token stays in the
+    /// keyring; then the environment goes before its Secret Service.
+    fn close(self, fake: &FakeBitbucket) {
+        if let (Ok((env, _)), Ok(ss)) = (&self.signed_in, &self.service) {
+            if ss.daemon.is_none() && std::env::var_os("GCB_KEEP_TEMP").is_none() {
+                env.helper(&["logout", &fake.base_url(), "--all"], "");
+            }
+        }
+    }
+}
+
+/// Where Debian's git package puts the source of git's Secret Service
+/// helper (`git-credential-libsecret`, from git's contrib/).
+const LIBSECRET_SOURCE: &str =
+    "/usr/share/doc/git/contrib/credential/libsecret/git-credential-libsecret.c";
+
+/// `git-credential-libsecret` holding the keyring case's token on the same
+/// Secret Service, in an environment of its own: what the keyring `get`
+/// is compared with.
+struct LibSecret {
+    program: PathBuf,
+    env: TestEnv,
+    /// What `store` was given (and `erase` is given at the end).
+    credential: String,
+}
+
+impl LibSecret {
+    fn holding(keyring: &Keyring, fake: &FakeBitbucket) -> Result<LibSecret, String> {
+        let ss = keyring.service.as_ref().map_err(Clone::clone)?;
+        let (_, token) = keyring.signed_in.as_ref().map_err(Clone::clone)?;
+        let env = TestEnv::new();
+        env.set_env("DBUS_SESSION_BUS_ADDRESS", &ss.bus);
+        let program = libsecret_program(&env)?;
+        let credential = format!(
+            "protocol=http\nhost={}\nusername=x-token-auth\npassword={token}\n\n",
+            fake.host()
+        );
+        let out = env.run(
+            cmd_in(&env, &program, &["store"]),
+            Some(credential.as_bytes()),
+        );
+        if !out.status.success() {
+            return Err(format!(
+                "git-credential-libsecret store: {}",
+                describe(&out)
+            ));
+        }
+        Ok(LibSecret {
+            program,
+            env,
+            credential,
+        })
+    }
+
+    /// On a shared Secret Service, erases what `holding` stored.
+    fn close(&self, keyring: &Keyring) {
+        if matches!(&keyring.service, Ok(ss) if ss.daemon.is_none()) {
+            let erase = cmd_in(&self.env, &self.program, &["erase"]);
+            self.env.run(erase, Some(self.credential.as_bytes()));
+        }
+    }
+}
+
+/// `git-credential-libsecret`: `GCB_LIBSECRET`, else the first on PATH,
+/// else built into `env`'s directory from [`LIBSECRET_SOURCE`] with `cc`
+/// and `pkg-config` (apt: libsecret-1-dev).
+fn libsecret_program(env: &TestEnv) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("GCB_LIBSECRET").filter(|v| !v.is_empty()) {
+        return Ok(path.into());
+    }
+    if let Some(path) = find_in_path("git-credential-libsecret") {
+        return Ok(path);
+    }
+    if !Path::new(LIBSECRET_SOURCE).is_file() {
+        return Err(format!(
+            "no git-credential-libsecret: set GCB_LIBSECRET, or have {LIBSECRET_SOURCE}"
+        ));
+    }
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "libsecret-1", "glib-2.0"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .ok_or("pkg-config found no libsecret-1 (apt: libsecret-1-dev)")?;
+    let flags = String::from_utf8_lossy(&flags.stdout).into_owned();
+    let program = env.root().join("git-credential-libsecret");
+    let built = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&program)
+        .arg(LIBSECRET_SOURCE)
+        .args(flags.split_whitespace())
+        .output()
+        .map_err(|e| format!("cc: {e}"))?;
+    if !built.status.success() {
+        return Err(format!(
+            "cc {LIBSECRET_SOURCE}: {}",
+            String::from_utf8_lossy(&built.stderr).trim()
+        ));
+    }
+    Ok(program)
+}
+
+// ----------------------------------------------------------------------
+// The timed fresh `get`s
+
+/// The series of the fresh path, and the fake's requests during them.
+struct Timings {
+    rounds: usize,
+    /// The helper's `get`, then `git credential-store get`.
+    direct: Vec<Series>,
+    /// `git credential fill` through the helper, then through the store.
+    fill: Vec<Series>,
+    /// The helper's `get`, its `capability`, one `git config`, `true`.
+    parts: Vec<Series>,
+    /// The file store's `get`, then the keyring's, and the requests made
+    /// during them.
+    keyring: Option<(Vec<Series>, usize)>,
+    /// The keyring's `get`, then `git-credential-libsecret get`, and the
+    /// requests made during them.
+    libsecret: Result<(Vec<Series>, usize), String>,
+    /// Requests during the direct, breakdown and `fill` runs.
+    fresh_requests: usize,
+}
+
+impl Timings {
+    fn run(bench: &Bench, setup: &Setup) -> Timings {
+        let (first, token, rounds) = (&setup.first, &setup.token, bench.rounds);
+        let (helper, git, store) = (&bench.helper, &bench.git, &setup.store);
+        first.fake.clear_log();
+        // The input is what git sends a helper over HTTP.
+        let get_input = first.get_input();
+        let fill_input = format!("protocol=http\nhost={}\n\n", first.fake.host());
+        let store_args = ["credential-store", "--file", &store.file, "get"];
+        let helper_get = || {
+            timed_token(
+                cmd_in(&first.env, helper, &["get"]),
+                &get_input,
+                token,
+                "helper get",
+            )
+        };
+        let store_get = || {
+            timed_token(
+                cmd_in(&store.env, git, &store_args),
+                &get_input,
+                token,
+                "git credential-store get",
+            )
+        };
+        let fill = ["credential", "fill"];
+        let helper_fill = || {
+            timed_token(
+                cmd_in(&first.env, git, &fill),
+                &fill_input,
+                token,
+                "git credential fill (helper)",
+            )
+        };
+        let store_fill = || {
+            timed_token(
+                cmd_in(&store.env, git, &fill),
+                &fill_input,
+                token,
+                "git credential fill (store)",
+            )
+        };
+        let true_path = find_in_path("true").unwrap_or_else(|| PathBuf::from("/bin/true"));
+        let spawn_floor = || timed_ok(&first.env, &true_path, &[], &get_input);
+        let capability = || timed_ok(&first.env, helper, &["capability"], "");
+        let config = ["config", "-z", "--get-regexp", r"^credential\."];
+        let git_config = || timed_ok(&first.env, git, &config, "");
+
         println!(
-            "| {name} | {} | {} | {} | {} | {} |",
-            s.0.len(),
-            ms(s.median()),
-            ms(s.quantile(0.1)),
-            ms(s.quantile(0.9)),
-            ms(s.quantile(0.0))
+            "\ntiming {rounds} interleaved rounds per comparison ({WARMUP} warm-up rounds first)"
+        );
+        let direct = interleaved(rounds, &[&helper_get, &store_get]);
+        let fill = interleaved(rounds, &[&helper_fill, &store_fill]);
+        let parts = interleaved(
+            rounds,
+            &[&helper_get, &capability, &git_config, &spawn_floor],
+        );
+        let fresh_requests = first.fake.requests().len();
+        let keyring = time_keyring(setup, helper, &get_input, rounds, &helper_get);
+        let libsecret = time_libsecret(setup, helper, &get_input, rounds);
+        Timings {
+            rounds,
+            direct,
+            fill,
+            parts,
+            keyring,
+            libsecret,
+            fresh_requests,
+        }
+    }
+
+    /// Each series' size, median and spread.
+    fn print_series(&self) {
+        println!();
+        let mut series = vec![
+            ("helper get (fresh token, file store)", &self.direct[0]),
+            ("git credential-store get", &self.direct[1]),
+            ("git credential fill -> helper", &self.fill[0]),
+            ("git credential fill -> store", &self.fill[1]),
+            ("helper get (breakdown run)", &self.parts[0]),
+            ("helper capability (start-up, no child)", &self.parts[1]),
+            ("git config -z --get-regexp ^credential\\.", &self.parts[2]),
+            ("`true` (spawn floor)", &self.parts[3]),
+        ];
+        if let Some((k, _)) = &self.keyring {
+            series.push(("helper get, file store (keyring run)", &k[0]));
+            series.push(("helper get, keyring (keyring run)", &k[1]));
+        }
+        if let Ok((l, _)) = &self.libsecret {
+            series.push(("helper get, keyring (libsecret run)", &l[0]));
+            series.push(("git-credential-libsecret get (libsecret run)", &l[1]));
+        }
+        println!(
+            "| series | n | median | p10 | p90 | min |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+        );
+        for (name, s) in series {
+            println!(
+                "| {name} | {} | {} | {} | {} | {} |",
+                s.0.len(),
+                ms(s.median()),
+                ms(s.quantile(0.1)),
+                ms(s.quantile(0.9)),
+                ms(s.quantile(0.0))
+            );
+        }
+    }
+
+    /// Where a fresh `get`'s time goes.
+    fn print_breakdown(&self, traced: &Result<Traced, String>) {
+        let parts = &self.parts;
+        let own_work = parts[0].median() - parts[1].median();
+        let children = match traced {
+            Ok(tr) if tr.execs.is_empty() => ", no child process".to_string(),
+            Ok(tr) => format!(", its {} child process(es) included", tr.execs.len()),
+            Err(_) => String::new(),
+        };
+        println!(
+            "\nbreakdown of a fresh `get` (medians of the breakdown run): {} = process start-up {} \
+             (`capability`; spawning `true` alone takes {}) + the `get` itself {} (stdin, config, \
+             store read, output{children})",
+            ms(parts[0].median()),
+            ms(parts[1].median()),
+            ms(parts[3].median()),
+            ms(own_work),
+        );
+        println!(
+            "for reference, one `git config -z --get-regexp ^credential\\.` child costs {} \
+             (git-credential-oauth starts 6-7 `git config` per `get`)",
+            ms(parts[2].median())
         );
     }
-    // 3. One `get` under strace.
-    let traced = strace_get(&first.env, &first.fake, &helper, &token);
 
-    let own_work = parts[0].median() - parts[1].median();
-    let children = match &traced {
-        Ok(tr) if tr.execs.is_empty() => ", no child process".to_string(),
-        Ok(tr) => format!(", its {} child process(es) included", tr.execs.len()),
-        Err(_) => String::new(),
+    /// Helper `get`s in the direct and breakdown runs.
+    fn direct_gets(&self) -> usize {
+        2 * (self.rounds + WARMUP)
+    }
+
+    /// Helper `get`s through `git credential fill`.
+    fn git_gets(&self) -> usize {
+        self.rounds + WARMUP
+    }
+}
+
+/// The keyring's `get`, interleaved with the file store's (`file_get`),
+/// and the fake's requests during them; `None` without a keyring.
+fn time_keyring(
+    setup: &Setup,
+    helper: &Path,
+    get_input: &str,
+    rounds: usize,
+    file_get: &dyn Fn() -> Duration,
+) -> Option<(Vec<Series>, usize)> {
+    let (kenv, ktoken) = setup.keyring.signed_in.as_ref().ok()?;
+    let keyring_get = || {
+        timed_token(
+            cmd_in(kenv, helper, &["get"]),
+            get_input,
+            ktoken,
+            "helper get (keyring)",
+        )
     };
-    println!(
-        "\nbreakdown of a fresh `get` (medians of the breakdown run): {} = process start-up {} \
-         (`capability`; spawning `true` alone takes {}) + the `get` itself {} (stdin, config, \
-         store read, output{children})",
-        ms(parts[0].median()),
-        ms(parts[1].median()),
-        ms(parts[3].median()),
-        ms(own_work),
-    );
-    println!(
-        "for reference, one `git config -z --get-regexp ^credential\\.` child costs {} \
-         (git-credential-oauth starts 6-7 `git config` per `get`)",
-        ms(parts[2].median())
-    );
+    let fake = &setup.first.fake;
+    let before = fake.requests().len();
+    let series = interleaved(rounds, &[file_get, &keyring_get]);
+    Some((series, fake.requests().len() - before))
+}
 
-    // 4. Expiry cases.
-    let expired_at = refresh_case.signed_in_at.max(parallel_case.signed_in_at)
-        + Duration::from_millis(SHORT_LIFETIME * 1000 + 1100);
-    sleep_until(expired_at);
-    let refresh = refresh_once(&refresh_case);
-    let parallel = parallel_gets(&parallel_case, &helper);
-    let size = std::fs::metadata(&helper)
-        .unwrap_or_else(|e| panic!("{}: {e}", helper.display()))
-        .len();
-    let stripped = is_stripped(&helper);
+/// The keyring's `get`, interleaved with `git-credential-libsecret get`
+/// on the same Secret Service, and the fake's requests during them.
+fn time_libsecret(
+    setup: &Setup,
+    helper: &Path,
+    get_input: &str,
+    rounds: usize,
+) -> Result<(Vec<Series>, usize), String> {
+    let libsecret = setup.libsecret.as_ref().map_err(Clone::clone)?;
+    let (kenv, ktoken) = setup.keyring.signed_in.as_ref().map_err(Clone::clone)?;
+    let keyring_get = || {
+        timed_token(
+            cmd_in(kenv, helper, &["get"]),
+            get_input,
+            ktoken,
+            "helper get (keyring)",
+        )
+    };
+    let libsecret_get = || {
+        timed_token(
+            cmd_in(&libsecret.env, &libsecret.program, &["get"]),
+            get_input,
+            ktoken,
+            "git-credential-libsecret get",
+        )
+    };
+    let fake = &setup.first.fake;
+    let before = fake.requests().len();
+    let series = interleaved(rounds, &[&keyring_get, &libsecret_get]);
+    Ok((series, fake.requests().len() - before))
+}
 
-    // The table.
-    let mut t = Table::default();
-    t.row(
+/// One timed run of `cmd` that must answer `token` (`what` names it if
+/// not).
+fn timed_token(cmd: Command, input: &str, token: &str, what: &str) -> Duration {
+    let run = timed(cmd, input);
+    expect_token(&run.out, token, what);
+    run.elapsed
+}
+
+/// One timed run of `program args` in `env` that must succeed.
+fn timed_ok(env: &TestEnv, program: &Path, args: &[&str], input: &str) -> Duration {
+    let run = timed(cmd_in(env, program, args), input);
+    assert!(run.out.status.success(), "{}", describe(&run.out));
+    run.elapsed
+}
+
+// ----------------------------------------------------------------------
+// One row per budget (contract.md §8)
+
+/// `{a} / {b} = **{a/b}×** (±N % from 1.0)`.
+fn ratio_text(a: f64, b: f64) -> String {
+    let ratio = a / b;
+    format!(
+        "{} / {} = **{ratio:.2}×** ({:+.0} % from 1.0)",
+        ms(a),
+        ms(b),
+        (ratio - 1.0) * 100.0
+    )
+}
+
+/// Fresh `get`, file store, against `git credential-store get`.
+fn fresh_get_direct(t: &Timings) -> Row {
+    let (helper, store) = (t.direct[0].median(), t.direct[1].median());
+    Row::new(
         "`get`, fresh token, file store: helper / `git credential-store get`, direct spawn \
          (medians)",
-        format!(
-            "{} / {} = **{:.2}×** ({:+.0} % from 1.0)",
-            ms(direct[0].median()),
-            ms(direct[1].median()),
-            direct_ratio,
-            (direct_ratio - 1.0) * 100.0
-        ),
+        ratio_text(helper, store),
         format!("≤ {RATIO_BUDGET}× (stretch ≤ 1.0×)"),
-        verdict(direct_ratio <= RATIO_BUDGET),
-    );
-    t.row(
+        verdict(helper / store <= RATIO_BUDGET),
+    )
+}
+
+/// The same through `git credential fill`.
+fn fresh_get_through_fill(t: &Timings) -> Row {
+    let (helper, store) = (t.fill[0].median(), t.fill[1].median());
+    Row::new(
         "the same through `git credential fill` (medians)",
-        format!(
-            "{} / {} = **{:.2}×** ({:+.0} % from 1.0)",
-            ms(fill[0].median()),
-            ms(fill[1].median()),
-            fill_ratio,
-            (fill_ratio - 1.0) * 100.0
-        ),
+        ratio_text(helper, store),
         format!("≤ {RATIO_BUDGET}×"),
-        verdict(fill_ratio <= RATIO_BUDGET),
-    );
-    match (&keyring, &keyring_series) {
-        (Ok((kenv, ktoken)), Some((k, requests))) => {
-            let traced = strace_get(kenv, &first.fake, &helper, ktoken);
-            let (children, connects, messages) = match &traced {
-                Ok(tr) => (
-                    tr.execs.len().to_string(),
-                    tr.connects,
-                    tr.sendmsgs.to_string(),
-                ),
-                Err(why) => (format!("n/a ({why})"), 0, "n/a".into()),
-            };
-            let which = match &secret_service {
-                Ok(ss) if ss.daemon.is_some() => "a private gnome-keyring",
-                _ => "the session's Secret Service",
-            };
-            t.row(
-                &format!(
-                    "`get`, fresh token, keyring ({which}): keyring / file store in the same \
-                     interleaved pairs (medians)"
-                ),
-                format!(
-                    "{} / {} = {:.2}× ({:.2}× `git credential-store get`); {requests} network \
-                     requests in {} `get`s; one `get` under strace: {children} child \
-                     processes, {connects} TCP connects, {messages} socket writes (D-Bus)",
-                    ms(k[1].median()),
-                    ms(k[0].median()),
-                    k[1].median() / k[0].median(),
-                    k[1].median() / direct[1].median(),
-                    rounds + WARMUP,
-                ),
-                "zero network; median beside the file store's".into(),
-                verdict(*requests == 0 && connects == 0),
-            );
+        verdict(helper / store <= RATIO_BUDGET),
+    )
+}
+
+/// The keyring's fresh `get`: no network, its median beside the file
+/// store's, and one `get` under strace.
+fn keyring_get(bench: &Bench, setup: &Setup, t: &Timings) -> Row {
+    let limit = "zero network; median beside the file store's";
+    let ((kenv, ktoken), (k, requests)) = match (&setup.keyring.signed_in, &t.keyring) {
+        (Ok(signed_in), Some(series)) => (signed_in, series),
+        (Err(why), _) => {
+            return Row::new(
+                "`get`, fresh token, keyring",
+                format!("n/a ({why})"),
+                limit.into(),
+                Verdict::NotApplicable,
+            )
         }
-        (Err(why), _) => t.row(
-            "`get`, fresh token, keyring",
-            format!("n/a ({why})"),
-            "zero network; median beside the file store's".into(),
-            Verdict::NotApplicable,
-        ),
         (Ok(_), None) => unreachable!("the keyring series runs whenever its case is set up"),
+    };
+    let traced = strace_get(kenv, &setup.first.fake, &bench.helper, ktoken);
+    let (children, connects, messages) = match &traced {
+        Ok(tr) => (
+            tr.execs.len().to_string(),
+            tr.connects,
+            tr.sendmsgs.to_string(),
+        ),
+        Err(why) => (format!("n/a ({why})"), 0, "n/a".into()),
+    };
+    let (file, keyring) = (k[0].median(), k[1].median());
+    Row::new(
+        &format!(
+            "`get`, fresh token, keyring ({}): keyring / file store in the same interleaved \
+             pairs (medians)",
+            setup.keyring.which()
+        ),
+        format!(
+            "{} / {} = {:.2}× ({:.2}× `git credential-store get`); {requests} network requests \
+             in {} `get`s; one `get` under strace: {children} child processes, {connects} TCP \
+             connects, {messages} socket writes (D-Bus)",
+            ms(keyring),
+            ms(file),
+            keyring / file,
+            keyring / t.direct[1].median(),
+            t.rounds + WARMUP,
+        ),
+        limit.into(),
+        verdict(*requests == 0 && connects == 0),
+    )
+}
+
+/// The keyring's fresh `get` against `git-credential-libsecret get` on
+/// the same Secret Service.
+fn keyring_get_vs_libsecret(t: &Timings) -> Row {
+    let what = "`get`, fresh token, keyring: helper / `git-credential-libsecret get` on the \
+                same Secret Service, interleaved (medians)";
+    let limit = "≤ 1.0×, zero network".to_string();
+    match &t.libsecret {
+        Ok((s, requests)) => {
+            let (ours, theirs) = (s[0].median(), s[1].median());
+            Row::new(
+                what,
+                format!(
+                    "{}; {requests} network requests in {} `get`s",
+                    ratio_text(ours, theirs),
+                    t.rounds + WARMUP
+                ),
+                limit,
+                verdict(ours / theirs <= 1.0 && *requests == 0),
+            )
+        }
+        Err(why) => Row::new(what, format!("n/a ({why})"), limit, Verdict::NotApplicable),
     }
-    t.row(
+}
+
+/// Network requests during all the fresh `get`s (the fake's log).
+fn network_during_fresh_gets(t: &Timings) -> Row {
+    Row::new(
         "network requests during the fresh `get`s above (fake's log, before/after)",
         format!(
-            "{fresh_requests} in {direct_gets} direct `get`s and {git_gets} through \
-             `git credential fill`"
+            "{} in {} direct `get`s and {} through `git credential fill`",
+            t.fresh_requests,
+            t.direct_gets(),
+            t.git_gets()
         ),
         "0".into(),
-        verdict(fresh_requests == 0),
-    );
-    match &traced {
-        Ok(tr) => {
-            t.row(
-                "child processes of one fresh `get` (strace: execve other than the helper's)",
-                if tr.execs.is_empty() {
-                    "0".to_string()
-                } else {
-                    format!("{} (`{}`)", tr.execs.len(), tr.execs.join("`, `"))
-                },
-                "≤ 1".into(),
-                verdict(tr.execs.len() <= 1),
-            );
-            t.row(
-                "TCP/IP connect() calls of one fresh `get` (strace)",
-                tr.connects.to_string(),
-                "0".into(),
-                verdict(tr.connects == 0),
-            );
-        }
-        Err(why) => t.row(
+        verdict(t.fresh_requests == 0),
+    )
+}
+
+/// Child processes of one fresh `get` (strace).
+fn child_processes(traced: &Result<Traced, String>) -> Row {
+    let limit = "≤ 1".to_string();
+    match traced {
+        Ok(tr) => Row::new(
+            "child processes of one fresh `get` (strace: execve other than the helper's)",
+            if tr.execs.is_empty() {
+                "0".to_string()
+            } else {
+                format!("{} (`{}`)", tr.execs.len(), tr.execs.join("`, `"))
+            },
+            limit,
+            verdict(tr.execs.len() <= 1),
+        ),
+        Err(why) => Row::new(
             "child processes of one fresh `get` (strace)",
             format!("n/a ({why})"),
-            "≤ 1".into(),
+            limit,
             Verdict::NotApplicable,
         ),
     }
-    t.row(
+}
+
+/// TCP/IP connects of one fresh `get` (strace); no row without strace
+/// (the child-process row says why).
+fn tcp_connects(traced: &Result<Traced, String>) -> Option<Row> {
+    let tr = traced.as_ref().ok()?;
+    Some(Row::new(
+        "TCP/IP connect() calls of one fresh `get` (strace)",
+        tr.connects.to_string(),
+        "0".into(),
+        verdict(tr.connects == 0),
+    ))
+}
+
+/// Requests of one `get` after the token expired.
+fn requests_per_refresh(case: &Case) -> Row {
+    sleep_until(case.expired_at());
+    let refresh = refresh_once(case);
+    Row::new(
         "requests per refresh (token expired, one `get`)",
         format!(
             "{} ({} `refresh_token` grant, status {})",
@@ -387,85 +756,102 @@ fn main() -> ExitCode {
         ),
         "exactly 1".into(),
         verdict(refresh.total == 1 && refresh.refresh_grants == 1 && refresh.statuses == "200"),
-    );
-    t.row(
+    )
+}
+
+/// Requests of the first sign-in (one `get`, empty store).
+fn first_sign_in(sign_in: &SignIn) -> Row {
+    let r = &sign_in.requests;
+    Row::new(
         "requests per first sign-in (one `get`, empty store)",
         format!(
             "{} ({} authorize, {} token, {} `/2.0/user`, {} other); {} wall, fake browser included",
-            sign_in.total,
-            sign_in.authorize,
-            sign_in.token,
-            sign_in.user,
-            sign_in.other,
-            ms(sign_in_wall.as_secs_f64())
+            r.total,
+            r.authorize,
+            r.token,
+            r.user,
+            r.other,
+            ms(sign_in.wall.as_secs_f64())
         ),
         "≤ 3, exactly 1 token request".into(),
-        verdict(sign_in.total <= 3 && sign_in.token == 1 && sign_in.authorize == 1),
-    );
-    t.row(
+        verdict(r.total <= 3 && r.token == 1 && r.authorize == 1),
+    )
+}
+
+/// `PARALLEL` parallel `get`s once `case`'s token has expired: their
+/// refreshes, failures and wall time.
+fn parallel_after_expiry(case: &Case, helper: &Path) -> [Row; 3] {
+    sleep_until(case.expired_at());
+    let p = parallel_gets(case, helper);
+    [
+        parallel_refreshes(&p),
+        parallel_failures(&p),
+        parallel_wall(&p),
+    ]
+}
+
+/// Refresh requests of the parallel `get`s.
+fn parallel_refreshes(p: &Parallel) -> Row {
+    Row::new(
         &format!(
             "{PARALLEL} parallel `get`s after expiry, rotating refresh tokens: refresh requests"
         ),
         format!(
             "{} (token requests in all: {}, other requests: {})",
-            parallel.refreshes, parallel.token_requests, parallel.other_requests
+            p.refreshes, p.token_requests, p.other_requests
         ),
         "1".into(),
-        verdict(parallel.refreshes == 1 && parallel.token_requests == 1),
-    );
-    t.row(
+        verdict(p.refreshes == 1 && p.token_requests == 1),
+    )
+}
+
+/// Failures among the parallel `get`s.
+fn parallel_failures(p: &Parallel) -> Row {
+    Row::new(
         &format!("{PARALLEL} parallel `get`s: failures"),
         format!(
             "{} ({} distinct tokens handed out)",
-            parallel.failures, parallel.distinct_tokens
+            p.failures, p.distinct_tokens
         ),
         "0".into(),
-        verdict(parallel.failures == 0),
-    );
-    t.row(
+        verdict(p.failures == 0),
+    )
+}
+
+/// The parallel `get`s' wall time (reported, no budget).
+fn parallel_wall(p: &Parallel) -> Row {
+    Row::new(
         &format!("{PARALLEL} parallel `get`s: wall time"),
         format!(
             "{} (slowest `get` {})",
-            ms(parallel.wall.as_secs_f64()),
-            ms(parallel.slowest.as_secs_f64())
+            ms(p.wall.as_secs_f64()),
+            ms(p.slowest.as_secs_f64())
         ),
         "report".into(),
         Verdict::Report,
-    );
-    t.row(
+    )
+}
+
+/// The release binary's size, and whether it is stripped.
+fn binary_size(helper: &Path) -> Row {
+    let size = std::fs::metadata(helper)
+        .unwrap_or_else(|e| panic!("{}: {e}", helper.display()))
+        .len();
+    Row::new(
         "release binary (bench profile = release), size",
         format!(
             "{} B ({:.2} MiB), {}",
             thousands(size),
             size as f64 / 1_048_576.0,
-            if stripped { "stripped" } else { "NOT stripped" }
+            if is_stripped(helper) {
+                "stripped"
+            } else {
+                "NOT stripped"
+            }
         ),
         format!("≤ {} B (4 MiB)", thousands(SIZE_BUDGET)),
         verdict(size <= SIZE_BUDGET),
-    );
-    // The keyring environment before its Secret Service; on a shared
-    // Secret Service, sign out so no test token stays in the keyring.
-    if let (Ok((kenv, _)), Ok(ss)) = (&keyring, &secret_service) {
-        if ss.daemon.is_none() && std::env::var_os("GCB_KEEP_TEMP").is_none() {
-            kenv.helper(&["logout", &first.fake.base_url(), "--all"], "");
-        }
-    }
-    drop(keyring);
-    drop(secret_service);
-    println!();
-    t.print();
-
-    let missed = t.missed();
-    if missed.is_empty() {
-        println!("\nall budgets met");
-        ExitCode::SUCCESS
-    } else {
-        println!("\nbudgets MISSED:");
-        for what in missed {
-            println!("- {what}");
-        }
-        ExitCode::FAILURE
-    }
+    )
 }
 
 // ----------------------------------------------------------------------
@@ -504,6 +890,13 @@ impl Case {
 
     fn get_input(&self) -> String {
         http_get_input(&self.fake)
+    }
+
+    /// When a case signed in with `SHORT_LIFETIME` tokens has expired for
+    /// the helper and the fake alike (the helper floors expiry to whole
+    /// seconds).
+    fn expired_at(&self) -> Instant {
+        self.signed_in_at + Duration::from_millis(SHORT_LIFETIME * 1000 + 1100)
     }
 }
 
@@ -648,110 +1041,6 @@ fn keyring_env(case: &Case, ss: &SecretService) -> Result<(TestEnv, String), Str
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(format!("the keyring sign-in failed: {last}"))
-}
-
-/// A Secret Service for the keyring case: the session's own when
-/// `GCB_REAL_SECRET_SERVICE=1` and a session bus is set (the tests'
-/// convention), else a private D-Bus session with an unlocked gnome-keyring
-/// when both are installed (torn down on drop; the keyring daemon leaves
-/// with its bus).
-struct SecretService {
-    bus: String,
-    daemon: Option<std::process::Child>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl SecretService {
-    fn start() -> Result<SecretService, String> {
-        if let Some(bus) = std::env::var_os("DBUS_SESSION_BUS_ADDRESS")
-            .filter(|_| std::env::var("GCB_REAL_SECRET_SERVICE").as_deref() == Ok("1"))
-        {
-            return Ok(SecretService {
-                bus: bus.to_string_lossy().into_owned(),
-                daemon: None,
-                _dir: None,
-            });
-        }
-        let tools = (
-            find_in_path("dbus-daemon"),
-            find_in_path("gnome-keyring-daemon"),
-        );
-        let (Some(dbus), Some(gnome_keyring)) = tools else {
-            return Err("no Secret Service: install dbus-daemon and gnome-keyring \
-                        (apt: dbus gnome-keyring) to measure it"
-                .into());
-        };
-        let err = |what: &str, e: std::io::Error| format!("{what}: {e}");
-        let dir = tempfile::Builder::new()
-            .prefix("gcb-bench-keyring-")
-            .tempdir()
-            .map_err(|e| err("temp dir", e))?;
-        let (home, data, run) = (
-            dir.path().join("home"),
-            dir.path().join("data"),
-            dir.path().join("run"),
-        );
-        for d in [&home, &data, &run] {
-            std::fs::create_dir_all(d).map_err(|e| err("temp dir", e))?;
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| err("chmod", e))?;
-        }
-        let private = |cmd: &mut Command| {
-            cmd.env("HOME", &home)
-                .env("XDG_DATA_HOME", &data)
-                .env("XDG_RUNTIME_DIR", &run)
-                .stderr(Stdio::null());
-        };
-        let mut bus_cmd = Command::new(dbus);
-        bus_cmd
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped());
-        private(&mut bus_cmd);
-        let mut daemon = bus_cmd.spawn().map_err(|e| err("dbus-daemon", e))?;
-        let mut bus = String::new();
-        let read = std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(daemon.stdout.take().expect("piped stdout")),
-            &mut bus,
-        );
-        let mut ss = SecretService {
-            bus: bus.trim().to_string(),
-            daemon: Some(daemon),
-            _dir: None,
-        };
-        if read.is_err() || ss.bus.is_empty() {
-            return Err("dbus-daemon printed no address".into());
-        }
-        let mut unlock = Command::new(gnome_keyring);
-        unlock
-            .args(["--unlock", "--components=secrets"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &ss.bus)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null());
-        private(&mut unlock);
-        let mut unlock = unlock.spawn().map_err(|e| err("gnome-keyring-daemon", e))?;
-        {
-            use std::io::Write as _;
-            let mut stdin = unlock.stdin.take().expect("piped stdin");
-            let _ = stdin.write_all(b"bench-keyring-password");
-        }
-        let status = unlock.wait().map_err(|e| err("gnome-keyring-daemon", e))?;
-        if !status.success() {
-            return Err(format!("gnome-keyring-daemon --unlock: {status}"));
-        }
-        ss._dir = Some(dir);
-        Ok(ss)
-    }
-}
-
-impl Drop for SecretService {
-    fn drop(&mut self) {
-        if let Some(mut daemon) = self.daemon.take() {
-            let _ = daemon.kill();
-            let _ = daemon.wait();
-        }
-    }
 }
 
 // ----------------------------------------------------------------------
@@ -953,36 +1242,58 @@ fn verdict(met: bool) -> Verdict {
     }
 }
 
-#[derive(Default)]
-struct Table {
-    rows: Vec<(String, String, String, Verdict)>,
+/// One line of the table: a budget, what was measured, its limit, and
+/// whether it was met.
+struct Row {
+    budget: String,
+    measured: String,
+    limit: String,
+    met: Verdict,
 }
 
-impl Table {
-    fn row(&mut self, what: &str, measured: String, budget: String, verdict: Verdict) {
-        self.rows
-            .push((what.to_string(), measured, budget, verdict));
-    }
-
-    fn print(&self) {
-        println!("| what | measured | budget | verdict |\n| --- | --- | --- | --- |");
-        for (what, measured, budget, verdict) in &self.rows {
-            let verdict = match verdict {
-                Verdict::Met => "met",
-                Verdict::Missed => "**MISSED**",
-                Verdict::Report => "reported",
-                Verdict::NotApplicable => "n/a",
-            };
-            println!("| {what} | {measured} | {budget} | {verdict} |");
+impl Row {
+    fn new(budget: &str, measured: String, limit: String, met: Verdict) -> Row {
+        Row {
+            budget: budget.to_string(),
+            measured,
+            limit,
+            met,
         }
     }
+}
 
-    fn missed(&self) -> Vec<&str> {
-        self.rows
-            .iter()
-            .filter(|r| r.3 == Verdict::Missed)
-            .map(|r| r.0.as_str())
-            .collect()
+fn print_table(rows: &[Row]) {
+    println!("| what | measured | budget | verdict |\n| --- | --- | --- | --- |");
+    for row in rows {
+        let verdict = match row.met {
+            Verdict::Met => "met",
+            Verdict::Missed => "**MISSED**",
+            Verdict::Report => "reported",
+            Verdict::NotApplicable => "n/a",
+        };
+        println!(
+            "| {} | {} | {} | {verdict} |",
+            row.budget, row.measured, row.limit
+        );
+    }
+}
+
+/// Says which budgets were missed; the run fails when any was.
+fn verdict_of_run(rows: &[Row]) -> ExitCode {
+    let missed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.met == Verdict::Missed)
+        .map(|r| r.budget.as_str())
+        .collect();
+    if missed.is_empty() {
+        println!("\nall budgets met");
+        ExitCode::SUCCESS
+    } else {
+        println!("\nbudgets MISSED:");
+        for what in missed {
+            println!("- {what}");
+        }
+        ExitCode::FAILURE
     }
 }
 
@@ -1016,18 +1327,6 @@ fn expect_token(out: &Output, token: &str, what: &str) {
         "{what} did not answer with the stored token\n{}",
         describe(out)
     );
-}
-
-fn find_in_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn sleep_until(deadline: Instant) {
-    if let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        std::thread::sleep(left);
-    }
 }
 
 fn unix_now() -> u64 {

@@ -1,4 +1,4 @@
-//! The account commands as a user meets them (issue 15): `status` for a
+//! The account commands as a user meets them: `status` for a
 //! host and a URL, `switch`, `token`, `doctor`, the consumer secret kept
 //! out of gitconfig, `configure` re-runs, a second `login`, `logout` and
 //! `unconfigure` with nothing to do, and a mistyped command. Everything

@@ -1,5 +1,7 @@
-//! Signing in where there is no browser, or a real one (contract.md §6, issue 5):
-//! `login --no-browser` on a terminal with the redirect URL pasted back;
+//! Signing in where there is no browser, or a real one (contract.md §6):
+//! `login --no-browser` on a terminal with the redirect URL pasted back,
+//! and without a terminal (over SSH) printing the URL and taking the
+//! redirect;
 //! a background git with neither browser nor terminal failing fast with
 //! the command to run; `client_credentials` for CI with the consumer in
 //! the environment; and a real headless Chromium following the sign-in.
@@ -8,9 +10,12 @@
 //! browser may be used), what the helper wrote on the pseudo-terminal, and
 //! the page Chromium rendered.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::client;
 use crate::common::env::{
     cloud_setup_with as setup, helper_path, key, python3, shell_quote, TestEnv,
 };
@@ -229,4 +234,54 @@ fn real_headless_chromium_follows_the_sign_in_and_shows_the_success_page() {
     assert_eq!(exchanges.len(), 1, "{:#?}", fake.requests());
     assert_eq!(exchanges[0].status, 200);
     assert_eq!(env.browser_log(), "", "the fake browser was not used");
+}
+
+/// Starts `login --no-browser` for the fake's host in a session of its
+/// own (no controlling terminal), stdin closed, stdout and stderr piped:
+/// a login over SSH as `ssh host git credential-bitbucket login` runs it.
+pub fn spawn_login_without_terminal(env: &TestEnv, fake: &FakeBitbucket) -> Child {
+    let mut cmd = env.command("setsid");
+    cmd.arg("--wait")
+        .arg(helper_path())
+        .args(["login", "--no-browser", &fake.base_url()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("start login")
+}
+
+/// `login --no-browser` over SSH without a terminal (`ssh host git
+/// credential-bitbucket login --no-browser` with `ssh -L`): it prints the
+/// URL and waits for the redirect instead of failing at once.
+#[test]
+fn login_without_browser_or_terminal_prints_the_url_and_takes_the_redirect() {
+    let (fake, env) = setup(FakeOptions::default());
+    let mut child = spawn_login_without_terminal(&env, &fake);
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let authorize = fake.authorize_url();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with(&authorize))
+        .expect("login prints the authorize URL on its own line");
+
+    // The browser on the other machine: Bitbucket redirects it to the
+    // loopback address, which reaches the waiting login (ssh -L).
+    let consent = client::get(&url, None);
+    let callback = consent.location.expect("a redirect back to the helper");
+    let page = client::get(&callback, None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Signed in"), "{}", page.body);
+
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("login ends");
+    assert!(status.success(), "login failed: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains("signed in")), "{rest:?}");
+    assert_eq!(fake.token_requests("authorization_code").len(), 1);
+    assert_eq!(env.browser_opens(), 0);
+    // And git needs nothing more.
+    fake.clear_log();
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+    assert!(fake.all_token_requests().is_empty());
 }

@@ -5,6 +5,7 @@
 
 use crate::common::env::{cloud_setup, key, TestEnv};
 use crate::common::fake::FakeBitbucket;
+use crate::common::secret_service;
 use crate::common::{assert_success, stderr, stdout};
 use std::process::Command;
 use std::sync::Mutex;
@@ -14,7 +15,7 @@ static KEYRING: Mutex<()> = Mutex::new(());
 
 /// Points `env` at the real Secret Service; `None` when there is none.
 pub(crate) fn secret_service(env: &TestEnv) -> Option<std::sync::MutexGuard<'static, ()>> {
-    if std::env::var("GCB_REAL_SECRET_SERVICE").as_deref() != Ok("1") {
+    if !secret_service::real_one_requested() {
         eprintln!("skipped: set GCB_REAL_SECRET_SERVICE=1 inside a D-Bus session with an unlocked keyring (.ci/run does)");
         return None;
     }
@@ -151,21 +152,12 @@ fn lock_login_collection() {
 
 fn unlock_login_collection() {
     let password = std::env::var("GCB_KEYRING_PASSWORD").unwrap_or_else(|_| "ci-pass".into());
-    let mut child = Command::new("gnome-keyring-daemon")
-        .args(["--replace", "--unlock", "--components=secrets"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run gnome-keyring-daemon");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(password.as_bytes())
-        .expect("write password");
-    assert!(child.wait().expect("wait").success(), "unlock failed");
+    let mut cmd = Command::new("gnome-keyring-daemon");
+    cmd.args(["--replace", "--unlock", "--components=secrets"])
+        .stderr(std::process::Stdio::null());
+    if let Err(why) = secret_service::unlock(cmd, &password) {
+        panic!("unlock failed: {why}");
+    }
 }
 
 #[test]

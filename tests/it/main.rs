@@ -1,16 +1,37 @@
 //! The one integration-test binary. Modules:
-//! - `common`: the fake Bitbucket Cloud, the isolated test environment and
-//!   shared helpers;
-//! - `fake_selftest`: proves the fake and the fake browser behave as
-//!   docs/bitbucket-facts.md says, driving them by hand (no helper involved);
+//! - `common`: the fakes (Bitbucket Cloud and Data Center), the isolated
+//!   test environment and shared helpers;
+//! - `fake_selftest`: proves the fakes (Cloud in `fake_selftest::fake`,
+//!   Data Center in `fake_selftest::fake_dc`) and the fake browser behave
+//!   as docs/bitbucket-facts.md says, driving them by hand (no helper
+//!   involved);
 //! - `cloud`: end-to-end tests of real git through our helper against the
 //!   fake Bitbucket Cloud;
-//! - `datacenter`: the fake Bitbucket Data Center driven by hand, then real
-//!   git through our helper against it, and the token flow on both fakes;
+//! - `datacenter`: real git through our helper against the fake Bitbucket
+//!   Data Center, and the token flow on both fakes;
+//! - `accounts`: several accounts on one host, `status` and `logout`;
 //! - `account`: status, switch, token, doctor, and configure re-runs as a
 //!   user meets them;
-//! - `robustness`: parallel processes, network faults, a kill mid-write,
-//!   two accounts at once, a hostile browser, secrets and host policy;
+//! - `headless`: signing in without a browser or terminal, for CI, and in
+//!   a real headless Chromium;
+//! - `keyring`: the keyring backend against a real Secret Service;
+//! - `messages`: what a user reads when a credential cannot be had;
+//! - `pages`: the loopback listener's pages, in a real Chromium;
+//! - `setup`: install.sh, configure/unconfigure and every `--help`;
+//! - `install`: install.sh from a release archive and its `--uninstall`;
+//! - `completions`: `--completions` driven by the real shells;
+//! - `server_answers`: odd but valid server answers, and how we take them;
+//! - `signin_safety`: the sign-in against other programs and users on the
+//!   machine, and what it prints;
+//! - `store_safety`: the store's safety rules;
+//! - `parallel`: many git processes at once, and two accounts refreshing
+//!   at the same moment;
+//! - `refresh_faults`: network faults on the refresh;
+//! - `kill_mid_write`: a helper killed in the middle of a store write;
+//! - `loopback_listener`: the sign-in's listener against a hostile browser;
+//! - `secret_leaks`: no secret in output, traces or files;
+//! - `host_policy`: plain http refused, other hosts not ours;
+//! - `soak`: many `get`s in parallel rounds with short-lived tokens;
 //! - `windows`: the Windows build under Wine only (Credential Manager,
 //!   local app data, the opener), run by .ci/windows.
 
@@ -22,12 +43,16 @@ mod completions;
 mod datacenter;
 mod fake_selftest;
 mod headless;
+mod host_policy;
 mod install;
 mod keyring;
+mod kill_mid_write;
+mod loopback_listener;
 mod messages;
 mod pages;
-mod regressions;
-mod robustness;
+mod parallel;
+mod refresh_faults;
+mod secret_leaks;
 mod server_answers;
 mod setup;
 mod signin_safety;

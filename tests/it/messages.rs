@@ -1,5 +1,5 @@
-//! What a user reads when a credential cannot be had (contract.md §4, §6; issue 7
-//! #4): one small test per cause, each setting the cause up for real and
+//! What a user reads when a credential cannot be had (contract.md §4,
+//! §6): one small test per cause, each setting the cause up for real and
 //! running the protocol `get` as git would. Every answer must be exactly
 //! `quit=1` on stdout (git stops instead of prompting for a password
 //! Bitbucket does not take), and stderr must say what happened and what
@@ -312,4 +312,19 @@ fn a_busy_redirect_port_names_bitbucket_redirect_uri() {
     );
     assert!(fake.requests().is_empty(), "{:#?}", fake.requests());
     drop(busy);
+}
+
+/// A huge login timeout is a configuration error, not an overflow panic
+/// that would leave git prompting for a password.
+#[test]
+fn an_absurd_login_timeout_is_a_clear_error() {
+    let (fake, env) = setup();
+    env.set_config(&key(&fake, "bitbucketLoginTimeout"), "18446744073709551615");
+    let out = get(&env, &fake, None);
+    assert_eq!(stdout(&out), "quit=1\n", "{}", describe(&out));
+    assert!(
+        describe(&out).contains("bitbucketLoginTimeout"),
+        "{}",
+        describe(&out)
+    );
 }

@@ -1,6 +1,6 @@
-//! The pages the loopback listener answers the browser with (contract.md §6,
-//! issue 7 #5): rendered by a real headless Chromium (the failure page
-//! here; the success page in `headless`), and, as served, self-contained
+//! The pages the loopback listener answers the browser with (contract.md §6):
+//! rendered by a real headless Chromium (the failure page here; the
+//! success page in `headless`), and, as served, self-contained
 //! (no request for anything outside the page) under a
 //! `Content-Security-Policy: default-src 'none'`.
 //!

@@ -1,4 +1,4 @@
-//! What servers answer, and how the helper takes it (issue 12): odd but
+//! What servers answer, and how the helper takes it: odd but
 //! valid token answers, tokens git cannot carry, long tokens, a Cloud user
 //! object without `username`, Data Center usernames in another case,
 //! default ports, app passwords, and a planted repository's config.

@@ -1,4 +1,4 @@
-//! Getting set up (issue 7 #1–#3): `install.sh` into a prefix and back out,
+//! Getting set up: `install.sh` into a prefix and back out,
 //! `configure`/`unconfigure` writing exactly their entries (idempotent,
 //! undone byte for byte) and leading to a working clone, and every
 //! command's `--help`.
@@ -399,7 +399,7 @@ fn every_command_help_exits_0_and_names_its_options() {
     }
 }
 
-/// `configure` on a terminal without `--client-id` (issue 7): it explains
+/// `configure` on a terminal without `--client-id`: it explains
 /// the Cloud consumer (callback URL, permissions), offers to open the
 /// workspace's consumer page, reads the key, and the secret without echo.
 #[test]

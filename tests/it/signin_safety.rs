@@ -1,9 +1,8 @@
 //! The sign-in against other programs and users on the same machine, and
-//! what it prints (issue 12 #7–#10, #13; issue 15 #3, #4, #8): a forged
-//! error callback, a squatted `[::1]` port, the authorize URL kept off the
-//! browser's command line behind a one-time local page, terminal escapes in
-//! outside text, parallel first sign-ins on one callback port, and lean,
-//! exact messages.
+//! what it prints: a forged error callback, a squatted `[::1]` port, the
+//! authorize URL kept off the browser's command line behind a one-time
+//! local page, terminal escapes in outside text, parallel first sign-ins
+//! on one callback port, and lean, exact messages.
 //!
 //! Evidence: the helper's stdout and stderr, the fake's request log, and the
 //! test browsers' logs (`open <url>` is the browser's command line).
@@ -12,11 +11,11 @@ use std::io::BufRead;
 use std::net::TcpListener;
 use std::process::{Output, Stdio};
 
-use crate::common::env::HOSTILE_BROWSER;
 use crate::common::env::{cloud_setup as setup, helper_path, key, python3, shell_quote, TestEnv};
 use crate::common::fake::{FakeBitbucket, FakeOptions, Kind};
+use crate::common::steps::hostile_env;
 use crate::common::{assert_success, describe, stderr, stdout};
-use crate::headless::unset_config;
+use crate::headless::{spawn_login_without_terminal, unset_config};
 
 /// Runs a command on a pseudo-terminal and plays its user.
 const PTY_LOGIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pty-login.py");
@@ -27,20 +26,6 @@ fn get_input(fake: &FakeBitbucket, username: Option<&str>) -> String {
         .map(|u| format!("username={u}\n"))
         .unwrap_or_default();
     format!("protocol=http\nhost={}\n{user}\n", fake.host())
-}
-
-/// An environment whose browser is the hostile browser in `mode`.
-fn hostile_env(fake: &FakeBitbucket, mode: &str) -> TestEnv {
-    let env = TestEnv::new();
-    env.configure_cloud(fake);
-    let browser = format!(
-        "{} {}",
-        shell_quote(&python3()),
-        shell_quote(HOSTILE_BROWSER)
-    );
-    env.set_config(&key(fake, "bitbucketBrowser"), &browser);
-    env.set_env("HOSTILE_BROWSER_MODE", mode);
-    env
 }
 
 /// A loopback port nobody holds right now.
@@ -64,7 +49,7 @@ fn assert_quit(out: &Output) -> String {
     stderr(out)
 }
 
-/// Issue 12 #7: another local program, which cannot know `state`, sends
+/// Another local program, which cannot know `state`, sends
 /// `error=…&error_description=<escapes and a lure>` to the callback port.
 /// It ends the sign-in, as any callback without `state` does, but is called
 /// what it is, and none of its text reaches the terminal or the page.
@@ -98,7 +83,7 @@ fn a_forged_error_callback_without_state_is_not_shown_as_bitbuckets_words() {
     );
 }
 
-/// Issue 12 #8: someone else holds `[::1]:PORT` of a `localhost` redirect.
+/// Someone else holds `[::1]:PORT` of a `localhost` redirect.
 /// A browser resolving `localhost` to ::1 would hand them the code, so the
 /// sign-in fails before any browser opens, naming the address and the key.
 #[test]
@@ -131,7 +116,7 @@ fn a_held_ipv6_loopback_port_fails_the_sign_in_naming_the_port_and_the_key() {
     drop(squatter);
 }
 
-/// Issue 15 #8: the message for a busy port names the real config key.
+/// The message for a busy port names the real config key.
 #[test]
 fn a_busy_redirect_port_names_the_real_config_key() {
     let (fake, env) = setup();
@@ -155,7 +140,7 @@ fn a_busy_redirect_port_names_the_real_config_key() {
     drop(busy);
 }
 
-/// Issue 12 #9: the browser's command line (readable by every local user
+/// The browser's command line (readable by every local user
 /// in /proc) holds a one-time page of our own listener, not the authorize
 /// URL with its `state`; the full URL is still printed on stderr, alone on
 /// its line.
@@ -195,7 +180,7 @@ fn the_browser_command_line_holds_no_state_and_stderr_still_has_the_url() {
     assert!(!url_line.contains(' '), "alone on its line: {url_line:?}");
 }
 
-/// Issue 12 #9: another user who read the start page's address and fetched
+/// Another user who read the start page's address and fetched
 /// it first got the authorize URL; the real browser then finds the page
 /// used, and the sign-in ends: the other user's callback is not taken.
 #[test]
@@ -230,7 +215,7 @@ fn a_start_page_fetched_twice_ends_the_sign_in_and_takes_no_code() {
     );
 }
 
-/// Issue 12 #10: an account name from the remote URL with ESC and BEL in
+/// An account name from the remote URL with ESC and BEL in
 /// it reaches the account-mismatch message as plain text.
 #[test]
 fn the_account_mismatch_message_carries_no_terminal_escapes() {
@@ -251,7 +236,7 @@ fn the_account_mismatch_message_carries_no_terminal_escapes() {
     assert_no_terminal_controls(&err, "stderr");
 }
 
-/// Issue 12 #10: scopes the server chose are shown by `status` as plain
+/// Scopes the server chose are shown by `status` as plain
 /// text.
 #[test]
 fn status_shows_server_scopes_without_terminal_escapes() {
@@ -274,7 +259,7 @@ fn status_shows_server_scopes_without_terminal_escapes() {
     assert_no_terminal_controls(&text, "status");
 }
 
-/// Issue 12 #13: eight first clones at once on one fixed callback port,
+/// Eight first clones at once on one fixed callback port,
 /// half of them naming the account (`alice@`): all succeed, and the one
 /// account signs in once, in one browser.
 #[test]
@@ -311,7 +296,7 @@ fn parallel_first_clones_with_and_without_user_share_the_callback_port() {
     assert_eq!(fake.token_requests("authorization_code").len(), 1);
 }
 
-/// Issue 15 #3: `login` with neither a browser nor a terminal fails at
+/// `login` with neither a browser nor a terminal fails at
 /// once, naming the ways that do work, instead of waiting for a redirect
 /// nobody was told to make.
 #[test]
@@ -339,7 +324,7 @@ fn login_with_neither_browser_nor_terminal_fails_at_once_naming_what_works() {
     assert!(fake.requests().is_empty(), "{:#?}", fake.requests());
 }
 
-/// Issue 15 #4: while waiting, the helper says that a Bitbucket error page
+/// While waiting, the helper says that a Bitbucket error page
 /// means the consumer settings, naming both keys for this remote; the
 /// timeout says so too.
 #[test]
@@ -371,7 +356,7 @@ fn the_waiting_and_timeout_messages_name_the_consumer_keys() {
     }
 }
 
-/// Issue 15 #8: a wrong `state` keeps the remote's URL in the command it
+/// A wrong `state` keeps the remote's URL in the command it
 /// suggests.
 #[test]
 fn a_wrong_state_suggests_login_with_the_url() {
@@ -389,19 +374,12 @@ fn a_wrong_state_suggests_login_with_the_url() {
     );
 }
 
-/// Issue 15 #8: `login --no-browser` says to open the URL, not that a
+/// `login --no-browser` says to open the URL, not that a
 /// browser will open; the URL is alone on its line.
 #[test]
 fn login_no_browser_does_not_talk_about_a_browser_opening() {
     let (fake, env) = setup();
-    let mut cmd = env.command("setsid");
-    cmd.arg("--wait")
-        .arg(helper_path())
-        .args(["login", "--no-browser", &fake.base_url()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start login");
+    let mut child = spawn_login_without_terminal(&env, &fake);
     let lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
     let prefix = format!("{}?", fake.authorize_url());
     let mut before = Vec::new();
@@ -427,7 +405,7 @@ fn login_no_browser_does_not_talk_about_a_browser_opening() {
     assert_eq!(env.browser_opens(), 0);
 }
 
-/// Issue 15 #8: when the sign-in ends through the callback while the paste
+/// When the sign-in ends through the callback while the paste
 /// prompt waits on the terminal, the prompt's line is ended: the next
 /// message starts on a line of its own.
 #[test]
@@ -474,7 +452,7 @@ fn as_another_user() -> Option<String> {
     ok.then(|| prefix.to_owned())
 }
 
-/// Issue 12 #9 (Linux): another user's program that read the start page's
+/// Linux: another user's program that read the start page's
 /// address from the browser's command line and fetched it first is refused
 /// (the kernel's socket table names its owner); it cannot end the sign-in
 /// either, and the real browser's sign-in goes on.

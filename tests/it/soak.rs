@@ -1,4 +1,4 @@
-//! The soak (issue 12): many `get`s through real git (`git credential
+//! The soak: many `get`s through real git (`git credential
 //! fill`) in rounds of 4–32 parallel processes against the fake Bitbucket
 //! Cloud with rotating refresh tokens and access tokens of 1–3 s, so
 //! refreshes happen all the time, while a proxy in front of the token

@@ -1,4 +1,4 @@
-//! The store's safety rules (issue 12): the store directory must be ours,
+//! The store's safety rules: the store directory must be ours,
 //! files are created exclusively, a kill during a refresh loses nothing, a
 //! slow token endpoint does not queue every git process, a full disk does
 //! not burn the refresh token, one bad record costs only itself, and two
@@ -11,35 +11,12 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::common::env::{cloud_setup as setup, key, TestEnv};
 use crate::common::fake::{FakeBitbucket, Kind};
+use crate::common::steps::{get_input, in_parallel, sign_in_with_short_token, store_doc};
 use crate::common::{assert_success, describe, sleep_until, stderr, stdout};
 
 // ---------------------------------------------------------------- helpers
-
-/// What git sends the helper for the fake's host.
-fn get_input(fake: &FakeBitbucket) -> String {
-    format!("protocol=http\nhost={}\n\n", fake.host())
-}
-
-/// Signs alice in with access tokens of `lifetime` seconds, then makes
-/// later tokens live two hours. Returns when the first token has expired
-/// for the helper and the fake alike.
-fn sign_in_with_short_token(fake: &FakeBitbucket, env: &TestEnv, lifetime: u64) -> Instant {
-    fake.set_access_lifetime(lifetime);
-    env.git_ok(&["ls-remote", &fake.repo_url()]);
-    let issued_by = Instant::now();
-    fake.set_access_lifetime(7200);
-    issued_by + Duration::from_secs(lifetime) + Duration::from_millis(300)
-}
-
-/// The store document, parsed.
-fn store_doc(env: &TestEnv) -> Value {
-    let bytes = fs::read(env.data_dir().join("tokens.json")).expect("the store file");
-    serde_json::from_slice(&bytes).expect("the store is JSON")
-}
 
 /// alice's stored refresh token.
 fn stored_refresh_token(env: &TestEnv, user: &str) -> String {
@@ -199,26 +176,6 @@ fn a_store_file_that_is_a_link_is_not_written_through() {
     let out = env.helper(&["get"], &get_input(&fake));
     assert_eq!(stdout(&out), "quit=1\n", "{}", describe(&out));
     assert_eq!(fs::read(&target).expect("read"), before, "target untouched");
-}
-
-/// Runs `f(0..n)` on `n` threads released together.
-fn in_parallel<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let barrier = std::sync::Barrier::new(n);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let (f, barrier) = (&f, &barrier);
-                s.spawn(move || {
-                    barrier.wait();
-                    f(i)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a parallel worker panicked"))
-            .collect()
-    })
 }
 
 const FAIL_WRITE_ENV: &str = "GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE";

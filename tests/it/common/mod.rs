@@ -2,8 +2,10 @@
 //! Data Center ([`fake_dc`]) with the server they share ([`fake_core`])
 //! and the plumbing under it ([`http`], [`mini`]), a plain client to drive
 //! them by hand ([`client`]), the isolated environment that runs git and
-//! the helper ([`env`]), and small helpers for URLs, time and asserting on
-//! a command's outcome.
+//! the helper ([`env`]), a Secret Service for the keyring
+//! ([`secret_service`]), the steps and evidence readers the robustness
+//! tests share ([`steps`]), and small helpers for URLs, time and asserting
+//! on a command's outcome.
 //!
 //! Not every test module uses every helper, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -15,6 +17,8 @@ pub mod fake_core;
 pub mod fake_dc;
 pub mod http;
 pub mod mini;
+pub mod secret_service;
+pub mod steps;
 pub mod wine;
 
 use std::process::Output;
