@@ -1,5 +1,5 @@
 //! The top-level error: one variant per boundary, each message saying what
-//! happened and what to do. `main` prints it once, prefixed with the
+//! happened and what to do. `dispatch::run` prints it once, prefixed with the
 //! program name.
 
 use crate::bitbucket::ApiError;

@@ -19,6 +19,7 @@ pub mod bitbucket;
 pub mod cli;
 pub mod commands;
 pub mod config;
+mod dispatch;
 pub mod error;
 pub mod gitconfig;
 pub mod loopback;
@@ -32,3 +33,5 @@ pub mod store;
 pub mod text;
 pub mod trace;
 pub mod url;
+
+pub use dispatch::run;
