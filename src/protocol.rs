@@ -160,7 +160,7 @@ impl Request {
     /// Parses git's input.
     ///
     /// ```
-    /// use git_credential_bitbucket::protocol::Request;
+    /// use git_credential_bitbucket::fuzzing::Request;
     /// let req = Request::decode(b"protocol=https\nhost=bitbucket.org\nwwwauth[]=Basic realm=x\n\n")
     ///     .expect("valid input");
     /// assert_eq!(req.host.as_deref(), Some("bitbucket.org"));
