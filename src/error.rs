@@ -17,13 +17,10 @@ pub enum Error {
     /// Writing our answer failed.
     #[error(transparent)]
     Write(#[from] ProtocolWriteError),
-    /// Configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The token store.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Signing in.
     #[error(transparent)]
     SignIn(#[from] SignInError),
     /// Bitbucket refused the refresh for a reason that is not a dead
