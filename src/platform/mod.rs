@@ -183,7 +183,6 @@ pub const WINDOWS_OPENER: &str = "rundll32 url.dll,FileProtocolHandler";
 /// one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
-    /// The program.
     pub program: String,
     /// Its arguments, each passed as one argument.
     pub args: Vec<String>,
@@ -322,7 +321,6 @@ pub fn command(launch: &Launch) -> std::process::Command {
     cmd
 }
 
-/// Starts the browser on `url`.
 pub fn spawn_browser(browser: &Browser, url: &str) -> std::io::Result<std::process::Child> {
     let l = launch(browser, url).map_err(std::io::Error::other)?;
     command(&l).spawn()
