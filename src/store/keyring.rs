@@ -4,7 +4,7 @@
 //!
 //! Items are named for a person browsing the keyring (e.g. Seahorse):
 //! service `git-credential-bitbucket:<host>`, user = the Bitbucket account,
-//! label "Bitbucket <account> on <host> (git-credential-bitbucket)".
+//! label `Bitbucket <account> on <host> (git-credential-bitbucket)`.
 //!
 //! Where a platform caps a secret's size (Windows: 2,560 bytes), a record
 //! that does not fit is split into numbered pieces and still read and
