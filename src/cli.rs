@@ -29,7 +29,7 @@ pub enum Command {
     Protocol(Action),
     /// A word that is neither a command nor an action: git's rule says a
     /// newer git may send operations we do not know, so it is ignored
-    /// (main.rs decides how loudly).
+    /// (dispatch.rs decides how loudly).
     Unknown(String),
     /// `login [URL] [--no-browser]`.
     Login {
