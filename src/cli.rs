@@ -21,7 +21,6 @@ pub fn version() -> String {
     }
 }
 
-/// What to run.
 // Parsed once per run: the size of the `configure` variant costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,20 +29,17 @@ pub enum Command {
     Protocol(Action),
     /// A word that is neither a command nor an action: git's rule says a
     /// newer git may send operations we do not know, so it is ignored
-    /// (main.rs decides how loudly).
+    /// (dispatch.rs decides how loudly).
     Unknown(String),
     /// `login [URL] [--no-browser]`.
     Login {
-        /// The remote.
         url: Option<String>,
         /// Print the URL and wait for a paste instead of opening a browser.
         no_browser: bool,
     },
     /// `logout [URL] [--account NAME | --all]`.
     Logout {
-        /// The remote.
         url: Option<String>,
-        /// The account.
         account: Option<String>,
         /// Every account of the host.
         all: bool,
@@ -57,16 +53,13 @@ pub enum Command {
     },
     /// `switch [URL] ACCOUNT`.
     Switch {
-        /// The remote.
         url: Option<String>,
         /// The account to make the default.
         account: String,
     },
     /// `token [URL] [--account NAME]`.
     Token {
-        /// The remote.
         url: Option<String>,
-        /// The account.
         account: Option<String>,
     },
     /// `doctor [URL] [--json]`.
@@ -80,7 +73,6 @@ pub enum Command {
     Configure(crate::setup::Settings),
     /// `unconfigure [URL] [--global|--system|--local|--file F]`.
     Unconfigure {
-        /// The remote.
         url: Option<String>,
         /// Which file.
         scope: crate::setup::Scope,
@@ -102,7 +94,6 @@ pub enum Shell {
     Bash,
     /// zsh (compsys).
     Zsh,
-    /// fish.
     Fish,
 }
 
@@ -151,7 +142,6 @@ pub struct Opt {
 /// One command a person types.
 #[derive(Debug)]
 pub struct Cmd {
-    /// The word.
     pub name: &'static str,
     /// What follows the word in the overview help.
     pub synopsis: &'static str,

@@ -1,5 +1,5 @@
 //! The top-level error: one variant per boundary, each message saying what
-//! happened and what to do. `main` prints it once, prefixed with the
+//! happened and what to do. `dispatch::run` prints it once, prefixed with the
 //! program name.
 
 use crate::bitbucket::ApiError;
@@ -17,13 +17,10 @@ pub enum Error {
     /// Writing our answer failed.
     #[error(transparent)]
     Write(#[from] ProtocolWriteError),
-    /// Configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The token store.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Signing in.
     #[error(transparent)]
     SignIn(#[from] SignInError),
     /// Bitbucket refused the refresh for a reason that is not a dead

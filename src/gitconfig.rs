@@ -858,7 +858,6 @@ repository:write
         build: fn(&Path) -> PathBuf,
         /// `GIT_DIR`, relative to the working directory.
         git_dir: Option<&'static str>,
-        /// The global config.
         global: &'static str,
         /// This reader must answer in-process (not "ask git").
         modelled: bool,
@@ -893,7 +892,6 @@ repository:write
             }
         }
 
-        /// With this global config.
         fn global(self, text: &'static str) -> Layout {
             Layout {
                 global: text,

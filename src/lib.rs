@@ -1,34 +1,54 @@
 //! git-credential-bitbucket: a git credential helper for Bitbucket.
 //!
 //! git runs the binary with `get`, `store` or `erase` and a `key=value`
-//! request on stdin ([`protocol`]). For a host that is ours ([`config`]),
-//! `get` answers from the token store ([`store`]) with no network while the
+//! request on stdin (`protocol`). For a host that is ours (`config`),
+//! `get` answers from the token store (`store`) with no network while the
 //! access token is fresh, refreshes it under a cross-process lock when it
-//! nears expiry ([`bitbucket`]), and signs the user in through the browser
-//! when there is nothing to refresh ([`signin`], [`loopback`], [`oauth`]).
-//! The ladder itself is in [`app`]. The contract is `docs/contract.md`; the
+//! nears expiry (`bitbucket`), and signs the user in through the browser
+//! when there is nothing to refresh (`signin`, `loopback`, `oauth`).
+//! The ladder itself is in `app`. The contract is `docs/contract.md`; the
 //! architecture is described in `docs/architecture.md`.
+//!
+//! The library exists for the binary: its one public item is [`run`], which
+//! `main.rs` calls; the modules are private, so the compiler finds what no
+//! path uses. The fuzz targets reach the parsers through a hidden
+//! `fuzzing` module.
 //!
 //! Try it by hand:
 //! `printf 'protocol=https\nhost=bitbucket.org\n\n' | git-credential-bitbucket get`
 
 #![deny(missing_docs)]
 
-pub mod app;
-pub mod bitbucket;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod error;
-pub mod gitconfig;
-pub mod loopback;
-pub mod oauth;
-pub mod platform;
-pub mod protocol;
-pub mod secret;
-pub mod setup;
-pub mod signin;
-pub mod store;
-pub mod text;
-pub mod trace;
-pub mod url;
+mod app;
+mod bitbucket;
+mod cli;
+mod commands;
+mod config;
+mod dispatch;
+mod error;
+mod gitconfig;
+mod loopback;
+mod oauth;
+mod platform;
+mod protocol;
+mod secret;
+mod setup;
+mod signin;
+mod store;
+mod text;
+mod trace;
+mod url;
+
+pub use dispatch::run;
+
+/// What the fuzz targets in `fuzz/fuzz_targets/` call; not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::bitbucket::{parse_token_answer, parse_user_answer};
+    pub use crate::gitconfig::parse as parse_gitconfig;
+    pub use crate::loopback::{parse_callback, parse_paste};
+    pub use crate::protocol::Request;
+    pub use crate::secret::Secret;
+    pub use crate::store::file::parse_document;
+    pub use crate::url::parse_query;
+}

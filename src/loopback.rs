@@ -46,7 +46,6 @@ pub enum CallbackError {
          the sign-in was ended; nothing was exchanged or saved"
     )]
     BadState,
-    /// No `code`.
     #[error("the sign-in redirect carried no authorization code; nothing was saved")]
     MissingCode,
     /// The one-time start page was asked for a second time: someone else
@@ -117,11 +116,8 @@ pub fn parse_paste(line: &str, state: &Secret) -> Option<Result<Secret, Callback
     }
 )]
 pub struct BindError {
-    /// Address.
     pub addr: String,
-    /// Its port.
     pub port: u16,
-    /// Cause.
     pub reason: String,
     /// Whether the address is taken (rather than unusable).
     pub in_use: bool,
@@ -129,7 +125,6 @@ pub struct BindError {
     pub url: String,
 }
 
-/// A bound listener.
 pub struct Listener {
     servers: Vec<TcpListener>,
     path: String,
@@ -505,7 +500,6 @@ fn respond(
     let _ = stream.flush();
 }
 
-/// Escapes text for HTML.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -85,7 +85,6 @@ pub enum DecodeError {
         /// 1-based line number.
         line: usize,
     },
-    /// NUL byte.
     #[error("credential input line {line} contains a NUL byte")]
     Nul {
         /// 1-based line number.
@@ -106,7 +105,6 @@ pub enum DecodeError {
     /// A key we use whose value is not UTF-8.
     #[error("the value of {key:?} on credential input line {line} is not valid UTF-8")]
     NotUtf8 {
-        /// The key.
         key: String,
         /// 1-based line number.
         line: usize,
@@ -160,7 +158,7 @@ impl Request {
     /// Parses git's input.
     ///
     /// ```
-    /// use git_credential_bitbucket::protocol::Request;
+    /// use git_credential_bitbucket::fuzzing::Request;
     /// let req = Request::decode(b"protocol=https\nhost=bitbucket.org\nwwwauth[]=Basic realm=x\n\n")
     ///     .expect("valid input");
     /// assert_eq!(req.host.as_deref(), Some("bitbucket.org"));
@@ -323,9 +321,7 @@ impl Request {
 pub enum Response {
     /// `username` and `password` (HTTP Basic).
     Basic {
-        /// `username`.
         username: String,
-        /// `password`.
         password: Secret,
         /// `password_expiry_utc`, Unix seconds.
         expiry: Option<u64>,

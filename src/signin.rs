@@ -25,10 +25,7 @@ pub enum SignInError {
          (an IDE's background fetch, cron, or credential.interactive=false); \
          run `git credential-bitbucket login {url}` in a terminal, then try again"
     )]
-    NoWayToSignIn {
-        /// The host.
-        url: String,
-    },
+    NoWayToSignIn { url: String },
     /// `login` (without `--no-browser`) with neither a browser nor a
     /// terminal: waiting would be for a redirect nobody was told to make.
     #[error(
@@ -40,7 +37,6 @@ pub enum SignInError {
          `git credential-bitbucket configure {url} --api-token`"
     )]
     NoWayToLogIn {
-        /// The host.
         url: String,
         /// The redirect port, for the `ssh -L` example.
         port: String,
@@ -58,7 +54,6 @@ pub enum SignInError {
     Callback {
         /// What the callback (or paste) said.
         source: CallbackError,
-        /// The host.
         url: String,
     },
     /// Nobody finished in time.
@@ -71,9 +66,7 @@ pub enum SignInError {
          try again, or raise credential.{url}.bitbucketLoginTimeout"
     )]
     Timeout {
-        /// The wait.
         seconds: u64,
-        /// The host.
         url: String,
         /// The configured redirect URI.
         redirect_uri: String,
@@ -144,7 +137,6 @@ pub struct Surroundings {
     /// Whether to read a paste while waiting: `login` always does on a
     /// terminal, `get` only when there is no browser.
     pub paste: bool,
-    /// Who asked.
     pub asker: Asker,
 }
 

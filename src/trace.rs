@@ -27,7 +27,6 @@ fn sink() -> &'static Sink {
     })
 }
 
-/// Whether tracing is on.
 pub fn enabled() -> bool {
     !matches!(sink(), Sink::Off)
 }

@@ -2,9 +2,7 @@
 //! A code comes out only with our `state`, and never empty.
 #![no_main]
 
-use git_credential_bitbucket::loopback::{parse_callback, parse_paste};
-use git_credential_bitbucket::secret::Secret;
-use git_credential_bitbucket::url::parse_query;
+use git_credential_bitbucket::fuzzing::{parse_callback, parse_paste, parse_query, Secret};
 use libfuzzer_sys::fuzz_target;
 
 const STATE: &str = "Zm9vYmFyc3RhdGU";

@@ -2,7 +2,7 @@
 //! it accepts is written back by `encode` and read again unchanged.
 #![no_main]
 
-use git_credential_bitbucket::protocol::Request;
+use git_credential_bitbucket::fuzzing::Request;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

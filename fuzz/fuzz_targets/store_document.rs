@@ -2,7 +2,7 @@
 //! records it accepts survive being written and read back.
 #![no_main]
 
-use git_credential_bitbucket::store::file::parse_document;
+use git_credential_bitbucket::fuzzing::parse_document;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! The token endpoint's 200 answer: tokens or a clear refusal, no panic.
 #![no_main]
 
-use git_credential_bitbucket::bitbucket::parse_token_answer;
+use git_credential_bitbucket::fuzzing::parse_token_answer;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

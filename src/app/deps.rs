@@ -81,9 +81,7 @@ pub(crate) struct Deps<'a> {
     pub now: Box<dyn Fn() -> u64 + 'a>,
     /// Where the account and sign-in locks live (the data directory).
     pub lock_dir: PathBuf,
-    /// Bitbucket's token endpoint.
     pub endpoint: Box<dyn TokenEndpoint + 'a>,
-    /// The browser sign-in.
     pub sign_in: Box<dyn SignInRunner + 'a>,
 }
 

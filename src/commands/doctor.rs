@@ -21,7 +21,6 @@ use std::time::Duration;
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
-    /// Fine.
     Ok,
     /// Worth knowing; not an error.
     Warn,
@@ -47,7 +46,6 @@ pub struct Check {
     /// A short name: `keys`, `config`, `helpers`, `store`, `redirect`,
     /// `endpoint`, `sign-in`.
     pub check: &'static str,
-    /// The outcome.
     pub level: Level,
     /// What was found.
     pub message: String,
@@ -543,7 +541,6 @@ fn sign_in_check(cfg: &HostConfig, store: &dyn store::Store, host: &StoreKey, ba
     }
 }
 
-/// Runs `doctor`.
 pub fn run(
     url: Option<&str>,
     json: bool,

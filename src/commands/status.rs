@@ -57,7 +57,6 @@ impl Selected {
     }
 }
 
-/// Runs `status`.
 pub fn run(
     url: Option<&str>,
     json: bool,

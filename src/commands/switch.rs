@@ -10,7 +10,6 @@ use crate::error::Error;
 use crate::store::{self, lock, now, Store, StoreKey};
 use std::time::Duration;
 
-/// Runs `switch`.
 pub fn run(url: Option<&str>, account: &str, env: &dyn Env) -> Result<(), Error> {
     let git = GitConfig::load()?;
     let remote = app::keyed_remote(&git, url)?;

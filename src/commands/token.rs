@@ -9,7 +9,6 @@ use crate::config::{self, Env, Flow, GitConfig};
 use crate::error::Error;
 use std::io::Write;
 
-/// Runs `token`.
 pub fn run(
     url: Option<&str>,
     account: Option<&str>,

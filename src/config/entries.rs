@@ -12,7 +12,6 @@ pub struct Entry {
     pub url: Option<String>,
     /// The key, lower case as git prints it.
     pub key: String,
-    /// The value.
     pub value: String,
 }
 

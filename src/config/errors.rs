@@ -26,19 +26,13 @@ pub enum ConfigError {
          see docs/bitbucket-consumer.md), or GIT_CREDENTIAL_BITBUCKET_CLIENT_ID and \
          GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the environment"
     )]
-    MissingClientId {
-        /// URL scope.
-        url: String,
-    },
+    MissingClientId { url: String },
     /// The token endpoint needs the consumer secret.
     #[error(
         "no consumer secret is configured for {url}: set credential.{url}.bitbucketClientSecret \
          (or GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET); Bitbucket's token endpoint requires it"
     )]
-    MissingClientSecret {
-        /// URL scope.
-        url: String,
-    },
+    MissingClientSecret { url: String },
     /// A URL-valued key that does not parse, or is not allowed.
     #[error("{name} is {value:?}: {why}")]
     BadUrl {
@@ -54,8 +48,5 @@ pub enum ConfigError {
         "refusing to send a Bitbucket token over plain http to {url}; use https, or set \
          credential.{url}.bitbucketAllowHttp=true if you really mean it"
     )]
-    InsecureHttp {
-        /// The remote.
-        url: String,
-    },
+    InsecureHttp { url: String },
 }

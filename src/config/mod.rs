@@ -27,12 +27,10 @@ pub use remote::Remote;
 pub use resolve::{resolve, HostConfig};
 pub use values::{AuthType, Flow, Kind, NotAccepted, StoreChoice};
 
-/// Bitbucket Cloud's host.
 pub const CLOUD_HOST: &str = "bitbucket.org";
 
 /// A consumer key baked in by a packager at build time (contract.md §1).
 pub const BUILTIN_CLIENT_ID: Option<&str> =
     option_env!("GIT_CREDENTIAL_BITBUCKET_BUILTIN_CLIENT_ID");
-/// Its secret.
 pub const BUILTIN_CLIENT_SECRET: Option<&str> =
     option_env!("GIT_CREDENTIAL_BITBUCKET_BUILTIN_CLIENT_SECRET");

@@ -13,7 +13,6 @@ impl Env for MapEnv {
     }
 }
 
-/// An empty environment.
 pub(crate) fn no_env() -> MapEnv {
     MapEnv(HashMap::new())
 }

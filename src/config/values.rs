@@ -22,6 +22,7 @@ macro_rules! value_enum {
 
         impl $name {
             /// Every value, in the order messages list them.
+            #[cfg(test)]
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
             /// The spellings accepted, in the same order.
             pub const ACCEPTED: &'static [&'static str] = &[$($text),+];

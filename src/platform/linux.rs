@@ -9,7 +9,6 @@ pub mod keyring {
 
     /// What the messages call the store.
     pub const NAME: &str = "the OS keyring";
-    /// How to unlock it.
     pub const UNLOCK_HINT: &str = "unlock it (log in to the desktop session, or unlock the \
          \"login\" keyring in Seahorse; on a headless machine: \
          `printf '%s' \"$PASSWORD\" | gnome-keyring-daemon --unlock`)";

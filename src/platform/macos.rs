@@ -12,7 +12,6 @@ pub mod keyring {
 
     /// What the messages call the store.
     pub const NAME: &str = "the macOS login Keychain";
-    /// How to unlock it.
     pub const UNLOCK_HINT: &str = "unlock it (log in to the Mac, or open Keychain Access and \
          unlock \"login\"; over SSH: `security unlock-keychain ~/Library/Keychains/login.keychain-db`) \
          and allow git-credential-bitbucket to use it when macOS asks";

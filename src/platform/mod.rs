@@ -11,10 +11,13 @@
 
 use crate::config::Env;
 use crate::signin::Browser;
-use std::path::{Path, PathBuf};
+#[cfg(any(windows, test))]
+use std::path::Path;
+use std::path::PathBuf;
 
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(any(windows, test))]
 pub mod listed;
 #[cfg(target_os = "macos")]
 mod macos;
@@ -94,6 +97,7 @@ mod none {
 /// bytes. Our items hold the record's UTF-8 bytes (`set_secret`), not
 /// UTF-16 text (`set_password`, which would halve it to 1,280
 /// characters), so a piece holds 2,560 bytes of the record.
+#[cfg(any(windows, test))]
 pub const CREDENTIAL_MANAGER_MAX_BYTES: usize = 2560;
 
 /// The directory for the store file and lock files. Windows: the local
@@ -179,7 +183,6 @@ pub const WINDOWS_OPENER: &str = "rundll32 url.dll,FileProtocolHandler";
 /// one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
-    /// The program.
     pub program: String,
     /// Its arguments, each passed as one argument.
     pub args: Vec<String>,
@@ -318,7 +321,6 @@ pub fn command(launch: &Launch) -> std::process::Command {
     cmd
 }
 
-/// Starts the browser on `url`.
 pub fn spawn_browser(browser: &Browser, url: &str) -> std::io::Result<std::process::Child> {
     let l = launch(browser, url).map_err(std::io::Error::other)?;
     command(&l).spawn()
@@ -329,6 +331,7 @@ pub fn spawn_browser(browser: &Browser, url: &str) -> std::io::Result<std::proce
 /// → `<install>/etc/gitconfig`, the one system file Git for Windows reads
 /// since 2.24). `None` when that path has another shape (another git, or
 /// none told us): the caller then asks git.
+#[cfg(any(windows, test))]
 pub fn windows_system_gitconfig(exec_path: &str) -> Option<String> {
     let p = exec_path.replace('\\', "/");
     let p = p.trim_end_matches('/');
@@ -346,6 +349,7 @@ pub fn windows_system_gitconfig(exec_path: &str) -> Option<String> {
 /// The directory Git for Windows calls HOME: `HOME` when set, else
 /// `%HOMEDRIVE%%HOMEPATH%` when that is a directory, else `%USERPROFILE%`
 /// (git sets HOME so for its children, so a helper run by git sees HOME).
+#[cfg(any(windows, test))]
 pub fn windows_git_home(
     var: &dyn Fn(&str) -> Option<String>,
     is_dir: &dyn Fn(&Path) -> bool,
@@ -365,6 +369,7 @@ pub fn windows_git_home(
 
 /// Whether `path` lies inside `profile`, both already canonical (Windows
 /// compares paths case-insensitively).
+#[cfg(any(windows, test))]
 pub fn inside_profile(path: &Path, profile: &Path) -> bool {
     let norm = |p: &Path| {
         p.to_string_lossy()

@@ -77,7 +77,6 @@ pub struct Settings {
     pub api_url: Option<String>,
     /// `--move-secret`: move a gitconfig consumer secret into the store.
     pub move_secret: bool,
-    /// Where.
     pub scope: Scope,
 }
 

@@ -98,7 +98,6 @@ impl FileStore {
         FileStore { dir: dir.into() }
     }
 
-    /// The document's path.
     pub fn path(&self) -> PathBuf {
         self.dir.join(FILE_NAME)
     }

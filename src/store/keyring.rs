@@ -4,7 +4,7 @@
 //!
 //! Items are named for a person browsing the keyring (e.g. Seahorse):
 //! service `git-credential-bitbucket:<host>`, user = the Bitbucket account,
-//! label "Bitbucket <account> on <host> (git-credential-bitbucket)".
+//! label `Bitbucket <account> on <host> (git-credential-bitbucket)`.
 //!
 //! Where a platform caps a secret's size (Windows: 2,560 bytes), a record
 //! that does not fit is split into numbered pieces and still read and
@@ -29,7 +29,6 @@ const PIECE_MARK: char = '#';
 /// rule; existing items keep their plain names.
 const CONSUMER_MARK: char = '|';
 
-/// What the keyring can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyringError {
     /// No Secret Service at all (no session bus, no provider): `auto`
@@ -77,7 +76,6 @@ pub trait Slots {
     fn max_len(&self) -> Option<usize>;
 }
 
-/// Records kept in a keyring.
 pub struct KeyringStore<S: Slots> {
     slots: S,
     hosts: Vec<String>,

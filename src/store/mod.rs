@@ -29,7 +29,6 @@ impl StoreKey {
         StoreKey(key.into())
     }
 
-    /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -172,7 +171,6 @@ pub struct Record {
     pub version: u32,
     /// `protocol://host[:port][/context]` (see `Remote::store_key`).
     pub host: String,
-    /// Whose tokens.
     pub account: Account,
     /// The access token; `None` after git reported it rejected (`erase`).
     pub access_token: Option<Secret>,
@@ -184,7 +182,6 @@ pub struct Record {
     pub refresh_issued_at: u64,
     /// Granted scopes, space separated.
     pub scopes: String,
-    /// How it was obtained.
     pub kind: TokenKind,
     /// The consumer that obtained it: a record of another consumer is
     /// never refreshed with ours (contract.md §5).
@@ -261,11 +258,9 @@ pub enum StoreError {
          that the disk is not full"
     )]
     Io {
-        /// The file or directory.
         path: PathBuf,
         /// What we were doing.
         what: &'static str,
-        /// The cause.
         #[source]
         source: std::io::Error,
     },
@@ -278,12 +273,10 @@ pub enum StoreError {
          private place"
     )]
     Unsafe {
-        /// The directory or file.
         path: PathBuf,
         /// What is wrong with it.
         why: String,
     },
-    /// The OS keyring.
     #[error(transparent)]
     Keyring(keyring::KeyringError),
     /// No place for our data: no home directory.
