@@ -291,12 +291,7 @@ impl<'a> Client<'a> {
         if self.cfg.kind != Kind::DataCenter {
             return Ok(false);
         }
-        let base = self
-            .cfg
-            .token_url
-            .strip_suffix("/token")
-            .unwrap_or(&self.cfg.token_url);
-        let url = format!("{base}/revoke");
+        let url = super::facts::dc_revoke_url(&self.cfg.token_url);
         let secret = self.client_secret();
         crate::trace!("POST {url} ({hint})");
         let resp = self

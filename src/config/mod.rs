@@ -27,8 +27,7 @@ pub use remote::Remote;
 pub use resolve::{resolve, HostConfig};
 pub use values::{AuthType, Flow, Kind, NotAccepted, StoreChoice};
 
-/// Bitbucket Cloud's host.
-pub const CLOUD_HOST: &str = "bitbucket.org";
+pub use crate::bitbucket::facts::CLOUD_HOST;
 
 /// A consumer key baked in by a packager at build time (contract.md §1).
 pub const BUILTIN_CLIENT_ID: Option<&str> =

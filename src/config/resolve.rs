@@ -6,6 +6,7 @@ use super::{
     parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice,
     BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
 };
+use crate::bitbucket::facts;
 use crate::secret::Secret;
 use crate::url::{is_loopback_host, HttpUrl};
 use std::time::Duration;
@@ -197,20 +198,20 @@ fn endpoints(l: &Lookup, remote: &Remote, kind: Kind) -> Result<Endpoints, Confi
     let (authorize_default, token_default, api_default, redirect_default, scopes_default) =
         match kind {
             Kind::Cloud => (
-                "https://bitbucket.org/site/oauth2/authorize".to_owned(),
-                "https://bitbucket.org/site/oauth2/access_token".to_owned(),
-                "https://api.bitbucket.org/2.0".to_owned(),
+                facts::CLOUD_AUTHORIZE_URL.to_owned(),
+                facts::CLOUD_TOKEN_URL.to_owned(),
+                facts::CLOUD_API_URL.to_owned(),
                 "http://127.0.0.1:34107/",
                 "",
             ),
             Kind::DataCenter => (
-                format!("{dc}/oauth2/latest/authorize"),
-                format!("{dc}/oauth2/latest/token"),
-                format!("{dc}/api/latest"),
+                facts::dc_authorize_url(&dc),
+                facts::dc_token_url(&dc),
+                facts::dc_api_url(&dc),
                 // DC allows plain http only for `localhost` (bitbucket-facts.md B.3).
                 "http://localhost:34107/",
                 // Push needs REPO_WRITE; send scopes on DC (bitbucket-facts.md B.3).
-                "REPO_READ REPO_WRITE",
+                facts::DC_SCOPES,
             ),
         };
     let authorize_url = l.endpoint(Key::AuthorizeUrl, &authorize_default)?;

@@ -117,6 +117,18 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// Bitbucket takes this token only as Bearer: Data Center project and
+    /// repository tokens (bitbucket-facts.md B.8).
+    pub fn bearer_only(self) -> bool {
+        self == TokenKind::ProjectToken
+    }
+
+    /// Bitbucket never takes this token as Bearer: Cloud API tokens
+    /// (bitbucket-facts.md A.9).
+    pub fn never_bearer(self) -> bool {
+        self == TokenKind::ApiToken
+    }
+
     /// The tokens a user gives `configure --api-token`, in the order help
     /// lists them.
     pub const GIVEN: [TokenKind; 4] = [
