@@ -28,6 +28,7 @@ pub mod protocol;
 pub mod secret;
 pub mod setup;
 pub mod signin;
+mod spelled;
 pub mod store;
 pub mod text;
 pub mod trace;

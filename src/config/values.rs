@@ -4,66 +4,9 @@
 
 use crate::store::Account;
 
-/// Defines a value enum with its spellings, in one list: `as_str`,
-/// `FromStr`, `ALL` and `ACCEPTED` come from it, so a new value is one
-/// line here and every parser, message and help text knows it.
-macro_rules! value_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
-
-        impl $name {
-            /// Every value, in the order messages list them.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The spellings accepted, in the same order.
-            pub const ACCEPTED: &'static [&'static str] = &[$($text),+];
-
-            /// As git config spells it.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = NotAccepted;
-
-            /// Exactly one of the spellings, case included.
-            fn from_str(s: &str) -> Result<$name, NotAccepted> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(NotAccepted($name::ACCEPTED)),
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-/// A value that is not one of the accepted spellings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotAccepted(pub &'static [&'static str]);
-
-impl NotAccepted {
-    /// The accepted spellings, as messages list them: `a, b, c`.
-    pub fn list(self) -> String {
-        self.0.join(", ")
-    }
-}
+use crate::spelled::value_enum;
+pub use crate::spelled::NotAccepted;
+pub use crate::store::choice::StoreChoice;
 
 value_enum! {
     /// Cloud or Data Center.
@@ -87,18 +30,6 @@ impl Kind {
             }
             Kind::Cloud => account.username == name || account.nickname.as_deref() == Some(name),
         }
-    }
-}
-
-value_enum! {
-    /// Where tokens are kept (contract.md §5).
-    pub enum StoreChoice {
-        /// The OS keyring when there is one, else the file.
-        Auto => "auto",
-        /// The OS keyring only.
-        Keyring => "keyring",
-        /// The private file only.
-        File => "file",
     }
 }
 
