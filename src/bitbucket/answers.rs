@@ -1,8 +1,8 @@
 //! Reading Bitbucket's JSON answers: the token endpoint's grant and Cloud's
 //! `/2.0/user`, as forgiving as is safe (bitbucket-facts.md A.4, 2026 changes).
 
+use super::Account;
 use crate::secret::Secret;
-use crate::store::Account;
 use crate::text::printable;
 use serde::Deserialize;
 
@@ -183,16 +183,6 @@ impl UserJson {
     }
 }
 
-/// How to name an account to people: its username, or for an account
-/// Bitbucket gave no username, its nickname or display name.
-pub fn account_label(account: &Account) -> String {
-    match (&account.nickname, &account.display_name) {
-        (Some(nick), _) => nick.clone(),
-        (None, Some(name)) if account.uuid.as_deref() == Some(&account.username) => name.clone(),
-        _ => account.username.clone(),
-    }
-}
-
 /// The account in Cloud's `/2.0/user` answer, or what is wrong with it.
 /// Public for the fuzz target `user_json`.
 #[doc(hidden)]
@@ -211,6 +201,7 @@ pub fn parse_user_answer(body: &[u8]) -> Result<Account, &'static str> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::account_label;
     use super::*;
 
     fn answer(body: &str) -> Result<TokenSet, BadAnswer> {

@@ -7,9 +7,9 @@
 //! request has timeouts (connect 10 s, whole request 30 s, contract.md §7).
 
 use super::answers::{parse_token_answer, parse_user_answer, BadAnswer, ErrorJson, TokenSet};
+use super::Account;
 use crate::config::{HostConfig, Kind};
 use crate::secret::Secret;
-use crate::store::Account;
 use crate::text::printable;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
