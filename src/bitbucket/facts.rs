@@ -1,8 +1,34 @@
-//! What Bitbucket is, as the code relies on it: its hosts and endpoints, the
-//! usernames git sends with tokens, the app-password prefix, the scopes and
-//! consumer permissions; each cites docs/bitbucket-facts.md.
+//! What Bitbucket is, as the code relies on it: Cloud or Data Center, its
+//! hosts and endpoints, the usernames git sends with tokens, the app-password
+//! prefix, the scopes and consumer permissions; each cites docs/bitbucket-facts.md.
 
+use super::Account;
 use crate::secret::Secret;
+
+crate::spelled::value_enum! {
+    /// Cloud or Data Center.
+    pub enum Kind {
+        /// bitbucket.org.
+        Cloud => "cloud",
+        /// A self-hosted Bitbucket Data Center.
+        DataCenter => "datacenter",
+    }
+}
+
+impl Kind {
+    /// Whether `name`, a username git sent, names `account`, compared the
+    /// way the server compares usernames: Data Center ignores case (its
+    /// user `Alice` signs in as `alice`), Cloud does not. A Cloud account
+    /// whose user object had no username answers to its nickname.
+    pub fn same_user(self, account: &Account, name: &str) -> bool {
+        match self {
+            Kind::DataCenter => {
+                account.username == name || account.username.to_lowercase() == name.to_lowercase()
+            }
+            Kind::Cloud => account.username == name || account.nickname.as_deref() == Some(name),
+        }
+    }
+}
 
 /// Bitbucket Cloud's one host (bitbucket-facts.md A.3).
 pub const CLOUD_HOST: &str = "bitbucket.org";
@@ -102,6 +128,29 @@ pub const DC_LINK_PERMISSIONS: &str = "Repositories: Write (includes Read)";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_center_usernames_ignore_case_cloud_ones_do_not() {
+        let account = |name: &str| Account {
+            username: name.into(),
+            ..Account::default()
+        };
+        assert!(Kind::DataCenter.same_user(&account("alice"), "Alice"));
+        assert!(Kind::DataCenter.same_user(&account("ärger"), "ÄRGER"));
+        assert!(!Kind::DataCenter.same_user(&account("alice"), "alicia"));
+        assert!(!Kind::Cloud.same_user(&account("alice"), "Alice"));
+        assert!(Kind::Cloud.same_user(&account("alice"), "alice"));
+        // An account Bitbucket gave no username answers to its nickname.
+        let no_name = Account {
+            username: "{u-1}".into(),
+            uuid: Some("{u-1}".into()),
+            nickname: Some("al".into()),
+            ..Account::default()
+        };
+        assert!(Kind::Cloud.same_user(&no_name, "al"));
+        assert!(Kind::Cloud.same_user(&no_name, "{u-1}"));
+        assert!(!Kind::Cloud.same_user(&no_name, "bob"));
+    }
 
     #[test]
     fn data_center_endpoints_hang_off_the_rest_base() {

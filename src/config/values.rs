@@ -2,36 +2,10 @@
 //! auth type toward git, each spelled in one list (git's booleans are
 //! `gitconfig::parse_bool`).
 
-use crate::store::Account;
-
+pub use crate::bitbucket::facts::Kind;
 use crate::spelled::value_enum;
 pub use crate::spelled::NotAccepted;
 pub use crate::store::choice::StoreChoice;
-
-value_enum! {
-    /// Cloud or Data Center.
-    pub enum Kind {
-        /// bitbucket.org.
-        Cloud => "cloud",
-        /// A self-hosted Bitbucket Data Center.
-        DataCenter => "datacenter",
-    }
-}
-
-impl Kind {
-    /// Whether `name`, a username git sent, names `account`, compared the
-    /// way the server compares usernames: Data Center ignores case (its
-    /// user `Alice` signs in as `alice`), Cloud does not. A Cloud account
-    /// whose user object had no username answers to its nickname.
-    pub fn same_user(self, account: &Account, name: &str) -> bool {
-        match self {
-            Kind::DataCenter => {
-                account.username == name || account.username.to_lowercase() == name.to_lowercase()
-            }
-            Kind::Cloud => account.username == name || account.nickname.as_deref() == Some(name),
-        }
-    }
-}
 
 value_enum! {
     /// How tokens are obtained.
@@ -79,28 +53,5 @@ mod tests {
         round_trip(AuthType::ALL, AuthType::ACCEPTED, |v| v.as_str());
         assert_eq!(StoreChoice::ACCEPTED.join(", "), "auto, keyring, file");
         assert_eq!("Cloud".parse::<Kind>(), Err(NotAccepted(Kind::ACCEPTED)));
-    }
-
-    #[test]
-    fn data_center_usernames_ignore_case_cloud_ones_do_not() {
-        let account = |name: &str| Account {
-            username: name.into(),
-            ..Account::default()
-        };
-        assert!(Kind::DataCenter.same_user(&account("alice"), "Alice"));
-        assert!(Kind::DataCenter.same_user(&account("ärger"), "ÄRGER"));
-        assert!(!Kind::DataCenter.same_user(&account("alice"), "alicia"));
-        assert!(!Kind::Cloud.same_user(&account("alice"), "Alice"));
-        assert!(Kind::Cloud.same_user(&account("alice"), "alice"));
-        // An account Bitbucket gave no username answers to its nickname.
-        let no_name = Account {
-            username: "{u-1}".into(),
-            uuid: Some("{u-1}".into()),
-            nickname: Some("al".into()),
-            ..Account::default()
-        };
-        assert!(Kind::Cloud.same_user(&no_name, "al"));
-        assert!(Kind::Cloud.same_user(&no_name, "{u-1}"));
-        assert!(!Kind::Cloud.same_user(&no_name, "bob"));
     }
 }
