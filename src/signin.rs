@@ -314,7 +314,12 @@ fn authorize(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<Granted,
     let redirect_uri = listener.redirect_uri().to_owned();
     let state = new_state()?;
     let pkce = Pkce::new()?;
-    let auth_url = crate::text::plain(&authorize_url(cfg, &redirect_uri, &state, &pkce));
+    let auth_url = crate::text::plain(&authorize_url(
+        &cfg.endpoints(),
+        &redirect_uri,
+        &state,
+        &pkce,
+    ));
     // The browser gets a one-time local page that redirects to the
     // authorize URL: a command line is readable by every local user, and
     // the authorize URL holds `state` (docs/security.md).

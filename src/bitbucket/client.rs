@@ -7,8 +7,9 @@
 //! request has timeouts (connect 10 s, whole request 30 s, contract.md §7).
 
 use super::answers::{parse_token_answer, parse_user_answer, BadAnswer, ErrorJson, TokenSet};
+use super::facts::Kind;
 use super::Account;
-use crate::config::{HostConfig, Kind};
+use super::Endpoints;
 use crate::secret::Secret;
 use crate::text::printable;
 use base64::engine::general_purpose::STANDARD;
@@ -94,7 +95,7 @@ impl ApiError {
 
 /// A client for one host's endpoints.
 pub struct Client<'a> {
-    cfg: &'a HostConfig,
+    cfg: Endpoints<'a>,
     agent: ureq::Agent,
 }
 
@@ -102,7 +103,7 @@ impl<'a> Client<'a> {
     /// An agent with contract.md §7's timeouts, the platform trust store, no
     /// redirects, and 4xx answers handed to us instead of turned into
     /// errors (OAuth errors come as 400 JSON).
-    pub fn new(cfg: &'a HostConfig) -> Client<'a> {
+    pub fn new(cfg: Endpoints<'a>) -> Client<'a> {
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::PlatformVerifier)
             .build();
@@ -153,8 +154,8 @@ impl<'a> Client<'a> {
     /// POSTs a form to the token endpoint. Cloud: client auth by HTTP
     /// Basic, form-encoded id and secret (RFC 6749 §2.3.1).
     fn token_request(&self, form: &[(&str, &str)]) -> Result<TokenSet, ApiError> {
-        let url = &self.cfg.token_url;
-        let secret = self.client_secret();
+        let url = self.cfg.token;
+        let secret = self.cfg.consumer.secret();
         crate::trace!("POST {url} grant_type={}", form[0].1);
         let request = self.agent.post(url).header("Accept", "application/json");
         let sent = match self.cfg.kind {
@@ -163,7 +164,7 @@ impl<'a> Client<'a> {
             Kind::Cloud => {
                 let basic = STANDARD.encode(format!(
                     "{}:{}",
-                    crate::url::encode(&self.cfg.client_id),
+                    crate::url::encode(self.cfg.consumer.id),
                     crate::url::encode(secret)
                 ));
                 request
@@ -174,7 +175,7 @@ impl<'a> Client<'a> {
             // (bitbucket-facts.md B.4).
             Kind::DataCenter => {
                 let mut body = form.to_vec();
-                body.push(("client_id", &self.cfg.client_id));
+                body.push(("client_id", self.cfg.consumer.id));
                 body.push(("client_secret", secret));
                 request.send_form(body)
             }
@@ -184,7 +185,7 @@ impl<'a> Client<'a> {
         let body = read_body(url, &mut resp)?;
         crate::trace!("token endpoint answered HTTP {status}");
         let trouble = |what: String| ApiError::Unexpected {
-            url: url.clone(),
+            url: url.to_owned(),
             status,
             what: format!("{what}; Bitbucket may be having trouble, try again later"),
         };
@@ -192,12 +193,12 @@ impl<'a> Client<'a> {
             return parse_token_answer(&body).map_err(|bad| match bad {
                 BadAnswer::NotJson => trouble(describe_body(&resp, &body)),
                 BadAnswer::NoAccessToken => ApiError::Unexpected {
-                    url: url.clone(),
+                    url: url.to_owned(),
                     status,
                     what: "no access_token in the answer".into(),
                 },
                 BadAnswer::Unprintable(what) => ApiError::Unexpected {
-                    url: url.clone(),
+                    url: url.to_owned(),
                     status,
                     what: format!(
                         "the {what} in the answer holds a line break or another control \
@@ -220,7 +221,7 @@ impl<'a> Client<'a> {
                 }
             ))),
             Ok(e) => Err(ApiError::OAuth {
-                url: url.clone(),
+                url: url.to_owned(),
                 status,
                 error: printable(&e.error),
                 description: e.error_description.as_deref().map(printable),
@@ -235,7 +236,7 @@ impl<'a> Client<'a> {
         if self.cfg.kind == Kind::DataCenter {
             return self.dc_user(access_token);
         }
-        let url = format!("{}/user", self.cfg.api_url);
+        let url = format!("{}/user", self.cfg.api);
         let mut resp = self.get_with_token(&url, access_token)?;
         let status = resp.status().as_u16();
         let body = read_body(&url, &mut resp)?;
@@ -264,7 +265,7 @@ impl<'a> Client<'a> {
     /// Data Center has no "who am I": an authenticated request answers
     /// with the `X-AUSERNAME` header (bitbucket-facts.md B.6).
     fn dc_user(&self, access_token: &Secret) -> Result<Account, ApiError> {
-        let url = format!("{}/application-properties", self.cfg.api_url);
+        let url = format!("{}/application-properties", self.cfg.api);
         let resp = self.get_with_token(&url, access_token)?;
         let status = resp.status().as_u16();
         let username = resp
@@ -291,8 +292,8 @@ impl<'a> Client<'a> {
         if self.cfg.kind != Kind::DataCenter {
             return Ok(false);
         }
-        let url = super::facts::dc_revoke_url(&self.cfg.token_url);
-        let secret = self.client_secret();
+        let url = super::facts::dc_revoke_url(self.cfg.token);
+        let secret = self.cfg.consumer.secret();
         crate::trace!("POST {url} ({hint})");
         let resp = self
             .agent
@@ -300,7 +301,7 @@ impl<'a> Client<'a> {
             .send_form([
                 ("token", token.expose()),
                 ("token_type_hint", hint),
-                ("client_id", self.cfg.client_id.as_str()),
+                ("client_id", self.cfg.consumer.id),
                 ("client_secret", secret),
             ])
             .map_err(|e| network(&url, e))?;
@@ -318,15 +319,6 @@ impl<'a> Client<'a> {
 }
 
 impl Client<'_> {
-    /// The consumer secret, empty when none is configured.
-    fn client_secret(&self) -> &str {
-        self.cfg
-            .client_secret
-            .as_ref()
-            .map(Secret::expose)
-            .unwrap_or("")
-    }
-
     /// GET with the access token as Bearer.
     fn get_with_token(
         &self,

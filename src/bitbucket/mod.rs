@@ -4,11 +4,13 @@
 mod account;
 mod answers;
 mod client;
+mod endpoints;
 pub mod facts;
 
 pub use account::{account_label, Account};
 pub use answers::{parse_token_answer, parse_user_answer, BadAnswer, TokenSet};
 pub use client::{ApiError, Client};
+pub use endpoints::{Consumer, Endpoints};
 
 /// Keeps server-provided text printable and short before it reaches a
 /// terminal (moved to [`crate::text`]; kept here for its callers).

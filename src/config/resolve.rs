@@ -6,7 +6,7 @@ use super::{
     parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice,
     BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
 };
-use crate::bitbucket::facts;
+use crate::bitbucket::{self, facts};
 use crate::secret::Secret;
 use crate::url::{is_loopback_host, HttpUrl};
 use std::time::Duration;
@@ -49,6 +49,24 @@ pub struct HostConfig {
     pub refresh_margin: Duration,
     /// `credential.interactive`.
     pub interactive: bool,
+}
+
+impl HostConfig {
+    /// The host's endpoints and consumer, as the Bitbucket client and the
+    /// authorize URL take them.
+    pub fn endpoints(&self) -> bitbucket::Endpoints<'_> {
+        bitbucket::Endpoints {
+            kind: self.kind,
+            authorize: &self.authorize_url,
+            token: &self.token_url,
+            api: &self.api_url,
+            consumer: bitbucket::Consumer {
+                id: &self.client_id,
+                secret: self.client_secret.as_ref(),
+                scopes: &self.scopes,
+            },
+        }
+    }
 }
 
 /// Resolves the configuration for `remote`: `Ok(None)` when the host is not
