@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+pub use crate::platform::Browser;
+
 /// Why signing in failed. Every piece of outside text in these messages
 /// (account names from a URL or a server) is made printable first.
 #[derive(Debug, thiserror::Error)]
@@ -104,17 +106,6 @@ pub enum SignInError {
     /// No randomness.
     #[error(transparent)]
     Random(#[from] RandomError),
-}
-
-/// How to open a URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Browser {
-    /// A configured command (`bitbucketBrowser` or `$BROWSER`); the URL
-    /// is passed as one separate argument, never pasted into the command
-    /// (Unix: through `/bin/sh`; Windows: no shell, see src/platform/).
-    Shell(String),
-    /// A platform opener program.
-    Program(String),
 }
 
 /// Who asks for the sign-in; it decides what may be used to answer.
