@@ -19,6 +19,7 @@ pub mod bitbucket;
 pub mod cli;
 pub mod commands;
 pub mod config;
+mod env;
 pub mod error;
 pub mod gitconfig;
 pub mod loopback;

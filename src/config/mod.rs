@@ -18,9 +18,10 @@ mod resolve;
 pub(crate) mod test_support;
 mod values;
 
+pub use crate::env::{Env, ProcessEnv};
 pub use crate::gitconfig::parse_bool;
 pub use entries::{Entry, GitConfig};
-pub use env::{with_client_secret, Env, ProcessEnv};
+pub use env::with_client_secret;
 pub use errors::ConfigError;
 pub use keys::{known_keys, Key};
 pub use remote::Remote;

@@ -9,7 +9,7 @@
 //! compiled on every platform, so the Linux test run checks the Windows
 //! rules too; only the code that touches the OS is behind `cfg`.
 
-use crate::config::Env;
+use crate::env::Env;
 use std::path::{Path, PathBuf};
 
 #[cfg(target_os = "linux")]
