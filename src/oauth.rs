@@ -1,7 +1,7 @@
 //! OAuth 2.0 pieces that need no network: PKCE S256 (RFC 7636), the
 //! `state` value, and the authorize URL (contract.md §6).
 
-use crate::config::HostConfig;
+use crate::bitbucket::Endpoints;
 use crate::secret::Secret;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -51,11 +51,11 @@ pub fn new_state() -> Result<Secret, RandomError> {
 }
 
 /// The URL the user opens to sign in.
-pub fn authorize_url(cfg: &HostConfig, redirect_uri: &str, state: &Secret, pkce: &Pkce) -> String {
-    let scope = cfg.scopes.join(" ");
+pub fn authorize_url(cfg: &Endpoints, redirect_uri: &str, state: &Secret, pkce: &Pkce) -> String {
+    let scope = cfg.consumer.scopes.join(" ");
     let mut pairs = vec![
         ("response_type", "code"),
-        ("client_id", cfg.client_id.as_str()),
+        ("client_id", cfg.consumer.id),
         ("redirect_uri", redirect_uri),
         ("state", state.expose()),
         // Data Center checks PKCE; Cloud accepts and ignores it (bitbucket-facts.md A.3).
@@ -65,16 +65,12 @@ pub fn authorize_url(cfg: &HostConfig, redirect_uri: &str, state: &Secret, pkce:
     if !scope.is_empty() {
         pairs.push(("scope", scope.as_str()));
     }
-    let sep = if cfg.authorize_url.contains('?') {
+    let sep = if cfg.authorize.contains('?') {
         '&'
     } else {
         '?'
     };
-    format!(
-        "{}{sep}{}",
-        cfg.authorize_url,
-        crate::url::build_query(pairs)
-    )
+    format!("{}{sep}{}", cfg.authorize, crate::url::build_query(pairs))
 }
 
 #[cfg(test)]

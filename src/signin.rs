@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+pub use crate::platform::Browser;
+
 /// Why signing in failed. Every piece of outside text in these messages
 /// (account names from a URL or a server) is made printable first.
 #[derive(Debug, thiserror::Error)]
@@ -97,17 +99,6 @@ pub enum SignInError {
     /// No randomness.
     #[error(transparent)]
     Random(#[from] RandomError),
-}
-
-/// How to open a URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Browser {
-    /// A configured command (`bitbucketBrowser` or `$BROWSER`); the URL
-    /// is passed as one separate argument, never pasted into the command
-    /// (Unix: through `/bin/sh`; Windows: no shell, see src/platform/).
-    Shell(String),
-    /// A platform opener program.
-    Program(String),
 }
 
 /// Who asks for the sign-in; it decides what may be used to answer.
@@ -306,7 +297,12 @@ fn authorize(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<Granted,
     let redirect_uri = listener.redirect_uri().to_owned();
     let state = new_state()?;
     let pkce = Pkce::new()?;
-    let auth_url = crate::text::plain(&authorize_url(cfg, &redirect_uri, &state, &pkce));
+    let auth_url = crate::text::plain(&authorize_url(
+        &cfg.endpoints(),
+        &redirect_uri,
+        &state,
+        &pkce,
+    ));
     // The browser gets a one-time local page that redirects to the
     // authorize URL: a command line is readable by every local user, and
     // the authorize URL holds `state` (docs/security.md).

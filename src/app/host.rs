@@ -6,11 +6,7 @@ use crate::error::Error;
 use crate::protocol::Request;
 use crate::store::{self, choice, Store};
 
-/// The username that means "no particular account" on Cloud (bitbucket-facts.md A.7).
-pub(crate) const TOKEN_AUTH_USER: &str = "x-token-auth";
-
-/// Usernames of stored tokens that name no account (bitbucket-facts.md A.9).
-pub(crate) const GENERIC_USERS: [&str; 2] = [TOKEN_AUTH_USER, "x-bitbucket-api-token-auth"];
+pub(crate) use crate::bitbucket::facts::{GENERIC_USERS, TOKEN_AUTH_USER};
 
 /// The remote of a request; `None` for anything that is not http(s).
 pub(crate) fn remote_of(req: &Request) -> Option<Remote> {

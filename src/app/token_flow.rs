@@ -4,10 +4,11 @@
 use super::get::bearer;
 use super::host::GENERIC_USERS;
 use super::ladder::find;
+use crate::bitbucket::facts;
 use crate::config::{AuthType, HostConfig};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
-use crate::store::{Store, StoreKey, TokenKind};
+use crate::store::{Store, StoreKey};
 
 /// The token flow (contract.md §4): a stored API token or access token, handed out
 /// with the username its kind needs (bitbucket-facts.md A.9, B.8).
@@ -40,14 +41,13 @@ pub(crate) fn stored_token(
              `git credential-bitbucket configure {url} --api-token`"
         ))
     })?;
-    if crate::setup::is_app_password(&token) {
-        return Err(Error::Failed(crate::setup::app_password_message(
+    if facts::is_app_password(&token) {
+        return Err(Error::Failed(facts::app_password_message(
             &format!("the token stored for {url}"),
             &url,
         )));
     }
-    if record.kind == TokenKind::ProjectToken {
-        // Data Center project and repository tokens work only as Bearer.
+    if record.kind.bearer_only() {
         if !req.has_capability("authtype") {
             return Err(Error::Failed(format!(
                 "the token stored for {url} is a Data Center project or repository token, which \
@@ -57,10 +57,9 @@ pub(crate) fn stored_token(
         }
         return Ok(bearer(token, None));
     }
-    // Cloud API tokens are not Bearer tokens (bitbucket-facts.md A.9).
     if cfg.auth_type == AuthType::Bearer
         && req.has_capability("authtype")
-        && record.kind != TokenKind::ApiToken
+        && !record.kind.never_bearer()
     {
         return Ok(bearer(token, None));
     }

@@ -18,16 +18,17 @@ mod resolve;
 pub(crate) mod test_support;
 mod values;
 
+pub use crate::env::{Env, ProcessEnv};
 pub use crate::gitconfig::parse_bool;
 pub use entries::{Entry, GitConfig};
-pub use env::{with_client_secret, Env, ProcessEnv};
+pub use env::with_client_secret;
 pub use errors::ConfigError;
 pub use keys::{known_keys, Key};
 pub use remote::Remote;
 pub use resolve::{resolve, HostConfig};
 pub use values::{AuthType, Flow, Kind, NotAccepted, StoreChoice};
 
-pub const CLOUD_HOST: &str = "bitbucket.org";
+pub use crate::bitbucket::facts::CLOUD_HOST;
 
 /// A consumer key baked in by a packager at build time (contract.md §1).
 pub const BUILTIN_CLIENT_ID: Option<&str> =

@@ -1,7 +1,7 @@
 //! `Remote`: the request's remote as git gave it, and the URLs and store
 //! key made from it.
 
-use super::CLOUD_HOST;
+use crate::bitbucket::facts::{self, CLOUD_HOST};
 use crate::url::split_host_port;
 
 /// The request's remote, as git gave it.
@@ -54,12 +54,7 @@ impl Remote {
         // only the context belongs to the key, so one sign-in serves every
         // repository of the server.
         let path = format!("/{}", self.path.as_deref().unwrap_or("").trim_matches('/'));
-        let context = match path.find("/scm/") {
-            Some(i) => &path[..i],
-            None => path.as_str(),
-        }
-        .trim_matches('/');
-        match context {
+        match facts::dc_context(&path) {
             "" => self.base_url().into(),
             ctx => format!("{}/{ctx}", self.base_url()).into(),
         }

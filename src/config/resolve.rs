@@ -6,6 +6,7 @@ use super::{
     parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice,
     BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
 };
+use crate::bitbucket::{self, facts};
 use crate::secret::Secret;
 use crate::url::{is_loopback_host, HttpUrl};
 use std::time::Duration;
@@ -48,6 +49,24 @@ pub struct HostConfig {
     pub refresh_margin: Duration,
     /// `credential.interactive`.
     pub interactive: bool,
+}
+
+impl HostConfig {
+    /// The host's endpoints and consumer, as the Bitbucket client and the
+    /// authorize URL take them.
+    pub fn endpoints(&self) -> bitbucket::Endpoints<'_> {
+        bitbucket::Endpoints {
+            kind: self.kind,
+            authorize: &self.authorize_url,
+            token: &self.token_url,
+            api: &self.api_url,
+            consumer: bitbucket::Consumer {
+                id: &self.client_id,
+                secret: self.client_secret.as_ref(),
+                scopes: &self.scopes,
+            },
+        }
+    }
 }
 
 /// Resolves the configuration for `remote`: `Ok(None)` when the host is not
@@ -197,20 +216,20 @@ fn endpoints(l: &Lookup, remote: &Remote, kind: Kind) -> Result<Endpoints, Confi
     let (authorize_default, token_default, api_default, redirect_default, scopes_default) =
         match kind {
             Kind::Cloud => (
-                "https://bitbucket.org/site/oauth2/authorize".to_owned(),
-                "https://bitbucket.org/site/oauth2/access_token".to_owned(),
-                "https://api.bitbucket.org/2.0".to_owned(),
+                facts::CLOUD_AUTHORIZE_URL.to_owned(),
+                facts::CLOUD_TOKEN_URL.to_owned(),
+                facts::CLOUD_API_URL.to_owned(),
                 "http://127.0.0.1:34107/",
                 "",
             ),
             Kind::DataCenter => (
-                format!("{dc}/oauth2/latest/authorize"),
-                format!("{dc}/oauth2/latest/token"),
-                format!("{dc}/api/latest"),
+                facts::dc_authorize_url(&dc),
+                facts::dc_token_url(&dc),
+                facts::dc_api_url(&dc),
                 // DC allows plain http only for `localhost` (bitbucket-facts.md B.3).
                 "http://localhost:34107/",
                 // Push needs REPO_WRITE; send scopes on DC (bitbucket-facts.md B.3).
-                "REPO_READ REPO_WRITE",
+                facts::DC_SCOPES,
             ),
         };
     let authorize_url = l.endpoint(Key::AuthorizeUrl, &authorize_default)?;

@@ -2,106 +2,10 @@
 //! auth type toward git, each spelled in one list (git's booleans are
 //! `gitconfig::parse_bool`).
 
-use crate::store::Account;
-
-/// Defines a value enum with its spellings, in one list: `as_str`,
-/// `FromStr`, `ALL` and `ACCEPTED` come from it, so a new value is one
-/// line here and every parser, message and help text knows it.
-macro_rules! value_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name {
-            $($(#[$vmeta])* $variant,)+
-        }
-
-        impl $name {
-            /// Every value, in the order messages list them.
-            #[cfg(test)]
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The spellings accepted, in the same order.
-            pub const ACCEPTED: &'static [&'static str] = &[$($text),+];
-
-            /// As git config spells it.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = NotAccepted;
-
-            /// Exactly one of the spellings, case included.
-            fn from_str(s: &str) -> Result<$name, NotAccepted> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(NotAccepted($name::ACCEPTED)),
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-/// A value that is not one of the accepted spellings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotAccepted(pub &'static [&'static str]);
-
-impl NotAccepted {
-    /// The accepted spellings, as messages list them: `a, b, c`.
-    pub fn list(self) -> String {
-        self.0.join(", ")
-    }
-}
-
-value_enum! {
-    /// Cloud or Data Center.
-    pub enum Kind {
-        /// bitbucket.org.
-        Cloud => "cloud",
-        /// A self-hosted Bitbucket Data Center.
-        DataCenter => "datacenter",
-    }
-}
-
-impl Kind {
-    /// Whether `name`, a username git sent, names `account`, compared the
-    /// way the server compares usernames: Data Center ignores case (its
-    /// user `Alice` signs in as `alice`), Cloud does not. A Cloud account
-    /// whose user object had no username answers to its nickname.
-    pub fn same_user(self, account: &Account, name: &str) -> bool {
-        match self {
-            Kind::DataCenter => {
-                account.username == name || account.username.to_lowercase() == name.to_lowercase()
-            }
-            Kind::Cloud => account.username == name || account.nickname.as_deref() == Some(name),
-        }
-    }
-}
-
-value_enum! {
-    /// Where tokens are kept (contract.md §5).
-    pub enum StoreChoice {
-        /// The OS keyring when there is one, else the file.
-        Auto => "auto",
-        /// The OS keyring only.
-        Keyring => "keyring",
-        /// The private file only.
-        File => "file",
-    }
-}
+pub use crate::bitbucket::facts::Kind;
+use crate::spelled::value_enum;
+pub use crate::spelled::NotAccepted;
+pub use crate::store::choice::StoreChoice;
 
 value_enum! {
     /// How tokens are obtained.
@@ -149,28 +53,5 @@ mod tests {
         round_trip(AuthType::ALL, AuthType::ACCEPTED, |v| v.as_str());
         assert_eq!(StoreChoice::ACCEPTED.join(", "), "auto, keyring, file");
         assert_eq!("Cloud".parse::<Kind>(), Err(NotAccepted(Kind::ACCEPTED)));
-    }
-
-    #[test]
-    fn data_center_usernames_ignore_case_cloud_ones_do_not() {
-        let account = |name: &str| Account {
-            username: name.into(),
-            ..Account::default()
-        };
-        assert!(Kind::DataCenter.same_user(&account("alice"), "Alice"));
-        assert!(Kind::DataCenter.same_user(&account("ärger"), "ÄRGER"));
-        assert!(!Kind::DataCenter.same_user(&account("alice"), "alicia"));
-        assert!(!Kind::Cloud.same_user(&account("alice"), "Alice"));
-        assert!(Kind::Cloud.same_user(&account("alice"), "alice"));
-        // An account Bitbucket gave no username answers to its nickname.
-        let no_name = Account {
-            username: "{u-1}".into(),
-            uuid: Some("{u-1}".into()),
-            nickname: Some("al".into()),
-            ..Account::default()
-        };
-        assert!(Kind::Cloud.same_user(&no_name, "al"));
-        assert!(Kind::Cloud.same_user(&no_name, "{u-1}"));
-        assert!(!Kind::Cloud.same_user(&no_name, "bob"));
     }
 }

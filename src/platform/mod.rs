@@ -9,8 +9,7 @@
 //! compiled on every platform, so the Linux test run checks the Windows
 //! rules too; only the code that touches the OS is behind `cfg`.
 
-use crate::config::Env;
-use crate::signin::Browser;
+use crate::env::Env;
 #[cfg(any(windows, test))]
 use std::path::Path;
 use std::path::PathBuf;
@@ -130,6 +129,18 @@ pub fn private_file(options: &mut std::fs::OpenOptions) {
     std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
     #[cfg(not(unix))]
     let _ = options;
+}
+
+/// How to open a URL: what a browser rule (`bitbucketBrowser`, `$BROWSER`
+/// or this platform's opener) comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Browser {
+    /// A configured command (`bitbucketBrowser` or `$BROWSER`); the URL
+    /// is passed as one separate argument, never pasted into the command
+    /// (Unix: through `/bin/sh`; Windows: no shell, see src/platform/).
+    Shell(String),
+    /// A platform opener program.
+    Program(String),
 }
 
 /// The browser this platform offers when neither `bitbucketBrowser` nor

@@ -2,6 +2,7 @@
 //! consumer's key and secret, with what is set now as the defaults.
 
 use super::gitfile::Snapshot;
+use crate::bitbucket::facts::{API_TOKEN_USER, CLOUD_CONSUMER_PERMISSIONS, DC_LINK_PERMISSIONS};
 use crate::config::{Flow, Key, Kind, StoreChoice};
 use crate::error::Error;
 use crate::secret::Secret;
@@ -136,8 +137,7 @@ fn token_user(term: &mut Terminal, kind: Kind, default_user: Option<String>) -> 
         // With an API token git needs the username (the email fails),
         // or the fixed x-bitbucket-api-token-auth.
         (Kind::Cloud, None) => {
-            "Your Bitbucket username, not your email (Enter to use x-bitbucket-api-token-auth): "
-                .to_owned()
+            format!("Your Bitbucket username, not your email (Enter to use {API_TOKEN_USER}): ")
         }
         (Kind::DataCenter, None) => "Your Bitbucket username: ".to_owned(),
     };
@@ -163,17 +163,17 @@ fn consumer(
     current: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Way, Error> {
     let steps = match kind {
-        Kind::Cloud => "\
+        Kind::Cloud => format!("\
          1. In Bitbucket open your workspace's Settings > OAuth consumers > Add consumer.\n\
          2. Callback URL: http://127.0.0.1:34107/\n\
-         3. Permissions: Account: Read, Repositories: Write. Leave \"This is a private consumer\" unticked.\n\
-         4. Save, then open the consumer to see its Key and Secret.\n",
-        Kind::DataCenter => "\
+         3. Permissions: {CLOUD_CONSUMER_PERMISSIONS}. Leave \"This is a private consumer\" unticked.\n\
+         4. Save, then open the consumer to see its Key and Secret.\n"),
+        Kind::DataCenter => format!("\
          1. A Bitbucket administrator opens Administration > Application Links > Create link >\n\
          \x20  External application > Incoming (see docs/datacenter.md).\n\
          2. Redirect URL: http://localhost:34107/ (exactly).\n\
-         3. Permissions: Repositories: Write (includes Read).\n\
-         4. Save; the link shows the Client ID and Client secret.\n",
+         3. Permissions: {DC_LINK_PERMISSIONS}.\n\
+         4. Save; the link shows the Client ID and Client secret.\n"),
     };
     let id_now = current(Key::ClientId.name());
     term.say(&format!("{steps}\n"));

@@ -15,7 +15,6 @@ mod token;
 mod unconfigure;
 
 pub use configure::configure;
-pub(crate) use token::{app_password_message, is_app_password};
 pub use unconfigure::unconfigure;
 
 use crate::config::{Key, Remote};

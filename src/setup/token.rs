@@ -2,6 +2,7 @@
 //! with, that it is no app password, reading it (or the consumer secret)
 //! from stdin, and storing it where `get` looks.
 
+use crate::bitbucket::facts::{API_TOKEN_USER, TOKEN_AUTH_USER};
 use crate::config::{Kind, NotAccepted, Remote, StoreChoice};
 use crate::error::Error;
 use crate::secret::Secret;
@@ -37,10 +38,7 @@ pub(super) fn token_kind(
             })?,
     };
     match chosen {
-        TokenKind::ApiToken => Ok((
-            chosen,
-            username.unwrap_or("x-bitbucket-api-token-auth").to_owned(),
-        )),
+        TokenKind::ApiToken => Ok((chosen, username.unwrap_or(API_TOKEN_USER).to_owned())),
         TokenKind::PersonalToken => match username {
             Some(u) => Ok((chosen, u.to_owned())),
             None => Err(Error::Usage(
@@ -49,27 +47,11 @@ pub(super) fn token_kind(
                     .into(),
             )),
         },
-        _ => Ok((chosen, "x-token-auth".to_owned())),
+        _ => Ok((chosen, TOKEN_AUTH_USER.to_owned())),
     }
 }
 
-/// Bitbucket app passwords start with `ATBB`; API tokens with `ATATT`.
-/// App passwords stopped working on 2026-07-28, so one is never stored
-/// or handed to git.
-pub(crate) fn is_app_password(token: &Secret) -> bool {
-    token.expose().starts_with("ATBB")
-}
-
-/// What to do instead of an app password; `what` names the token.
-pub(crate) fn app_password_message(what: &str, base: &str) -> String {
-    format!(
-        "{what} is a Bitbucket app password (it starts with ATBB); app passwords \
-         stopped working on 2026-07-28. Create an API token instead (it starts with ATATT; give it \
-         the repository read and write scopes) and store it with `git credential-bitbucket \
-         configure {base} --api-token`, or sign in with OAuth: `git credential-bitbucket \
-         configure {base}`"
-    )
-}
+pub(crate) use crate::bitbucket::facts::{app_password_message, is_app_password};
 
 /// Reads a secret: a line on stdin, or a hidden prompt on the terminal
 /// when stdin is one.

@@ -11,12 +11,23 @@ use super::file::{write_atomically, FileStore};
 use super::keyring::{platform::SecretService, KeyringError, KeyringStore, Slots, SERVICE_PREFIX};
 use super::lock::{self, lock_path};
 use super::{Store, StoreError};
-use crate::config::StoreChoice;
 use crate::store::StoreKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+crate::spelled::value_enum! {
+    /// Where tokens are kept (contract.md §5).
+    pub enum StoreChoice {
+        /// The OS keyring when there is one, else the file.
+        Auto => "auto",
+        /// The OS keyring only.
+        Keyring => "keyring",
+        /// The private file only.
+        File => "file",
+    }
+}
 
 const FILE_NAME: &str = "stores.json";
 

@@ -14,6 +14,8 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub use crate::bitbucket::Account;
+
 /// Which host's records: `protocol://host[:port][/context]`, as
 /// [`crate::config::Remote::store_key`] makes it from a remote. Records
 /// keep it as text ([`Record::host`]); everything that reads or writes a
@@ -67,34 +69,6 @@ impl PartialEq<StoreKey> for String {
 /// Version of the record layout, stored with each record.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The Bitbucket account a record belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Account {
-    /// The username: the key of the record within its host.
-    pub username: String,
-    /// Cloud's `{uuid}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uuid: Option<String>,
-    /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// Cloud's nickname, kept only for an account whose user object had no
-    /// `username`: `username` then holds its uuid (or account_id), and the
-    /// nickname is what people see and what git's `user@` matches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nickname: Option<String>,
-}
-
-impl Account {
-    /// An account known only by its username.
-    pub fn named(username: &str) -> Account {
-        Account {
-            username: username.to_owned(),
-            ..Account::default()
-        }
-    }
-}
-
 /// How the token was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -116,6 +90,18 @@ pub enum TokenKind {
 }
 
 impl TokenKind {
+    /// Bitbucket takes this token only as Bearer: Data Center project and
+    /// repository tokens (bitbucket-facts.md B.8).
+    pub fn bearer_only(self) -> bool {
+        self == TokenKind::ProjectToken
+    }
+
+    /// Bitbucket never takes this token as Bearer: Cloud API tokens
+    /// (bitbucket-facts.md A.9).
+    pub fn never_bearer(self) -> bool {
+        self == TokenKind::ApiToken
+    }
+
     /// The tokens a user gives `configure --api-token`, in the order help
     /// lists them.
     pub const GIVEN: [TokenKind; 4] = [

@@ -10,11 +10,11 @@
 //! today stops working.
 
 use super::choice;
+use super::choice::StoreChoice;
 use super::file::{create_private_dir, write_atomically};
 use super::keyring::{platform::SecretService, Slots};
 use super::lock::{self, lock_path};
 use super::StoreError;
-use crate::config::StoreChoice;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
