@@ -96,11 +96,7 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     // left as it was.
     let stored_in = match (token, token_kind) {
         (Some(token), Some((token_kind, user))) => Some(store_token(
-            &t.remote,
-            s.store.as_deref(),
-            token,
-            token_kind,
-            &user,
+            &t.remote, plan.store, token, token_kind, &user,
         )?),
         _ => None,
     };

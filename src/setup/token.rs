@@ -90,15 +90,16 @@ pub(super) fn store_flag(given: Option<&str>) -> Result<StoreChoice, Error> {
     }
 }
 
-/// Saves a token-flow record where `get` will look for it.
+/// Saves a token-flow record where `get` will look for it: in `choice`,
+/// the store `configure` settled on (`--store`, else what the file sets),
+/// the one the configuration it writes names.
 pub(super) fn store_token(
     remote: &Remote,
-    store_choice: Option<&str>,
+    choice: StoreChoice,
     token: Secret,
     kind: TokenKind,
     username: &str,
 ) -> Result<&'static str, Error> {
-    let choice = store_flag(store_choice)?;
     // Keyed exactly as `get` will look it up (useHttpPath decides whether
     // the path counts).
     let git = crate::config::GitConfig::load()?;

@@ -195,3 +195,40 @@ fn a_locked_keyring_says_how_to_unlock_and_the_record_survives() {
         "logout",
     );
 }
+
+/// A second `configure --api-token` without `--store` keeps the token in
+/// the store the host's configuration names (`bitbucketStore=file`, set
+/// by the first run), which is where `get` reads it; with a keyring on the
+/// desktop, `auto` would put it in the keyring and `get` would go on
+/// handing out the old token from the file.
+#[test]
+fn a_token_stored_again_without_store_goes_where_the_configuration_says() {
+    let fake = FakeBitbucket::start(Default::default());
+    let env = TestEnv::new();
+    let Some(_guard) = secret_service(&env) else {
+        return;
+    };
+    let url = fake.base_url();
+    let first = fake.mint_api_token("alice");
+    let second = fake.mint_api_token("alice");
+    let configure = |token: &str, extra: &[&str]| {
+        let mut args = vec!["configure", url.as_str(), "--api-token"];
+        args.extend_from_slice(&["--kind", "cloud", "--username", "alice"]);
+        args.extend_from_slice(extra);
+        let out = env.helper(&args, &format!("{token}\n"));
+        assert_success(&out, "configure --api-token");
+    };
+    configure(&first, &["--store", "file"]);
+    configure(&second, &[]);
+    let out = env.helper(&["get"], &get_request(&fake));
+    let stores = status_stores(&env);
+    // Clean up the shared keyring before anything can fail.
+    let _ = env.helper(&["logout", "--all"], "");
+    assert_success(&out, "get");
+    assert!(
+        stdout(&out).contains(&format!("password={second}\n")),
+        "get did not hand out the token stored last:\n{}",
+        stderr(&out)
+    );
+    assert_eq!(stores, vec!["file"]);
+}
