@@ -9,7 +9,7 @@
 //! changed read-modify-write under a lock file beside the store, so writers
 //! of different accounts of one host never lose each other's names.
 
-use crate::store::keyring::{KeyringError, Slots};
+use crate::platform::keyring::{KeyringError, Slots};
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -34,25 +34,13 @@ pub use windows::{
     git_home, git_system_files, open_terminal, owned_by_me, prompt_hidden, terminal_available,
 };
 
-/// The native credential store: Secret Service on Linux, Credential
-/// Manager on Windows, the login Keychain on macOS. Each type is named
-/// `Native`, has `connect()`, and implements `store::keyring::Slots`.
-pub mod keyring {
-    #[cfg(target_os = "linux")]
-    pub use super::linux::keyring::*;
-    #[cfg(target_os = "macos")]
-    pub use super::macos::keyring::*;
-    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
-    pub use super::none::*;
-    #[cfg(windows)]
-    pub use super::windows::keyring::*;
-}
+pub mod keyring;
 
 /// The BSDs and other systems: no native store is built, so `auto` uses
 /// the file store and `keyring` is a clear error.
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod none {
-    use crate::store::keyring::{KeyringError, Slots};
+    use super::keyring::{KeyringError, Slots};
 
     /// What the messages call the store.
     pub const NAME: &str = "the OS keyring";

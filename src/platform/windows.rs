@@ -81,8 +81,8 @@ pub fn git_home(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 /// the host's users are listed in one more credential
 /// (`@git-credential-bitbucket:<host>`, see `platform::listed`).
 pub mod keyring {
+    use crate::platform::keyring::KeyringError;
     use crate::platform::listed::{Listed, Unlisted};
-    use crate::store::keyring::KeyringError;
     use keyring_core::{CredentialStore, Entry, Error};
     use std::collections::HashMap;
     use std::sync::Arc;
