@@ -3,7 +3,9 @@
 //! addressed by (service, user), behind [`Slots`], failing with a
 //! [`KeyringError`]. Each platform's type is named `Native`, has
 //! `connect()`, and implements [`Slots`]; the store's records are built
-//! on top of it (src/store/keyring.rs).
+//! on top of it (src/store/keyring.rs). Windows' `connect()` is the
+//! store's: it hands in the lock files that guard the lists of users
+//! ([`super::listed`]).
 
 #[cfg(target_os = "linux")]
 pub use super::linux::keyring::*;

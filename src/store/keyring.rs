@@ -281,6 +281,35 @@ pub mod platform {
     pub use crate::platform::keyring::Native as SecretService;
 }
 
+/// The lock [`Listed`](crate::platform::listed::Listed) holds while it
+/// changes a host's list of users: the store's lock file for that name
+/// under `dir`, waited for up to 30 seconds.
+#[cfg(any(windows, test))]
+pub fn list_lock(dir: std::path::PathBuf) -> crate::platform::listed::ListLock {
+    Box::new(move |name| {
+        let path = super::lock::lock_path(&dir, name);
+        super::lock::acquire(&path, std::time::Duration::from_secs(30))
+            .map(|held| Box::new(held) as Box<dyn std::any::Any>)
+            .map_err(|e| KeyringError::Failed(e.to_string()))
+    })
+}
+
+/// Windows' native store: Credential Manager, whose users are listed in
+/// one more item under the store's lock files, so it is put together
+/// here, where those are known; the platform stays below the store.
+#[cfg(windows)]
+impl crate::platform::keyring::Native {
+    pub fn connect() -> Result<Self, KeyringError> {
+        let manager = crate::platform::keyring::CredMan::open()?;
+        let dir = super::data_dir().map_err(|e| KeyringError::Failed(e.to_string()))?;
+        Ok(Self::new(
+            manager,
+            list_lock(dir),
+            crate::platform::CREDENTIAL_MANAGER_MAX_BYTES,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
