@@ -173,7 +173,7 @@ pub fn find_browser(configured: Option<&str>, env: &dyn Env) -> Option<Browser> 
     if let Some(cmd) = env.var("BROWSER").filter(|b| !b.trim().is_empty()) {
         return Some(Browser::Shell(cmd));
     }
-    crate::platform::default_browser(env)
+    crate::platform::default_browser(&|name| env.var(name))
 }
 
 fn tty_available() -> bool {

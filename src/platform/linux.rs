@@ -2,7 +2,7 @@
 
 /// The Secret Service through keyring-core.
 pub mod keyring {
-    use crate::store::keyring::{KeyringError, Slots};
+    use crate::platform::keyring::{KeyringError, Slots};
     use keyring_core::{CredentialStore, Entry, Error};
     use std::collections::HashMap;
     use std::sync::Arc;

@@ -6,12 +6,16 @@
 //! Order makes a crash harmless: a user's name is listed before its item is
 //! written, and unlisted after its item is deleted, so an item is never
 //! out of sight; a name without an item reads as "no record". The list is
-//! changed read-modify-write under a lock file beside the store, so writers
-//! of different accounts of one host never lose each other's names.
+//! changed read-modify-write under a cross-process lock, so writers of
+//! different accounts of one host never lose each other's names. The
+//! store hands that lock in ([`ListLock`]): its lock files are the
+//! store's, beside its other files.
 
-use crate::store::keyring::{KeyringError, Slots};
-use std::path::PathBuf;
-use std::time::Duration;
+use crate::platform::keyring::{KeyringError, Slots};
+
+/// Takes the cross-process lock named by its argument, held until the
+/// value it returns is dropped.
+pub type ListLock = Box<dyn Fn(&str) -> Result<Box<dyn std::any::Any>, KeyringError>>;
 
 /// A store addressed by (service, user), holding bytes.
 pub trait Unlisted {
@@ -29,19 +33,15 @@ const LIST: &str = "";
 /// [`Slots`] over an [`Unlisted`] store.
 pub struct Listed<U: Unlisted> {
     inner: U,
-    lock_dir: PathBuf,
+    lock: ListLock,
     max: usize,
 }
 
 impl<U: Unlisted> Listed<U> {
-    /// Items of at most `max` bytes; the list's lock files go under
-    /// `lock_dir` (the store's directory).
-    pub fn new(inner: U, lock_dir: PathBuf, max: usize) -> Self {
-        Listed {
-            inner,
-            lock_dir,
-            max,
-        }
+    /// Items of at most `max` bytes; each change to a list is made
+    /// holding `lock("users of <service>")`.
+    pub fn new(inner: U, lock: ListLock, max: usize) -> Self {
+        Listed { inner, lock, max }
     }
 
     fn text(bytes: Option<Vec<u8>>) -> Result<Option<String>, KeyringError> {
@@ -63,9 +63,7 @@ impl<U: Unlisted> Listed<U> {
         service: &str,
         change: impl FnOnce(&mut Vec<String>),
     ) -> Result<(), KeyringError> {
-        let path = crate::store::lock::lock_path(&self.lock_dir, &format!("users of {service}"));
-        let _guard = crate::store::lock::acquire(&path, Duration::from_secs(30))
-            .map_err(|e| KeyringError::Failed(e.to_string()))?;
+        let _guard = (self.lock)(&format!("users of {service}"))?;
         let mut users = self.list(service)?;
         let before = users.clone();
         change(&mut users);
@@ -139,6 +137,7 @@ mod tests {
     use crate::store::keyring::KeyringStore;
     use crate::store::{sample_record, Store};
     use std::collections::HashMap;
+    use std::path::PathBuf;
     use std::sync::{Arc, Mutex};
 
     type Items = HashMap<(String, String), Vec<u8>>;
@@ -192,7 +191,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gcb-listed-{name}-{}", std::process::id()));
         let l = Listed::new(
             mem.clone(),
-            dir.clone(),
+            crate::store::keyring::list_lock(dir.clone()),
             crate::platform::CREDENTIAL_MANAGER_MAX_BYTES,
         );
         (l, dir)
@@ -287,8 +286,11 @@ mod tests {
                 let mem = mem.clone();
                 let dir = dir.clone();
                 std::thread::spawn(move || {
-                    let slots =
-                        Listed::new(mem, dir, crate::platform::CREDENTIAL_MANAGER_MAX_BYTES);
+                    let slots = Listed::new(
+                        mem,
+                        crate::store::keyring::list_lock(dir),
+                        crate::platform::CREDENTIAL_MANAGER_MAX_BYTES,
+                    );
                     slots.set("svc", &format!("user{i}"), "", "v").expect("set");
                 })
             })

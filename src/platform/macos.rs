@@ -5,7 +5,7 @@
 /// user. Keychain items have no practical size cap, so records are never
 /// split here.
 pub mod keyring {
-    use crate::store::keyring::{KeyringError, Slots};
+    use crate::platform::keyring::{KeyringError, Slots};
     use keyring_core::{CredentialStore, Entry, Error};
     use std::collections::HashMap;
     use std::sync::Arc;

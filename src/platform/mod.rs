@@ -9,7 +9,6 @@
 //! compiled on every platform, so the Linux test run checks the Windows
 //! rules too; only the code that touches the OS is behind `cfg`.
 
-use crate::env::Env;
 #[cfg(any(windows, test))]
 use std::path::Path;
 use std::path::PathBuf;
@@ -34,25 +33,13 @@ pub use windows::{
     git_home, git_system_files, open_terminal, owned_by_me, prompt_hidden, terminal_available,
 };
 
-/// The native credential store: Secret Service on Linux, Credential
-/// Manager on Windows, the login Keychain on macOS. Each type is named
-/// `Native`, has `connect()`, and implements `store::keyring::Slots`.
-pub mod keyring {
-    #[cfg(target_os = "linux")]
-    pub use super::linux::keyring::*;
-    #[cfg(target_os = "macos")]
-    pub use super::macos::keyring::*;
-    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
-    pub use super::none::*;
-    #[cfg(windows)]
-    pub use super::windows::keyring::*;
-}
+pub mod keyring;
 
 /// The BSDs and other systems: no native store is built, so `auto` uses
 /// the file store and `keyring` is a clear error.
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 mod none {
-    use crate::store::keyring::{KeyringError, Slots};
+    use super::keyring::{KeyringError, Slots};
 
     /// What the messages call the store.
     pub const NAME: &str = "the OS keyring";
@@ -147,36 +134,37 @@ pub enum Browser {
 /// `$BROWSER` names one: macOS `open`, Windows [`WINDOWS_OPENER`]; Linux
 /// and the BSDs only with a display and `xdg-open` (headless servers ship
 /// it too), or in WSL the Windows browser through `wslview` or
-/// `explorer.exe`.
-pub fn default_browser(env: &dyn Env) -> Option<Browser> {
+/// `explorer.exe`. `var` reads the environment (the caller's `Env`, so
+/// tests can give their own; the platform sits below it).
+pub fn default_browser(var: &dyn Fn(&str) -> Option<String>) -> Option<Browser> {
     if cfg!(target_os = "macos") {
         return Some(Browser::Program("open".into()));
     }
     if cfg!(windows) {
         return Some(Browser::Program(WINDOWS_OPENER.into()));
     }
-    let wsl = env.var("WSL_DISTRO_NAME").is_some()
+    let wsl = var("WSL_DISTRO_NAME").is_some()
         || std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|r| r.to_ascii_lowercase().contains("microsoft"))
             .unwrap_or(false);
     if wsl {
         for opener in ["wslview", "explorer.exe"] {
-            if on_path(env, opener) {
+            if on_path(var, opener) {
                 return Some(Browser::Program(opener.into()));
             }
         }
     }
     let display = ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
-        .any(|v| env.var(v).is_some_and(|d| !d.is_empty()));
-    if display && on_path(env, "xdg-open") {
+        .any(|v| var(v).is_some_and(|d| !d.is_empty()));
+    if display && on_path(var, "xdg-open") {
         return Some(Browser::Program("xdg-open".into()));
     }
     None
 }
 
-fn on_path(env: &dyn Env, program: &str) -> bool {
-    env.var("PATH")
+fn on_path(var: &dyn Fn(&str) -> Option<String>, program: &str) -> bool {
+    var("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         .unwrap_or(false)
 }

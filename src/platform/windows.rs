@@ -81,8 +81,8 @@ pub fn git_home(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 /// the host's users are listed in one more credential
 /// (`@git-credential-bitbucket:<host>`, see `platform::listed`).
 pub mod keyring {
+    use crate::platform::keyring::KeyringError;
     use crate::platform::listed::{Listed, Unlisted};
-    use crate::store::keyring::KeyringError;
     use keyring_core::{CredentialStore, Entry, Error};
     use std::collections::HashMap;
     use std::sync::Arc;
@@ -98,7 +98,8 @@ pub mod keyring {
     pub const CHECK_HINT: &str =
         "Check the Bitbucket entries in Control Panel > Credential Manager > Windows Credentials";
 
-    /// Credential Manager, with its users listed.
+    /// Credential Manager, with its users listed; `connect()` is in
+    /// src/store/keyring.rs, which owns the lock files the lists need.
     pub type Native = Listed<CredMan>;
 
     /// Credential Manager's generic credentials.
@@ -113,25 +114,20 @@ pub mod keyring {
         }
     }
 
-    impl Listed<CredMan> {
+    impl CredMan {
         /// Opens Credential Manager (it is always there; a logon session
-        /// without access shows at the first call).
-        pub fn connect() -> Result<Native, KeyringError> {
+        /// without access shows at the first call). The store wraps it in
+        /// [`Listed`], with its own lock files for the lists of users
+        /// (`Native::connect`, in src/store/keyring.rs).
+        pub fn open() -> Result<CredMan, KeyringError> {
             let store: Arc<CredentialStore> =
                 windows_native_keyring_store::Store::new_with_configuration(&HashMap::from([(
                     "divider", "@",
                 )]))
                 .map_err(map)?;
-            let dir = crate::store::data_dir().map_err(|e| KeyringError::Failed(e.to_string()))?;
-            Ok(Listed::new(
-                CredMan { store },
-                dir,
-                crate::platform::CREDENTIAL_MANAGER_MAX_BYTES,
-            ))
+            Ok(CredMan { store })
         }
-    }
 
-    impl CredMan {
         fn entry(&self, service: &str, user: &str) -> Result<Entry, KeyringError> {
             Entry::new_in_store_with_modifiers(
                 &self.store,

@@ -17,6 +17,9 @@
 
 use super::{Record, Store, StoreError};
 use crate::store::StoreKey;
+// What a native credential store offers lives below the store, in
+// src/platform/keyring.rs; these paths are kept for the store's code.
+pub use crate::platform::keyring::{KeyringError, Slots};
 use sha2::{Digest, Sha256};
 
 /// Prefix of every item's service name.
@@ -29,51 +32,10 @@ const PIECE_MARK: char = '#';
 /// rule; existing items keep their plain names.
 const CONSUMER_MARK: char = '|';
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum KeyringError {
-    /// No Secret Service at all (no session bus, no provider): `auto`
-    /// falls back to the file store.
-    #[error("no OS keyring is reachable ({0})")]
-    Unavailable(String),
-    /// There but locked.
-    #[error(
-        "{name} is locked ({0}); {hint}, then run the git command again. Nothing was deleted",
-        name = crate::platform::keyring::NAME,
-        hint = crate::platform::keyring::UNLOCK_HINT
-    )]
-    Locked(String),
-    /// Anything else the platform reported.
-    #[error(
-        "{name} failed: {0}. {hint}, or keep tokens in a private file with \
-         `git config --global credential.<url>.bitbucketStore file`",
-        name = crate::platform::keyring::NAME,
-        hint = crate::platform::keyring::CHECK_HINT
-    )]
-    Failed(String),
-    /// A stored item that is not one of our records.
-    #[error("keyring item for {0} is not a git-credential-bitbucket record; remove it with `git credential-bitbucket logout`")]
-    Corrupt(String),
-}
-
 impl From<KeyringError> for StoreError {
     fn from(e: KeyringError) -> StoreError {
         StoreError::Keyring(e)
     }
-}
-
-/// The few operations we need from a keyring, so the record logic above it
-/// can be tested without one.
-pub trait Slots {
-    /// The secret at (service, user), if any.
-    fn get(&self, service: &str, user: &str) -> Result<Option<String>, KeyringError>;
-    /// Creates or replaces it.
-    fn set(&self, service: &str, user: &str, label: &str, value: &str) -> Result<(), KeyringError>;
-    /// Deletes it; a missing item is fine.
-    fn delete(&self, service: &str, user: &str) -> Result<(), KeyringError>;
-    /// The users that have an item under `service`.
-    fn users(&self, service: &str) -> Result<Vec<String>, KeyringError>;
-    /// Largest secret the platform takes, in bytes.
-    fn max_len(&self) -> Option<usize>;
 }
 
 pub struct KeyringStore<S: Slots> {
@@ -317,6 +279,35 @@ impl<S: Slots> Store for KeyringStore<S> {
 pub mod platform {
     /// The native store; the old name is kept for the call sites.
     pub use crate::platform::keyring::Native as SecretService;
+}
+
+/// The lock [`Listed`](crate::platform::listed::Listed) holds while it
+/// changes a host's list of users: the store's lock file for that name
+/// under `dir`, waited for up to 30 seconds.
+#[cfg(any(windows, test))]
+pub fn list_lock(dir: std::path::PathBuf) -> crate::platform::listed::ListLock {
+    Box::new(move |name| {
+        let path = super::lock::lock_path(&dir, name);
+        super::lock::acquire(&path, std::time::Duration::from_secs(30))
+            .map(|held| Box::new(held) as Box<dyn std::any::Any>)
+            .map_err(|e| KeyringError::Failed(e.to_string()))
+    })
+}
+
+/// Windows' native store: Credential Manager, whose users are listed in
+/// one more item under the store's lock files, so it is put together
+/// here, where those are known; the platform stays below the store.
+#[cfg(windows)]
+impl crate::platform::keyring::Native {
+    pub fn connect() -> Result<Self, KeyringError> {
+        let manager = crate::platform::keyring::CredMan::open()?;
+        let dir = super::data_dir().map_err(|e| KeyringError::Failed(e.to_string()))?;
+        Ok(Self::new(
+            manager,
+            list_lock(dir),
+            crate::platform::CREDENTIAL_MANAGER_MAX_BYTES,
+        ))
+    }
 }
 
 #[cfg(test)]
