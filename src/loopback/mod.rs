@@ -8,98 +8,22 @@
 //! user) never holds `state` (docs/security.md). The callback parser is a
 //! pure function, fuzzed by the tests.
 
+mod pages;
+mod peer;
+mod redirect;
+
+pub use pages::{failure_page, success_page};
+use peer::foreign_peer;
+pub use redirect::{parse_callback, parse_paste, Callback, CallbackError};
+
 use crate::secret::Secret;
-use crate::url::{parse_query, HttpUrl};
+use crate::url::HttpUrl;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// What ends a sign-in's wait: the authorization code from the callback
-/// (or a paste), or why there is none.
-pub type Callback = Result<Secret, CallbackError>;
-
-/// Why a callback (or a pasted redirect URL) ends the sign-in. The
-/// messages say what happened; the caller adds what to run next.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CallbackError {
-    /// Bitbucket redirected with `error=` and our `state` (the user
-    /// denied, or the consumer is misconfigured).
-    #[error(
-        "Bitbucket refused the sign-in: {error}{}; nothing was saved. If you chose Grant access, \
-         check the OAuth consumer's permissions (Account: Read, Repositories: Write)",
-        description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
-    )]
-    Refused {
-        /// OAuth error code, e.g. `access_denied`, made printable.
-        error: String,
-        /// Its description, made printable.
-        description: Option<String>,
-    },
-    /// No `state`, or not ours: whatever else the request says, it did not
-    /// come from Bitbucket, so none of it is shown.
-    #[error(
-        "a request that did not come from Bitbucket reached the sign-in listener (its state was \
-         missing or wrong: another program on this machine, or an old or altered redirect), so \
-         the sign-in was ended; nothing was exchanged or saved"
-    )]
-    BadState,
-    #[error("the sign-in redirect carried no authorization code; nothing was saved")]
-    MissingCode,
-    /// The one-time start page was asked for a second time: someone else
-    /// may have fetched it first, so the sign-in is not trusted.
-    #[error(
-        "the one-time sign-in link was opened twice (another program on this machine may have \
-         taken it first), so the sign-in was ended to be safe; nothing was exchanged or saved"
-    )]
-    StartReused,
-}
-
-/// Checks a callback query string: the authorization code, or why not.
-/// `state` is checked first: without it, nothing else in the request
-/// (an `error_description`, say) is trusted or shown.
-pub fn parse_callback(query: &str, state: &Secret) -> Result<Secret, CallbackError> {
-    let pairs = parse_query(query);
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
-    match get("state") {
-        Some(s) if state.ct_eq(s) => {}
-        _ => return Err(CallbackError::BadState),
-    }
-    if let Some(error) = get("error") {
-        return Err(CallbackError::Refused {
-            error: crate::text::printable(error),
-            description: get("error_description").map(crate::text::printable),
-        });
-    }
-    match get("code") {
-        Some(code) if !code.is_empty() => Ok(Secret::new(code)),
-        _ => Err(CallbackError::MissingCode),
-    }
-}
-
-/// What a pasted line means: a full redirect URL (state checked) or a bare
-/// code.
-pub fn parse_paste(line: &str, state: &Secret) -> Option<Result<Secret, CallbackError>> {
-    let line = line.trim();
-    if line.is_empty() {
-        return None;
-    }
-    if let Some((_, query)) = line.split_once('?') {
-        let query = query.split('#').next().unwrap_or("");
-        return Some(parse_callback(query, state));
-    }
-    let bare = line
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    bare.then(|| Ok(Secret::new(line)))
-}
 
 /// The listener failed to start.
 #[derive(Debug, thiserror::Error)]
@@ -388,62 +312,6 @@ fn answer_start(stream: &mut TcpStream, shared: &Shared, start: &StartPage, tx: 
     }
 }
 
-/// The uid of the program at the other end of `stream` when it is another
-/// user's (not ours, not root's); `None` when it is ours or cannot be
-/// told. Linux lists every TCP socket with its owner in /proc/net/tcp{,6};
-/// a peer missing there (say a browser on the Windows side of WSL, through
-/// the localhost relay) is let through, as on other systems.
-fn foreign_peer(stream: &TcpStream) -> Option<u32> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
-    let (peer, local) = (stream.peer_addr().ok()?, stream.local_addr().ok()?);
-    let table = if peer.is_ipv4() {
-        "/proc/net/tcp"
-    } else {
-        "/proc/net/tcp6"
-    };
-    let uid = socket_owner(&std::fs::read_to_string(table).ok()?, peer, local)?;
-    let ours = std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse::<u32>()
-        .ok()?;
-    (uid != ours && uid != 0).then_some(uid)
-}
-
-/// In a /proc/net/tcp{,6} table, the owner of the socket whose local end
-/// is `peer` and remote end `local`.
-fn socket_owner(table: &str, peer: SocketAddr, local: SocketAddr) -> Option<u32> {
-    let (want_local, want_remote) = (proc_net_addr(peer), proc_net_addr(local));
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        (f.len() > 7
-            && f[1].eq_ignore_ascii_case(&want_local)
-            && f[2].eq_ignore_ascii_case(&want_remote))
-        .then(|| f[7].parse().ok())
-        .flatten()
-    })
-}
-
-/// An address as /proc/net/tcp{,6} writes it: each 32-bit word of the
-/// address in the machine's byte order, in hex, then `:` and the port.
-fn proc_net_addr(addr: SocketAddr) -> String {
-    let words: Vec<u32> = match addr.ip() {
-        IpAddr::V4(ip) => vec![u32::from_ne_bytes(ip.octets())],
-        IpAddr::V6(ip) => ip
-            .octets()
-            .chunks_exact(4)
-            .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-    };
-    let hex: String = words.iter().map(|w| format!("{w:08X}")).collect();
-    format!("{hex}:{:04X}", addr.port())
-}
-
 /// Reads the request line and skips the headers (nothing in them
 /// matters); `None` for anything that is not HTTP.
 fn read_request_line(stream: &mut TcpStream) -> Option<(String, String)> {
@@ -500,110 +368,9 @@ fn respond(
     let _ = stream.flush();
 }
 
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn page(title: &str, heading: &str, body: &str, color: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><style>\
-         body{{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f4f5f7;color:#172b4d;\
-         display:flex;align-items:center;justify-content:center;min-height:100vh;margin:0}}\
-         main{{background:#fff;border-radius:8px;box-shadow:0 1px 4px rgba(9,30,66,.25);padding:2rem 2.5rem;max-width:34rem}}\
-         h1{{font-size:1.4rem;margin:0 0 .75rem;color:{color}}}p{{line-height:1.5;margin:.5rem 0}}\
-         </style></head><body><main><h1>{heading}</h1>{body}</main></body></html>\n"
-    )
-}
-
-/// The page shown after a successful sign-in.
-pub fn success_page() -> String {
-    page(
-        "Signed in to Bitbucket",
-        "Signed in to Bitbucket",
-        "<p>git-credential-bitbucket received your sign-in. You can close this tab and \
-         return to your terminal; git carries on by itself.</p>",
-        "#006644",
-    )
-}
-
-/// The page shown when the sign-in failed; `reason` is escaped.
-pub fn failure_page(reason: &str) -> String {
-    page(
-        "Bitbucket sign-in failed",
-        "Sign-in failed",
-        &format!(
-            "<p>{}</p><p>Nothing was saved. Return to your terminal for details, then run the \
-             git command again or <code>git credential-bitbucket login</code>.</p>",
-            escape_html(reason)
-        ),
-        "#bf2600",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn callback_outcomes() {
-        let state = Secret::new("st4te");
-        assert_eq!(
-            parse_callback("code=abc&state=st4te", &state).map(|c| c.expose().to_owned()),
-            Ok("abc".into())
-        );
-        assert_eq!(
-            parse_callback("code=abc&state=other", &state),
-            Err(CallbackError::BadState)
-        );
-        assert_eq!(
-            parse_callback("code=abc", &state),
-            Err(CallbackError::BadState)
-        );
-        assert_eq!(
-            parse_callback("state=st4te", &state),
-            Err(CallbackError::MissingCode)
-        );
-        assert!(matches!(
-            parse_callback("error=access_denied&error_description=no+way&state=st4te", &state),
-            Err(CallbackError::Refused { ref error, .. }) if error == "access_denied"
-        ));
-    }
-
-    #[test]
-    fn an_error_callback_without_our_state_is_not_believed() {
-        let state = Secret::new("st4te");
-        for query in [
-            "error=access_denied&error_description=%1b%5d0%3bpwned%07Call+0800",
-            "error=access_denied&error_description=x&state=other",
-            "state=&error=server_error",
-        ] {
-            let err = parse_callback(query, &state).expect_err(query);
-            assert_eq!(err, CallbackError::BadState, "{query}");
-            assert!(err.to_string().contains("did not come from Bitbucket"));
-        }
-        // With our state, Bitbucket's words are shown, made printable.
-        let err = parse_callback(
-            "error=x%1b%5b2J&error_description=a%07b&state=st4te",
-            &state,
-        )
-        .expect_err("refused");
-        assert!(!err.to_string().contains(['\x1b', '\x07']), "{err}");
-        assert!(err.to_string().contains("x [2J (a b)"), "{err}");
-    }
 
     fn url_of(addr: &str) -> HttpUrl {
         HttpUrl::parse(addr).expect("a redirect URL")
@@ -640,30 +407,6 @@ mod tests {
     }
 
     #[test]
-    fn the_owner_of_a_loopback_peer_is_read_from_the_socket_table() {
-        let v4 = |s: &str| s.parse::<SocketAddr>().expect("addr");
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-            0: 0100007F:91AD 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0\n\
-            1: 0100007F:D431 0100007F:91AD 01 00000000:00000000 00:00000000 00000000  1001        0 2 1 0 20 4 30 10 -1\n";
-        if cfg!(target_endian = "little") {
-            let (peer, ours) = (v4("127.0.0.1:54321"), v4("127.0.0.1:37293"));
-            assert_eq!(socket_owner(table, peer, ours), Some(1001));
-            assert_eq!(socket_owner(table, v4("127.0.0.1:1"), ours), None);
-            let v6: SocketAddr = "[::1]:80".parse().expect("addr");
-            assert_eq!(proc_net_addr(v6), "00000000000000000000000001000000:0050");
-        }
-    }
-
-    #[test]
-    fn our_own_connections_are_not_foreign() {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (server_side, _) = listener.accept().expect("accept");
-        assert_eq!(foreign_peer(&server_side), None);
-        drop(client);
-    }
-
-    #[test]
     fn only_a_missing_ipv6_is_tolerated() {
         let unavailable = std::io::Error::from(std::io::ErrorKind::AddrNotAvailable);
         assert!(ipv6_unavailable(&unavailable));
@@ -672,52 +415,6 @@ mod tests {
             std::io::ErrorKind::PermissionDenied,
         ] {
             assert!(!ipv6_unavailable(&std::io::Error::from(kind)), "{kind:?}");
-        }
-    }
-
-    #[test]
-    fn pasted_lines() {
-        let state = Secret::new("s");
-        let ok = parse_paste("  http://127.0.0.1:5/?code=c1&state=s \n", &state);
-        assert_eq!(
-            ok.map(|r| r.map(|c| c.expose().to_owned())),
-            Some(Ok("c1".into()))
-        );
-        assert_eq!(
-            parse_paste("http://127.0.0.1:5/?code=c1&state=x", &state),
-            Some(Err(CallbackError::BadState))
-        );
-        assert_eq!(
-            parse_paste("bare-code_1", &state).map(|r| r.is_ok()),
-            Some(true)
-        );
-        assert_eq!(parse_paste("not a code", &state), None);
-        assert_eq!(parse_paste("", &state), None);
-    }
-
-    #[test]
-    fn failure_page_escapes_input() {
-        let p = failure_page("<script>alert(1)</script>&");
-        assert!(!p.contains("<script>"));
-        assert!(p.contains("&lt;script&gt;") && p.contains("&amp;"));
-    }
-
-    proptest! {
-        #[test]
-        fn callback_and_paste_parsers_never_panic(s in "\\PC{0,80}", raw in proptest::collection::vec(any::<u8>(), 0..80)) {
-            let state = Secret::new("s");
-            let _ = parse_callback(&s, &state);
-            let _ = parse_paste(&s, &state);
-            let lossy = String::from_utf8_lossy(&raw);
-            let _ = parse_callback(&lossy, &state);
-        }
-
-        #[test]
-        fn no_input_ever_gets_into_the_page_unescaped(s in "\\PC{0,80}") {
-            let p = failure_page(&s);
-            let body = p.split("<main>").nth(1).expect("has main");
-            prop_assert!(!escape_html(&s).contains('<'));
-            prop_assert_eq!(body.matches('<').count(), failure_page("").split("<main>").nth(1).expect("main").matches('<').count());
         }
     }
 }
