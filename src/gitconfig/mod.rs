@@ -9,12 +9,17 @@
 //! returns `None`, and the caller asks `git config` instead, so the answer
 //! is git's own in every case. Files that do not mention `credential` are
 //! skipped without parsing: they cannot contribute.
-
-use std::path::{Path, PathBuf};
+//!
+//! This file holds the entry point and which files git reads, in what
+//! order, with the `-c` options; the search for the repository whose
+//! config counts is in discovery.rs, the file syntax in syntax.rs, git's
+//! booleans and integers in values.rs.
 
 mod discovery;
 mod syntax;
 mod values;
+
+use std::path::{Path, PathBuf};
 
 pub use syntax::parse;
 pub use values::parse_bool;
