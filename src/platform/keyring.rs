@@ -16,6 +16,30 @@ pub use super::none::*;
 #[cfg(windows)]
 pub use super::windows::keyring::*;
 
+/// keyring-core's answer for one slot, in our terms: the value, or `None`
+/// where the native store has no entry; any other failure through the
+/// platform's `map`. The three native stores share it.
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+pub(in crate::platform) fn found<T>(
+    answer: Result<T, keyring_core::Error>,
+    map: fn(keyring_core::Error) -> KeyringError,
+) -> Result<Option<T>, KeyringError> {
+    match answer {
+        Ok(v) => Ok(Some(v)),
+        Err(keyring_core::Error::NoEntry) => Ok(None),
+        Err(e) => Err(map(e)),
+    }
+}
+
+/// A deletion in our terms: a slot that was empty already is deleted.
+#[cfg(any(target_os = "linux", target_os = "macos", windows))]
+pub(in crate::platform) fn deleted(
+    answer: Result<(), keyring_core::Error>,
+    map: fn(keyring_core::Error) -> KeyringError,
+) -> Result<(), KeyringError> {
+    found(answer, map).map(|_| ())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyringError {
     /// No Secret Service at all (no session bus, no provider): `auto`

@@ -2,7 +2,7 @@
 
 /// The Secret Service through keyring-core.
 pub mod keyring {
-    use crate::platform::keyring::{KeyringError, Slots};
+    use crate::platform::keyring::{deleted, found, KeyringError, Slots};
     use keyring_core::{CredentialStore, Entry, Error};
     use std::collections::HashMap;
     use std::sync::Arc;
@@ -67,11 +67,7 @@ pub mod keyring {
 
     impl Slots for Native {
         fn get(&self, service: &str, user: &str) -> Result<Option<String>, KeyringError> {
-            match self.entry(service, user, None)?.get_password() {
-                Ok(v) => Ok(Some(v)),
-                Err(Error::NoEntry) => Ok(None),
-                Err(e) => Err(map(e)),
-            }
+            found(self.entry(service, user, None)?.get_password(), map)
         }
 
         fn set(
@@ -87,10 +83,7 @@ pub mod keyring {
         }
 
         fn delete(&self, service: &str, user: &str) -> Result<(), KeyringError> {
-            match self.entry(service, user, None)?.delete_credential() {
-                Ok(()) | Err(Error::NoEntry) => Ok(()),
-                Err(e) => Err(map(e)),
-            }
+            deleted(self.entry(service, user, None)?.delete_credential(), map)
         }
 
         fn users(&self, service: &str) -> Result<Vec<String>, KeyringError> {

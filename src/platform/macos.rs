@@ -5,7 +5,7 @@
 /// user. Keychain items have no practical size cap, so records are never
 /// split here.
 pub mod keyring {
-    use crate::platform::keyring::{KeyringError, Slots};
+    use crate::platform::keyring::{deleted, found, KeyringError, Slots};
     use keyring_core::{CredentialStore, Entry, Error};
     use std::collections::HashMap;
     use std::sync::Arc;
@@ -61,11 +61,7 @@ pub mod keyring {
 
     impl Slots for Native {
         fn get(&self, service: &str, user: &str) -> Result<Option<String>, KeyringError> {
-            match self.entry(service, user)?.get_password() {
-                Ok(v) => Ok(Some(v)),
-                Err(Error::NoEntry) => Ok(None),
-                Err(e) => Err(map(e)),
-            }
+            found(self.entry(service, user)?.get_password(), map)
         }
 
         fn set(
@@ -79,10 +75,7 @@ pub mod keyring {
         }
 
         fn delete(&self, service: &str, user: &str) -> Result<(), KeyringError> {
-            match self.entry(service, user)?.delete_credential() {
-                Ok(()) | Err(Error::NoEntry) => Ok(()),
-                Err(e) => Err(map(e)),
-            }
+            deleted(self.entry(service, user)?.delete_credential(), map)
         }
 
         fn users(&self, service: &str) -> Result<Vec<String>, KeyringError> {

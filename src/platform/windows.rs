@@ -81,7 +81,7 @@ pub fn git_home(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 /// the host's users are listed in one more credential
 /// (`@git-credential-bitbucket:<host>`, see `platform::listed`).
 pub mod keyring {
-    use crate::platform::keyring::KeyringError;
+    use crate::platform::keyring::{deleted, found, KeyringError};
     use crate::platform::listed::{Listed, Unlisted};
     use keyring_core::{CredentialStore, Entry, Error};
     use std::collections::HashMap;
@@ -141,11 +141,7 @@ pub mod keyring {
 
     impl Unlisted for CredMan {
         fn get(&self, service: &str, user: &str) -> Result<Option<Vec<u8>>, KeyringError> {
-            match self.entry(service, user)?.get_secret() {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(Error::NoEntry) => Ok(None),
-                Err(e) => Err(map(e)),
-            }
+            found(self.entry(service, user)?.get_secret(), map)
         }
 
         fn set(&self, service: &str, user: &str, value: &[u8]) -> Result<(), KeyringError> {
@@ -153,10 +149,7 @@ pub mod keyring {
         }
 
         fn delete(&self, service: &str, user: &str) -> Result<(), KeyringError> {
-            match self.entry(service, user)?.delete_credential() {
-                Ok(()) | Err(Error::NoEntry) => Ok(()),
-                Err(e) => Err(map(e)),
-            }
+            deleted(self.entry(service, user)?.delete_credential(), map)
         }
     }
 }
