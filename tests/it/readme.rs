@@ -1,5 +1,6 @@
 //! The README's newcomer path, run as written: the commands of its
-//! "Install" and "Set up bitbucket.org" sections, in order, from this
+//! "Install" and "Set up bitbucket.org" sections (and its API-token way),
+//! in order, from this
 //! checkout into a fresh HOME, up to the first clone through the fake
 //! Bitbucket Cloud with the fake browser; then its sample session against
 //! what that clone printed. So README.md cannot drift from what the tool
@@ -9,7 +10,8 @@
 //! ([`World`]): `https://bitbucket.org` is the fake (plain http on
 //! 127.0.0.1), so `configure` is given the fake's URL and endpoints and
 //! the clone URL's host is the fake's; `WORKSPACE/REPO` is the fake's
-//! `ws/repo`; `KEY` and `SECRET` are the fake consumer's, which is
+//! `ws/repo` and `YOUR_BITBUCKET_USERNAME` its alice, whose API token is
+//! `TOKEN`; `KEY` and `SECRET` are the fake consumer's, which is
 //! registered with the README's Callback URL; `$BROWSER` is the fake
 //! browser; there is no Secret Service, so tokens go to the file store
 //! where the README shows the keyring. With `GCB_HELPER` set (CI: the
@@ -21,19 +23,19 @@ use std::process::Output;
 use std::time::Duration;
 
 use crate::common::env::{python3, shell_quote, TestEnv, FAKE_BROWSER};
-use crate::common::fake::{FakeBitbucket, FakeOptions};
+use crate::common::fake::{FakeBitbucket, FakeOptions, Kind, TokenState};
 use crate::common::{describe, stderr};
 use crate::setup::use_real_toolchain;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const NAME: &str = "git-credential-bitbucket";
-const INSTALL: &str = "Install";
-const SETUP: &str = "Set up bitbucket.org";
+const INSTALL: &str = "## Install";
+const SETUP: &str = "## Set up bitbucket.org";
+const TOKEN: &str = "### No workspace you administer? An API token";
 
-/// The lines of the section under the heading `## {title}`, up to the next
-/// heading of any level.
-fn section<'a>(readme: &'a str, title: &str) -> Vec<&'a str> {
-    let heading = format!("## {title}");
+/// The lines of the section under `heading` (a whole heading line), up to
+/// the next heading of any level.
+fn section<'a>(readme: &'a str, heading: &str) -> Vec<&'a str> {
     let mut lines = readme.lines().skip_while(|l| l.trim_end() != heading);
     assert!(
         lines.next().is_some(),
@@ -128,6 +130,7 @@ impl World<'_> {
             .replace("WORKSPACE/REPO", "ws/repo")
             .replace("'REPO'", "'repo'")
             .replace("(keyring store)", "(file store)")
+            .replace("YOUR_BITBUCKET_USERNAME", "alice")
     }
 
     /// `configure` for the fake: its URL, kind and endpoints, which
@@ -179,33 +182,24 @@ fn install_line(env: &TestEnv, line: &str) -> String {
     }
 }
 
-#[test]
-fn the_readme_commands_take_a_newcomer_from_this_checkout_to_the_first_clone() {
-    let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).expect("README.md");
-    let install = section(&readme, INSTALL);
-    let setup = section(&readme, SETUP);
-    let callback = backticked_after(&setup, "Callback URL")
-        .expect("the setup section names the consumer's Callback URL in backticks");
-    let fake = FakeBitbucket::start(FakeOptions {
-        callback,
-        ..FakeOptions::default()
-    });
-    let world = World { fake: &fake };
+fn read_readme() -> String {
+    std::fs::read_to_string(Path::new(REPO).join("README.md")).expect("README.md")
+}
+
+/// A fresh HOME where the README's Install commands ran as written, with
+/// the fake browser as `$BROWSER`.
+fn installed_as_written(readme: &str) -> TestEnv {
     let env = TestEnv::new();
-    env.set_env("KEY", fake.client_id());
-    env.set_env("SECRET", fake.client_secret());
     env.set_env(
         "BROWSER",
         format!("{} {}", shell_quote(&python3()), shell_quote(FAKE_BROWSER)),
     );
-
-    // Install: from the checkout, as written.
-    let install_cmds = commands(&install);
-    assert!(!install_cmds.is_empty(), "no sh block in ## {INSTALL}");
+    let install_cmds = commands(&section(readme, INSTALL));
+    assert!(!install_cmds.is_empty(), "no sh block in {INSTALL}");
     for line in &install_cmds {
         assert!(
             line.starts_with("./install.sh"),
-            "## {INSTALL} runs `{line}`, which this test does not know; teach it here"
+            "{INSTALL} runs `{line}`, which this test does not know; teach it here"
         );
         let out = sh(&env, Path::new(REPO), &install_line(&env, line));
         assert!(
@@ -215,6 +209,31 @@ fn the_readme_commands_take_a_newcomer_from_this_checkout_to_the_first_clone() {
         );
     }
     env.set_timeout(Duration::from_secs(60));
+    env
+}
+
+/// The first clone the setup section shows.
+fn clone_line(setup: &[&str]) -> String {
+    commands(setup)
+        .into_iter()
+        .find(|l| l.starts_with("git clone https://bitbucket.org/"))
+        .expect("the setup shows the first `git clone https://bitbucket.org/…`")
+}
+
+#[test]
+fn the_readme_commands_take_a_newcomer_from_this_checkout_to_the_first_clone() {
+    let readme = read_readme();
+    let setup = section(&readme, SETUP);
+    let callback = backticked_after(&setup, "Callback URL")
+        .expect("the setup section names the consumer's Callback URL in backticks");
+    let fake = FakeBitbucket::start(FakeOptions {
+        callback,
+        ..FakeOptions::default()
+    });
+    let world = World { fake: &fake };
+    let env = installed_as_written(&readme);
+    env.set_env("KEY", fake.client_id());
+    env.set_env("SECRET", fake.client_secret());
 
     // Set up: the scripted `configure` (the interactive one names the same
     // program), then the clone.
@@ -223,10 +242,10 @@ fn the_readme_commands_take_a_newcomer_from_this_checkout_to_the_first_clone() {
     let scripted = setup_cmds
         .iter()
         .find(|l| l.contains(" configure ") && l.contains("--client-secret-stdin"))
-        .expect("## Set up shows `configure` for scripts (--client-secret-stdin)");
+        .expect("the setup shows `configure` for scripts (--client-secret-stdin)");
     let run_program = program(scripted.rsplit(" | ").next().unwrap_or(scripted));
     let mut cloned = None;
-    let mut clone_line = String::new();
+    let mut clone_shown = String::new();
     for line in &setup_cmds {
         if line.ends_with(" configure") {
             assert_eq!(
@@ -245,7 +264,7 @@ fn the_readme_commands_take_a_newcomer_from_this_checkout_to_the_first_clone() {
                 "`{line}` failed\n{}",
                 transcript(&env)
             );
-        } else if line.starts_with("git clone https://bitbucket.org/") {
+        } else if *line == clone_line(&setup) {
             let out = sh(&env, &env.work_dir(), &world.translate(line));
             assert!(
                 out.status.success(),
@@ -253,12 +272,12 @@ fn the_readme_commands_take_a_newcomer_from_this_checkout_to_the_first_clone() {
                 transcript(&env)
             );
             cloned = Some(out);
-            clone_line = line.clone();
+            clone_shown = line.clone();
         } else {
-            panic!("## {SETUP} runs `{line}`, which this test does not know; teach it here");
+            panic!("{SETUP} runs `{line}`, which this test does not know; teach it here");
         }
     }
-    let cloned = cloned.expect("## Set up shows the first `git clone https://bitbucket.org/…`");
+    let cloned = cloned.expect("the setup runs the clone");
 
     // The clone went through the helper that install.sh put where the
     // README says, and signed in once in the (fake) browser.
@@ -287,10 +306,10 @@ fn the_readme_commands_take_a_newcomer_from_this_checkout_to_the_first_clone() {
     let sample = blocks(&setup, "text")
         .into_iter()
         .find(|b| b.first().is_some_and(|l| l.starts_with("$ git clone ")))
-        .expect("## Set up shows what the first clone prints (a text block)");
+        .expect("the setup shows what the first clone prints (a text block)");
     assert_eq!(
         sample[0],
-        format!("$ {clone_line}"),
+        format!("$ {clone_shown}"),
         "the sample runs the clone shown"
     );
     let printed = stderr(&cloned);
@@ -304,18 +323,66 @@ fn the_readme_commands_take_a_newcomer_from_this_checkout_to_the_first_clone() {
     }
 }
 
+/// The API-token way, as written: the token stored by the README's
+/// command is what git sends, with the username it says, and no browser
+/// opens.
+#[test]
+fn the_readme_api_token_way_clones_with_the_token_and_the_username() {
+    let readme = read_readme();
+    let fake = FakeBitbucket::start(FakeOptions::default());
+    let world = World { fake: &fake };
+    let env = installed_as_written(&readme);
+    env.set_env("TOKEN", fake.mint_api_token("alice"));
+    let cmds = commands(&section(&readme, TOKEN));
+    assert!(!cmds.is_empty(), "no sh block in {TOKEN}");
+    for line in &cmds {
+        assert!(
+            line.contains(" configure ") && line.contains("--api-token"),
+            "{TOKEN} runs `{line}`, which this test does not know; teach it here"
+        );
+        let run = world.translate(&line.replacen("configure", &world.configure_args(), 1));
+        let out = sh(&env, &env.work_dir(), &run);
+        assert!(
+            out.status.success(),
+            "`{line}` failed\n{}",
+            transcript(&env)
+        );
+    }
+    let clone = clone_line(&section(&readme, SETUP));
+    let out = sh(&env, &env.work_dir(), &world.translate(&clone));
+    assert!(
+        out.status.success(),
+        "`{clone}` failed\n{}",
+        transcript(&env)
+    );
+    assert_eq!(env.browser_opens(), 0, "{}", env.browser_log());
+    let sent: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.kind == Kind::Git && r.auth_scheme.is_some())
+        .map(|r| (r.status, r.basic_user, r.token_state))
+        .collect();
+    assert!(!sent.is_empty(), "{:#?}", fake.requests());
+    for request in sent {
+        assert_eq!(
+            request,
+            (200, Some("alice".to_owned()), Some(TokenState::Live))
+        );
+    }
+}
+
 /// A newcomer meets the setup early, and the README still shows the
 /// install and test commands and sends contributors on.
 #[test]
 fn the_setup_comes_within_60_lines_and_contributors_are_sent_on() {
-    let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).expect("README.md");
+    let readme = read_readme();
     let at = readme
         .lines()
-        .position(|l| l.trim_end() == format!("## {SETUP}"))
+        .position(|l| l.trim_end() == SETUP)
         .expect("a setup section");
-    assert!(at < 60, "## {SETUP} starts on line {}", at + 1);
+    assert!(at < 60, "{SETUP} starts on line {}", at + 1);
     let install_at = readme.find("./install.sh").expect("./install.sh");
-    assert!(install_at < readme.find(&format!("## {SETUP}")).unwrap_or(0));
+    assert!(install_at < readme.find(SETUP).unwrap_or(0));
     assert!(commands(&readme.lines().collect::<Vec<_>>()).contains(&"cargo test".to_owned()));
     assert!(readme.contains("(CONTRIBUTING.md)"));
     assert!(Path::new(REPO).join("CONTRIBUTING.md").is_file());
