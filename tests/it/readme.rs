@@ -72,14 +72,29 @@ fn blocks(lines: &[&str], lang: &str) -> Vec<Vec<String>> {
     out
 }
 
-/// The commands of the `sh` blocks in `lines`, trailing comments dropped.
+/// The commands of the `sh` blocks in `lines`, trailing comments dropped;
+/// a line ending in `|` or `\` goes on on the next, as in a shell.
 fn commands(lines: &[&str]) -> Vec<String> {
-    blocks(lines, "sh")
-        .into_iter()
-        .flatten()
-        .map(|l| l.split(" #").next().unwrap_or("").trim().to_owned())
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    let mut open = false;
+    for line in blocks(lines, "sh").into_iter().flatten() {
+        let line = line.split(" #").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if open => {
+                last.push(' ');
+                last.push_str(line);
+            }
+            _ => out.push(line.to_owned()),
+        }
+        open = line.ends_with('|') || line.ends_with('\\');
+        if let Some(last) = out.last_mut().filter(|_| line.ends_with('\\')) {
+            last.pop();
+        }
+    }
+    out
 }
 
 /// The first backticked value after `label` in `lines`, wherever the
@@ -396,4 +411,19 @@ fn the_sample_matcher_takes_ellipses_as_any_text_and_nothing_else() {
     assert!(!matches("same", "same but longer"));
     assert!(!matches("a…c", "abbbd"));
     assert!(!matches("x…y…z", "xzy"));
+}
+
+#[test]
+fn commands_join_continued_lines_and_drop_comments() {
+    let md = [
+        "text",
+        "  ```sh",
+        "  a |",
+        "    b # c",
+        "  d \\",
+        "    e",
+        "  # x",
+        "  ```",
+    ];
+    assert_eq!(commands(&md), ["a | b", "d  e"]);
 }
