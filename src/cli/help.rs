@@ -1,5 +1,5 @@
-//! The help texts and the manual page, from the command table and the
-//! configuration's keys and values.
+//! The help texts, from the command table and the configuration's keys
+//! and values; `man.rs` lays the same texts out as the manual page.
 
 use super::table::{Arg, COMMANDS, GLOBAL};
 use crate::config::Key;
@@ -44,6 +44,27 @@ pub const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Exit statuses for the manual: (status, meaning), as
+/// docs/configuration.md#exit-status and contract.md §2 give them.
+pub const EXIT_STATUS: &[(&str, &str)] = &[
+    (
+        "0",
+        "success. git's own commands (get, store, erase, capability) exit 0 whatever \
+         happened: git reads quit=1, not the status",
+    ),
+    (
+        "1",
+        "a command you ran failed; stderr says why and what to do (doctor: a check \
+         failed; status: a host's configuration cannot be used)",
+    ),
+    (
+        "2",
+        "a usage error (an unknown option, a bad URL, configure without --client-id and \
+         without a terminal), or input from git that cannot be parsed (a NUL, a lone CR, \
+         a line over 65535 bytes or without =, more than 1 MiB)",
+    ),
+];
+
 /// `help config`: the three tables as text.
 fn reference() -> String {
     let mut out = String::from("Configuration keys, under credential.<url>. (git config):\n");
@@ -64,78 +85,6 @@ fn reference() -> String {
     for (path, meaning) in FILES {
         out.push_str(&format!("  {path}\n      {meaning}\n"));
     }
-    out
-}
-
-/// The manual page (roff), from the same help texts as `--help`, so the two
-/// never disagree. `install.sh` writes it to `share/man/man1`.
-pub fn man_page() -> String {
-    // Escape what roff would interpret: backslashes, and a leading `.` or
-    // `'` (control lines).
-    let verbatim = |text: &str| -> String {
-        text.lines()
-            .map(|l| {
-                let l = l.replace('\\', "\\e");
-                if l.starts_with(['.', '\'']) {
-                    format!("\\&{l}\n")
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect()
-    };
-    let mut out = format!(
-        ".TH GIT-CREDENTIAL-BITBUCKET 1 \"\" \"git-credential-bitbucket {}\" \"User Commands\"\n\
-         .SH NAME\ngit-credential-bitbucket \\- a git credential helper for Bitbucket\n\
-         .SH SYNOPSIS\n.nf\n{}.fi\n",
-        env!("CARGO_PKG_VERSION"),
-        verbatim(&help(None))
-    );
-    for cmd in COMMANDS {
-        out.push_str(&format!(
-            ".SH {}\n.nf\n{}.fi\n",
-            cmd.name.to_uppercase(),
-            verbatim(&help(Some(cmd.name)))
-        ));
-    }
-    let para = |text: &str| -> String { text.split_whitespace().collect::<Vec<_>>().join(" ") };
-    let tagged = |title: &str, rows: &mut dyn Iterator<Item = (String, String)>| -> String {
-        let mut s = format!(".SH {title}\n");
-        for (tag, body) in rows {
-            s.push_str(&format!(
-                ".TP\n.B {}\n{}",
-                tag.replace('\\', "\\e"),
-                verbatim(&para(&body))
-            ));
-        }
-        s
-    };
-    // DESCRIPTION goes right after the synopsis.
-    let synopsis_end = out.find(".SH LOGIN").unwrap_or(out.len());
-    out.insert_str(
-        synopsis_end,
-        &format!(".SH DESCRIPTION\n{}", verbatim(&para(DESCRIPTION))),
-    );
-    out.push_str(&tagged(
-        "CONFIGURATION",
-        &mut Key::ALL.iter().map(|k| {
-            (
-                format!("credential.<url>.{}", k.name()),
-                format!("{} (default: {})", k.help(), k.default_text()),
-            )
-        }),
-    ));
-    out.push_str(&tagged(
-        "ENVIRONMENT",
-        &mut ENVIRONMENT
-            .iter()
-            .map(|(n, m)| (n.to_string(), m.to_string())),
-    ));
-    out.push_str(&tagged(
-        "FILES",
-        &mut FILES.iter().map(|(p, m)| (p.to_string(), m.to_string())),
-    ));
-    out.push_str(".SH SEE ALSO\ngitcredentials(7), git-credential(1)\n");
     out
 }
 
@@ -332,7 +281,7 @@ Usage:
 
 Commands for you:
 {commands}
-Commands for git (credential.helper=bitbucket):
+Commands for git (credential.<url>.helper = this binary's absolute path):
   {:<40}git's credential protocol on stdin/stdout
 
 Options:
@@ -364,23 +313,17 @@ mod tests {
         assert_eq!(crate::config::known_keys().count(), Key::ALL.len());
     }
 
+    /// git runs the helper by its absolute path, which is what `configure`
+    /// writes (docs/bitbucket-consumer.md says why): the help says so, and
+    /// never `credential.helper=bitbucket`.
     #[test]
-    fn the_manual_has_description_configuration_environment_and_files() {
-        let man = man_page();
-        for section in [
-            ".SH DESCRIPTION",
-            ".SH CONFIGURATION",
-            ".SH ENVIRONMENT",
-            ".SH FILES",
-            ".SH DOCTOR",
-        ] {
-            assert!(man.contains(section), "{section} missing");
-        }
-        assert!(man.find(".SH DESCRIPTION") < man.find(".SH LOGIN"));
-        for key in crate::config::known_keys() {
-            assert!(man.contains(key), "{key} missing");
-        }
-        assert!(man.contains("secrets.json") && man.contains("GIT_CREDENTIAL_BITBUCKET_TRACE"));
+    fn the_overview_names_the_helper_entry_configure_writes() {
+        let text = help(None);
+        assert!(!text.contains("helper=bitbucket"), "{text}");
+        assert!(
+            text.contains("credential.<url>.helper = this binary's absolute path"),
+            "{text}"
+        );
     }
 
     /// Each command's help names exactly the flags of its table entry, and

@@ -1,16 +1,18 @@
 //! The command line: what one run was asked to do ([`Command`]), from
 //! argv (`parse.rs`) by the command table (`table.rs`), with the help texts
-//! and manual (`help.rs`) and completion scripts (`completions.rs`) written
-//! from the same table. No I/O.
+//! (`help.rs`), the manual (`man.rs`) and completion scripts
+//! (`completions.rs`) written from the same table. No I/O.
 
 use crate::protocol::Action;
 
 pub mod completions;
 mod help;
+mod man;
 mod parse;
 mod table;
 
-pub use help::{help, man_page};
+pub use help::help;
+pub use man::man_page;
 pub use parse::{parse, suggestion};
 pub use table::{Arg, Cmd, Opt, COMMANDS, GLOBAL, HELP};
 

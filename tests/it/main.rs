@@ -17,6 +17,8 @@
 //! - `keyring`: the keyring backend against a real Secret Service;
 //! - `messages`: what a user reads when a credential cannot be had;
 //! - `pages`: the loopback listener's pages, in a real Chromium;
+//! - `readme`: the README's install and setup commands, run as written up
+//!   to the first clone, and its sample session against what git printed;
 //! - `setup`: install.sh, configure/unconfigure and every `--help`;
 //! - `install`: install.sh from a release archive and its `--uninstall`;
 //! - `completions`: `--completions` driven by the real shells;
@@ -51,6 +53,7 @@ mod loopback_listener;
 mod messages;
 mod pages;
 mod parallel;
+mod readme;
 mod refresh_faults;
 mod secret_leaks;
 mod server_answers;

@@ -25,7 +25,7 @@ fn helper_exe() -> String {
 }
 
 /// The real user's toolchain, for a child whose HOME is a clean temp dir.
-fn use_real_toolchain(env: &TestEnv) {
+pub(crate) fn use_real_toolchain(env: &TestEnv) {
     let home = PathBuf::from(std::env::var_os("HOME").expect("HOME is set"));
     let dir = |var: &str, default: &str| {
         std::env::var_os(var)
