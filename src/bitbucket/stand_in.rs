@@ -56,4 +56,26 @@ mod tests {
             "https://bitbucket.org/site/oauth2/authorize"
         );
     }
+
+    #[test]
+    #[cfg(feature = "test-hooks")]
+    fn a_test_hooks_build_moves_bitbucket_org_onto_a_loopback_stand_in_only() {
+        // Port 9 (discard): no other test names this host.
+        std::env::set_var(VARIABLE, "http://127.0.0.1:9");
+        assert!(is_stand_in("127.0.0.1:9"));
+        assert!(!is_stand_in("127.0.0.1:10"));
+        assert_eq!(
+            moved("https://api.bitbucket.org/2.0"),
+            "http://127.0.0.1:9/2.0"
+        );
+        assert_eq!(
+            moved("https://bitbucket.org/site/oauth2/access_token"),
+            "http://127.0.0.1:9/site/oauth2/access_token"
+        );
+        assert_eq!(moved("https://bb.example/x"), "https://bb.example/x");
+        // Anything but a loopback http base is ignored.
+        std::env::set_var(VARIABLE, "https://evil.example:9");
+        assert!(!is_stand_in("evil.example:9"));
+        std::env::remove_var(VARIABLE);
+    }
 }
