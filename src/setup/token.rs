@@ -137,7 +137,8 @@ pub(super) fn check_token(
             "Bitbucket refused this token for {shown} (HTTP {status}, {sent}); nothing was \
              stored. Check that the token has {read}, that its account can read this \
              repository, and the username (--username: your Bitbucket username, not your \
-             email)"
+             email); a URL that names no repository is refused too (give the host's URL \
+             alone to store the token unchecked)"
         ))),
         Ok(status) => Err(Error::Failed(format!(
             "could not check the token: {shown} answered HTTP {status}; nothing was stored. \
