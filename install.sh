@@ -142,7 +142,7 @@ generate "$mandir/$name.1" --man
 generate "$bashdir/$name" --completions bash
 generate "$zshdir/_$name" --completions zsh
 generate "$fishdir/$name.fish" --completions fish
-echo "Installed $bindir/$name ($("$bindir/$name" --version)), $mandir/$name.1 and completions for bash, zsh and fish under $prefix/share."
+echo "Installed $bindir/$name ($("$bindir/$name" --version | head -n 1)), $mandir/$name.1 and completions for bash, zsh and fish under $prefix/share."
 
 case ":$PATH:" in
   *":$bindir:"*) ;;

@@ -85,6 +85,7 @@ fn command(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
         }
         Command::Version => {
             println!("{}", cli::version());
+            println!("{}", commands::cloud_consumer_line(&env));
             Ok(())
         }
     }

@@ -329,7 +329,17 @@ fn authorize(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<Granted,
     // On a terminal (and no paste prompt sharing it), a live line with the
     // time left, below the URL, never on its line (contract.md §6).
     let countdown = !how.paste && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let outcome = wait_for_callback(&rx, cfg.login_timeout, countdown);
+    // A wrong consumer key or Callback URL shows an error page in the
+    // browser and never comes back: only a sign-in that is slow to come
+    // back hears about it, not every one that works.
+    let slow = || {
+        let on_prompt = end_prompt_line(&prompt);
+        consumer_hint(cfg, url);
+        if on_prompt {
+            reopen_prompt(&prompt);
+        }
+    };
+    let outcome = wait_for_callback(&rx, cfg.login_timeout, countdown, &slow);
     end_prompt(&prompt);
     stop.store(true, Ordering::SeqCst);
     for s in servers {
@@ -377,13 +387,32 @@ fn announce(cfg: &HostConfig, how: &Surroundings, url: &str, auth_url: &str, red
     }
     // The URL alone on its own line, plain text (contract.md §6).
     let _ = writeln!(err, "{auth_url}");
-    crate::say!(
-        "a Bitbucket error page instead of \"Grant access\" (an \
-         unknown client id, \"Invalid redirect_uri\") means the OAuth consumer settings: its Key \
-         must be credential.{url}.bitbucketClientId and its Callback URL {} \
-         (credential.{url}.bitbucketRedirectUri).",
-        crate::text::plain(&cfg.redirect_uri)
-    );
+}
+
+/// How long a sign-in may take before it hears what a Bitbucket error page
+/// in the browser would mean: a person who granted access is back by then.
+const HINT_AFTER: Duration = Duration::from_secs(20);
+
+/// What a Bitbucket error page instead of "Grant access" means: the
+/// consumer's Key or Callback URL is wrong (Bitbucket shows that page and
+/// never redirects back, bitbucket-facts.md A.2).
+fn consumer_hint(cfg: &HostConfig, url: &str) {
+    let callback = crate::text::plain(&cfg.redirect_uri);
+    match cfg.consumer {
+        crate::config::ConsumerOwner::BuiltIn => crate::say!(
+            "no answer from the browser yet. If it shows a Bitbucket error page instead of \
+             \"Grant access\" (an unknown client id, \"Invalid redirect_uri\"), the OAuth \
+             consumer built into this build is wrong: tell whoever built it, or set up your \
+             own with `git credential-bitbucket configure {url} --client-id KEY \
+             --client-secret-stdin`."
+        ),
+        _ => crate::say!(
+            "no answer from the browser yet. If it shows a Bitbucket error page instead of \
+             \"Grant access\" (an unknown client id, \"Invalid redirect_uri\"), the OAuth \
+             consumer settings are wrong: its Key must be credential.{url}.bitbucketClientId \
+             and its Callback URL {callback} (credential.{url}.bitbucketRedirectUri)."
+        ),
+    }
 }
 
 /// With no browser to open: where to paste, and over SSH (or with no
@@ -408,28 +437,48 @@ fn without_browser_hints(how: &Surroundings, redirect_uri: &str) {
 }
 
 /// Waits up to `timeout` for the first callback or paste; `None` when the
-/// time ran out. With `countdown`, a live line shows the time left.
+/// time ran out. With `countdown`, a live line shows the time left. If
+/// nothing came within [`HINT_AFTER`], `slow` runs once (on a terminal the
+/// countdown line is cleared for it and then says so).
 fn wait_for_callback(
     rx: &mpsc::Receiver<Callback>,
     timeout: Duration,
     countdown: bool,
+    slow: &dyn Fn(),
 ) -> Option<Callback> {
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let hint_at = start + HINT_AFTER;
+    let mut hinted = false;
     let outcome = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        let left = deadline.saturating_duration_since(now);
+        if !hinted && now >= hint_at && !left.is_zero() {
+            hinted = true;
+            if countdown {
+                eprint!("\r\x1b[K");
+            }
+            slow();
+        }
         if countdown {
             let s = left.as_secs();
+            let what = match hinted {
+                false => "waiting for the sign-in in the browser",
+                true => "still waiting (a Bitbucket error page: see above)",
+            };
             eprint!(
-                "\r\x1b[Kwaiting for the sign-in in the browser: {}:{:02} left (Ctrl-C cancels)",
+                "\r\x1b[K{what}: {}:{:02} left (Ctrl-C cancels)",
                 s / 60,
                 s % 60
             );
         }
-        let tick = if countdown {
-            left.min(Duration::from_secs(1))
-        } else {
-            left
-        };
+        let mut tick = left;
+        if countdown {
+            tick = tick.min(Duration::from_secs(1));
+        }
+        if !hinted {
+            tick = tick.min(hint_at.saturating_duration_since(now));
+        }
         match rx.recv_timeout(tick.max(Duration::from_millis(1))) {
             Ok(r) => break Some(r),
             Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => continue,
@@ -441,6 +490,30 @@ fn wait_for_callback(
     }
     outcome
 }
+
+/// Ends the line of a paste prompt still waiting, so a message can go on
+/// a line of its own; whether one was open.
+fn end_prompt_line(prompt: &OpenPrompt) -> bool {
+    let Ok(mut p) = prompt.lock() else {
+        return false;
+    };
+    match p.open.as_mut() {
+        Some(tty) => writeln!(tty).is_ok(),
+        None => false,
+    }
+}
+
+/// Shows the paste prompt again after a message interrupted it.
+fn reopen_prompt(prompt: &OpenPrompt) {
+    if let Ok(mut p) = prompt.lock() {
+        if let Some(tty) = p.open.as_mut() {
+            let _ = write!(tty, "{PASTE_PROMPT}");
+        }
+    }
+}
+
+/// What the paste prompt says.
+const PASTE_PROMPT: &str = "Paste the redirect URL or code: ";
 
 /// Ends a paste prompt still waiting for a line, so the next message
 /// starts on a line of its own, and keeps a new one from opening.
@@ -499,7 +572,7 @@ fn spawn_paste_reader(state: Secret, tx: mpsc::Sender<Callback>, prompt: OpenPro
                 }
             }
         };
-        ask(Some("Paste the redirect URL or code: "), &mut out);
+        ask(Some(PASTE_PROMPT), &mut out);
         let mut reader = std::io::BufReader::new(tty);
         let mut line = String::new();
         loop {

@@ -336,6 +336,28 @@ impl Client<'_> {
         crate::trace!("{url} answered HTTP {}", resp.status().as_u16());
         Ok(resp)
     }
+
+    /// One `GET <repo>/info/refs?service=git-upload-pack`, as git's first
+    /// authenticated request, with `authorization` (a whole header value,
+    /// Basic or Bearer): the HTTP status. A stored token is checked this
+    /// way, not with `/2.0/user`, which an API token with git's username
+    /// cannot use (bitbucket-facts.md A.9).
+    pub fn git_refs_status(&self, repo_url: &str, authorization: &Secret) -> Result<u16, ApiError> {
+        let url = format!(
+            "{}/info/refs?service=git-upload-pack",
+            repo_url.trim_end_matches('/')
+        );
+        crate::trace!("GET {url}");
+        let resp = self
+            .agent
+            .get(&url)
+            .header("Authorization", authorization.expose())
+            .call()
+            .map_err(|e| network(&url, e))?;
+        let status = resp.status().as_u16();
+        crate::trace!("{url} answered HTTP {status}");
+        Ok(status)
+    }
 }
 
 /// The body, at most [`MAX_BODY`] bytes.

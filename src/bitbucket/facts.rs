@@ -33,14 +33,41 @@ impl Kind {
 /// Bitbucket Cloud's one host (bitbucket-facts.md A.3).
 pub const CLOUD_HOST: &str = "bitbucket.org";
 
+/// Whether `host` (`host[:port]`, as git sends it) is Bitbucket Cloud:
+/// bitbucket.org on any port, or, in a `test-hooks` build, the loopback
+/// fake a test made stand in for it (`stand_in.rs`).
+pub fn is_cloud_host(host: &str) -> bool {
+    let name = crate::url::split_host_port(host).map(|(h, _)| h);
+    name.as_deref() == Some(CLOUD_HOST) || super::stand_in::is_stand_in(host)
+}
+
 /// Cloud's authorize endpoint (bitbucket-facts.md A.3).
-pub const CLOUD_AUTHORIZE_URL: &str = "https://bitbucket.org/site/oauth2/authorize";
+pub fn cloud_authorize_url() -> String {
+    super::stand_in::moved("https://bitbucket.org/site/oauth2/authorize")
+}
 
 /// Cloud's token endpoint (bitbucket-facts.md A.4).
-pub const CLOUD_TOKEN_URL: &str = "https://bitbucket.org/site/oauth2/access_token";
+pub fn cloud_token_url() -> String {
+    super::stand_in::moved("https://bitbucket.org/site/oauth2/access_token")
+}
 
 /// Cloud's REST API, where `/user` is (bitbucket-facts.md 2026 changes).
-pub const CLOUD_API_URL: &str = "https://api.bitbucket.org/2.0";
+pub fn cloud_api_url() -> String {
+    super::stand_in::moved("https://api.bitbucket.org/2.0")
+}
+
+/// Cloud's default redirect: the loopback address with no port and no
+/// path, which is also the Callback URL to register on the consumer. Cloud
+/// accepts any `redirect_uri` that begins with the Callback URL, as a raw
+/// string, so this one admits `http://127.0.0.1:<any port>/` and each
+/// sign-in takes a free port (bitbucket-facts.md A.2). No trailing slash:
+/// `http://127.0.0.1/` is no prefix of `http://127.0.0.1:5555/`.
+pub const CLOUD_REDIRECT_URI: &str = "http://127.0.0.1";
+
+/// Data Center's default redirect: it compares the redirect exactly and
+/// allows plain http only for `localhost`, so the port is fixed and
+/// registered as is (bitbucket-facts.md B.3).
+pub const DC_REDIRECT_URI: &str = "http://localhost:34107/";
 
 /// Data Center's authorize endpoint under `rest`, the server's base URL
 /// with `/rest` (bitbucket-facts.md B.2).
@@ -116,6 +143,15 @@ pub fn app_password_message(what: &str, base: &str) -> String {
          `git credential-bitbucket configure {base}`"
     )
 }
+
+/// Where an Atlassian API token is created: the account's security page,
+/// "Create API token with scopes", app Bitbucket (bitbucket-facts.md A.9).
+pub const API_TOKEN_PAGE: &str = "https://id.atlassian.com/manage-profile/security/api-tokens";
+
+/// The API-token scopes git needs, spelled as Atlassian's form shows
+/// them: read to clone and fetch, write to push; write does not imply
+/// read (bitbucket-facts.md A.9).
+pub const API_TOKEN_SCOPES: [&str; 2] = ["read:repository:bitbucket", "write:repository:bitbucket"];
 
 /// The permissions a Cloud consumer needs, as Bitbucket's form names them
 /// (bitbucket-facts.md A.2, A.9; `Account` for the `/user` lookup).

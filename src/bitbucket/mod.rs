@@ -6,6 +6,7 @@ mod answers;
 mod client;
 mod endpoints;
 pub mod facts;
+mod stand_in;
 
 pub use account::{account_label, Account};
 pub use answers::{parse_token_answer, parse_user_answer, TokenSet};

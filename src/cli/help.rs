@@ -220,8 +220,10 @@ Options:
                            into the token store
   --kind cloud|datacenter  default: what is set, else cloud for bitbucket.org,
                            else datacenter
-  --redirect-uri URI       the consumer's callback (default: Cloud
-                           http://127.0.0.1:34107/, Data Center http://localhost:34107/)
+  --redirect-uri URI       the loopback redirect; a port pins it (default:
+                           Cloud http://127.0.0.1, a free port per sign-in,
+                           which is also the consumer's Callback URL; Data
+                           Center http://localhost:34107/, registered exactly)
   --authorize-url URL      the authorize endpoint (default: from the kind)
   --token-url URL          the token endpoint (default: from the kind)
   --api-url URL            the REST API base (default: from the kind)

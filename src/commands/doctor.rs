@@ -43,8 +43,8 @@ impl Level {
 pub struct Check {
     /// Which host, if the check is about one.
     pub host: Option<String>,
-    /// A short name: `keys`, `config`, `helpers`, `store`, `redirect`,
-    /// `endpoint`, `sign-in`.
+    /// A short name: `keys`, `config`, `consumer`, `helpers`, `store`,
+    /// `redirect`, `endpoint`, `sign-in`.
     pub check: &'static str,
     pub level: Level,
     /// What was found.
@@ -293,21 +293,16 @@ fn helper_checks(entries: &[Origin], base: &str) -> Vec<Check> {
     }
 }
 
-/// The redirect port can be bound now (nothing else holds it).
-fn redirect_check(cfg: &HostConfig, base: &str) -> Check {
-    let Some(port) = cfg.redirect.port else {
-        return check(
-            Some(base),
-            "redirect",
-            Level::Ok,
-            format!("{} has no port: any free port is used", cfg.redirect_uri),
-        );
-    };
+/// A pinned redirect port can be bound now (nothing else holds it); with
+/// no port pinned each sign-in takes a free one, and there is nothing to
+/// check.
+fn redirect_check(cfg: &HostConfig, base: &str) -> Option<Check> {
+    let port = cfg.redirect.port.filter(|p| *p != 0)?;
     let ip = match cfg.redirect.host.as_str() {
         "localhost" => "127.0.0.1",
         h => h,
     };
-    match std::net::TcpListener::bind((ip, port)) {
+    Some(match std::net::TcpListener::bind((ip, port)) {
         Ok(_) => check(
             Some(base),
             "redirect",
@@ -325,9 +320,10 @@ fn redirect_check(cfg: &HostConfig, base: &str) -> Check {
             ),
         )
         .fix(format!(
-            "stop that program (`ss -ltnp 'sport = :{port}'` shows it), or add another callback \
-             URL to the consumer and run `git credential-bitbucket configure {base} \
-             --redirect-uri http://{}:PORT/`",
+            "stop that program (`ss -ltnp 'sport = :{port}'` shows it); on Bitbucket Cloud, \
+             unset credential.{base}.bitbucketRedirectUri (each sign-in then takes a free \
+             port), on Data Center move the incoming link's Redirect URL and \
+             bitbucketRedirectUri to http://{}:PORT/",
             cfg.redirect.host_for_url()
         )),
         Err(e) => check(
@@ -336,7 +332,7 @@ fn redirect_check(cfg: &HostConfig, base: &str) -> Check {
             Level::Warn,
             format!("could not test port {port} of {}: {e}", cfg.redirect_uri),
         ),
-    }
+    })
 }
 
 /// One plain GET, no credentials, a short timeout: any HTTP answer means
@@ -401,6 +397,15 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
                 Level::Ok,
                 "every bitbucket* value is valid".into(),
             ));
+            if cfg.flow != Flow::Token {
+                let owner = cfg.consumer_label();
+                checks.push(check(
+                    Some(&base),
+                    "consumer",
+                    Level::Ok,
+                    format!("the OAuth consumer: {owner}"),
+                ));
+            }
             cfg
         }
         Ok(None) => {
@@ -436,7 +441,7 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
     let (store_check, store) = store_check(&cfg, &dir, &host, &base);
     checks.push(store_check);
     if cfg.flow == Flow::Browser {
-        checks.push(redirect_check(&cfg, &base));
+        checks.extend(redirect_check(&cfg, &base));
     }
     checks.extend(endpoint_checks(&cfg, &base));
     if let Some(store) = store {

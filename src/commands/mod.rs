@@ -72,6 +72,25 @@ pub(crate) fn configured_hosts(git: &GitConfig) -> Vec<String> {
     hosts
 }
 
+/// `--version`'s second line: whose OAuth consumer bitbucket.org uses
+/// (contract.md §1): "yours (KEY)" when one is configured (it always
+/// wins), "built in" when this build has one, else how to set one up. A
+/// configuration that cannot be read says only what is built in.
+pub fn cloud_consumer_line(env: &dyn crate::config::Env) -> String {
+    let used = Remote::from_url(&format!("https://{CLOUD_HOST}")).and_then(|remote| {
+        let git = GitConfig::load().ok()?;
+        crate::config::resolve(&git, env, &remote).ok().flatten()
+    });
+    let what = match (used, crate::config::BUILTIN_CLIENT_ID) {
+        (Some(cfg), _) => cfg.consumer_label(),
+        (None, Some(_)) => "built in".into(),
+        (None, None) => "none: this build has none built in, and `git credential-bitbucket \
+                         configure` sets yours up"
+            .into(),
+    };
+    format!("{CLOUD_HOST} consumer: {what}")
+}
+
 /// A span of seconds in one style everywhere: the two largest units of
 /// d, h, min, s ("1 h 5 min", "3 d 2 h", "40 s").
 pub fn duration(secs: u64) -> String {

@@ -348,7 +348,7 @@ fn print_text(
             writeln!(
                 out,
                 "  {}{mark}\n    store: {store}\n    access token: {}\n    refresh token: {}\n    scopes: {}",
-                crate::text::plain(&r.account.username),
+                record_name(r),
                 access_text(r, t),
                 refresh_text(r, t),
                 if r.scopes.is_empty() { "-".to_owned() } else { crate::text::plain(&r.scopes) }
@@ -431,4 +431,18 @@ fn print_json(
     }
     let text = serde_json::to_string_pretty(&doc).expect("BUG: a JSON value always serializes");
     writeln!(out, "{text}").map_err(|e| Error::Write(e.into()))
+}
+
+/// How a record is named: a stored token by its kind and the username git
+/// sends with it (that username names no account, bitbucket-facts.md A.9),
+/// a sign-in by its account.
+fn record_name(r: &Record) -> String {
+    let user = crate::text::plain(&r.account.username);
+    match r.kind {
+        TokenKind::ApiToken => format!("API token, sent as {user}"),
+        TokenKind::AccessToken => format!("access token, sent as {user}"),
+        TokenKind::PersonalToken => format!("personal token, sent as {user}"),
+        TokenKind::ProjectToken => "project or repository token, sent as Bearer".into(),
+        TokenKind::Oauth | TokenKind::ClientCredentials => user,
+    }
 }

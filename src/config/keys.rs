@@ -153,8 +153,8 @@ impl Key {
                 "GIT_CREDENTIAL_BITBUCKET_REDIRECT_URI",
                 true,
                 false,
-                "Cloud http://127.0.0.1:34107/, DC http://localhost:34107/",
-                "the loopback callback registered on the consumer",
+                "Cloud http://127.0.0.1 (any free port), DC http://localhost:34107/",
+                "the loopback redirect; a port pins it",
             ),
             Key::Store => s(
                 "bitbucketStore",

@@ -2,7 +2,7 @@
 //! git config under the key's scope rule; and the name a bad value is
 //! reported under, with the checks every kind of value shares.
 
-use super::{parse_bool, ConfigError, Env, GitConfig, Key, NotAccepted, Remote, CLOUD_HOST};
+use super::{parse_bool, ConfigError, Env, GitConfig, Key, NotAccepted, Remote};
 use crate::url::HttpUrl;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ impl<'a> Lookup<'a> {
             env,
             remote,
             url: remote.base_url(),
-            is_cloud_host: remote.hostname() == CLOUD_HOST,
+            is_cloud_host: remote.is_cloud(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! `Remote`: the request's remote as git gave it, and the URLs and store
 //! key made from it.
 
-use crate::bitbucket::facts::{self, CLOUD_HOST};
+use crate::bitbucket::facts;
 use crate::url::split_host_port;
 
 /// The request's remote, as git gave it.
@@ -47,7 +47,7 @@ impl Remote {
     /// Bitbucket Cloud has no context path: its paths are repositories,
     /// and one sign-in serves them all.
     pub fn store_key(&self) -> crate::store::StoreKey {
-        if self.hostname() == CLOUD_HOST {
+        if self.is_cloud() {
             return self.base_url().into();
         }
         // Data Center repositories live at `[/<context>]/scm/<PROJECT>/…`:
@@ -73,6 +73,12 @@ impl Remote {
             .map(|p| format!("/{}", p.trim_start_matches('/')))
             .unwrap_or_default();
         format!("{}://{user}{}{path}", self.protocol, self.host)
+    }
+
+    /// Whether this is Bitbucket Cloud (bitbucket.org), where keys without
+    /// a URL and a built-in consumer count (contract.md §4).
+    pub fn is_cloud(&self) -> bool {
+        facts::is_cloud_host(&self.host)
     }
 
     /// The host without the port, lower case.

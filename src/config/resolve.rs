@@ -4,7 +4,7 @@
 use super::lookup::Lookup;
 use super::{
     parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice,
-    BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET, CLOUD_HOST,
+    BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET,
 };
 use crate::bitbucket::{self, facts};
 use crate::secret::Secret;
@@ -20,6 +20,8 @@ pub struct HostConfig {
     pub kind: Kind,
     /// OAuth consumer key.
     pub client_id: String,
+    /// Whose consumer that is.
+    pub consumer: ConsumerOwner,
     /// Consumer secret.
     pub client_secret: Option<Secret>,
     /// Authorize endpoint.
@@ -51,7 +53,29 @@ pub struct HostConfig {
     pub interactive: bool,
 }
 
+/// Whose OAuth consumer a host uses (contract.md §1, §4): one the user
+/// configured always wins over one built in at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsumerOwner {
+    /// The user's: git config or the environment names its key.
+    Yours,
+    /// Built in at compile time; bitbucket.org only.
+    BuiltIn,
+    /// None: the token flow needs no consumer.
+    NoConsumer,
+}
+
 impl HostConfig {
+    /// Whose consumer this host uses, as `doctor` and `--version` say it:
+    /// "built in", or "yours (KEY)".
+    pub fn consumer_label(&self) -> String {
+        match self.consumer {
+            ConsumerOwner::BuiltIn => "built in".into(),
+            ConsumerOwner::Yours => format!("yours ({})", crate::text::plain(&self.client_id)),
+            ConsumerOwner::NoConsumer => "none (the token flow needs none)".into(),
+        }
+    }
+
     /// The host's endpoints and consumer, as the Bitbucket client and the
     /// authorize URL take them.
     pub fn endpoints(&self) -> bitbucket::Endpoints<'_> {
@@ -82,7 +106,7 @@ pub fn resolve(
     }
     let l = Lookup::new(git, env, remote);
     let c = choices(&l)?;
-    let (client_id, client_secret) = consumer(&l, c.flow)?;
+    let (client_id, consumer_owner, client_secret) = consumer(&l, c.flow)?;
     // contract.md §4, §7: tokens only over https, loopback and the explicit
     // opt-in excepted.
     if remote.protocol != "https" && !(is_loopback_host(&remote.hostname()) || c.allow_http) {
@@ -93,6 +117,7 @@ pub fn resolve(
         remote: remote.clone(),
         kind: c.kind,
         client_id,
+        consumer: consumer_owner,
         client_secret,
         authorize_url: e.authorize_url,
         token_url: e.token_url,
@@ -116,7 +141,7 @@ pub fn resolve(
 fn is_ours(git: &GitConfig, remote: &Remote) -> bool {
     let markers = || Key::ALL.into_iter().filter(|k| k.marks_ours());
     let scoped = markers().any(|k| git.scoped(remote, k.name()).is_some());
-    let global = remote.hostname() == CLOUD_HOST
+    let global = remote.is_cloud()
         && (markers().any(|k| git.global(k.name()).is_some()) || BUILTIN_CLIENT_ID.is_some());
     scoped || global
 }
@@ -164,26 +189,29 @@ fn choices(l: &Lookup) -> Result<Choices, ConfigError> {
 
 /// The OAuth consumer's key and, when configured, its secret; the token
 /// flow needs none. A built-in consumer counts for bitbucket.org only.
-fn consumer(l: &Lookup, flow: Flow) -> Result<(String, Option<Secret>), ConfigError> {
-    let client_id = l
-        .value(Key::ClientId)
-        .or_else(|| {
-            l.is_cloud_host
-                .then_some(BUILTIN_CLIENT_ID)
-                .flatten()
-                .map(str::to_owned)
-        })
-        .filter(|v| !v.is_empty());
-    let client_id = match (client_id, flow) {
-        (Some(id), _) => id,
-        (None, Flow::Token) => String::new(),
-        (None, _) => return Err(ConfigError::MissingClientId { url: l.url.clone() }),
+fn consumer(
+    l: &Lookup,
+    flow: Flow,
+) -> Result<(String, ConsumerOwner, Option<Secret>), ConfigError> {
+    let yours = l.value(Key::ClientId).filter(|v| !v.is_empty());
+    let built_in = BUILTIN_CLIENT_ID
+        .filter(|v| l.is_cloud_host && !v.is_empty())
+        .map(str::to_owned);
+    let (client_id, owner) = match (yours, built_in, flow) {
+        (Some(id), _, _) => (id, ConsumerOwner::Yours),
+        (None, Some(id), _) => (id, ConsumerOwner::BuiltIn),
+        (None, None, Flow::Token) => (String::new(), ConsumerOwner::NoConsumer),
+        (None, None, _) => return Err(ConfigError::MissingClientId { url: l.url.clone() }),
+    };
+    let owner = match flow {
+        Flow::Token => ConsumerOwner::NoConsumer,
+        _ => owner,
     };
     let client_secret = l
         .value(Key::ClientSecret)
         .or_else(|| {
-            // The built-in secret only goes with the built-in id.
-            (Some(client_id.as_str()) == BUILTIN_CLIENT_ID)
+            // The built-in secret only goes with the built-in consumer.
+            (owner == ConsumerOwner::BuiltIn)
                 .then_some(BUILTIN_CLIENT_SECRET)
                 .flatten()
                 .map(str::to_owned)
@@ -193,7 +221,7 @@ fn consumer(l: &Lookup, flow: Flow) -> Result<(String, Option<Secret>), ConfigEr
     // A secret `configure` kept in our store is read only when a request
     // needs it (`with_client_secret`): a fresh `get` must not pay a second
     // keyring lookup for a secret it does not send.
-    Ok((client_id, client_secret))
+    Ok((client_id, owner, client_secret))
 }
 
 /// Where sign-in and the API are, and what is asked for.
@@ -216,18 +244,20 @@ fn endpoints(l: &Lookup, remote: &Remote, kind: Kind) -> Result<Endpoints, Confi
     let (authorize_default, token_default, api_default, redirect_default, scopes_default) =
         match kind {
             Kind::Cloud => (
-                facts::CLOUD_AUTHORIZE_URL.to_owned(),
-                facts::CLOUD_TOKEN_URL.to_owned(),
-                facts::CLOUD_API_URL.to_owned(),
-                "http://127.0.0.1:34107/",
+                facts::cloud_authorize_url(),
+                facts::cloud_token_url(),
+                facts::cloud_api_url(),
+                // Any free port (bitbucket-facts.md A.2).
+                facts::CLOUD_REDIRECT_URI,
                 "",
             ),
             Kind::DataCenter => (
                 facts::dc_authorize_url(&dc),
                 facts::dc_token_url(&dc),
                 facts::dc_api_url(&dc),
-                // DC allows plain http only for `localhost` (bitbucket-facts.md B.3).
-                "http://localhost:34107/",
+                // DC allows plain http only for `localhost`, and compares
+                // the redirect exactly (bitbucket-facts.md B.3).
+                facts::DC_REDIRECT_URI,
                 // Push needs REPO_WRITE; send scopes on DC (bitbucket-facts.md B.3).
                 facts::DC_SCOPES,
             ),
@@ -260,7 +290,8 @@ fn redirect(l: &Lookup, kind: Kind, default: &str) -> Result<(String, HttpUrl), 
         .ok_or_else(|| ConfigError::BadUrl {
             name: l.name_of(Key::RedirectUri),
             value: raw.clone(),
-            why: "must be a loopback http URL such as http://127.0.0.1:34107/",
+            why: "must be a loopback http URL such as http://127.0.0.1 (any free port) or \
+                  http://127.0.0.1:34107/ (that port)",
         })?;
     // Data Center compares the redirect exactly: "any free port" cannot
     // work there.
@@ -321,6 +352,50 @@ mod tests {
             .expect("ok")
             .expect("ours");
         assert_eq!(c.client_id, "env-id");
+    }
+
+    #[test]
+    fn cloud_takes_any_free_port_data_center_its_fixed_one() {
+        let cloud = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            ("credential.https://bb.example.bitbucketclientid", "id"),
+        ]);
+        let c = resolve(&cloud, &no_env(), &remote("https", "bitbucket.org"))
+            .expect("valid")
+            .expect("ours");
+        // The consumer's Callback URL exactly: no port, no trailing slash
+        // (bitbucket-facts.md A.2).
+        assert_eq!(c.redirect_uri, "http://127.0.0.1");
+        assert_eq!(c.redirect.port, None);
+        assert_eq!(c.consumer_label(), "yours (id)");
+        let dc = resolve(&cloud, &no_env(), &remote("https", "bb.example"))
+            .expect("valid")
+            .expect("ours");
+        assert_eq!(dc.redirect_uri, "http://localhost:34107/");
+        // A port pins it; port 0 is no port to register.
+        let pinned = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketredirecturi",
+                "http://127.0.0.1:34999/",
+            ),
+            ("credential.https://bb.example.bitbucketclientid", "id"),
+            (
+                "credential.https://bb.example.bitbucketredirecturi",
+                "http://localhost:0/",
+            ),
+        ]);
+        let c = resolve(&pinned, &no_env(), &remote("https", "bitbucket.org"))
+            .expect("valid")
+            .expect("ours");
+        assert_eq!(
+            (c.redirect_uri.as_str(), c.redirect.port),
+            ("http://127.0.0.1:34999/", Some(34999))
+        );
+        let err = resolve(&pinned, &no_env(), &remote("https", "bb.example"))
+            .expect_err("port 0")
+            .to_string();
+        assert!(err.contains("bitbucketRedirectUri"), "{err}");
     }
 
     #[test]

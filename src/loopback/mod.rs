@@ -28,8 +28,10 @@ use std::time::Duration;
 /// The listener failed to start.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "cannot listen on {addr} for the sign-in redirect ({reason}){}. Choose another port in \
-     credential.{url}.bitbucketRedirectUri and make it the OAuth consumer's Callback URL too",
+    "cannot listen on {addr} for the sign-in redirect ({reason}){}. On Bitbucket Cloud, \
+     leave the port out of credential.{url}.bitbucketRedirectUri (or unset it): each sign-in \
+     then takes a free port. On Data Center, choose another port there and make the incoming \
+     link's Redirect URL the same",
     if *in_use {
         format!(
             "; another program holds port {port}, perhaps another user's, and it would receive \
@@ -85,8 +87,9 @@ fn ipv6_unavailable(e: &std::io::Error) -> bool {
 
 impl Listener {
     /// Binds the configured redirect: its port, or any free port when it
-    /// has none. `raw` is the configured string, sent as is when it has a
-    /// port; `url` is the remote, named in errors. A literal loopback IP is
+    /// has none, as Cloud's default `http://127.0.0.1` has
+    /// (bitbucket-facts.md A.2). `raw` is the configured string, sent as is
+    /// when it pins a port; `url` is the remote, named in errors. A literal loopback IP is
     /// bound as written; `localhost` binds 127.0.0.1 and ::1 on the same
     /// port, since a browser may resolve it either way (Data Center
     /// requires `localhost`). A machine without IPv6 gets 127.0.0.1 alone;
@@ -99,7 +102,8 @@ impl Listener {
             .ok()
             .filter(IpAddr::is_loopback);
         let first_ip = literal.unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let first_addr = SocketAddr::new(first_ip, redirect.port.unwrap_or(0));
+        let pinned = redirect.port;
+        let first_addr = SocketAddr::new(first_ip, pinned.unwrap_or(0));
         let first = bind_one(first_addr).map_err(|e| bind_error(first_addr, &e, url))?;
         let port = first
             .local_addr()
@@ -122,7 +126,7 @@ impl Listener {
             .next()
             .unwrap_or("/")
             .to_owned();
-        let redirect_uri = match redirect.port {
+        let redirect_uri = match pinned {
             Some(_) => raw.to_owned(),
             None => format!("http://{}:{port}{}", redirect.host_for_url(), redirect.path),
         };
@@ -374,6 +378,29 @@ mod tests {
 
     fn url_of(addr: &str) -> HttpUrl {
         HttpUrl::parse(addr).expect("a redirect URL")
+    }
+
+    #[test]
+    fn no_port_takes_a_free_port_and_sends_it() {
+        for raw in ["http://127.0.0.1", "http://127.0.0.1/"] {
+            let l = Listener::bind(&url_of(raw), raw, "https://bitbucket.org").expect("bind");
+            let sent = l.redirect_uri().to_owned();
+            let port: u16 = sent
+                .strip_prefix("http://127.0.0.1:")
+                .and_then(|rest| rest.strip_suffix('/'))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("{raw}: sent {sent}"));
+            assert_ne!(port, 0, "{raw}");
+            // The port is ours while the listener lives.
+            assert!(TcpListener::bind(("127.0.0.1", port)).is_err(), "{raw}");
+        }
+        // A pinned port is sent exactly as written.
+        let free = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = free.local_addr().expect("addr").port();
+        drop(free);
+        let raw = format!("http://127.0.0.1:{port}/cb");
+        let l = Listener::bind(&url_of(&raw), &raw, "https://bitbucket.org").expect("bind");
+        assert_eq!(l.redirect_uri(), raw);
     }
 
     #[test]

@@ -5,10 +5,11 @@ use super::checks::{check_usable, warn_about_later_helpers};
 use super::gitfile::{changes, git_config, git_config_ok, snapshot, unset_all, Snapshot};
 use super::guided::{guided, Way};
 use super::token::{
-    app_password_message, is_app_password, read_secret, store_flag, store_token, token_kind,
+    app_password_message, check_token, is_app_password, read_secret, store_flag, store_token,
+    token_kind,
 };
 use super::{host_scope, scope_name, Settings};
-use crate::config::{Flow, Key, Kind, NotAccepted, StoreChoice, CLOUD_HOST};
+use crate::config::{Flow, Key, Kind, NotAccepted, StoreChoice};
 use crate::error::Error;
 use crate::secret::Secret;
 
@@ -47,6 +48,19 @@ struct Plan {
     in_gitconfig: Option<String>,
     /// Whether that secret moves into the store.
     moving: bool,
+    /// bitbucket.org with the consumer built into this build: nothing to
+    /// ask or write about consumers.
+    built_in: bool,
+}
+
+/// Whether `t` is bitbucket.org and this build has a consumer built in
+/// that nothing set or given overrides (contract.md §1).
+fn built_in_consumer(s: &Settings, t: &Target, kind: Kind) -> bool {
+    kind == Kind::Cloud
+        && t.remote.is_cloud()
+        && crate::config::BUILTIN_CLIENT_ID.is_some()
+        && s.client_id.is_none()
+        && t.set(Key::ClientId).is_none()
 }
 
 /// `configure`.
@@ -70,7 +84,7 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     };
     let kind = kind_of(&s, &t)?;
     let store = store_of(&s, &t)?;
-    let secret = guide_if_asked(&mut s, &t, kind, store, no_options)?;
+    let (secret, pasted) = guide_if_asked(&mut s, &t, kind, store, no_options)?;
     let flow = flow_of(&mut s, &t, kind)?;
     let token_kind = match s.api_token {
         true => Some(token_kind(
@@ -81,12 +95,16 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
         false => None,
     };
     let plan = consumer(&s, &t, kind, store, flow, secret)?;
-    let token = match s.api_token {
-        true => Some(read_secret("the token")?),
-        false => None,
+    let token = match (s.api_token, pasted) {
+        (true, Some(pasted)) => Some(pasted),
+        (true, None) => Some(read_secret("the token")?),
+        (false, _) => None,
     };
     if token.as_ref().is_some_and(is_app_password) {
         return Err(Error::Failed(app_password_message("this token", &t.base)));
+    }
+    if let (Some(token), Some((token_kind, user))) = (&token, &token_kind) {
+        check_token(&t.remote, kind, token, *token_kind, user)?;
     }
     let exe = std::env::current_exe()
         .map_err(|e| Error::Failed(format!("cannot find this program's own path: {e}")))?;
@@ -121,7 +139,7 @@ fn kind_of(s: &Settings, t: &Target) -> Result<Kind, Error> {
                 e.0.join(" or ")
             ))
         })?,
-        (None, None) if t.remote.hostname() == CLOUD_HOST => Kind::Cloud,
+        (None, None) if t.remote.is_cloud() => Kind::Cloud,
         (None, None) => Kind::DataCenter,
     })
 }
@@ -143,32 +161,37 @@ fn store_of(s: &Settings, t: &Target) -> Result<StoreChoice, Error> {
 
 /// On a terminal, without a consumer given: the guided mode, with what is
 /// set now as the defaults. A re-run with options keeps the consumer.
-/// Returns the consumer secret typed in, if any.
+/// Returns the consumer secret typed in, and the token pasted, if any.
 fn guide_if_asked(
     s: &mut Settings,
     t: &Target,
     kind: Kind,
     store: StoreChoice,
     no_options: bool,
-) -> Result<Option<Secret>, Error> {
+) -> Result<(Option<Secret>, Option<Secret>), Error> {
     let wants_consumer =
         !s.api_token && s.flow.as_deref() != Some(Flow::ClientCredentials.as_str());
     let consumer_set = t.set(Key::ClientId).is_some();
     if !wants_consumer || s.client_id.is_some() || (consumer_set && !no_options) {
-        return Ok(None);
+        return Ok((None, None));
+    }
+    // A built-in consumer leaves nothing to ask: the helper is set up,
+    // and the first git command signs in.
+    if built_in_consumer(s, t, kind) {
+        return Ok((None, None));
     }
     match guided(&t.base, kind, &t.before, store) {
         Ok(Way::Consumer { id, secret }) => {
             s.client_id = Some(id);
-            Ok(secret)
+            Ok((secret, None))
         }
-        Ok(Way::ApiToken { username }) => {
+        Ok(Way::ApiToken { username, token }) => {
             s.api_token = true;
             s.username = username;
-            Ok(None)
+            Ok((None, Some(token)))
         }
         // No terminal, but a consumer is set: keep it.
-        Err(_) if consumer_set => Ok(None),
+        Err(_) if consumer_set => Ok((None, None)),
         Err(e) => Err(e),
     }
 }
@@ -220,7 +243,8 @@ fn consumer(
 ) -> Result<Plan, Error> {
     let ci = flow == Some(Flow::ClientCredentials);
     let client_id = s.client_id.clone().or(t.set(Key::ClientId));
-    if !s.api_token && !ci && client_id.is_none() {
+    let built_in = !s.api_token && !ci && built_in_consumer(s, t, kind);
+    if !s.api_token && !ci && client_id.is_none() && !built_in {
         return Err(Error::Usage(
             "configure needs --client-id (and --client-secret-stdin) when there is no terminal"
                 .into(),
@@ -257,6 +281,7 @@ fn consumer(
         secret,
         in_gitconfig,
         moving,
+        built_in,
     })
 }
 
@@ -360,7 +385,12 @@ fn report(
                 .flatten()
                 .is_some()
         });
-    if !has_secret && !plan.ci {
+    if plan.built_in {
+        crate::say!(
+            "{base} uses the OAuth consumer built into this build; nothing to register. \
+             (`--client-id` sets up your own instead.)"
+        );
+    } else if !has_secret && !plan.ci {
         crate::say!(
             "no consumer secret is set; give it with --client-secret-stdin, or set \
              GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the environment."

@@ -2,7 +2,11 @@
 //! consumer's key and secret, with what is set now as the defaults.
 
 use super::gitfile::Snapshot;
-use crate::bitbucket::facts::{API_TOKEN_USER, CLOUD_CONSUMER_PERMISSIONS, DC_LINK_PERMISSIONS};
+use crate::bitbucket::facts::{
+    is_app_password, API_TOKEN_PAGE, API_TOKEN_PREFIX, API_TOKEN_SCOPES, API_TOKEN_USER,
+    APP_PASSWORD_PREFIX, CLOUD_CONSUMER_PERMISSIONS, CLOUD_REDIRECT_URI, DC_LINK_PERMISSIONS,
+    DC_REDIRECT_URI,
+};
 use crate::config::{Flow, Key, Kind, StoreChoice};
 use crate::error::Error;
 use crate::secret::Secret;
@@ -13,8 +17,12 @@ use std::io::{BufRead, Write};
 pub(super) enum Way {
     /// An OAuth consumer; `secret` is `None` when the one set is kept.
     Consumer { id: String, secret: Option<Secret> },
-    /// A stored API token (or access token), read next by `read_secret`.
-    ApiToken { username: Option<String> },
+    /// A stored API token (or access token), and the username git sends
+    /// with it.
+    ApiToken {
+        username: Option<String>,
+        token: Secret,
+    },
 }
 
 /// The terminal the guided mode talks on.
@@ -90,12 +98,15 @@ pub(super) fn guided(
 fn choose_way(term: &mut Terminal, kind: Kind, token_now: bool) -> Result<u8, Error> {
     let (consumer_who, token_what) = match kind {
         Kind::Cloud => (
-            "a workspace admin creates it once, in the workspace settings",
+            "you create it once, in the settings of any workspace you administer;\n\
+             \x20    your own personal workspace will do (every account has one),\n\
+             \x20    and it works for every repository your account can reach",
             "an API token with the repository scopes, which any user\n\
              \x20    creates in their Atlassian account settings",
         ),
         Kind::DataCenter => (
-            "a Bitbucket administrator creates it once (an application link)",
+            "a Bitbucket administrator creates it once (an application link);\n\
+             \x20    pick this when you are that admin, or one will create it for you",
             "a personal HTTP access token, which any user creates in\n\
              \x20    their Bitbucket profile",
         ),
@@ -106,7 +117,6 @@ fn choose_way(term: &mut Terminal, kind: Kind, token_now: bool) -> Result<u8, Er
         "Two ways in:\n\
          \x20 1. An OAuth consumer: you sign in in the browser and tokens renew by themselves;\n\
          \x20    {consumer_who}.\n\
-         \x20    Pick this when you are that admin, or one will create it for you.\n\
          \x20 2. A token you create: {token_what}.\n\
          \x20    No admin needed; it is used as is until you replace it. Pick this when no\n\
          \x20    consumer can be had.\n\n"
@@ -130,8 +140,22 @@ fn choose_way(term: &mut Terminal, kind: Kind, token_now: bool) -> Result<u8, Er
     ))
 }
 
-/// Way 2: the username git sends with the token.
+/// Way 2: where the token is made and with which scopes, then the
+/// username git sends with it.
 fn token_user(term: &mut Terminal, kind: Kind, default_user: Option<String>) -> Result<Way, Error> {
+    if kind == Kind::Cloud {
+        let [read, write] = API_TOKEN_SCOPES;
+        term.say(&format!(
+            "Create the token at {API_TOKEN_PAGE}\n\
+             (your Atlassian account > Security > Create and manage API tokens >\n\
+             Create API token with scopes; app: Bitbucket), with the scopes\n\
+             \x20 {read}  (clone, fetch)\n\
+             \x20 {write}  (push; it does not include read)\n\
+             (docs/bitbucket-facts.md A.9, from Atlassian's \"Using API tokens\").\n\
+             git sends the token with your Bitbucket username (not your email),\n\
+             or with {API_TOKEN_USER} if you give none.\n\n"
+        ));
+    }
     let prompt = match (kind, &default_user) {
         (_, Some(u)) => format!("Your Bitbucket username [{u}]: "),
         // With an API token git needs the username (the email fails),
@@ -151,7 +175,33 @@ fn token_user(term: &mut Terminal, kind: Kind, default_user: Option<String>) -> 
             "a Data Center personal token needs your username; nothing was configured".into(),
         ));
     }
-    Ok(Way::ApiToken { username })
+    let token = pasted_token(term)?;
+    Ok(Way::ApiToken { username, token })
+}
+
+/// The token, pasted with echo off; an app password (dead since
+/// 2026-07-28) or nothing asks again.
+fn pasted_token(term: &mut Terminal) -> Result<Secret, Error> {
+    for _ in 0..3 {
+        let answer = term.hidden("Paste the token (not shown): ")?;
+        if answer.is_empty() {
+            term.say("Nothing was pasted.\n");
+            continue;
+        }
+        let token = Secret::new(answer);
+        if is_app_password(&token) {
+            term.say(&format!(
+                "That is an app password (it starts with {APP_PASSWORD_PREFIX}); app passwords \
+                 stopped working on 2026-07-28.\nPaste an API token instead (it starts with \
+                 {API_TOKEN_PREFIX}).\n"
+            ));
+            continue;
+        }
+        return Ok(token);
+    }
+    Err(Error::Failed(
+        "no usable token was pasted; nothing was configured".into(),
+    ))
 }
 
 /// Way 1: how to create the consumer, then its key and secret.
@@ -164,14 +214,16 @@ fn consumer(
 ) -> Result<Way, Error> {
     let steps = match kind {
         Kind::Cloud => format!("\
-         1. In Bitbucket open your workspace's Settings > OAuth consumers > Add consumer.\n\
-         2. Callback URL: http://127.0.0.1:34107/\n\
+         1. In Bitbucket open the settings of a workspace you administer (your personal\n\
+         \x20  workspace will do) > OAuth consumers > Add consumer.\n\
+         2. Callback URL: {CLOUD_REDIRECT_URI} (exactly: no port, no slash at the end;\n\
+         \x20  each sign-in then uses a free port).\n\
          3. Permissions: {CLOUD_CONSUMER_PERMISSIONS}. Leave \"This is a private consumer\" unticked.\n\
          4. Save, then open the consumer to see its Key and Secret.\n"),
         Kind::DataCenter => format!("\
          1. A Bitbucket administrator opens Administration > Application Links > Create link >\n\
          \x20  External application > Incoming (see docs/datacenter.md).\n\
-         2. Redirect URL: http://localhost:34107/ (exactly).\n\
+         2. Redirect URL: {DC_REDIRECT_URI} (exactly).\n\
          3. Permissions: {DC_LINK_PERMISSIONS}.\n\
          4. Save; the link shows the Client ID and Client secret.\n"),
     };
@@ -206,7 +258,9 @@ fn consumer(
 
 /// Offers to open the workspace's OAuth consumers page.
 fn offer_consumers_page(term: &mut Terminal) -> Result<(), Error> {
-    let ws = term.line("Workspace ID, to open its OAuth consumers page (Enter to skip): ")?;
+    let ws = term.line(
+        "Workspace ID (your personal one is usually your username), to open its OAuth consumers page (Enter to skip): ",
+    )?;
     if !ws.is_empty()
         && ws
             .bytes()

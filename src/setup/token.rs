@@ -80,6 +80,77 @@ pub(super) fn read_secret(what: &str) -> Result<Secret, Error> {
     Ok(Secret::new(v))
 }
 
+/// With a repository URL, `configure --api-token` checks the token before
+/// keeping it: one `info/refs` request, as git's own first one, with the
+/// username (or Bearer) `get` will hand git (bitbucket-facts.md A.9). A
+/// refusal, or no answer, keeps nothing.
+pub(super) fn check_token(
+    remote: &Remote,
+    kind: Kind,
+    token: &Secret,
+    token_kind: TokenKind,
+    username: &str,
+) -> Result<(), Error> {
+    use base64::Engine;
+    let Some(path) = remote.path.as_deref().map(|p| p.trim_matches('/')) else {
+        return Ok(());
+    };
+    if path.is_empty() {
+        return Ok(());
+    }
+    let repo = format!("{}/{path}", remote.base_url());
+    let authorization = Secret::new(match token_kind.bearer_only() {
+        true => format!("Bearer {}", token.expose()),
+        false => format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{username}:{}", token.expose()))
+        ),
+    });
+    let no_scopes: [String; 0] = [];
+    let client = crate::bitbucket::Client::new(crate::bitbucket::Endpoints {
+        kind,
+        authorize: "",
+        token: "",
+        api: "",
+        consumer: crate::bitbucket::Consumer {
+            id: "",
+            secret: None,
+            scopes: &no_scopes,
+        },
+    });
+    let shown = crate::text::plain(&repo);
+    let sent = match token_kind.bearer_only() {
+        true => "as Bearer".to_owned(),
+        false => format!("sent as {}", crate::text::plain(username)),
+    };
+    let read = match kind {
+        Kind::Cloud => format!("the scope {}", crate::bitbucket::facts::API_TOKEN_SCOPES[0]),
+        Kind::DataCenter => "repository read permission".to_owned(),
+    };
+    match client.git_refs_status(&repo, &authorization) {
+        Ok(200) => {
+            crate::say!("Bitbucket accepted the token for {shown} ({sent}).");
+            Ok(())
+        }
+        Ok(status @ (401 | 403 | 404)) => Err(Error::Failed(format!(
+            "Bitbucket refused this token for {shown} (HTTP {status}, {sent}); nothing was \
+             stored. Check that the token has {read}, that its account can read this \
+             repository, and the username (--username: your Bitbucket username, not your \
+             email); a URL that names no repository is refused too (give the host's URL \
+             alone to store the token unchecked)"
+        ))),
+        Ok(status) => Err(Error::Failed(format!(
+            "could not check the token: {shown} answered HTTP {status}; nothing was stored. \
+             Try again, or give the host's URL without the repository to store it unchecked"
+        ))),
+        Err(e) => Err(Error::Failed(format!(
+            "could not check the token: {e}; nothing was stored. Try again, or give the \
+             host's URL without the repository to store it unchecked"
+        ))),
+    }
+}
+
 /// `--store`, `auto` when not given.
 pub(super) fn store_flag(given: Option<&str>) -> Result<StoreChoice, Error> {
     match given {

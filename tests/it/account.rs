@@ -447,7 +447,7 @@ fn guided_configure_offers_an_api_token_and_git_then_uses_it() {
     let shown = env.configure_on_pty(&base, &["2", "alice", &token]);
     for phrase in [
         "OAuth consumer",
-        "workspace admin",
+        "any workspace you administer",
         "API token",
         "Choose 1 or 2",
     ] {

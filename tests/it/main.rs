@@ -5,10 +5,14 @@
 //!   Data Center in `fake_selftest::fake_dc`) and the fake browser behave
 //!   as docs/bitbucket-facts.md says, driving them by hand (no helper
 //!   involved);
+//! - `builtin`: a build with the fake's consumer built in, standing in for
+//!   bitbucket.org: no consumer setup, first clone, refresh, `--version`;
 //! - `cloud`: end-to-end tests of real git through our helper against the
 //!   fake Bitbucket Cloud;
 //! - `datacenter`: real git through our helper against the fake Bitbucket
 //!   Data Center, and the token flow on both fakes;
+//! - `first_day`: Cloud's sign-in on any free port, a pinned port, the
+//!   consumer hint, the guided token path and its check;
 //! - `accounts`: several accounts on one host, `status` and `logout`;
 //! - `account`: status, switch, token, doctor, and configure re-runs as a
 //!   user meets them;
@@ -39,11 +43,13 @@
 
 mod account;
 mod accounts;
+mod builtin;
 mod cloud;
 mod common;
 mod completions;
 mod datacenter;
 mod fake_selftest;
+mod first_day;
 mod headless;
 mod host_policy;
 mod install;

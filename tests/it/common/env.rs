@@ -130,6 +130,12 @@ pub fn key<F: Flavor>(fake: &FakeServer<F>, k: &str) -> String {
     format!("credential.{}.{k}", fake.base_url())
 }
 
+/// The fake browser as a `bitbucketBrowser` command.
+pub fn fake_browser_command() -> String {
+    super::wine::fake_browser()
+        .unwrap_or_else(|| format!("{} {}", shell_quote(&python3()), shell_quote(FAKE_BROWSER)))
+}
+
 /// Quotes `s` for sh.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -374,6 +380,11 @@ impl TestEnv {
     /// in order, each the moment it appears (as a paste would); returns
     /// everything the terminal showed.
     pub fn configure_on_pty(&self, url: &str, answers: &[&str]) -> String {
+        self.configure_on_pty_with(&helper_path(), url, answers)
+    }
+
+    /// As [`Self::configure_on_pty`], with the helper binary `helper`.
+    pub fn configure_on_pty_with(&self, helper: &Path, url: &str, answers: &[&str]) -> String {
         const DRIVER: &str = r#"
 import os, pty, select, sys, time
 pid, fd = pty.fork()
@@ -395,7 +406,6 @@ while time.time() < deadline:
             os.write(fd, answers.pop(0))
 sys.stdout.write(out.decode("utf-8", "replace"))
 "#;
-        let helper = helper_path();
         let mut cmd = self.command(python3());
         cmd.args([
             "-c",
@@ -525,7 +535,8 @@ sys.stdout.write(out.decode("utf-8", "replace"))
     }
 
     /// Points the fake's host at our helper, the way `configure` would, with
-    /// the fake's endpoints, the file store and the fake browser. The login
+    /// the fake's endpoints, the file store and the fake browser; the
+    /// redirect is Cloud's default (any free port). The login
     /// timeout is 60 s, so a helper that never hears back fails the test
     /// instead of holding it for the default 300 s.
     pub fn configure_cloud(&self, fake: &FakeBitbucket) {
@@ -544,7 +555,6 @@ sys.stdout.write(out.decode("utf-8", "replace"))
                 ("bitbucketAuthorizeUrl", &fake.authorize_url()),
                 ("bitbucketTokenUrl", &fake.token_url()),
                 ("bitbucketApiUrl", &fake.api_url()),
-                ("bitbucketRedirectUri", "http://127.0.0.1/"),
             ],
         );
     }
@@ -562,9 +572,7 @@ sys.stdout.write(out.decode("utf-8", "replace"))
     ) {
         let key = |k: &str| format!("credential.{base}.{k}");
         let helper = helper_path();
-        let browser = super::wine::fake_browser().unwrap_or_else(|| {
-            format!("{} {}", shell_quote(&python3()), shell_quote(FAKE_BROWSER))
-        });
+        let browser = fake_browser_command();
         self.set_config(&key("helper"), "");
         self.add_config(&key("helper"), helper.to_str().expect("UTF-8 helper path"));
         self.set_config(&key("bitbucketKind"), kind);

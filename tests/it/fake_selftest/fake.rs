@@ -168,6 +168,26 @@ fn authorize_checks_redirect_uri_as_a_raw_string_prefix_of_the_callback() {
     assert!(fake.requests().iter().all(|r| r.kind == Kind::Authorize));
 }
 
+/// The prefix is a raw string prefix: a Callback URL with a trailing slash
+/// admits no other port (bitbucket-facts.md A.2).
+#[test]
+fn a_callback_with_a_trailing_slash_is_no_prefix_of_another_port() {
+    let fake = FakeBitbucket::start(FakeOptions {
+        callback: "http://127.0.0.1/".into(),
+        ..FakeOptions::default()
+    });
+    let refused = get(
+        &authorize_url(&fake, &[("redirect_uri", "http://127.0.0.1:5555/")]),
+        None,
+    );
+    assert_eq!((refused.status, refused.location), (400, None));
+    let admitted = get(
+        &authorize_url(&fake, &[("redirect_uri", "http://127.0.0.1/cb")]),
+        None,
+    );
+    assert_eq!(admitted.status, 302);
+}
+
 #[test]
 fn authorize_rejects_unknown_clients_and_other_response_types() {
     let fake = FakeBitbucket::start(FakeOptions::default());
