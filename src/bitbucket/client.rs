@@ -19,16 +19,40 @@ use std::time::Duration;
 /// Largest response body we read.
 const MAX_BODY: u64 = 1 << 20;
 
+/// Why a request got no answer. The ladder's retry turns on it
+/// (`ApiError::answer_may_be_lost`), never on the words of `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetCause {
+    /// A connect or whole-request timeout (contract.md §7).
+    Timeout,
+    /// The connection was refused: nothing was sent.
+    Refused,
+    /// The host name did not resolve: nothing was sent.
+    NoHost,
+    /// The connection broke after it was made (reset, closed early): the
+    /// request may have arrived and its answer been lost.
+    Dropped,
+    /// The TLS handshake failed (an unknown authority, a bad or missing
+    /// client certificate): nothing was sent.
+    Tls,
+    /// The proxy could not be reached, or refused the tunnel.
+    Proxy,
+    /// Anything else, such as a garbled answer.
+    Other,
+}
+
 /// What a call to Bitbucket can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// No answer: DNS, refused, timeout, TLS.
+    /// No answer: DNS, refused, timeout, TLS, a proxy.
     #[error("could not reach {url}: {reason}")]
     Network {
         /// The endpoint.
         url: String,
-        /// What went wrong.
+        /// What went wrong, in words for people (never compared).
         reason: String,
+        /// What went wrong, for the code that reacts to it.
+        cause: NetCause,
     },
     /// An OAuth error answer (`{"error": …}`).
     #[error("{url} answered {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
@@ -84,6 +108,23 @@ impl ApiError {
             }
             _ => false,
         }
+    }
+
+    /// Why no answer came, when none did.
+    pub fn net_cause(&self) -> Option<NetCause> {
+        match self {
+            ApiError::Network { cause, .. } => Some(*cause),
+            _ => None,
+        }
+    }
+
+    /// The request may have reached Bitbucket and its answer been lost on
+    /// the way: the connection broke after it was made, or the answer came
+    /// garbled. Not a refused connection, an unknown host, a failed TLS
+    /// handshake or a proxy's refusal, where nothing was sent, nor a
+    /// timeout (the ladder does not double a wait of 30 s; app/renew.rs).
+    pub fn answer_may_be_lost(&self) -> bool {
+        matches!(self.net_cause(), Some(NetCause::Dropped | NetCause::Other))
     }
 
     /// Bitbucket could not be reached or answered nonsense: nothing is
@@ -358,6 +399,31 @@ fn network(url: &str, e: ureq::Error) -> ApiError {
     ApiError::Network {
         url: url.to_owned(),
         reason,
+        cause: cause_of(&e),
+    }
+}
+
+/// Sorts ureq's error into the causes the ladder tells apart.
+fn cause_of(e: &ureq::Error) -> NetCause {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::Timeout(_) => NetCause::Timeout,
+        // ureq's fallback when no address gave a connection.
+        ureq::Error::ConnectionFailed => NetCause::Refused,
+        ureq::Error::HostNotFound => NetCause::NoHost,
+        ureq::Error::ConnectProxyFailed(_) | ureq::Error::InvalidProxyUrl => NetCause::Proxy,
+        ureq::Error::Tls(_) | ureq::Error::Pem(_) | ureq::Error::Rustls(_) => NetCause::Tls,
+        ureq::Error::Io(io) => match io.kind() {
+            K::ConnectionRefused => NetCause::Refused,
+            K::TimedOut | K::WouldBlock => NetCause::Timeout,
+            K::ConnectionReset
+            | K::ConnectionAborted
+            | K::UnexpectedEof
+            | K::BrokenPipe
+            | K::NotConnected => NetCause::Dropped,
+            _ => NetCause::Other,
+        },
+        _ => NetCause::Other,
     }
 }
 
@@ -409,5 +475,55 @@ mod tests {
             !oauth("invalid_grant", Some("Unsupported grant type: None")).is_dead_refresh_token()
         );
         assert!(!oauth("unauthorized_client", None).is_transient());
+    }
+
+    #[test]
+    fn ureq_errors_are_sorted_into_causes() {
+        use std::io::{Error as Io, ErrorKind as K};
+        let cases: Vec<(ureq::Error, NetCause)> = vec![
+            (
+                ureq::Error::Timeout(ureq::Timeout::Global),
+                NetCause::Timeout,
+            ),
+            (
+                ureq::Error::Timeout(ureq::Timeout::Connect),
+                NetCause::Timeout,
+            ),
+            (ureq::Error::Io(Io::from(K::TimedOut)), NetCause::Timeout),
+            (ureq::Error::ConnectionFailed, NetCause::Refused),
+            (
+                ureq::Error::Io(Io::from(K::ConnectionRefused)),
+                NetCause::Refused,
+            ),
+            (ureq::Error::HostNotFound, NetCause::NoHost),
+            (
+                ureq::Error::Io(Io::from(K::ConnectionReset)),
+                NetCause::Dropped,
+            ),
+            (
+                ureq::Error::Io(Io::from(K::UnexpectedEof)),
+                NetCause::Dropped,
+            ),
+            (ureq::Error::Io(Io::from(K::BrokenPipe)), NetCause::Dropped),
+            (
+                ureq::Error::ConnectProxyFailed("proxy server responded 407".into()),
+                NetCause::Proxy,
+            ),
+            (ureq::Error::InvalidProxyUrl, NetCause::Proxy),
+            (ureq::Error::Tls("handshake"), NetCause::Tls),
+            (ureq::Error::BodyExceedsLimit(1), NetCause::Other),
+            (ureq::Error::Io(Io::from(K::InvalidData)), NetCause::Other),
+        ];
+        for (e, want) in cases {
+            let got = network("https://h/t", e);
+            assert_eq!(got.net_cause(), Some(want), "{got}");
+            assert!(got.is_transient());
+            assert_eq!(
+                got.answer_may_be_lost(),
+                matches!(want, NetCause::Dropped | NetCause::Other),
+                "{got}"
+            );
+        }
+        assert!(!oauth("invalid_grant", None).answer_may_be_lost());
     }
 }
