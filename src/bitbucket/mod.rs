@@ -9,7 +9,7 @@ pub mod facts;
 
 pub use account::{account_label, Account};
 pub use answers::{parse_token_answer, parse_user_answer, TokenSet};
-pub use client::{ApiError, Client};
 #[cfg(test)]
 pub use client::NetCause;
+pub use client::{ApiError, Client};
 pub use endpoints::{Consumer, Endpoints};

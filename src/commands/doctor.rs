@@ -439,6 +439,10 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
         checks.push(redirect_check(&cfg, &base));
     }
     checks.extend(endpoint_checks(&cfg, &base));
+    for (warn, line) in crate::network::doctor_lines(&cfg.remote) {
+        let level = if warn { Level::Warn } else { Level::Ok };
+        checks.push(check(Some(&base), "network", level, line));
+    }
     if let Some(store) = store {
         checks.push(sign_in_check(&cfg, store.as_ref(), &host, &base));
     }
