@@ -489,16 +489,13 @@ fn network_via(url: &str, e: ureq::Error, proxy: Option<&network::Proxy>) -> Api
         }
         (_, NetCause::Refused | NetCause::NoHost | NetCause::Timeout) if proxy.is_some() => {
             let p = proxy.expect("checked");
-            let what = match cause {
-                NetCause::NoHost => "its host name did not resolve",
-                NetCause::Timeout => "it timed out",
-                _ => "it refused the connection",
+            let said = match cause {
+                NetCause::NoHost => "could not be reached (its host name did not resolve)",
+                NetCause::Timeout => "could not be reached (it timed out)",
+                _ => "refused the connection",
             };
             cause = NetCause::Proxy;
-            format!(
-                "the proxy {} could not be reached ({what}): check {}",
-                p.shown, p.from
-            )
+            format!("the proxy {} {said}: check {}", p.shown, p.from)
         }
         (ureq::Error::Timeout(_), _) => "timed out".to_owned(),
         (ureq::Error::ConnectionFailed, _) => "connection failed".to_owned(),
@@ -596,6 +593,45 @@ mod tests {
             !oauth("invalid_grant", Some("Unsupported grant type: None")).is_dead_refresh_token()
         );
         assert!(!oauth("unauthorized_client", None).is_transient());
+    }
+
+    #[test]
+    fn proxy_failures_name_the_proxy_and_its_setting_never_its_password() {
+        let net = Settings::from_sources(
+            &[("http.proxy".into(), "http://corp:pw-123@127.0.0.1:9".into())],
+            &|_| None,
+            &crate::config::Remote::from_url("https://bitbucket.example.com").expect("URL"),
+        );
+        let url = "https://bitbucket.example.com/rest/oauth2/latest/token";
+        let proxy = net.proxy_for(url);
+        let auth = network_via(
+            url,
+            ureq::Error::ConnectProxyFailed(
+                "proxy server responded 407/Proxy Authentication Required".into(),
+            ),
+            proxy,
+        );
+        let refused = network_via(
+            url,
+            ureq::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            proxy,
+        );
+        for (e, says) in [
+            (
+                &auth,
+                "the proxy http://corp@127.0.0.1:9 refused the connection: it wants",
+            ),
+            (
+                &refused,
+                "the proxy http://corp@127.0.0.1:9 refused the connection: check http.proxy",
+            ),
+        ] {
+            assert_eq!(e.net_cause(), Some(NetCause::Proxy));
+            assert!(!e.answer_may_be_lost());
+            let text = format!("{e} {e:?}");
+            assert!(text.contains(says), "{text}");
+            assert!(!text.contains("pw-123"), "{text}");
+        }
     }
 
     #[test]

@@ -255,6 +255,8 @@ fn basic_proxy_auth_works_and_a_wrong_password_names_the_proxy_without_showing_i
     let (c, proxy) = behind_proxy(Some(("corp", "Pr0xy-pass")));
     c.env
         .set_config("http.proxy", &proxy.url(Some("corp:Pr0xy-pass")));
+    let trace = c.env.root().join("trace.log");
+    c.env.set_env("GIT_CREDENTIAL_BITBUCKET_TRACE", &trace);
 
     c.env.git_ok(&["clone", &c.repo_url(), "clone"]);
     assert_eq!(c.code_exchanges_served(), 1);
@@ -296,7 +298,12 @@ fn basic_proxy_auth_works_and_a_wrong_password_names_the_proxy_without_showing_i
         "{err}"
     );
     assert!(err.contains("407"), "{err}");
-    let everything = format!("{}{err}{said}{}", stdout(&out), stdout(&status));
+    let traced = std::fs::read_to_string(&trace).expect("the trace");
+    assert!(
+        traced.contains(&format!("network: proxy: {shown} (from http.proxy)")),
+        "{traced}"
+    );
+    let everything = format!("{}{err}{said}{}{traced}", stdout(&out), stdout(&status));
     assert!(!everything.contains("wrong-word") && !everything.contains("Pr0xy-pass"));
     assert!(proxy.requests().iter().any(|r| r.status == 407));
 }
