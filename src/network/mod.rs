@@ -54,7 +54,7 @@ pub struct Settings {
     /// The setting that says the key is encrypted, if any.
     pub key_encrypted: Option<String>,
     /// A setting that cannot be followed, said as the message to print.
-    pub problem: Option<String>,
+    pub problem: Option<SetupError>,
 }
 
 /// The keys git reads, spelled as its documentation spells them, with
@@ -79,11 +79,11 @@ impl Settings {
         match entries {
             Some(entries) => Settings::from_sources(&entries, &var, remote),
             None => Settings {
-                problem: Some(
+                problem: Some(SetupError::Tls(
                     "could not read git's http.* settings (`git config --get-regexp ^http\\.` \
                      failed): run it to see why"
                         .into(),
-                ),
+                )),
                 ..Settings::default()
             },
         }
@@ -119,7 +119,11 @@ impl Settings {
             match parse_bool(&v) {
                 Some(true) => {}
                 Some(false) => s.no_verify = Some(from),
-                None => s.problem = Some(format!("{from} is `{v}`, not true or false")),
+                None => {
+                    s.problem = Some(SetupError::Tls(format!(
+                        "{from} is `{v}`, not true or false"
+                    )))
+                }
             }
         }
         let protected = match var(CERT_PROTECTED.1) {
@@ -149,10 +153,10 @@ impl Settings {
                     })
                 }
                 None => {
-                    s.problem = Some(format!(
+                    s.problem = Some(SetupError::Proxy(format!(
                         "{from} is not a proxy URL the helper can use (it takes \
                          http://[user:password@]host:port or https://…; SOCKS is not supported)"
-                    ))
+                    )))
                 }
             }
         }
@@ -210,7 +214,7 @@ impl Settings {
     /// The HTTP client's TLS configuration (tls.rs).
     pub fn tls_config(&self) -> Result<ureq::tls::TlsConfig, SetupError> {
         if let Some(problem) = &self.problem {
-            return Err(SetupError::Tls(problem.clone()));
+            return Err(problem.clone());
         }
         tls::config(self)
     }

@@ -92,7 +92,11 @@ fn the_proxy_password_is_never_shown() {
     let bare = settings(&[("http.proxy", "proxy.corp:8080")], &[], "https://h");
     assert_eq!(bare.proxy.expect("set").shown, "http://proxy.corp:8080");
     let socks = settings(&[("http.proxy", "socks5://p:1080")], &[], "https://h");
-    assert!(socks.problem.expect("refused").contains("SOCKS"));
+    let refused = socks.problem.expect("refused");
+    assert!(
+        matches!(&refused, SetupError::Proxy(m) if m.contains("SOCKS")),
+        "{refused}"
+    );
 }
 
 #[test]
