@@ -219,6 +219,22 @@ impl Settings {
         tls::config(self)
     }
 
+    /// A plain agent for `doctor`'s probes of the endpoints: through the
+    /// same proxy and trust as the helper's requests, no redirects, 4xx
+    /// handed back. A setting that cannot be used leaves the defaults
+    /// (`doctor_lines` reports it).
+    pub fn probe_agent(&self, timeout: std::time::Duration) -> ureq::Agent {
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(timeout))
+            .proxy(self.ureq_proxy().ok().flatten());
+        if let Ok(tls) = self.tls_config() {
+            config = config.tls_config(tls);
+        }
+        config.build().new_agent()
+    }
+
     /// What `doctor` and traces say about the network for one host, one
     /// line each; never a password.
     pub fn describe(&self) -> Vec<String> {

@@ -283,6 +283,9 @@ fn basic_proxy_auth_works_and_a_wrong_password_names_the_proxy_without_showing_i
     let doctor = c.env.helper(&["doctor"], "");
     let said = format!("{}{}", stdout(&doctor), stderr(&doctor));
     assert!(said.contains(&shown) && said.contains("ca.pem"), "{said}");
+    // Its probes go the same way: bitbucket.test resolves only there.
+    let token_url = format!("token endpoint {}/site/oauth2/access_token answers", c.base);
+    assert!(said.contains(&token_url), "{said}");
 
     c.env
         .set_config("http.proxy", &proxy.url(Some("corp:wrong-word")));
