@@ -109,6 +109,18 @@ impl Settings {
             })
         };
         s.ca_file = path(CA_INFO);
+        // git with the schannel backend (Git for Windows' choice) trusts the
+        // Windows store and drops sslCAInfo unless told to use it; the
+        // platform verifier already is the Windows store (git's http.c).
+        let schannel = http
+            .get("sslBackend")
+            .is_some_and(|(b, _)| b.eq_ignore_ascii_case("schannel"));
+        let use_ca_info = http
+            .get("schannelUseSSLCAInfo")
+            .is_some_and(|(v, _)| parse_bool(&v) == Some(true));
+        if schannel && !use_ca_info {
+            s.ca_file = None;
+        }
         s.ca_path = path(CA_PATH);
         s.cert = path(CERT);
         s.key = path(KEY);

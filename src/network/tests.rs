@@ -143,6 +143,21 @@ fn trust_settings_follow_git_with_the_environment_winning() {
         plain.describe(),
         vec!["proxy: none", "trust: the OS trust store"]
     );
+    // Git for Windows with schannel: the Windows store, not its bundle.
+    let windows = [
+        (
+            "http.sslcainfo",
+            "C:/Program Files/Git/mingw64/etc/ssl/certs/ca-bundle.crt",
+        ),
+        ("http.sslbackend", "schannel"),
+    ];
+    assert!(settings(&windows, &[], "https://h").ca_file.is_none());
+    let told = [
+        windows[0],
+        windows[1],
+        ("http.schannelusesslcainfo", "true"),
+    ];
+    assert!(settings(&told, &[], "https://h").ca_file.is_some());
     let bad = settings(&[("http.sslverify", "maybe")], &[], "https://h");
     assert!(bad.tls_config().is_err());
 }
