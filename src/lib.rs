@@ -29,6 +29,7 @@ mod env;
 mod error;
 mod gitconfig;
 mod loopback;
+mod network;
 mod oauth;
 mod platform;
 mod protocol;

@@ -25,11 +25,11 @@ pub(crate) struct Bitbucket;
 
 impl TokenEndpoint for Bitbucket {
     fn refresh(&self, cfg: &HostConfig, refresh_token: &Secret) -> Result<TokenSet, ApiError> {
-        Client::new(cfg.endpoints()).refresh(refresh_token)
+        Client::for_remote(cfg.endpoints(), &cfg.remote).refresh(refresh_token)
     }
 
     fn client_credentials(&self, cfg: &HostConfig) -> Result<TokenSet, ApiError> {
-        Client::new(cfg.endpoints()).client_credentials()
+        Client::for_remote(cfg.endpoints(), &cfg.remote).client_credentials()
     }
 }
 
@@ -68,7 +68,13 @@ impl SignInRunner for BrowserSignIn<'_> {
             }
             BrowserSignIn::Detected(how) => how,
         };
-        signin::sign_in(cfg, &Client::new(cfg.endpoints()), how, asked, meanwhile)
+        signin::sign_in(
+            cfg,
+            &Client::for_remote(cfg.endpoints(), &cfg.remote),
+            how,
+            asked,
+            meanwhile,
+        )
     }
 }
 

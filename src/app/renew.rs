@@ -4,7 +4,7 @@
 
 use super::deps::Deps;
 use super::ladder::keep_current;
-use crate::bitbucket::TokenSet;
+use crate::bitbucket::{ApiError, TokenSet};
 use crate::config::HostConfig;
 use crate::error::Error;
 use crate::signin::{SignInError, SignedIn};
@@ -41,7 +41,7 @@ pub(crate) fn refresh(
         // one more try with the same token gets the new one. Not after a
         // timeout: that would double a wait of 30 s, and the kept token
         // is tried again by the next command anyway.
-        Err(e) if answer_lost(&e) => {
+        Err(e) if e.answer_may_be_lost() => {
             crate::trace!("get: the refresh answer was lost ({e}); trying once more");
             endpoint.refresh(cfg, &refresh_token)
         }
@@ -69,11 +69,7 @@ pub(crate) fn refresh(
         // dead refresh token (a consumer problem): keep everything, and
         // while the current access token is valid, use it (contract.md §4 step 6).
         Err(e) => {
-            let why = if e.is_transient() {
-                Error::RefreshFailed(e)
-            } else {
-                Error::RefreshRefused(e)
-            };
+            let why = failed_or_refused(e, Error::RefreshFailed, Error::RefreshRefused);
             keep_current(Some(rec), why, (deps.now)()).map(Some)
         }
     }
@@ -103,15 +99,19 @@ fn save_refreshed(store: &dyn Store, renewed: Record, spent: &crate::secret::Sec
     renewed
 }
 
-/// The request went out but no answer came back: the connection dropped
-/// (reset, closed early). Not a refused connection or an unknown host,
-/// where nothing was sent, nor a timeout (see `refresh`).
-pub(crate) fn answer_lost(e: &crate::bitbucket::ApiError) -> bool {
-    match e {
-        crate::bitbucket::ApiError::Network { reason, .. } => {
-            !["timed out", "connection failed", "host not found"].contains(&reason.as_str())
-        }
-        _ => false,
+/// A renewal that failed for a reason other than a dead refresh token:
+/// Bitbucket unreachable or talking nonsense is `failed` (try again
+/// later), an answer that refuses is `refused` (a consumer problem), both
+/// keeping every token (contract.md §4 step 6).
+fn failed_or_refused(
+    e: ApiError,
+    failed: fn(ApiError) -> Error,
+    refused: fn(ApiError) -> Error,
+) -> Error {
+    if e.is_transient() {
+        failed(e)
+    } else {
+        refused(e)
     }
 }
 
@@ -161,11 +161,7 @@ pub(crate) fn grant(
             Ok(record)
         }
         Err(e) => {
-            let why = if e.is_transient() {
-                Error::GrantFailed(e)
-            } else {
-                Error::GrantRefused(e)
-            };
+            let why = failed_or_refused(e, Error::GrantFailed, Error::GrantRefused);
             keep_current(old, why, (deps.now)())
         }
     }

@@ -10,5 +10,7 @@ mod stand_in;
 
 pub use account::{account_label, Account};
 pub use answers::{parse_token_answer, parse_user_answer, TokenSet};
+#[cfg(test)]
+pub use client::NetCause;
 pub use client::{ApiError, Client};
 pub use endpoints::{Consumer, Endpoints};

@@ -338,17 +338,9 @@ fn redirect_check(cfg: &HostConfig, base: &str) -> Option<Check> {
 /// One plain GET, no credentials, a short timeout: any HTTP answer means
 /// the endpoint can be reached.
 fn endpoint_checks(cfg: &HostConfig, base: &str) -> Vec<Check> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                .build(),
-        )
-        .build()
-        .new_agent();
+    // Through git's proxy and trust settings, as the helper's requests go.
+    let agent =
+        crate::network::Settings::for_remote(&cfg.remote).probe_agent(Duration::from_secs(5));
     let mut list = vec![("API", "bitbucketApiUrl", &cfg.api_url)];
     if cfg.flow != Flow::Token {
         list.insert(0, ("token endpoint", "bitbucketTokenUrl", &cfg.token_url));
@@ -378,7 +370,7 @@ fn endpoint_checks(cfg: &HostConfig, base: &str) -> Vec<Check> {
                 format!("{what} {url} cannot be reached: {e}"),
             )
             .fix(format!(
-                "check the network and proxy (HTTPS_PROXY), or credential.{base}.{key}"
+                "check the network, git's http.proxy and http.sslCAInfo (or HTTPS_PROXY), or credential.{base}.{key}"
             )),
         })
         .collect()
@@ -444,6 +436,10 @@ fn host_checks(git: &GitConfig, env: &dyn Env, entries: &[Origin], remote: &Remo
         checks.extend(redirect_check(&cfg, &base));
     }
     checks.extend(endpoint_checks(&cfg, &base));
+    for (warn, line) in crate::network::doctor_lines(&cfg.remote) {
+        let level = if warn { Level::Warn } else { Level::Ok };
+        checks.push(check(Some(&base), "network", level, line));
+    }
     if let Some(store) = store {
         checks.push(sign_in_check(&cfg, store.as_ref(), &host, &base));
     }

@@ -108,7 +108,7 @@ fn revoke(cfg: &HostConfig, rec: &Record) {
     if rec.kind.is_stored_token() {
         return;
     }
-    let client = Client::new(cfg.endpoints());
+    let client = Client::for_remote(cfg.endpoints(), &cfg.remote);
     for (token, hint) in [
         (&rec.refresh_token, "refresh_token"),
         (&rec.access_token, "access_token"),

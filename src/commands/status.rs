@@ -417,6 +417,7 @@ fn print_json(
             "store": store,
             "error": error,
             "default_account": default,
+            "network": h.cfg.as_ref().ok().and_then(Option::as_ref).map(|c| crate::network::Settings::for_remote(&c.remote).to_json()),
             "accounts": h.records.iter().map(|(_, r)| r.account.username.clone()).collect::<Vec<_>>(),
         }));
     }

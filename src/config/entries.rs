@@ -131,7 +131,7 @@ impl GitConfig {
 
 /// Matches a config URL pattern against the remote the way git's urlmatch
 /// does (bitbucket-facts.md C.7); returns the precedence score, or `None`.
-fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize, bool)> {
+pub(crate) fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize, bool)> {
     let (scheme, rest) = match pattern.split_once("://") {
         Some((s, r)) => (Some(s.to_ascii_lowercase()), r),
         None => (None, pattern),

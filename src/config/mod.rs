@@ -20,6 +20,7 @@ mod values;
 
 pub use crate::env::{Env, ProcessEnv};
 pub use crate::gitconfig::parse_bool;
+pub(crate) use entries::url_match;
 pub use entries::{Entry, GitConfig};
 pub use env::with_client_secret;
 pub use errors::ConfigError;

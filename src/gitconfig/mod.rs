@@ -1,5 +1,6 @@
-//! Reads the `credential.*` keys from git's config files in-process, so a
-//! `get` with a fresh token starts no child process at all (contract.md §8).
+//! Reads the `credential.*` keys (and, only when a request is about to be
+//! sent, the `http.*` network keys) from git's config files in-process, so
+//! a `get` with a fresh token starts no child process at all (contract.md §8).
 //!
 //! It follows git's order (system, global, local, then `-c` from the
 //! command line; later wins) and git's syntax for the parts that matter.
@@ -7,7 +8,7 @@
 //! a worktree or submodule `.git` file, `config.worktree`, a system config
 //! whose owner git we cannot tell, or any syntax it cannot parse — it
 //! returns `None`, and the caller asks `git config` instead, so the answer
-//! is git's own in every case. Files that do not mention `credential` are
+//! is git's own in every case. Files that do not mention the section are
 //! skipped without parsing: they cannot contribute.
 //!
 //! This file holds the entry point and which files git reads, in what
@@ -30,6 +31,22 @@ pub type Pair = (String, String);
 
 /// The entries, in git's order; `None` means "ask git".
 pub fn credential_entries(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Vec<Pair>> {
+    section_entries(var, cwd, "credential")
+}
+
+/// The `http.*` entries (`http.proxy`, `http.<url>.sslCAInfo`…), in git's
+/// order; `None` means "ask git". Read only when a request is about to be
+/// sent (docs/configuration.md, "Network").
+pub fn http_entries(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Vec<Pair>> {
+    section_entries(var, cwd, "http")
+}
+
+/// The entries of `section` (lower case), in git's order.
+fn section_entries(
+    var: &dyn Fn(&str) -> Option<String>,
+    cwd: &Path,
+    section: &str,
+) -> Option<Vec<Pair>> {
     let mut out = Vec::new();
     for file in config_files(var, cwd)? {
         let Ok(text) = std::fs::read_to_string(&file) else {
@@ -43,11 +60,11 @@ pub fn credential_entries(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> O
         if lower.contains("[include") {
             return None;
         }
-        if lower.contains("credential") {
-            out.extend(parse(&text)?);
+        if lower.contains(section) {
+            out.extend(syntax::parse_section(&text, section)?);
         }
     }
-    out.extend(command_line(var)?);
+    out.extend(command_line(var, section)?);
     Some(out)
 }
 
@@ -95,11 +112,11 @@ fn config_files(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Vec<
 
 /// `-c` options git passes down: GIT_CONFIG_PARAMETERS, then
 /// GIT_CONFIG_COUNT with GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n.
-fn command_line(var: &dyn Fn(&str) -> Option<String>) -> Option<Vec<Pair>> {
+fn command_line(var: &dyn Fn(&str) -> Option<String>, section: &str) -> Option<Vec<Pair>> {
     let mut out = Vec::new();
     if let Some(params) = var("GIT_CONFIG_PARAMETERS") {
         for (key, value) in parse_parameters(&params)? {
-            push_credential(&mut out, &key, value);
+            push_in(&mut out, section, &key, value);
         }
     }
     if let Some(count) = var("GIT_CONFIG_COUNT") {
@@ -107,24 +124,24 @@ fn command_line(var: &dyn Fn(&str) -> Option<String>) -> Option<Vec<Pair>> {
         for i in 0..n {
             let key = var(&format!("GIT_CONFIG_KEY_{i}"))?;
             let value = var(&format!("GIT_CONFIG_VALUE_{i}"))?;
-            push_credential(&mut out, &key, Some(value));
+            push_in(&mut out, section, &key, Some(value));
         }
     }
     Some(out)
 }
 
 /// Normalizes `section.sub.key` as git does (section and key lower case,
-/// subsection kept) and keeps it when the section is `credential`.
-fn push_credential(out: &mut Vec<Pair>, name: &str, value: Option<String>) {
+/// subsection kept) and keeps it when the section is `wanted`.
+fn push_in(out: &mut Vec<Pair>, wanted: &str, name: &str, value: Option<String>) {
     let Some((section, rest)) = name.split_once('.') else {
         return;
     };
-    if !section.eq_ignore_ascii_case("credential") {
+    if !section.eq_ignore_ascii_case(wanted) {
         return;
     }
     let full = match rest.rsplit_once('.') {
-        Some((sub, key)) => format!("credential.{sub}.{}", key.to_ascii_lowercase()),
-        None => format!("credential.{}", rest.to_ascii_lowercase()),
+        Some((sub, key)) => format!("{wanted}.{sub}.{}", key.to_ascii_lowercase()),
+        None => format!("{wanted}.{}", rest.to_ascii_lowercase()),
     };
     out.push((full, value.unwrap_or_else(|| "true".into())));
 }
@@ -236,6 +253,38 @@ mod tests {
         assert_eq!(
             read,
             vec![("credential.bitbucketkind".to_owned(), "cloud".to_owned())]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn http_entries_come_from_files_and_the_command_line() {
+        let dir = std::env::temp_dir().join(format!("gcb-gitconfig-http-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let global = dir.join("global");
+        std::fs::write(
+            &global,
+            "[credential]\n\thelper = x\n[http]\n\tproxy = http://p:1\n\
+             [http \"https://h.example\"]\n\tsslCAInfo = /ca.pem\n",
+        )
+        .expect("write");
+        let g = global.to_string_lossy().into_owned();
+        let var = move |k: &str| match k {
+            "GIT_CONFIG_GLOBAL" => Some(g.clone()),
+            "GIT_CONFIG_NOSYSTEM" => Some("1".into()),
+            "GIT_CONFIG_PARAMETERS" => Some("'http.sslVerify'='false' 'credential.x'='y'".into()),
+            _ => None,
+        };
+        assert_eq!(
+            http_entries(&var, &dir).expect("plain files"),
+            vec![
+                ("http.proxy".to_owned(), "http://p:1".to_owned()),
+                (
+                    "http.https://h.example.sslcainfo".to_owned(),
+                    "/ca.pem".to_owned()
+                ),
+                ("http.sslverify".to_owned(), "false".to_owned()),
+            ]
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

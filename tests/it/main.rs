@@ -38,6 +38,9 @@
 //! - `secret_leaks`: no secret in output, traces or files;
 //! - `host_policy`: plain http refused, other hosts not ours;
 //! - `soak`: many `get`s in parallel rounds with short-lived tokens;
+//! - `company_network`: real git and the helper behind a TLS front with a
+//!   throwaway company CA, a forward proxy and a client-certificate front,
+//!   configured with git's own `http.*` settings;
 //! - `windows`: the Windows build under Wine only (Credential Manager,
 //!   local app data, the opener), run by .ci/windows.
 
@@ -46,6 +49,7 @@ mod accounts;
 mod builtin;
 mod cloud;
 mod common;
+mod company_network;
 mod completions;
 mod datacenter;
 mod fake_selftest;

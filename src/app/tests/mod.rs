@@ -8,6 +8,7 @@ mod testkit;
 
 use super::get::answer;
 use super::ladder::lock_file_in;
+use crate::bitbucket::NetCause;
 use crate::config::{self, GitConfig, Remote};
 use crate::protocol::Request;
 use crate::store::TokenKind;
@@ -165,7 +166,7 @@ const CASES: &[Case] = &[
     Case {
         name: "Bitbucket unreachable, access token still valid: answered with it",
         store: &[("alice", TokenKind::Oauth, ("A1", Some("R1")), STALE)],
-        endpoint: &[Answer::Network("timed out")],
+        endpoint: &[Answer::Network(NetCause::Timeout)],
         expect: Ok(concat!("username=alice\npassword=A1\n", at!(1_800_000_060))),
         calls: &["refresh R1"],
         after: &["alice A1 R1"],
@@ -174,8 +175,20 @@ const CASES: &[Case] = &[
     Case {
         name: "Bitbucket unreachable, access token expired: the error, refresh token kept",
         store: &[("alice", TokenKind::Oauth, ("A1", Some("R1")), EXPIRED)],
-        endpoint: &[Answer::Network("timed out")],
-        expect: Err("timed out"),
+        endpoint: &[Answer::Network(NetCause::Timeout)],
+        expect: Err("Timeout (as the fake says it)"),
+        calls: &["refresh R1"],
+        after: &["alice A1 R1"],
+        ..CLOUD_ALICE
+    },
+    Case {
+        name: "refresh never sent (refused, TLS): no second try, the refresh token kept",
+        store: &[("alice", TokenKind::Oauth, ("A1", Some("R1")), EXPIRED)],
+        endpoint: &[
+            Answer::Network(NetCause::Tls),
+            Answer::Tokens("A2", Some("R2"), 7200),
+        ],
+        expect: Err("Tls (as the fake says it)"),
         calls: &["refresh R1"],
         after: &["alice A1 R1"],
         ..CLOUD_ALICE
@@ -184,7 +197,7 @@ const CASES: &[Case] = &[
         name: "refresh answer lost on the way: one more try with the same token",
         store: &[("alice", TokenKind::Oauth, ("A1", Some("R1")), EXPIRED)],
         endpoint: &[
-            Answer::Network("connection reset"),
+            Answer::Network(NetCause::Dropped),
             Answer::Tokens("A2", Some("R2"), 7200),
         ],
         expect: Ok(concat!("username=alice\npassword=A2\n", at!(1_800_007_200))),
@@ -255,7 +268,7 @@ const CASES: &[Case] = &[
             ("C1", None),
             STALE,
         )],
-        endpoint: &[Answer::Network("timed out")],
+        endpoint: &[Answer::Network(NetCause::Timeout)],
         expect: Ok(concat!(
             "username=x-token-auth\npassword=C1\n",
             at!(1_800_000_060)

@@ -3,7 +3,7 @@
 //! they were asked, in order.
 
 use crate::app::deps::{Deps, SignInRunner, TokenEndpoint};
-use crate::bitbucket::{ApiError, TokenSet};
+use crate::bitbucket::{ApiError, NetCause, TokenSet};
 use crate::config::{Env, HostConfig};
 use crate::secret::Secret;
 use crate::signin::{SignInError, SignedIn};
@@ -133,8 +133,8 @@ pub enum Answer {
     Dead,
     /// Another OAuth error (`invalid_client`): a consumer problem.
     Refused(&'static str),
-    /// A network failure with this reason (`timed out`, `connection reset`).
-    Network(&'static str),
+    /// A network failure of this cause.
+    Network(NetCause),
 }
 
 impl Answer {
@@ -158,9 +158,11 @@ impl Answer {
                 error: error.into(),
                 description: None,
             }),
-            Answer::Network(reason) => Err(ApiError::Network {
+            Answer::Network(cause) => Err(ApiError::Network {
                 url: "https://bitbucket.org/site/oauth2/access_token".into(),
-                reason: reason.into(),
+                // Words the ladder must not read: only the cause decides.
+                reason: format!("{cause:?} (as the fake says it)"),
+                cause,
             }),
         }
     }
@@ -178,7 +180,7 @@ impl FakeEndpoint {
         self.answers
             .borrow_mut()
             .pop_front()
-            .unwrap_or(Answer::Network("not in the script"))
+            .unwrap_or(Answer::Network(NetCause::Refused))
             .result()
     }
 }

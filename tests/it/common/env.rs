@@ -59,6 +59,13 @@ const SCRUBBED: &[&str] = &[
     "GIT_CONFIG_COUNT",
     "GIT_EDITOR",
     "GIT_SSL_NO_VERIFY",
+    // Some machines point git at their bundle here, which would hide
+    // the test's own `http.sslCAInfo` (git reads the variable last).
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+    "GIT_SSL_CERT",
+    "GIT_SSL_KEY",
+    "GIT_SSL_CERT_PASSWORD_PROTECTED",
 ];
 
 fn scrubbed(name: &OsStr) -> bool {

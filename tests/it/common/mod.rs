@@ -4,7 +4,8 @@
 //! them by hand ([`client`]), the isolated environment that runs git and
 //! the helper ([`env`]), a Secret Service for the keyring
 //! ([`secret_service`]), the steps and evidence readers the robustness
-//! tests share ([`steps`]), and small helpers for URLs, time and asserting
+//! tests share ([`steps`]), a company network's TLS front with a throwaway
+//! CA ([`tls_front`]) and forward proxy ([`proxy`]), and small helpers for URLs, time and asserting
 //! on a command's outcome.
 //!
 //! Not every test module uses every helper, hence the `dead_code` allowance.
@@ -17,8 +18,10 @@ pub mod fake_core;
 pub mod fake_dc;
 pub mod http;
 pub mod mini;
+pub mod proxy;
 pub mod secret_service;
 pub mod steps;
+pub mod tls_front;
 pub mod wine;
 
 use std::process::Output;
