@@ -108,17 +108,22 @@ pub(super) fn check_token(
         ),
     });
     let no_scopes: [String; 0] = [];
-    let client = crate::bitbucket::Client::new(crate::bitbucket::Endpoints {
-        kind,
-        authorize: "",
-        token: "",
-        api: "",
-        consumer: crate::bitbucket::Consumer {
-            id: "",
-            secret: None,
-            scopes: &no_scopes,
+    // Through git's proxy and trust settings for this remote, as git's own
+    // request for the same `info/refs` goes (docs/configuration.md).
+    let client = crate::bitbucket::Client::for_remote(
+        crate::bitbucket::Endpoints {
+            kind,
+            authorize: "",
+            token: "",
+            api: "",
+            consumer: crate::bitbucket::Consumer {
+                id: "",
+                secret: None,
+                scopes: &no_scopes,
+            },
         },
-    });
+        remote,
+    );
     let shown = crate::text::plain(&repo);
     let sent = match token_kind.bearer_only() {
         true => "as Bearer".to_owned(),
