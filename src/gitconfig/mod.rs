@@ -28,8 +28,41 @@ pub use values::parse_bool;
 /// key lower-cased, value). A key without `=` has the value `true`.
 pub type Pair = (String, String);
 
+/// Where an entry was set: the file (as `git config --show-origin` names
+/// it), or somewhere else git describes (`command line`), so `doctor` can
+/// say where to fix a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    Other(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Other(what) => write!(f, "the {what}"),
+        }
+    }
+}
+
 /// The entries, in git's order; `None` means "ask git".
+#[cfg(test)]
 pub fn credential_entries(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Vec<Pair>> {
+    Some(
+        credential_entries_with_origin(var, cwd)?
+            .into_iter()
+            .map(|(pair, _)| pair)
+            .collect(),
+    )
+}
+
+/// The entries with the file each came from, in git's order; `None`
+/// means "ask git".
+pub fn credential_entries_with_origin(
+    var: &dyn Fn(&str) -> Option<String>,
+    cwd: &Path,
+) -> Option<Vec<(Pair, Origin)>> {
     let mut out = Vec::new();
     for file in config_files(var, cwd)? {
         let Ok(text) = std::fs::read_to_string(&file) else {
@@ -44,10 +77,16 @@ pub fn credential_entries(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> O
             return None;
         }
         if lower.contains("credential") {
-            out.extend(parse(&text)?);
+            let origin = Origin::File(file.clone());
+            out.extend(parse(&text)?.into_iter().map(|p| (p, origin.clone())));
         }
     }
-    out.extend(command_line(var)?);
+    let command_line = Origin::Other("command line".into());
+    out.extend(
+        command_line_entries(var)?
+            .into_iter()
+            .map(|p| (p, command_line.clone())),
+    );
     Some(out)
 }
 
@@ -95,7 +134,7 @@ fn config_files(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Vec<
 
 /// `-c` options git passes down: GIT_CONFIG_PARAMETERS, then
 /// GIT_CONFIG_COUNT with GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n.
-fn command_line(var: &dyn Fn(&str) -> Option<String>) -> Option<Vec<Pair>> {
+fn command_line_entries(var: &dyn Fn(&str) -> Option<String>) -> Option<Vec<Pair>> {
     let mut out = Vec::new();
     if let Some(params) = var("GIT_CONFIG_PARAMETERS") {
         for (key, value) in parse_parameters(&params)? {
