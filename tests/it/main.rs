@@ -9,6 +9,9 @@
 //!   fake Bitbucket Cloud;
 //! - `datacenter`: real git through our helper against the fake Bitbucket
 //!   Data Center, and the token flow on both fakes;
+//! - `doctor_truth`: `doctor` fails exactly when the next git command
+//!   fails, over a table of broken and healthy setups; over 500 hosts;
+//!   `token` and `status` follow the same record rule as `get`;
 //! - `accounts`: several accounts on one host, `status` and `logout`;
 //! - `account`: status, switch, token, doctor, and configure re-runs as a
 //!   user meets them;
@@ -41,6 +44,7 @@ mod cloud;
 mod common;
 mod completions;
 mod datacenter;
+mod doctor_truth;
 mod fake_selftest;
 mod headless;
 mod host_policy;

@@ -28,14 +28,20 @@ const CASES: &[Case] = &[
     Case {
         name: "browser: the account git named",
         flow: "browser",
-        records: &[("alice", OAUTH, "A", 60, "id"), ("bob", OAUTH, "B", 10, "id")],
+        records: &[
+            ("alice", OAUTH, "A", 60, "id"),
+            ("bob", OAUTH, "B", 10, "id"),
+        ],
         named: Some("alice"),
         expect: Some("alice"),
     },
     Case {
         name: "browser: no name, the most recently signed in",
         flow: "browser",
-        records: &[("alice", OAUTH, "A", 60, "id"), ("bob", OAUTH, "B", 10, "id")],
+        records: &[
+            ("alice", OAUTH, "A", 60, "id"),
+            ("bob", OAUTH, "B", 10, "id"),
+        ],
         named: None,
         expect: Some("bob"),
     },
@@ -154,7 +160,10 @@ fn every_command_gets_the_record_the_rule_picks() {
 
 #[test]
 fn the_token_flow_refuses_an_app_password_and_a_refused_token() {
-    let (cfg, store) = setup("token", &[("alice", TokenKind::ApiToken, "ATBBold", 10, "")]);
+    let (cfg, store) = setup(
+        "token",
+        &[("alice", TokenKind::ApiToken, "ATBBold", 10, "")],
+    );
     let err = stored_token(&store, &cfg.remote.store_key(), None, &cfg)
         .expect_err("an app password is refused");
     assert!(err.to_string().contains("app password"), "{err}");

@@ -1,6 +1,9 @@
 //! `doctor`'s key check: `bitbucket*` keys this helper does not know (a
 //! misspelling is ignored by `get`, silently), and consumer secrets kept in
-//! a gitconfig file, each named with the file it is set in.
+//! a gitconfig file, each named with the file it is set in. Both are
+//! warnings: git works regardless, and where a misspelling breaks it (a
+//! secret under a wrong name), the check that fails (the consumer secret)
+//! stands beside this line naming the key.
 
 use super::{check, Check, Level};
 use crate::commands::closest;
@@ -42,7 +45,7 @@ pub(super) fn checks(entries: &[Entry]) -> Vec<Check> {
                     check(
                         None,
                         "keys",
-                        Level::Fail,
+                        Level::Warn,
                         format!(
                             "the consumer secret is in {file} ({prefix}bitbucketClientSecret); \
                              gitconfig files are often readable by others"
@@ -65,7 +68,7 @@ pub(super) fn checks(entries: &[Entry]) -> Vec<Check> {
                     check(
                         None,
                         "keys",
-                        Level::Fail,
+                        Level::Warn,
                         format!(
                             "{name} in {file} is not a key {NAME} knows, so it is ignored{hint}"
                         ),
@@ -118,7 +121,7 @@ mod tests {
             "file",
         )]);
         assert_eq!(checks.len(), 1);
-        assert_eq!(checks[0].level, Level::Fail);
+        assert_eq!(checks[0].level, Level::Warn);
         assert!(
             checks[0].message.contains("did you mean bitbucketStore"),
             "{:?}",
@@ -137,7 +140,7 @@ mod tests {
             "credential.https://bitbucket.org.bitbucketclientsecret",
             "hush",
         )]);
-        assert_eq!(checks[0].level, Level::Fail);
+        assert_eq!(checks[0].level, Level::Warn);
         let text = format!("{} {:?}", checks[0].message, checks[0].fix);
         assert!(
             text.contains("--move-secret") && !text.contains("hush"),
