@@ -109,6 +109,12 @@ fn verdicts(fake: &FakeBitbucket, env: &TestEnv, setup: &Setup) -> Vec<String> {
     let doctor = env.helper(&["doctor", &fake.base_url()], "");
     let git = env.git(&["ls-remote", &fake.repo_url()]);
     let (doctor_ok, git_ok) = (doctor.status.success(), git.status.success());
+    // Shown with --nocapture: what each setup looked like.
+    eprintln!(
+        "== {}: doctor {doctor_ok}, git {git_ok}\n{}",
+        setup.name,
+        stdout(&doctor)
+    );
     let mut wrong = Vec::new();
     if doctor_ok != git_ok {
         wrong.push(format!(
@@ -183,7 +189,11 @@ fn doctor_fails_exactly_when_git_does_with_the_secret_in_a_locked_keyring() {
         &format!("{}\n", fake.client_secret()),
     );
     crate::common::assert_success(&out, "configure --client-secret-stdin");
-    unset(&env, &key(&fake, "bitbucketClientSecret"));
+    let gitconfig = std::fs::read_to_string(env.gitconfig()).expect("gitconfig");
+    assert!(
+        !gitconfig.contains(&fake.client_secret()),
+        "moved to the keyring"
+    );
     crate::keyring::lock_login_collection();
     let setup = Setup {
         name: "the consumer secret only in a locked keyring",
