@@ -221,8 +221,8 @@ fn pattern_host(pattern: &str) -> Option<String> {
 }
 
 /// Runs git with `args`: the `git` on PATH, else the one in
-/// GIT_EXEC_PATH (git sets it for the helpers it starts, and a Windows
-/// git may run us with a PATH that does not hold it; docs/platforms.md).
+/// GIT_EXEC_PATH (git sets it for the helpers it starts, and may start
+/// them with a PATH that does not hold git itself, as under Wine).
 fn run_git(args: &[&str]) -> std::io::Result<Output> {
     let run = |program: &std::path::Path| {
         Command::new(program)

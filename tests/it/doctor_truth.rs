@@ -324,3 +324,56 @@ fn status_with_the_token_flow_and_no_token_does_not_promise_a_sign_in() {
         describe(&out)
     );
 }
+
+/// A config with an include is read by asking git; a git that started us
+/// may leave git off PATH but says where it lives in GIT_EXEC_PATH.
+#[test]
+fn doctor_finds_git_through_git_exec_path_and_names_the_file_of_a_key() {
+    let (fake, env) = cloud_setup();
+    let included = env.root().join("included");
+    std::fs::write(&included, "[user]\n\tname = Included\n").expect("write");
+    env.set_config("include.path", included.to_str().expect("UTF-8"));
+    env.set_config(&key(&fake, "bitbucketStor"), "file");
+    let exec_path = env.git_ok(&["--exec-path"]);
+    let exec_path = stdout(&exec_path).trim().to_owned();
+    let no_git = env.root().join("empty-path");
+    std::fs::create_dir_all(&no_git).expect("dir");
+
+    let mut cmd = env.helper_command(&["doctor", &fake.base_url()]);
+    cmd.env("PATH", &no_git).env("GIT_EXEC_PATH", &exec_path);
+    let out = env.run(cmd, None);
+    crate::common::assert_success(&out, "doctor without git on PATH");
+    let said = stdout(&out);
+    let gitconfig = env.gitconfig().to_string_lossy().into_owned();
+    assert!(
+        said.contains("bitbucketstor")
+            && said.contains(&format!("in {gitconfig}"))
+            && said.contains("did you mean bitbucketStore?"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn status_with_a_locked_keyring_says_so_and_fails() {
+    let (fake, env) = cloud_setup();
+    let Some(_guard) = crate::keyring::secret_service(&env) else {
+        return;
+    };
+    env.set_config(&key(&fake, "bitbucketStore"), "keyring");
+    env.git_ok(&["ls-remote", &fake.repo_url()]);
+    crate::keyring::lock_login_collection();
+    let out = env.helper(&["status"], "");
+    crate::keyring::unlock_login_collection();
+    assert_failure(&out, "status with a locked keyring");
+    let said = stdout(&out);
+    assert!(
+        !said.contains("no sign-in yet") && said.contains("cannot be read"),
+        "{}",
+        describe(&out)
+    );
+    crate::common::assert_success(
+        &env.helper(&["logout", &fake.base_url(), "--all"], ""),
+        "logout",
+    );
+}

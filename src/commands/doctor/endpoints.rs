@@ -1,6 +1,6 @@
 //! `doctor`'s endpoint check: each endpoint the host's flow uses is asked
 //! something a Bitbucket endpoint answers in a known way, so a wrong URL
-//! shows (docs/bitbucket-facts.md): the API's "who am I" without
+//! shows: the API's "who am I" without
 //! credentials (401 at the right place, 404 at a wrong one), the token
 //! endpoint a POST without a grant (400 or 401 at the right place). No
 //! probe carries a secret.
