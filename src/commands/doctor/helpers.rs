@@ -13,15 +13,30 @@ fn is_us(value: &str) -> bool {
     first == "bitbucket" || base.starts_with(NAME)
 }
 
+/// The `helper` entries in git's order, each with the base URL it is
+/// scoped to (`None`: every URL), parsed once for all hosts.
+pub(super) struct Helpers<'a>(Vec<(Option<String>, &'a Entry)>);
+
+impl<'a> Helpers<'a> {
+    pub(super) fn new(entries: &'a [Entry]) -> Helpers<'a> {
+        Helpers(
+            entries
+                .iter()
+                .filter(|e| e.key == "helper")
+                .filter_map(|e| match &e.url {
+                    None => Some((None, e)),
+                    Some(u) => Remote::from_url(u).map(|r| (Some(r.base_url()), e)),
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Whether git calls us for `base`, and no other helper beside us.
-pub(super) fn checks(entries: &[Entry], base: &str) -> Vec<Check> {
+pub(super) fn checks(helpers: &Helpers, base: &str) -> Vec<Check> {
     let mut active: Vec<&Entry> = Vec::new();
-    for e in entries.iter().filter(|e| e.key == "helper") {
-        let applies = match &e.url {
-            None => true,
-            Some(u) => Remote::from_url(u).is_some_and(|r| r.base_url() == base),
-        };
-        if !applies {
+    for (scope, e) in &helpers.0 {
+        if scope.as_deref().is_some_and(|s| s != base) {
             continue;
         }
         if e.value.is_empty() {
@@ -98,7 +113,7 @@ mod tests {
                 "/usr/bin/git-credential-bitbucket",
             ),
         ]);
-        assert!(checks(ok.entries(), base)
+        assert!(checks(&Helpers::new(ok.entries()), base)
             .iter()
             .all(|c| c.level == Level::Ok));
         let late = git(&[
@@ -109,12 +124,12 @@ mod tests {
             ),
             ("credential.helper", "store"),
         ]);
-        let found = checks(late.entries(), base);
+        let found = checks(&Helpers::new(late.entries()), base);
         assert!(found
             .iter()
             .any(|c| c.level == Level::Fail && c.message.contains("store")));
         let absent = git(&[("credential.helper", "store")]);
-        assert!(checks(absent.entries(), base)[0]
+        assert!(checks(&Helpers::new(absent.entries()), base)[0]
             .message
             .contains("does not call"));
     }

@@ -102,7 +102,12 @@ impl HostPlan {
 /// The checks of one host that need no network: its configuration, the
 /// other helpers git calls for it, the consumer secret, its store and
 /// redirect port, and its sign-in; and the endpoints to probe.
-fn plan_host(git: &GitConfig, env: &dyn Env, remote: &Remote) -> HostPlan {
+fn plan_host(
+    git: &GitConfig,
+    helper_entries: &helpers::Helpers,
+    env: &dyn Env,
+    remote: &Remote,
+) -> HostPlan {
     let base = remote.base_url();
     let cfg = match config::resolve(git, env, remote) {
         Ok(Some(cfg)) => cfg,
@@ -124,7 +129,7 @@ fn plan_host(git: &GitConfig, env: &dyn Env, remote: &Remote) -> HostPlan {
                  {base}`"
             )),
             ];
-            checks.extend(helpers::checks(git.entries(), &base));
+            checks.extend(helpers::checks(helper_entries, &base));
             return HostPlan::only(checks);
         }
     };
@@ -134,7 +139,7 @@ fn plan_host(git: &GitConfig, env: &dyn Env, remote: &Remote) -> HostPlan {
         Level::Ok,
         "every bitbucket* value is valid".into(),
     )];
-    before.extend(helpers::checks(git.entries(), &base));
+    before.extend(helpers::checks(helper_entries, &base));
     // Windows: a Git Credential Manager configured beside us is reported
     // here, with the helper order.
     let dir = match crate::store::data_dir() {
@@ -189,7 +194,11 @@ pub fn run(
             .fix("git credential-bitbucket configure [URL]".into()),
         );
     }
-    let plans: Vec<HostPlan> = hosts.iter().map(|r| plan_host(&git, env, r)).collect();
+    let helper_entries = helpers::Helpers::new(git.entries());
+    let plans: Vec<HostPlan> = hosts
+        .iter()
+        .map(|r| plan_host(&git, &helper_entries, env, r))
+        .collect();
     let all_probes: Vec<&endpoints::Probe> = plans.iter().flat_map(|p| &p.probes).collect();
     let mut probed = endpoints::run_all(&all_probes).into_iter();
     for plan in plans {
