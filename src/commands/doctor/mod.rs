@@ -28,6 +28,7 @@ use crate::config::{self, Env, Flow, GitConfig, Remote};
 use crate::error::Error;
 use crate::text::NAME;
 use std::io::Write;
+use std::path::PathBuf;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,7 @@ impl HostPlan {
 fn plan_host(
     git: &GitConfig,
     helper_entries: &helpers::Helpers,
+    data_dir: &Result<PathBuf, String>,
     env: &dyn Env,
     remote: &Remote,
 ) -> HostPlan {
@@ -142,15 +144,15 @@ fn plan_host(
     before.extend(helpers::checks(helper_entries, &base));
     // Windows: a Git Credential Manager configured beside us is reported
     // here, with the helper order.
-    let dir = match crate::store::data_dir() {
+    let dir = match data_dir {
         Ok(d) => d,
         Err(e) => {
-            before.push(check(Some(&base), "store", Level::Fail, e.to_string()));
+            before.push(check(Some(&base), "store", Level::Fail, e.clone()));
             return HostPlan::only(before);
         }
     };
-    before.extend(consumer::secret(&cfg, &dir));
-    let (store_check, store) = store::readable(&cfg, &dir);
+    before.extend(consumer::secret(&cfg, dir));
+    let (store_check, store) = store::readable(&cfg, dir);
     before.push(store_check);
     if cfg.flow == Flow::Browser {
         before.extend(redirect::port(&cfg));
@@ -195,9 +197,11 @@ pub fn run(
         );
     }
     let helper_entries = helpers::Helpers::new(git.entries());
+    // Looked up once for all hosts.
+    let data_dir = crate::store::data_dir().map_err(|e| e.to_string());
     let plans: Vec<HostPlan> = hosts
         .iter()
-        .map(|r| plan_host(&git, &helper_entries, env, r))
+        .map(|r| plan_host(&git, &helper_entries, &data_dir, env, r))
         .collect();
     let all_probes: Vec<&endpoints::Probe> = plans.iter().flat_map(|p| &p.probes).collect();
     let mut probed = endpoints::run_all(&all_probes).into_iter();
