@@ -34,9 +34,14 @@ pub(super) fn readable(cfg: &HostConfig, dir: &Path) -> (Check, Option<Box<dyn S
             (check(Some(&base), "store", Level::Ok, message), Some(s))
         }
         Err(e) => {
-            let fail = check(Some(&base), "store", Level::Fail, e.to_string()).fix(
-                "the message says how; or choose the file store with bitbucketStore=file".into(),
-            );
+            let fix = match cfg.store {
+                StoreChoice::File => "the message says how".to_owned(),
+                _ => format!(
+                    "the message says how; or keep tokens in a private file instead: \
+                     `git config credential.{base}.bitbucketStore file`"
+                ),
+            };
+            let fail = check(Some(&base), "store", Level::Fail, e.to_string()).fix(fix);
             (fail, None)
         }
     }
