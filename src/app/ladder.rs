@@ -3,7 +3,8 @@
 //! renew (refresh, new grant, or sign-in).
 
 use super::deps::Deps;
-use super::renew::{app_account, grant, refresh, sign_in_and_store};
+use super::record::{app_account, serves, which};
+use super::renew::{grant, refresh, sign_in_and_store};
 use crate::commands::rfc3339;
 use crate::config::{self, Flow, HostConfig};
 use crate::error::Error;
@@ -27,8 +28,9 @@ pub(crate) fn obtain(
         _ => asked,
     };
 
-    // 1–2. The account's record; a fresh token answers with no network.
-    let found = find(store, host, asked, cfg)?;
+    // 1–2. The account's record (record.rs's rule); a fresh token answers
+    // with no network.
+    let found = which(store, host, asked, cfg)?;
     if let Some(r) = fresh(cfg, &found, (deps.now)()) {
         crate::trace!("get: fresh token for {:?}, no network", r.account.username);
         return Ok(r);
@@ -168,24 +170,18 @@ impl Renewal<'_> {
     }
 }
 
-/// The record for `asked`, else the host's default account: its only one,
-/// or the most recently signed-in one. Records of another consumer are
-/// treated as absent (contract.md §5).
+/// The record named `asked` exactly, else the host's default account: its
+/// only one, or the most recently signed-in one. Records the flow or
+/// consumer may not use are treated as absent (contract.md §5). This is
+/// the re-read of a record already chosen; which record a request gets is
+/// record.rs's [`which`].
 pub(crate) fn find(
     store: &dyn Store,
     host: &StoreKey,
     asked: Option<&str>,
     cfg: &HostConfig,
 ) -> Result<Option<Record>, Error> {
-    let records = store
-        .records(host)?
-        .into_iter()
-        // A stored token serves the token flow only; an OAuth record only
-        // the consumer that obtained it (contract.md §5).
-        .filter(|r| match cfg.flow {
-            Flow::Token => r.kind.is_stored_token(),
-            _ => !r.kind.is_stored_token() && r.client_id == cfg.client_id,
-        });
+    let records = store.records(host)?.into_iter().filter(|r| serves(cfg, r));
     Ok(match asked {
         Some(user) => records
             .into_iter()

@@ -18,13 +18,15 @@ mod erase;
 mod get;
 mod host;
 mod ladder;
+mod record;
 mod renew;
 mod token_flow;
 
 pub(crate) use deps::{BrowserSignIn, Deps};
-pub(crate) use host::{asked_account, keyed_remote, open_store, GENERIC_USERS};
+pub(crate) use host::{asked_account, keyed_remote, open_store};
 pub(crate) use ladder::{find, lock_for, obtain};
-pub(crate) use renew::{app_account, grant, sign_in_and_store};
+pub(crate) use record::{app_account, choose, stored_token, which};
+pub(crate) use renew::{grant, sign_in_and_store};
 
 use crate::config::{self, Env, GitConfig};
 use crate::error::Error;

@@ -4,6 +4,7 @@
 
 use super::deps::Deps;
 use super::ladder::keep_current;
+use super::record::app_account;
 use crate::bitbucket::{ApiError, TokenSet};
 use crate::config::HostConfig;
 use crate::error::Error;
@@ -119,11 +120,6 @@ fn failed_or_refused(
 /// server's word: clamped to a year so no answer can overflow the sum.
 pub(crate) fn expiry(now: u64, expires_in: u64) -> u64 {
     now.saturating_add(expires_in.min(365 * 86_400))
-}
-
-/// The record key of a `client_credentials` token: the consumer itself.
-pub(crate) fn app_account(cfg: &HostConfig) -> String {
-    format!("consumer:{}", cfg.client_id)
 }
 
 /// A new `client_credentials` grant, saved before it is used. While the

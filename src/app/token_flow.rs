@@ -2,9 +2,7 @@
 //! username (or Bearer) its kind needs.
 
 use super::get::bearer;
-use super::host::GENERIC_USERS;
-use super::ladder::find;
-use crate::bitbucket::facts;
+use super::record;
 use crate::config::{AuthType, HostConfig};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
@@ -22,31 +20,8 @@ pub(crate) fn stored_token(
     let url = cfg.remote.base_url();
     // A clone URL with `alice@` still finds a token stored under a generic
     // name; it is then handed out with that generic name, never with
-    // alice's (bitbucket-facts.md A.9: both work for git).
-    let record = match find(store, host, asked, cfg)? {
-        Some(r) => Some(r),
-        None if asked.is_some() => find(store, host, None, cfg)?
-            .filter(|r| GENERIC_USERS.contains(&r.account.username.as_str())),
-        None => None,
-    };
-    let record = record.ok_or_else(|| {
-        Error::Failed(format!(
-            "no API token or access token is stored for {url}; store one with \
-             `git credential-bitbucket configure {url} --api-token` (it reads the token from stdin)"
-        ))
-    })?;
-    let token = record.access_token.clone().ok_or_else(|| {
-        Error::Failed(format!(
-            "the stored token for {url} was refused by Bitbucket and dropped; store a new one with \
-             `git credential-bitbucket configure {url} --api-token`"
-        ))
-    })?;
-    if facts::is_app_password(&token) {
-        return Err(Error::Failed(facts::app_password_message(
-            &format!("the token stored for {url}"),
-            &url,
-        )));
-    }
+    // alice's (record.rs).
+    let (record, token) = record::stored_token(store, host, asked, cfg)?;
     if record.kind.bearer_only() {
         if !req.has_capability("authtype") {
             return Err(Error::Failed(format!(

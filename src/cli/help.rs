@@ -190,10 +190,11 @@ git credential-bitbucket doctor [URL] [--json]
 Check the setup of URL (default: every host set up for this helper) and say
 what to fix: unknown or misspelled bitbucket* keys (with the file they are
 in), invalid values, a consumer secret left in a gitconfig file, other
-credential helpers that would keep copies of the tokens, whether the store can
-be read, whether the redirect port is free, whether each endpoint answers (one
-request each, no credentials sent), and the sign-in and its expiry. Exits 1
-when something is wrong.
+credential helpers that would keep copies of the tokens, the consumer secret,
+whether the store can be read, whether the redirect port is free, whether
+each endpoint answers as Bitbucket's does (one request each, no credentials
+sent), and the sign-in and its expiry, or whether one can happen. Exits 1
+exactly when the next git command would fail; the rest are warnings.
 
 Options:
   --json   the checklist as JSON on stdout

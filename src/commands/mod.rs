@@ -49,8 +49,9 @@ fn keyring(dir: &Path) -> Result<Box<dyn Store>, StoreError> {
 /// hosts set up for this helper, in config order.
 pub(crate) fn configured_hosts(git: &GitConfig) -> Vec<String> {
     let mut hosts: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut add = |base: String| {
-        if !hosts.contains(&base) {
+        if seen.insert(base.clone()) {
             hosts.push(base);
         }
     };

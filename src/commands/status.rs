@@ -11,6 +11,7 @@ use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::store::{self, choice, now, Record, StoreKey, TokenKind};
 use crate::text::NAME;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 /// One host as `status` shows it.
@@ -19,21 +20,41 @@ struct Host {
     /// `Ok(None)`: records are saved but the host is not set up (any more).
     cfg: Result<Option<HostConfig>, String>,
     records: Vec<(&'static str, Record)>,
+    /// Why the store that holds this host's records cannot be read, if it
+    /// cannot: its sign-ins are unknown, not absent.
+    unreadable: Option<String>,
 }
 
 impl Host {
-    /// The account `get` uses when git names none: the records the host's
-    /// flow and consumer may use, the most recently signed in first.
+    /// The account `get` uses when git names none (app/record.rs's rule);
+    /// without a usable configuration, the most recently signed in.
     fn default_account(&self) -> Option<&Record> {
-        self.records
-            .iter()
-            .map(|(_, r)| r)
-            .filter(|r| match &self.cfg {
-                Ok(Some(cfg)) if cfg.flow == Flow::Token => r.kind.is_stored_token(),
-                Ok(Some(cfg)) => !r.kind.is_stored_token() && r.client_id == cfg.client_id,
-                _ => true,
-            })
-            .max_by_key(|r| r.signed_in_at)
+        let records = self.records.iter().map(|(_, r)| r);
+        match &self.cfg {
+            Ok(Some(cfg)) => app::choose(records, None, cfg),
+            _ => records.max_by_key(|r| r.signed_in_at),
+        }
+    }
+
+    /// What the host's line says when no saved record is shown.
+    fn nobody(&self) -> String {
+        let base = &self.base;
+        let login = format!("`git credential-bitbucket login {base}`");
+        match &self.cfg {
+            Ok(Some(cfg)) => match cfg.flow {
+                Flow::Token => format!(
+                    "no token stored yet: git gets nothing until `git credential-bitbucket \
+                     configure {base} --api-token` stores one"
+                ),
+                Flow::ClientCredentials => {
+                    "no token yet: the next git command gets one (client_credentials)".into()
+                }
+                Flow::Browser => {
+                    format!("no sign-in yet: the next git command signs in, or {login}")
+                }
+            },
+            _ => format!("no sign-in yet ({login} signs in once it is set up)"),
+        }
     }
 }
 
@@ -69,11 +90,8 @@ pub fn run(
         Some(u) => Some(app::keyed_remote(&git, Some(u))?),
         None => None,
     };
-    let records = saved_records(&dir);
-    let hosts = host_bases(&git, filter.as_ref(), &records)?
-        .into_iter()
-        .map(|base| host(&git, env, filter.as_ref(), &records, base))
-        .collect::<Vec<_>>();
+    let saved = saved_records(&dir);
+    let hosts = hosts(&git, env, filter.as_ref(), saved)?;
 
     let selected = match (&filter, hosts.first()) {
         (Some(remote), Some(host)) => Some(select(remote, host, &dir)),
@@ -87,82 +105,130 @@ pub fn run(
     unusable(&hosts)
 }
 
-/// (store name, record) from every store that may hold records, by host
-/// and account; a store that cannot be read is a warning.
-fn saved_records(dir: &std::path::Path) -> Vec<(&'static str, Record)> {
-    let mut records: Vec<(&'static str, Record)> = Vec::new();
-    for s in choice::all_stores(dir) {
+/// What the stores hold: (store name, record) by host and account, and
+/// why a store could not be read.
+struct Saved {
+    records: Vec<(&'static str, Record)>,
+    /// The file store's error, if it could not be read.
+    file: Option<String>,
+    /// The keyring's error, and the hosts whose records it holds.
+    keyring: Option<String>,
+    keyring_hosts: HashSet<String>,
+}
+
+impl Saved {
+    /// Why the store holding `base`'s records cannot be read, if it cannot.
+    fn unreadable(&self, base: &str) -> Option<String> {
+        match self.keyring_hosts.contains(base) {
+            true => self.keyring.clone(),
+            false => self.file.clone(),
+        }
+    }
+}
+
+/// Every store that may hold records (choice::all_stores: the file store,
+/// then the keyring when a host uses it); a store that cannot be read is
+/// a warning here and an error on each host it holds.
+fn saved_records(dir: &std::path::Path) -> Saved {
+    let mut saved = Saved {
+        records: Vec::new(),
+        file: None,
+        keyring: None,
+        keyring_hosts: choice::keyring_hosts(dir).into_iter().collect(),
+    };
+    for (i, s) in choice::all_stores(dir).into_iter().enumerate() {
         match s.and_then(|s| {
             Ok(s.all_records()?
                 .into_iter()
                 .map(|r| (s.name(), r))
                 .collect::<Vec<_>>())
         }) {
-            Ok(found) => records.extend(found),
-            Err(e) => crate::say!("warning: {e}"),
+            Ok(found) => saved.records.extend(found),
+            Err(e) => {
+                crate::say!("warning: {e}");
+                match i {
+                    0 => saved.file = Some(e.to_string()),
+                    _ => saved.keyring = Some(e.to_string()),
+                }
+            }
         }
     }
-    records.sort_by(|(_, a), (_, b)| {
+    saved.records.sort_by(|(_, a), (_, b)| {
         (&a.host, &a.account.username).cmp(&(&b.host, &b.account.username))
     });
-    records
+    saved
 }
 
-/// The hosts to show: the one `filter` names; else the configured ones in
-/// config order, then any other host with saved records.
-fn host_bases(
-    git: &GitConfig,
-    filter: Option<&Remote>,
-    records: &[(&'static str, Record)],
-) -> Result<Vec<String>, Error> {
-    if let Some(r) = filter {
-        return Ok(vec![r.store_key().to_string()]);
-    }
-    let mut bases: Vec<String> = Vec::new();
-    for base in configured_hosts(git) {
-        let keyed = app::keyed_remote(git, Some(&base))?.store_key().to_string();
-        if !bases.contains(&keyed) {
-            bases.push(keyed);
-        }
-    }
-    for (_, r) in records {
-        if !bases.contains(&r.host) {
-            bases.push(r.host.clone());
-        }
-    }
-    Ok(bases)
-}
-
-/// The host `base`: its configuration (as `filter` names it, if given)
-/// and its saved records.
-fn host(
+/// The hosts to show, each with its configuration and records: the one
+/// `filter` names; else the configured ones in config order, then any
+/// other host with saved records. Each host's keys are looked up by
+/// host (GitConfig's index), so this is linear in the sections.
+fn hosts(
     git: &GitConfig,
     env: &dyn Env,
     filter: Option<&Remote>,
-    records: &[(&'static str, Record)],
-    base: String,
-) -> Host {
-    let remote = match filter {
-        Some(r) => Some(r.clone()),
-        None => Remote::from_url(&base),
+    saved: Saved,
+) -> Result<Vec<Host>, Error> {
+    let mut bases: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut add = |base: String| {
+        if seen.insert(base.clone()) {
+            bases.push(base);
+        }
     };
-    let cfg = match remote {
-        Some(r) => config::resolve(git, env, &r).map_err(|e| e.to_string()),
-        None => Ok(None),
-    };
-    Host {
-        records: records
-            .iter()
-            .filter(|(_, r)| r.host == base)
-            .cloned()
-            .collect(),
-        base,
-        cfg,
+    match filter {
+        Some(r) => add(r.store_key().to_string()),
+        None => {
+            for base in configured_hosts(git) {
+                add(app::keyed_remote(git, Some(&base))?.store_key().to_string());
+            }
+            for (_, r) in &saved.records {
+                add(r.host.clone());
+            }
+        }
     }
+    let mut by_host: HashMap<String, Vec<(&'static str, Record)>> = HashMap::new();
+    for (store, r) in &saved.records {
+        by_host
+            .entry(r.host.clone())
+            .or_default()
+            .push((*store, r.clone()));
+    }
+    Ok(bases
+        .into_iter()
+        .map(|base| {
+            let remote = match filter {
+                Some(r) => Some(r.clone()),
+                None => Remote::from_url(&base),
+            };
+            let cfg = match remote {
+                Some(r) => config::resolve(git, env, &r).map_err(|e| e.to_string()),
+                None => Ok(None),
+            };
+            Host {
+                records: by_host.remove(&base).unwrap_or_default(),
+                unreadable: saved.unreadable(&base),
+                base,
+                cfg,
+            }
+        })
+        .collect())
 }
 
-/// The command fails when a host's configuration cannot be used.
+/// The command fails when a host's configuration cannot be used, or the
+/// store holding its sign-ins cannot be read.
 fn unusable(hosts: &[Host]) -> Result<(), Error> {
+    let locked: Vec<&str> = hosts
+        .iter()
+        .filter(|h| h.unreadable.is_some())
+        .map(|h| h.base.as_str())
+        .collect();
+    if !locked.is_empty() {
+        return Err(Error::Failed(format!(
+            "the sign-ins of {} cannot be read (see above)",
+            locked.join(", ")
+        )));
+    }
     let broken: Vec<&Host> = hosts.iter().filter(|h| h.cfg.is_err()).collect();
     match broken.len() {
         0 => Ok(()),
@@ -196,6 +262,7 @@ fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
             return Selected::none(url, None, note);
         }
     };
+    // Only to say why this account: the record is app/record.rs's choice.
     let asked = match cfg.flow {
         Flow::ClientCredentials => None,
         _ => app::asked_account(remote.username.as_deref()),
@@ -208,7 +275,7 @@ fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
             return Selected::none(url, None, format!("the store cannot be read: {e}"));
         }
     };
-    match find_selected(store.as_ref(), &key, asked, cfg) {
+    match app::which(store.as_ref(), &key, remote.username.as_deref(), cfg) {
         Ok(Some(r)) => Selected {
             url,
             account: Some(r.account.username.clone()),
@@ -226,36 +293,13 @@ fn select(remote: &Remote, host: &Host, dir: &std::path::Path) -> Selected {
     }
 }
 
-/// The record `get` would use for `asked` on `base`, by the host's flow:
-/// client_credentials has its own user; a stored token named by the URL
-/// may also be the host's generic-user one.
-fn find_selected(
-    store: &dyn store::Store,
-    base: &StoreKey,
-    asked: Option<&str>,
-    cfg: &HostConfig,
-) -> Result<Option<Record>, Error> {
-    match cfg.flow {
-        Flow::ClientCredentials => {
-            let user = format!("consumer:{}", cfg.client_id);
-            app::find(store, base, Some(&user), cfg)
-        }
-        Flow::Token => app::find(store, base, asked, cfg).and_then(|r| match r {
-            None if asked.is_some() => Ok(app::find(store, base, None, cfg)?
-                .filter(|r| app::GENERIC_USERS.contains(&r.account.username.as_str()))),
-            r => Ok(r),
-        }),
-        Flow::Browser => app::find(store, base, asked, cfg),
-    }
-}
-
 /// What to do when no saved record answers: depends on the flow.
 fn nobody_note(cfg: &HostConfig, asked: Option<&str>, remote: &Remote) -> String {
     let base = cfg.remote.base_url();
     match (cfg.flow, asked) {
         (Flow::Token, _) => format!(
-            "no stored token: `git credential-bitbucket configure {base} --api-token` \
-             stores one"
+            "no stored token, so git gets nothing: `git credential-bitbucket configure {base} \
+             --api-token` stores one"
         ),
         (Flow::ClientCredentials, _) => {
             "no token yet: the next git command gets one (client_credentials)".into()
@@ -331,13 +375,14 @@ fn print_text(
             Err(e) => writeln!(out, "{}: configuration error: {e}", h.base)?,
         }
         let default = h.default_account().map(|r| r.account.username.clone());
-        if h.records.is_empty() {
-            writeln!(
+        match &h.unreadable {
+            Some(e) => writeln!(
                 out,
-                "  no sign-in yet: the next git command signs in, or `git credential-bitbucket \
-                 login {}`",
-                h.base
-            )?;
+                "  sign-ins unknown: the store cannot be read ({})",
+                crate::text::plain(e)
+            )?,
+            None if h.records.is_empty() => writeln!(out, "  {}", h.nobody())?,
+            None => {}
         }
         for (store, r) in &h.records {
             let mark = if default.as_deref() == Some(r.account.username.as_str()) {
@@ -416,6 +461,7 @@ fn print_json(
             "flow": flow,
             "store": store,
             "error": error,
+            "store_error": h.unreadable,
             "default_account": default,
             "network": h.cfg.as_ref().ok().and_then(Option::as_ref).map(|c| crate::network::Settings::for_remote(&c.remote).to_json()),
             "accounts": h.records.iter().map(|(_, r)| r.account.username.clone()).collect::<Vec<_>>(),
@@ -445,5 +491,77 @@ fn record_name(r: &Record) -> String {
         TokenKind::PersonalToken => format!("personal token, sent as {user}"),
         TokenKind::ProjectToken => "project or repository token, sent as Bearer".into(),
         TokenKind::Oauth | TokenKind::ClientCredentials => user,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::no_env;
+
+    #[test]
+    fn each_host_is_looked_up_without_reading_every_other_section() {
+        let n = 2000;
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for i in 0..n {
+            let base = format!("https://h{i}.example.com");
+            for (k, v) in [
+                ("helper", ""),
+                ("helper", "/usr/bin/git-credential-bitbucket"),
+                ("bitbucketkind", "datacenter"),
+                ("bitbucketclientid", "id"),
+                ("bitbucketstore", "file"),
+            ] {
+                pairs.push((format!("credential.{base}.{k}"), v.into()));
+            }
+        }
+        let git = GitConfig::from_pairs(pairs);
+        let saved = Saved {
+            records: Vec::new(),
+            file: None,
+            keyring: None,
+            keyring_hosts: HashSet::new(),
+        };
+        let before = config::entries_read();
+        let hosts = hosts(&git, &no_env(), None, saved).expect("hosts");
+        let read = config::entries_read() - before;
+        assert_eq!(hosts.len(), n);
+        assert!(hosts.iter().all(|h| matches!(h.cfg, Ok(Some(_)))));
+        // A few dozen keys per host, each read from its own section: a
+        // lookup that scanned every section would read millions.
+        assert!(read < 50 * n, "{read} entries read for {n} hosts");
+    }
+
+    #[test]
+    fn a_host_without_a_record_says_what_its_flow_does_next() {
+        let git = GitConfig::from_pairs([
+            (
+                "credential.https://bitbucket.org.bitbucketflow".to_owned(),
+                "token".to_owned(),
+            ),
+            (
+                "credential.https://git.example.com.bitbucketclientid".to_owned(),
+                "id".to_owned(),
+            ),
+        ]);
+        let host = |url: &str| {
+            let remote = Remote::from_url(url).expect("URL");
+            Host {
+                base: url.into(),
+                cfg: config::resolve(&git, &no_env(), &remote).map_err(|e| e.to_string()),
+                records: Vec::new(),
+                unreadable: None,
+            }
+        };
+        let token = host("https://bitbucket.org").nobody();
+        assert!(
+            token.contains("--api-token") && !token.contains("signs in"),
+            "{token}"
+        );
+        let browser = host("https://git.example.com").nobody();
+        assert!(
+            browser.contains("the next git command signs in"),
+            "{browser}"
+        );
     }
 }

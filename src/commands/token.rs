@@ -26,29 +26,18 @@ pub fn run(
     })?;
     let store = app::open_store(&cfg)?;
     let host = cfg.remote.store_key();
-    let asked = account.or_else(|| app::asked_account(remote.username.as_deref()));
+    let named = account.or(remote.username.as_deref());
+    // The record `get` would hand to git (app/record.rs), refused the same
+    // way: an app password is not printed either.
     let token = match cfg.flow {
-        // As `get` does: a URL naming alice still finds a token stored
-        // under a generic username.
-        Flow::Token => match app::find(store.as_ref(), &host, asked, &cfg)? {
-            Some(r) => Some(r),
-            None if asked.is_some() => app::find(store.as_ref(), &host, None, &cfg)?
-                .filter(|r| app::GENERIC_USERS.contains(&r.account.username.as_str())),
-            None => None,
-        }
-        .and_then(|r| r.access_token)
-        .ok_or_else(|| {
-            Error::Failed(format!(
-                "no API token or access token is stored for {base}; store one with `git \
-                     credential-bitbucket configure {base} --api-token`"
-            ))
-        })?,
+        Flow::Token => app::stored_token(store.as_ref(), &host, named, &cfg)?.1,
         _ => {
             let deps = app::Deps::real(env, app::BrowserSignIn::Detect(env))?;
+            let asked = app::asked_account(named);
             app::obtain(&cfg, store.as_ref(), &host, asked, &deps)?
+                .access_token
+                .ok_or_else(|| Error::Failed(format!("no access token could be had for {base}")))?
         }
-        .access_token
-        .ok_or_else(|| Error::Failed(format!("no access token could be had for {base}")))?,
     };
     writeln!(out, "{}", token.expose())
         .and_then(|_| out.flush())

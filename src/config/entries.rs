@@ -1,9 +1,14 @@
-//! `GitConfig`: every `credential.*` entry, read once, and the lookup of
-//! one key for a remote with git's urlmatch rules.
+//! `GitConfig`: every `credential.*` entry, read once, with the file it
+//! came from, and the lookup of one key for a remote with git's urlmatch
+//! rules. The entries are indexed by key and host, so looking up one
+//! host's keys does not read every other host's section: `status` and
+//! `doctor` over thousands of sections stay linear.
 
 use super::{ConfigError, Remote};
+use crate::gitconfig::Origin;
 use crate::url::split_host_port;
-use std::process::{Command, Stdio};
+use std::collections::HashMap;
+use std::process::{Command, Output, Stdio};
 
 /// One `credential.*` entry as git config lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,12 +18,29 @@ pub struct Entry {
     /// The key, lower case as git prints it.
     pub key: String,
     pub value: String,
+    /// Where it was set, when known.
+    pub origin: Option<Origin>,
+}
+
+impl Entry {
+    /// `credential.<url>.<key>`, as git names it.
+    pub fn name(&self) -> String {
+        match &self.url {
+            Some(u) => format!("credential.{u}.{}", self.key),
+            None => format!("credential.{}", self.key),
+        }
+    }
 }
 
 /// All `credential.*` entries, in git's order (later wins on ties).
 #[derive(Debug, Clone, Default)]
 pub struct GitConfig {
     entries: Vec<Entry>,
+    /// (key, the URL pattern's host) → indices of URL-scoped entries, in
+    /// order; a host with a `*` label is filed under `*`.
+    scoped: HashMap<(String, String), Vec<usize>>,
+    /// key → index of the last entry without a URL.
+    global: HashMap<String, usize>,
 }
 
 impl GitConfig {
@@ -27,13 +49,15 @@ impl GitConfig {
     pub fn load() -> Result<GitConfig, ConfigError> {
         let var = |k: &str| std::env::var(k).ok();
         let cwd = std::env::current_dir().unwrap_or_default();
-        match crate::gitconfig::credential_entries(&var, &cwd) {
+        match crate::gitconfig::credential_entries_with_origin(&var, &cwd) {
             Some(pairs) => {
                 crate::trace!(
                     "config: read in-process ({} credential entries)",
                     pairs.len()
                 );
-                Ok(GitConfig::from_pairs(pairs))
+                Ok(GitConfig::from_entries(
+                    pairs.into_iter().map(|((n, v), o)| (n, v, Some(o))),
+                ))
             }
             None => {
                 crate::trace!("config: asking git (includes or an unusual layout)");
@@ -42,16 +66,21 @@ impl GitConfig {
         }
     }
 
-    /// Runs `git config -z --get-regexp ^credential\.` once (contract.md §3).
+    /// Runs `git config -z --show-origin --get-regexp ^credential\.` once
+    /// (contract.md §3).
     pub fn load_with_git() -> Result<GitConfig, ConfigError> {
-        let out = Command::new("git")
-            .args(["config", "-z", "--get-regexp", r"^credential\."])
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(|e| ConfigError::GitConfig(format!("could not run git: {e}")))?;
+        let out = run_git(&[
+            "config",
+            "-z",
+            "--show-origin",
+            "--get-regexp",
+            r"^credential\.",
+        ])
+        .map_err(|e| ConfigError::GitConfig(format!("could not run git: {e}")))?;
         match out.status.code() {
-            Some(0) => Ok(GitConfig::parse(&String::from_utf8_lossy(&out.stdout))),
+            Some(0) => Ok(GitConfig::parse_with_origin(&String::from_utf8_lossy(
+                &out.stdout,
+            ))),
             // 1: no such key at all.
             Some(1) => Ok(GitConfig::default()),
             _ => Err(ConfigError::GitConfig(
@@ -62,17 +91,44 @@ impl GitConfig {
 
     /// Parses `-z` output: `name\nvalue\0` per entry (`name\0` without a
     /// value for a bare boolean key).
+    #[cfg(test)]
     pub fn parse(text: &str) -> GitConfig {
-        GitConfig::from_pairs(text.split('\0').filter(|s| !s.is_empty()).map(|item| {
-            let (name, value) = item.split_once('\n').unwrap_or((item, "true"));
-            (name.to_owned(), value.to_owned())
+        GitConfig::from_pairs(
+            text.split('\0')
+                .filter(|s| !s.is_empty())
+                .map(name_and_value),
+        )
+    }
+
+    /// Parses `-z --show-origin` output: `origin\0name\nvalue\0` per
+    /// entry, the origin `file:<path>` or `command line:`.
+    fn parse_with_origin(text: &str) -> GitConfig {
+        let fields: Vec<&str> = text.split('\0').collect();
+        GitConfig::from_entries(fields.chunks(2).filter_map(|pair| match pair {
+            [origin, item] if !origin.is_empty() => {
+                let (name, value) = name_and_value(item);
+                let origin = match origin.strip_prefix("file:") {
+                    Some(path) => Origin::File(path.into()),
+                    None => Origin::Other(origin.trim_end_matches(':').to_owned()),
+                };
+                Some((name, value, Some(origin)))
+            }
+            _ => None,
         }))
     }
 
     /// Builds from (`credential.<url>.<key>`, value) pairs in git's order.
+    #[cfg(test)]
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> GitConfig {
-        let mut entries = Vec::new();
-        for (name, value) in pairs {
+        GitConfig::from_entries(pairs.into_iter().map(|(n, v)| (n, v, None)))
+    }
+
+    /// Builds from (name, value, origin) in git's order.
+    fn from_entries(
+        items: impl IntoIterator<Item = (String, String, Option<Origin>)>,
+    ) -> GitConfig {
+        let mut git = GitConfig::default();
+        for (name, value, origin) in items {
             let Some(rest) = name.strip_prefix("credential.") else {
                 continue;
             };
@@ -80,25 +136,42 @@ impl GitConfig {
                 Some((url, key)) => (Some(url.to_owned()), key),
                 None => (None, rest),
             };
-            entries.push(Entry {
+            let key = key.to_ascii_lowercase();
+            if let Some(host) = url.as_deref().and_then(pattern_host) {
+                git.scoped
+                    .entry((key.clone(), host))
+                    .or_default()
+                    .push(git.entries.len());
+            }
+            if url.is_none() {
+                git.global.insert(key.clone(), git.entries.len());
+            }
+            git.entries.push(Entry {
                 url,
-                key: key.to_ascii_lowercase(),
+                key,
                 value,
+                origin,
             });
         }
-        GitConfig { entries }
+        git
     }
 
     /// The best value for `key` (in any case, as git compares keys) among URL-scoped entries that
     /// match `remote`, with git's urlmatch precedence: longer host pattern,
     /// then longer path, then a user match; later entries win ties.
     pub fn scoped(&self, remote: &Remote, key: &str) -> Option<&str> {
+        let key = key.to_ascii_lowercase();
+        let host = split_host_port(&remote.host)?.0;
+        let bucket = |h: String| self.scoped.get(&(key.clone(), h)).map(Vec::as_slice);
+        let mut candidates: Vec<usize> = [bucket(host), bucket("*".into())]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
         let mut best: Option<((usize, usize, bool), &str)> = None;
-        for e in self
-            .entries
-            .iter()
-            .filter(|e| e.key.eq_ignore_ascii_case(key))
-        {
+        for e in candidates.into_iter().map(|i| &self.entries[i]) {
             let Some(url) = &e.url else { continue };
             if let Some(score) = url_match(url, remote) {
                 if best.is_none_or(|(b, _)| score >= b) {
@@ -111,11 +184,10 @@ impl GitConfig {
 
     /// The last value of `credential.KEY` without a URL.
     pub fn global(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|e| e.url.is_none() && e.key.eq_ignore_ascii_case(key))
-            .map(|e| e.value.as_str())
+        let i = *self.global.get(&key.to_ascii_lowercase())?;
+        #[cfg(test)]
+        ENTRIES_READ.with(|n| n.set(n.get() + 1));
+        Some(self.entries[i].value.as_str())
     }
 
     /// Every entry, in git's order (for `status` and `doctor`).
@@ -129,9 +201,64 @@ impl GitConfig {
     }
 }
 
+/// `name\nvalue`, or a bare `name` (a boolean `true`).
+fn name_and_value(item: &str) -> (String, String) {
+    let (name, value) = item.split_once('\n').unwrap_or((item, "true"));
+    (name.to_owned(), value.to_owned())
+}
+
+/// The host of a URL pattern as [`url_match`] compares it, or `*` when a
+/// label is a wildcard; `None` when it can match nothing.
+fn pattern_host(pattern: &str) -> Option<String> {
+    let rest = pattern.split_once("://").map_or(pattern, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = split_host_port(hostport)?.0;
+    Some(match host.split('.').any(|l| l == "*") {
+        true => "*".into(),
+        false => host,
+    })
+}
+
+/// Runs git with `args`: the `git` on PATH, else the one in
+/// GIT_EXEC_PATH (git sets it for the helpers it starts, and may start
+/// them with a PATH that does not hold git itself, as under Wine).
+fn run_git(args: &[&str]) -> std::io::Result<Output> {
+    let run = |program: &std::path::Path| {
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+    };
+    match run("git".as_ref()) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = std::env::var_os("GIT_EXEC_PATH").ok_or(e)?;
+            let dir = std::path::Path::new(&dir);
+            let found = ["git", "git.exe"]
+                .iter()
+                .map(|name| dir.join(name))
+                .find(|p| p.is_file());
+            match found {
+                Some(git) => run(&git),
+                None => Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "git is neither on PATH nor in GIT_EXEC_PATH ({})",
+                        dir.display()
+                    ),
+                )),
+            }
+        }
+        other => other,
+    }
+}
+
 /// Matches a config URL pattern against the remote the way git's urlmatch
 /// does (bitbucket-facts.md C.7); returns the precedence score, or `None`.
 pub(crate) fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize, bool)> {
+    #[cfg(test)]
+    ENTRIES_READ.with(|n| n.set(n.get() + 1));
     let (scheme, rest) = match pattern.split_once("://") {
         Some((s, r)) => (Some(s.to_ascii_lowercase()), r),
         None => (None, pattern),
@@ -193,8 +320,38 @@ pub(crate) fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize,
 }
 
 #[cfg(test)]
+thread_local! {
+    /// How many entries lookups read, for the tests that count work.
+    static ENTRIES_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many entries this thread's lookups have read so far.
+#[cfg(test)]
+pub(crate) fn entries_read() -> usize {
+    ENTRIES_READ.with(std::cell::Cell::get)
+}
+
+#[cfg(test)]
 mod tests {
     use crate::config::test_support::*;
+
+    #[test]
+    fn a_lookup_reads_its_hosts_entries_only() {
+        let git = crate::config::GitConfig::from_pairs((0..500).map(|i| {
+            (
+                format!("credential.https://h{i}.example.com.bitbucketclientid"),
+                format!("id{i}"),
+            )
+        }));
+        let before = crate::config::entries_read();
+        let r = remote("https", "h7.example.com");
+        assert_eq!(git.scoped(&r, "bitbucketClientId"), Some("id7"));
+        assert!(crate::config::entries_read() - before <= 1);
+        assert_eq!(
+            git.entries()[3].name(),
+            "credential.https://h3.example.com.bitbucketclientid"
+        );
+    }
 
     #[test]
     fn scoped_keys_follow_git_urlmatch_rules() {

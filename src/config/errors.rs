@@ -33,6 +33,17 @@ pub enum ConfigError {
          (or GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET); Bitbucket's token endpoint requires it"
     )]
     MissingClientSecret { url: String },
+    /// A value holding a control character or a bidirectional override:
+    /// never what anyone meant, and never printed back (the terminal would
+    /// run it).
+    #[error(
+        "{name} holds a control character, which no value may; set it again \
+         (`git config --show-origin --get-regexp ^credential` shows where)"
+    )]
+    ControlCharacter {
+        /// Where the value came from, as for `Invalid`.
+        name: String,
+    },
     /// A URL-valued key that does not parse, or is not allowed.
     #[error("{name} is {value:?}: {why}")]
     BadUrl {

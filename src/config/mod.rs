@@ -20,6 +20,8 @@ mod values;
 
 pub use crate::env::{Env, ProcessEnv};
 pub use crate::gitconfig::parse_bool;
+#[cfg(test)]
+pub(crate) use entries::entries_read;
 pub(crate) use entries::url_match;
 pub use entries::{Entry, GitConfig};
 pub use env::with_client_secret;

@@ -105,6 +105,7 @@ pub fn resolve(
         return Ok(None);
     }
     let l = Lookup::new(git, env, remote);
+    no_control_characters(&l)?;
     let c = choices(&l)?;
     let (client_id, consumer_owner, client_secret) = consumer(&l, c.flow)?;
     // contract.md §4, §7: tokens only over https, loopback and the explicit
@@ -144,6 +145,19 @@ fn is_ours(git: &GitConfig, remote: &Remote) -> bool {
     let global = remote.is_cloud()
         && (markers().any(|k| git.global(k.name()).is_some()) || BUILTIN_CLIENT_ID.is_some());
     scoped || global
+}
+
+/// No value of ours may hold a control character (an ESC in a URL would
+/// be printed to the terminal by every message that names the URL).
+fn no_control_characters(l: &Lookup) -> Result<(), ConfigError> {
+    for key in Key::ALL {
+        if l.value(key).is_some_and(|v| crate::text::plain(&v) != v) {
+            return Err(ConfigError::ControlCharacter {
+                name: l.name_of(key),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The keys that choose among fixed values.
@@ -317,6 +331,26 @@ mod tests {
     use super::*;
     use crate::config::test_support::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn a_control_character_is_refused_and_never_printed_back() {
+        let git = cfg(&[
+            ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+            (
+                "credential.https://bitbucket.org.bitbucketTokenUrl",
+                "https://evil.example/\x1b]0;pwned\x07",
+            ),
+        ]);
+        let err = resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
+            .expect_err("an ESC is not a URL");
+        let text = err.to_string();
+        assert!(
+            text.contains("credential.https://bitbucket.org.bitbucketTokenUrl")
+                && !text.contains('\x1b')
+                && !text.contains("evil"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn a_global_client_id_makes_only_bitbucket_org_ours() {

@@ -29,8 +29,41 @@ pub use values::parse_bool;
 /// key lower-cased, value). A key without `=` has the value `true`.
 pub type Pair = (String, String);
 
+/// Where an entry was set: the file (as `git config --show-origin` names
+/// it), or somewhere else git describes (`command line`), so `doctor` can
+/// say where to fix a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    Other(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Other(what) => write!(f, "the {what}"),
+        }
+    }
+}
+
 /// The entries, in git's order; `None` means "ask git".
+#[cfg(test)]
 pub fn credential_entries(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Vec<Pair>> {
+    Some(
+        credential_entries_with_origin(var, cwd)?
+            .into_iter()
+            .map(|(pair, _)| pair)
+            .collect(),
+    )
+}
+
+/// The entries with the file each came from, in git's order; `None`
+/// means "ask git".
+pub fn credential_entries_with_origin(
+    var: &dyn Fn(&str) -> Option<String>,
+    cwd: &Path,
+) -> Option<Vec<(Pair, Origin)>> {
     section_entries(var, cwd, "credential")
 }
 
@@ -38,15 +71,21 @@ pub fn credential_entries(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> O
 /// order; `None` means "ask git". Read only when a request is about to be
 /// sent (docs/configuration.md, "Network").
 pub fn http_entries(var: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Option<Vec<Pair>> {
-    section_entries(var, cwd, "http")
+    Some(
+        section_entries(var, cwd, "http")?
+            .into_iter()
+            .map(|(pair, _)| pair)
+            .collect(),
+    )
 }
 
-/// The entries of `section` (lower case), in git's order.
+/// The entries of `section` (lower case) with the file each came from, in
+/// git's order.
 fn section_entries(
     var: &dyn Fn(&str) -> Option<String>,
     cwd: &Path,
     section: &str,
-) -> Option<Vec<Pair>> {
+) -> Option<Vec<(Pair, Origin)>> {
     let mut out = Vec::new();
     for file in config_files(var, cwd)? {
         let Ok(text) = std::fs::read_to_string(&file) else {
@@ -61,10 +100,20 @@ fn section_entries(
             return None;
         }
         if lower.contains(section) {
-            out.extend(syntax::parse_section(&text, section)?);
+            let origin = Origin::File(file.clone());
+            out.extend(
+                syntax::parse_section(&text, section)?
+                    .into_iter()
+                    .map(|p| (p, origin.clone())),
+            );
         }
     }
-    out.extend(command_line(var, section)?);
+    let from_command_line = Origin::Other("command line".into());
+    out.extend(
+        command_line(var, section)?
+            .into_iter()
+            .map(|p| (p, from_command_line.clone())),
+    );
     Some(out)
 }
 

@@ -262,18 +262,24 @@ fn doctor_finds_a_misspelled_key_a_secret_in_gitconfig_and_a_busy_redirect_port(
     assert_no_secret(&fake, &env, &(text.clone() + &stderr(&out)));
     drop(busy);
 
+    // With the port free, git works: the key lines are warnings, and
+    // doctor passes (it fails exactly when git would).
     let out = env.helper(&["doctor", "--json", &fake.base_url()], "");
-    assert_failure(&out, "doctor --json");
+    assert_success(&out, "doctor --json");
     let doc = json(&out);
-    assert_eq!(doc["ok"], false);
-    let failed: Vec<&str> = doc["checks"]
+    assert_eq!(doc["ok"], true);
+    let warned: Vec<&str> = doc["checks"]
         .as_array()
         .expect("checks")
         .iter()
-        .filter(|c| c["status"] == "fail")
+        .filter(|c| c["status"] == "warn")
         .filter_map(|c| c["check"].as_str())
         .collect();
-    assert_eq!(failed, vec!["keys", "keys"], "the port is free now: {doc}");
+    assert_eq!(
+        warned,
+        vec!["keys", "keys", "sign-in"],
+        "the port is free now: {doc}"
+    );
 }
 
 #[test]

@@ -131,7 +131,7 @@ fn an_explicit_keyring_without_a_secret_service_is_an_error_not_a_file() {
     assert_eq!(env.browser_opens(), 0);
 }
 
-fn lock_login_collection() {
+pub(crate) fn lock_login_collection() {
     let out = Command::new("dbus-send")
         .args([
             "--session",
@@ -150,7 +150,7 @@ fn lock_login_collection() {
     );
 }
 
-fn unlock_login_collection() {
+pub(crate) fn unlock_login_collection() {
     let password = std::env::var("GCB_KEYRING_PASSWORD").unwrap_or_else(|_| "ci-pass".into());
     let mut cmd = Command::new("gnome-keyring-daemon");
     cmd.args(["--replace", "--unlock", "--components=secrets"])

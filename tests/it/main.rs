@@ -13,6 +13,9 @@
 //!   Data Center, and the token flow on both fakes;
 //! - `first_day`: Cloud's sign-in on any free port, a pinned port, the
 //!   consumer hint, the guided token path and its check;
+//! - `doctor_truth`: `doctor` fails exactly when the next git command
+//!   fails, over a table of broken and healthy setups; over 500 hosts;
+//!   `token` and `status` follow the same record rule as `get`;
 //! - `accounts`: several accounts on one host, `status` and `logout`;
 //! - `account`: status, switch, token, doctor, and configure re-runs as a
 //!   user meets them;
@@ -52,6 +55,7 @@ mod common;
 mod company_network;
 mod completions;
 mod datacenter;
+mod doctor_truth;
 mod fake_selftest;
 mod first_day;
 mod headless;

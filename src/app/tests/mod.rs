@@ -4,6 +4,7 @@
 //! (or the error), every call made in order (store writes included), and
 //! the store afterwards.
 
+mod record;
 mod testkit;
 
 use super::get::answer;
