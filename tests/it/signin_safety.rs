@@ -305,6 +305,9 @@ fn login_with_neither_browser_nor_terminal_fails_at_once_naming_what_works() {
     unset_config(&env, &key(&fake, "bitbucketBrowser"));
     // Long enough that a wait would end in the timeout message instead.
     env.set_config(&key(&fake, "bitbucketLoginTimeout"), "300");
+    // Over SSH: the port forwarding is one of the ways (guidance.rs checks
+    // it is named only there).
+    env.set_env("SSH_CONNECTION", "192.0.2.1 50000 192.0.2.2 22");
 
     let out = env.helper(&["login", &fake.base_url()], "");
 
