@@ -585,7 +585,7 @@ pub fn run(
             })).collect::<Vec<_>>(),
         });
         let text = serde_json::to_string_pretty(&doc).expect("BUG: a JSON value always serializes");
-        writeln!(out, "{text}")
+        writeln!(out, "{}", crate::text::json(&text))
     } else {
         print_text(out, &checks)
     };
