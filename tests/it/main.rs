@@ -16,6 +16,8 @@
 //!   a real headless Chromium;
 //! - `keyring`: the keyring backend against a real Secret Service;
 //! - `messages`: what a user reads when a credential cannot be had;
+//! - `guidance`: messages that name the fix that works, typed commands,
+//!   and text from outside made safe everywhere it is shown;
 //! - `pages`: the loopback listener's pages, in a real Chromium;
 //! - `setup`: install.sh, configure/unconfigure and every `--help`;
 //! - `install`: install.sh from a release archive and its `--uninstall`;
@@ -42,6 +44,7 @@ mod common;
 mod completions;
 mod datacenter;
 mod fake_selftest;
+mod guidance;
 mod headless;
 mod host_policy;
 mod install;
