@@ -400,7 +400,7 @@ fn login_no_browser_does_not_talk_about_a_browser_opening() {
 
     let url = url.unwrap_or_else(|| panic!("no URL line after {before:#?}"));
     assert!(!url.contains(' '), "{url:?}");
-    let said = before.join("\n");
+    let said = crate::common::unwrapped(&before.join("\n"));
     assert!(!said.contains("in your browser"), "{said}");
     assert!(!said.contains("If no browser opens"), "{said}");
     assert!(said.contains("open this URL"), "{said}");

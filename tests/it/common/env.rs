@@ -405,7 +405,8 @@ sys.stdout.write(out.decode("utf-8", "replace"))
             url,
         ]);
         cmd.args(answers);
-        crate::common::stdout(&self.run(cmd, None))
+        // Wrapped messages joined back (a terminal turns LF into CR LF).
+        crate::common::stdout(&self.run(cmd, None)).replace("\r\n  ", " ")
     }
 
     /// Runs the helper with `args`, feeding it `stdin`.
