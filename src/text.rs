@@ -229,6 +229,15 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Unicode's own tables (those of the regex engine proptest
+        /// draws from) against ours: any character of the classes is
+        /// replaced.
+        #[test]
+        fn every_character_unicode_puts_in_the_classes_is_unsafe(s in "[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]") {
+            let c = s.chars().next().expect("one character");
+            proptest::prop_assert!(unsafe_char(c), "U+{:04X}", u32::from(c));
+        }
+
         #[test]
         fn plain_leaves_nothing_of_the_classes_and_keeps_the_rest(s in "\\PC*|[\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}a-z ]*") {
             let out = plain(&s);

@@ -508,7 +508,7 @@ fn sign_in_check(cfg: &HostConfig, store: &dyn store::Store, host: &StoreKey, ba
         }),
         Ok(Some(r)) => {
             let t = now();
-            let who = &r.account.username;
+            let who = &crate::text::plain(&r.account.username);
             let expiry = match (&r.access_token, r.kind.is_stored_token()) {
                 (Some(_), true) => "a stored token, no expiry known".to_owned(),
                 (Some(_), false) if r.expires_at > t => format!(

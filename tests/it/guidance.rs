@@ -581,6 +581,11 @@ fn sneaky_characters_in_stored_names_and_scopes_never_reach_the_terminal_or_json
         "the scope was dropped: {json}"
     );
 
+    let out = env.helper(&["doctor", &fake.base_url()], "");
+    assert_clean("doctor", &format!("{}{}", stdout(&out), raw_stderr(&out)));
+    let out = env.helper(&["doctor", &fake.base_url(), "--json"], "");
+    assert_clean("doctor --json", &stdout(&out));
+
     let out = env.helper(&["switch", &fake.base_url()], "");
     assert_success(&out, "switch");
     assert_clean("switch", &raw_stderr(&out));
