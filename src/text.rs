@@ -52,6 +52,15 @@ fn wrap_line(line: &str, out: &mut String) {
     }
     let indent = CONTINUATION.len() - 1;
     let words: Vec<&str> = line.split(' ').collect();
+    let breaks = break_points(&words, indent);
+    // The width of the words from `i` up to the next place a line may
+    // break: what must fit for a break at `i` to be put off.
+    let unit = |i: usize| {
+        let end = (i + 1..words.len())
+            .find(|&j| breaks[j])
+            .unwrap_or(words.len());
+        words[i..end].iter().map(|w| columns(w)).sum::<usize>() + (end - i - 1)
+    };
     // Where the first sentence ends, if the first line can hold it.
     let mut first_stop = None;
     let mut width = 0;
@@ -60,17 +69,18 @@ fn wrap_line(line: &str, out: &mut String) {
         if width > WIDTH {
             break;
         }
-        if w.len() > 1 && (w.ends_with('.') || w.ends_with(';')) && !w.ends_with("..") {
+        let ends = w.len() > 1 && (w.ends_with('.') || w.ends_with(';')) && !w.ends_with("..");
+        if ends && breaks[i + 1] {
             first_stop = Some(i);
             break;
         }
     }
     let mut width = 0;
     for (i, w) in words.iter().enumerate() {
-        let wide = columns(w);
         if i > 0 {
             let stop_here = first_stop == Some(i - 1);
-            if stop_here || (width > indent && width + 1 + wide > WIDTH) {
+            let full = width > indent && width + 1 + unit(i) > WIDTH;
+            if breaks[i] && (stop_here || full) {
                 out.push_str(CONTINUATION);
                 width = indent;
             } else {
@@ -79,8 +89,37 @@ fn wrap_line(line: &str, out: &mut String) {
             }
         }
         out.push_str(w);
-        width += wide;
+        width += columns(w);
     }
+}
+
+/// Before which words a line may break: not inside a `command` in
+/// backticks, so it can be copied whole, unless the command is too long
+/// for a line of its own.
+fn break_points(words: &[&str], indent: usize) -> Vec<bool> {
+    let mut breaks = vec![true; words.len()];
+    let mut ticks = 0;
+    for (i, w) in words.iter().enumerate() {
+        breaks[i] = ticks % 2 == 0;
+        ticks += w.matches('`').count();
+    }
+    // A span too wide for a continuation line may break anywhere.
+    let ends: Vec<usize> = (1..=words.len())
+        .filter(|&j| j == words.len() || breaks[j])
+        .collect();
+    let mut start = 0;
+    for end in ends {
+        let span: usize = words[start..end]
+            .iter()
+            .map(|w| w.chars().count())
+            .sum::<usize>()
+            + (end - start - 1);
+        if indent + span > WIDTH {
+            breaks[start..end].iter_mut().for_each(|b| *b = true);
+        }
+        start = end;
+    }
+    breaks
 }
 
 /// Prints a message to the user on stderr, prefixed with our name (the
@@ -266,7 +305,7 @@ mod tests {
         }
 
         #[test]
-        fn wrapping_only_turns_spaces_into_indented_breaks(s in "[a-z.;]{0,12}( {1,2}[a-z.;:/]{0,30}){0,40}") {
+        fn wrapping_only_turns_spaces_into_indented_breaks(s in "[a-z.;]{0,12}( {1,2}[a-z.;:/`]{0,30}){0,40}") {
             let wrapped = wrap(&s);
             proptest::prop_assert_eq!(wrapped.replace(CONTINUATION, " "), s.clone());
             for line in wrapped.lines() {
@@ -286,6 +325,20 @@ mod tests {
              it."
         );
         assert_eq!(wrap("short. two"), "short. two");
+        // A command in backticks stays on one line, to be copied whole.
+        let msg = "git-credential-bitbucket: no consumer secret is set for https://bb.example. \
+                   Run it again, or pipe it to `git credential-bitbucket configure \
+                   https://bb.example --client-secret-stdin` and try again.";
+        assert_eq!(
+            wrap(msg),
+            "git-credential-bitbucket: no consumer secret is set for https://bb.example.\n  \
+             Run it again, or pipe it to\n  \
+             `git credential-bitbucket configure https://bb.example --client-secret-stdin`\n  \
+             and try again."
+        );
+        // Too long for a line of its own: broken like any text.
+        let long = format!("x. `{}`", ["word"; 30].join(" "));
+        assert!(wrap(&long).lines().all(|l| l.chars().count() <= WIDTH));
         assert_eq!(wrap("a\nb"), "a\nb");
     }
 
