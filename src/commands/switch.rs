@@ -133,16 +133,16 @@ fn list(git: &GitConfig, env: &dyn Env, hosts: &[String]) -> Result<(), Error> {
             crate::say!("saved accounts on {}: {}", saved.host, saved.names());
         }
     }
-    if !any {
-        return Err(Error::Failed(format!(
-            "no saved sign-in on {}; `git credential-bitbucket login URL` signs in",
-            hosts.join(", ")
-        )));
-    }
     let url = match hosts.as_slice() {
         [one] => one.as_str(),
         _ => "URL",
     };
+    if !any {
+        return Err(Error::Failed(format!(
+            "no saved sign-in on {}; `git credential-bitbucket login {url}` signs in",
+            hosts.join(", ")
+        )));
+    }
     crate::say!("make another the default with `git credential-bitbucket switch {url} ACCOUNT`");
     Ok(())
 }
