@@ -93,9 +93,13 @@ fn wrap_line(line: &str, out: &mut String) {
     }
 }
 
+/// The widest a line holding one whole `command` may be: a little over
+/// [`WIDTH`], since a command broken in two cannot be copied.
+pub const COMMAND_WIDTH: usize = 100;
+
 /// Before which words a line may break: not inside a `command` in
 /// backticks, so it can be copied whole, unless the command is too long
-/// for a line of its own.
+/// for a line of its own ([`COMMAND_WIDTH`]).
 fn break_points(words: &[&str], indent: usize) -> Vec<bool> {
     let mut breaks = vec![true; words.len()];
     let mut ticks = 0;
@@ -114,7 +118,7 @@ fn break_points(words: &[&str], indent: usize) -> Vec<bool> {
             .map(|w| w.chars().count())
             .sum::<usize>()
             + (end - start - 1);
-        if indent + span > WIDTH {
+        if indent + span > COMMAND_WIDTH {
             breaks[start..end].iter_mut().for_each(|b| *b = true);
         }
         start = end;
@@ -309,7 +313,7 @@ mod tests {
             let wrapped = wrap(&s);
             proptest::prop_assert_eq!(wrapped.replace(CONTINUATION, " "), s.clone());
             for line in wrapped.lines() {
-                proptest::prop_assert!(line.chars().count() <= WIDTH, "{:?}", line);
+                proptest::prop_assert!(line.chars().count() <= COMMAND_WIDTH, "{:?}", line);
             }
         }
     }
@@ -339,6 +343,16 @@ mod tests {
         // Too long for a line of its own: broken like any text.
         let long = format!("x. `{}`", ["word"; 30].join(" "));
         assert!(wrap(&long).lines().all(|l| l.chars().count() <= WIDTH));
+        // A command a little wider than a line keeps its own line.
+        let wide = format!(
+            "x. `{}` and more words to go on with",
+            ["abcd"; 17].join(" ")
+        );
+        let wrapped = wrap(&wide);
+        assert!(
+            wrapped.contains(&format!("\n  `{}`\n", ["abcd"; 17].join(" "))),
+            "{wrapped}"
+        );
         assert_eq!(wrap("a\nb"), "a\nb");
     }
 
