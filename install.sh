@@ -11,7 +11,9 @@
 #   ./install.sh --uninstall        remove what an install put there; first
 #                                   offers to sign out of and unconfigure each
 #                                   host your global git config points at it
-#   ./install.sh --uninstall --yes          ... and do that without asking
+#                                   and, on a terminal, to remove the data
+#                                   directory (saved tokens, consumer secrets)
+#   ./install.sh --uninstall --yes          ... and do all that without asking
 #   ./install.sh --uninstall --keep-config  ... and leave tokens and config
 #
 # Run from inside an extracted release archive, it installs that archive's
@@ -65,6 +67,19 @@ configured_urls() {
       done | sort -u
 }
 
+# Where the helper keeps its data (its store::data_dir: the XDG data
+# directory on Linux, Application Support on macOS).
+data_dir() {
+  case "$(uname -s)" in
+    Darwin) echo "$HOME/Library/Application Support/$name" ;;
+    *)
+      case "${XDG_DATA_HOME:-}" in
+        /*) echo "$XDG_DATA_HOME/$name" ;;
+        *) echo "$HOME/.local/share/$name" ;;
+      esac ;;
+  esac
+}
+
 if [ "$action" = uninstall ]; then
   command -v git >/dev/null 2>&1 || answer=keep
   urls=()
@@ -97,6 +112,24 @@ if [ "$action" = uninstall ]; then
   done
   rm -f "${files[@]}"
   echo "Removed $bindir/$name, its man page and its shell completions."
+  # The data directory (the file store, consumer secrets, locks) is not
+  # under PREFIX: say where it is, and remove it only when asked to.
+  datadir="$(data_dir)"
+  if [ -d "$datadir" ]; then
+    do_it="$answer"
+    if [ "$do_it" = ask ] && [ -t 0 ]; then
+      printf 'Remove the data directory %s (saved tokens, consumer secrets)? [y/N] ' "$datadir" >&2
+      read -r reply || reply=n
+      case "$reply" in [yY]*) do_it=yes ;; *) do_it=keep ;; esac
+    fi
+    if [ "$do_it" = yes ]; then
+      rm -rf -- "$datadir"
+      echo "Removed the data directory $datadir."
+    else
+      echo "Kept the data directory $datadir (saved tokens, consumer secrets); remove it with:" >&2
+      echo "  rm -rf '$datadir'" >&2
+    fi
+  fi
   exit 0
 fi
 

@@ -28,10 +28,31 @@ fn command(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
         // git never runs us with a terminal on stdin: a person typed an
         // unknown word, so say so (for git, unknown words stay silent).
         Command::Unknown(word) if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            let what = match word.starts_with('-') {
+                true => "option",
+                false => "command",
+            };
             Err(Error::Usage(match cli::suggestion(&word) {
-                Some(cmd) => format!("unknown command {word:?}; did you mean `{cmd}`?"),
-                None => format!("unknown command {word:?}"),
+                Some(cmd) => format!("unknown {what} {word:?}; did you mean `{cmd}`?"),
+                None => format!("unknown {what} {word:?}"),
             }))
+        }
+        // git never types: on a terminal a person waits for a prompt that
+        // never comes, so say what is read (one line, stderr only).
+        Command::Protocol(action @ crate::protocol::Action::Get)
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) =>
+        {
+            crate::say!(
+                "reading a request as git sends it: lines such as protocol=https and \
+                 host=bitbucket.org, then an empty line (`git credential-bitbucket login` signs \
+                 in by hand)"
+            );
+            app::run(
+                action,
+                std::io::stdin().lock(),
+                &mut std::io::stdout().lock(),
+                &env,
+            )
         }
         // Not a terminal: git's rule says stay silent, since a newer git may
         // send words we do not know. A near miss of one of our commands is
@@ -59,7 +80,9 @@ fn command(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
         Command::Status { url, json } => {
             commands::status::run(url.as_deref(), json, &mut std::io::stdout().lock(), &env)
         }
-        Command::Switch { url, account } => commands::switch::run(url.as_deref(), &account, &env),
+        Command::Switch { url, account } => {
+            commands::switch::run(url.as_deref(), account.as_deref(), &env)
+        }
         Command::Token { url, account } => commands::token::run(
             url.as_deref(),
             account.as_deref(),

@@ -3,6 +3,7 @@
 
 use crate::secret::Secret;
 use crate::store::choice::StoreChoice;
+use crate::store::StoreError;
 
 /// Lookup of the environment, injectable for tests.
 pub trait Env {
@@ -10,13 +11,15 @@ pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
     /// The consumer secret `configure` kept in our store for (`host`,
     /// `client_id`), read only when gitconfig and the environment have none.
+    /// An error (a locked keyring) is the whole story for the user: the
+    /// caller says it instead of "no secret is set".
     fn stored_client_secret(
         &self,
         _host: &str,
         _client_id: &str,
         _store: StoreChoice,
-    ) -> Option<Secret> {
-        None
+    ) -> Result<Option<Secret>, StoreError> {
+        Ok(None)
     }
 }
 
@@ -33,14 +36,10 @@ impl Env for ProcessEnv {
         host: &str,
         client_id: &str,
         store: StoreChoice,
-    ) -> Option<Secret> {
-        let dir = crate::store::data_dir().ok()?;
-        match crate::store::secrets::load(&dir, store, host, client_id) {
-            Ok(found) => found,
-            Err(e) => {
-                eprintln!("git-credential-bitbucket: warning: could not read the stored consumer secret: {e}");
-                None
-            }
-        }
+    ) -> Result<Option<Secret>, StoreError> {
+        let Ok(dir) = crate::store::data_dir() else {
+            return Ok(None);
+        };
+        crate::store::secrets::load(&dir, store, host, client_id)
     }
 }

@@ -33,15 +33,15 @@ pub enum SignInError {
     #[error(
         "`login` found no browser and no terminal here, so nobody could open the sign-in page. \
          Run `git credential-bitbucket login --no-browser {url}` from a terminal (it prints a URL \
-         to open on any machine and reads the redirect back); or, over SSH, forward the port \
-         first (`ssh -L {port}:127.0.0.1:{port} <this host>`) and run it with --no-browser, \
-         which waits for the redirect; or use a token instead of OAuth: \
-         `git credential-bitbucket configure {url} --api-token`"
+         to open on any machine and reads the redirect back);{} or use a token instead of OAuth: \
+         `git credential-bitbucket configure {url} --api-token`",
+        ssh_hint(.ssh_port.as_deref())
     )]
     NoWayToLogIn {
         url: String,
-        /// The redirect port, for the `ssh -L` example.
-        port: String,
+        /// Over SSH (`SSH_CONNECTION` set): the redirect port, for the
+        /// `ssh -L` example. Elsewhere the hint would only mislead.
+        ssh_port: Option<String>,
     },
     /// The loopback listener could not start.
     #[error(transparent)]
@@ -73,22 +73,29 @@ pub enum SignInError {
         /// The configured redirect URI.
         redirect_uri: String,
     },
-    /// The code exchange failed.
-    #[error(
-        "the sign-in could not be completed: {0}. Check the consumer's key and secret \
-         (bitbucketClientId, bitbucketClientSecret) and that its Callback URL matches \
-         bitbucketRedirectUri; a code is valid only briefly, so sign in again rather than \
-         reusing an old redirect"
-    )]
+    /// The code exchange failed; what to do depends on why
+    /// ([`exchange_advice`]).
+    #[error("the sign-in could not be completed: {0}. {advice}", advice = exchange_advice(.0))]
     Exchange(ApiError),
-    /// The account lookup failed.
-    #[error("signed in, but could not learn which Bitbucket account it is: {0}")]
-    User(ApiError),
+    /// The account lookup failed. Right after a sign-in, a refused or
+    /// missing answer points at the API URL, not at the sign-in: "sign in
+    /// again" would go round in circles.
+    #[error(
+        "signed in, but could not learn which Bitbucket account it is: {source}. {}",
+        user_advice(source, url, api)
+    )]
+    User {
+        source: Box<ApiError>,
+        /// The host's URL, for the key to name.
+        url: String,
+        /// The API URL asked (`bitbucketApiUrl`).
+        api: String,
+    },
     /// Signed in as somebody else than asked.
     #[error(
-        "you signed in to Bitbucket as {got}, but this remote asks for {asked}; nothing was \
-         saved. Sign out of Bitbucket in the browser (or use a private window), then sign in \
-         as {asked}; or change the user in the remote URL"
+        "you signed in to Bitbucket as {got}, but {asked} was asked for; nothing was saved. \
+         Sign out of Bitbucket in the browser (or use a private window), then sign in as \
+         {asked}"
     )]
     AccountMismatch {
         /// The account git asked for, made printable.
@@ -99,6 +106,81 @@ pub enum SignInError {
     /// No randomness.
     #[error(transparent)]
     Random(#[from] RandomError),
+}
+
+/// Consumer advice only where the answer is about the consumer: its key
+/// or secret refused (`invalid_client`, `unauthorized_client`), the code
+/// refused (`invalid_grant`: a stale or reused code, or a Callback URL that
+/// does not match), or a redirect URI error. A network failure, an
+/// oversize body, a 3xx or a server error say nothing about the consumer.
+fn consumer_problem(e: &ApiError) -> bool {
+    match e {
+        ApiError::OAuth {
+            error, description, ..
+        } => {
+            let about_redirect = |s: &str| {
+                let s = s.to_ascii_lowercase();
+                s.contains("redirect") || s.contains("callback")
+            };
+            matches!(
+                error.as_str(),
+                "invalid_client" | "invalid_grant" | "unauthorized_client"
+            ) || about_redirect(error)
+                || description.as_deref().is_some_and(about_redirect)
+        }
+        _ => false,
+    }
+}
+
+/// What to do after a failed code exchange (see [`consumer_problem`]).
+fn exchange_advice(e: &ApiError) -> &'static str {
+    match e {
+        _ if consumer_problem(e) => {
+            "Check the consumer's key and secret (bitbucketClientId, bitbucketClientSecret) and \
+             that its Callback URL matches bitbucketRedirectUri; a code is valid only briefly, \
+             so sign in again rather than reusing an old redirect"
+        }
+        ApiError::Network { .. } => {
+            "Nothing was saved; sign in again (`git credential-bitbucket login`) when Bitbucket \
+             can be reached"
+        }
+        _ => {
+            "Nothing was saved; if it happens again, check the token URL (bitbucketTokenUrl), \
+             then sign in again with `git credential-bitbucket login`"
+        }
+    }
+}
+
+/// What to do after a failed account lookup right after signing in.
+fn user_advice(e: &ApiError, url: &str, api: &str) -> String {
+    match e {
+        ApiError::Network { .. } => {
+            "Nothing was saved; sign in again when Bitbucket can be reached".to_owned()
+        }
+        // The consumer lacks the Account permission: the error says so.
+        ApiError::Unexpected { status: 403, .. } => "Nothing was saved".to_owned(),
+        _ => format!(
+            "Nothing was saved. The account is looked up under {api}: check \
+             credential.{url}.bitbucketApiUrl (`git credential-bitbucket doctor {url}` tests it)"
+        ),
+    }
+}
+
+/// The `ssh -L` part of [`SignInError::NoWayToLogIn`], over SSH only.
+fn ssh_hint(port: Option<&str>) -> String {
+    match port {
+        Some(port) => format!(
+            " or forward the port first (`ssh -L {port}:127.0.0.1:{port} <this host>`) and run it \
+             with --no-browser, which waits for the redirect;"
+        ),
+        None => String::new(),
+    }
+}
+
+/// Whether we run over SSH, where a browser elsewhere needs the port
+/// forwarded to reach the listener.
+fn over_ssh() -> bool {
+    std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty())
 }
 
 /// Who asks for the sign-in; it decides what may be used to answer.
@@ -269,11 +351,12 @@ fn nobody_to_answer(cfg: &HostConfig, how: &Surroundings, url: &str) -> Result<(
     match how.asker {
         Asker::Git => Err(SignInError::NoWayToSignIn { url }),
         Asker::Login { no_browser: false } => {
-            let port = cfg
-                .redirect
-                .port
-                .map_or_else(|| "PORT".to_owned(), |p| p.to_string());
-            Err(SignInError::NoWayToLogIn { url, port })
+            let ssh_port = over_ssh().then(|| {
+                cfg.redirect
+                    .port
+                    .map_or_else(|| "PORT".to_owned(), |p| p.to_string())
+            });
+            Err(SignInError::NoWayToLogIn { url, ssh_port })
         }
         Asker::Login { no_browser: true } => Ok(()),
     }
@@ -425,8 +508,7 @@ fn without_browser_hints(how: &Surroundings, redirect_uri: &str) {
             crate::text::plain(redirect_uri)
         );
     }
-    let over_ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty());
-    if over_ssh || !how.terminal {
+    if over_ssh() {
         if let Some(port) = crate::url::HttpUrl::parse(redirect_uri).and_then(|u| u.port) {
             crate::say!(
                 "from another machine, forward the port first: \
@@ -540,7 +622,11 @@ fn exchange(
         .map_err(SignInError::Exchange)?;
     let account = client
         .current_user(&tokens.access_token)
-        .map_err(SignInError::User)?;
+        .map_err(|source| SignInError::User {
+            source: Box::new(source),
+            url: cfg.remote.base_url(),
+            api: crate::text::plain(&cfg.api_url),
+        })?;
     if let Some(asked) = asked {
         if !cfg.kind.same_user(&account, asked) {
             return Err(SignInError::AccountMismatch {

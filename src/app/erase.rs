@@ -2,10 +2,47 @@
 
 use super::host::open_store;
 use super::ladder::lock_for;
+use crate::bitbucket::facts::{app_password_message, is_app_password};
 use crate::config::HostConfig;
 use crate::error::Error;
 use crate::protocol::Request;
-use crate::store::Record;
+use crate::secret::Secret;
+use crate::store::{Record, TokenKind};
+
+/// What to say when Bitbucket refused a stored token we then removed: by
+/// what the token is (its prefix, then its kind), since the cure differs
+/// (docs/bitbucket-facts.md, 2026 changes).
+fn refused_token(kind: TokenKind, token: &Secret, url: &str) -> String {
+    let again = format!("`git credential-bitbucket configure {url} --api-token`");
+    if is_app_password(token) {
+        return format!(
+            "Bitbucket refused the stored token for {url}, so it was removed. {}",
+            app_password_message("it", url)
+        );
+    }
+    let (what, cure) = match kind {
+        TokenKind::ApiToken => (
+            "API token",
+            "Create a new API token with the repository read and write scopes on your \
+             Atlassian account's security page",
+        ),
+        TokenKind::AccessToken => (
+            "access token",
+            "Create a new repository, project or workspace access token in Bitbucket",
+        ),
+        TokenKind::PersonalToken | TokenKind::ProjectToken => (
+            "HTTP access token",
+            "Create a new HTTP access token in Bitbucket",
+        ),
+        // Renewable kinds are never removed here; named for completeness.
+        TokenKind::Oauth | TokenKind::ClientCredentials => ("token", "Sign in again"),
+    };
+    format!(
+        "Bitbucket refused the stored {what} for {url}, so it was removed; it has expired, \
+         was revoked or lacks a scope. {cure} and store it with {again}, or sign in with \
+         OAuth: `git credential-bitbucket configure {url}`."
+    )
+}
 
 /// git got 401 with a credential: if it is our access token, drop it and
 /// keep the refresh token, so the next `get` refreshes without a browser.
@@ -32,12 +69,7 @@ pub(crate) fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
         // renew it. Drop it and say what to do (contract.md §4).
         store.remove(&host, &holder.account.username)?;
         let url = cfg.remote.base_url();
-        crate::say!(
-            "Bitbucket refused the stored token for {url}, so it was removed. If it was an \
-             app password: app passwords stopped working on 2026-07-28. Sign in with OAuth instead \
-             (`git credential-bitbucket configure {url}`), or create an API token with the \
-             repository scopes and store it with `git credential-bitbucket configure {url} --api-token`."
-        );
+        crate::say!("{}", refused_token(holder.kind, presented, &url));
         return Ok(());
     }
     // Under the account lock, so a refresh in flight is not overwritten.

@@ -34,9 +34,11 @@ impl Account {
 /// How to name an account to people: its username, or for an account
 /// Bitbucket gave no username, its nickname or display name.
 pub fn account_label(account: &Account) -> String {
-    match (&account.nickname, &account.display_name) {
-        (Some(nick), _) => nick.clone(),
-        (None, Some(name)) if account.uuid.as_deref() == Some(&account.username) => name.clone(),
-        _ => account.username.clone(),
-    }
+    // Shown to people, so made safe whatever the store holds (a record
+    // saved before a character class was cleaned at the door).
+    crate::text::plain(match (&account.nickname, &account.display_name) {
+        (Some(nick), _) => nick,
+        (None, Some(name)) if account.uuid.as_deref() == Some(&account.username) => name,
+        _ => &account.username,
+    })
 }

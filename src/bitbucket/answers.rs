@@ -110,10 +110,11 @@ fn scope_text(v: &serde_json::Value) -> Option<String> {
     }
 }
 
-/// Scopes are shown by `status`: no control characters, single spaces.
+/// Scopes are shown by `status`: nothing `text::plain` would replace
+/// (control, format, separator characters), single spaces.
 fn printable_scopes(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
+    crate::text::plain(s)
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -345,9 +345,10 @@ impl<'a> Client<'a> {
                      consumer's settings in Bitbucket, then sign in again"
                         .into()
                 } else {
-                    "the new access token was refused; run `git credential-bitbucket login` to \
-                     sign in again"
-                        .into()
+                    // A token just issued: a refusal or a missing page here
+                    // means the wrong address, which a new sign-in does not
+                    // fix. The caller names the key.
+                    "the new access token was not accepted there".into()
                 },
             });
         }

@@ -58,11 +58,12 @@ pub enum Command {
         /// JSON on stdout.
         json: bool,
     },
-    /// `switch [URL] ACCOUNT`.
+    /// `switch [URL] [ACCOUNT]`.
     Switch {
         url: Option<String>,
-        /// The account to make the default.
-        account: String,
+        /// The account to make the default; none: list them, or with a
+        /// URL toggle between two.
+        account: Option<String>,
     },
     /// `token [URL] [--account NAME]`.
     Token {

@@ -89,6 +89,8 @@ fn parse_command(cmd: &str, rest: &[String]) -> Result<Command, Error> {
             p.finish()?;
             Ok(Command::Unconfigure { url, scope })
         }
+        // `gh auth login` style: kept whole, for the suggestion.
+        "auth" if !rest.is_empty() => Ok(Command::Unknown(format!("auth {}", rest[0]))),
         // Any other word: git's rule is to ignore unknown operations.
         other => Ok(Command::Unknown(other.to_owned())),
     }
@@ -109,20 +111,17 @@ fn parse_logout(rest: &[String]) -> Result<Command, Error> {
     Ok(Command::Logout { url, account, all })
 }
 
-/// `switch [URL] ACCOUNT`: one word is the account.
+/// `switch [URL] [ACCOUNT]`: one word is the URL when it has a scheme
+/// (no account name has `://`), else the account.
 fn parse_switch(rest: &[String]) -> Result<Command, Error> {
     let mut p = Flags::new("switch", rest);
     let first = p.positional()?;
     let second = p.positional()?;
     p.finish()?;
     let (url, account) = match (first, second) {
-        (Some(url), Some(account)) => (Some(url), account),
-        (Some(account), None) => (None, account),
-        _ => {
-            return Err(Error::Usage(
-                "switch: name the ACCOUNT to make the default".into(),
-            ))
-        }
+        (Some(one), None) if one.contains("://") => (Some(one), None),
+        (Some(account), None) => (None, Some(account)),
+        (url, account) => (url, account),
     };
     Ok(Command::Switch { url, account })
 }
@@ -243,14 +242,48 @@ impl<'a> Flags<'a> {
     }
 }
 
-/// A user command within a typo's reach of `word` (at most two edits),
-/// for a mistyped word that git's rule otherwise leaves unanswered.
+/// Words other tools use for our commands (`gh auth login`, `glab auth
+/// status`, `sign in`): a person who types them means ours.
+const OTHER_NAMES: &[(&str, &str)] = &[
+    ("signin", "login"),
+    ("sign-in", "login"),
+    ("auth", "login"),
+    ("authenticate", "login"),
+    ("signout", "logout"),
+    ("sign-out", "logout"),
+    ("list", "status"),
+    ("ls", "status"),
+    ("accounts", "status"),
+    ("whoami", "status"),
+    ("setup", "configure"),
+    ("init", "configure"),
+    ("use", "switch"),
+];
+
+/// The options a command line may start with.
+const LEADING_OPTIONS: &[&str] = &["--help", "--version", "--man", "--completions"];
+
+/// A user command (or leading option) within a typo's reach of `word` (at
+/// most two edits) or another tool's name for it, for a mistyped word that
+/// git's rule otherwise leaves unanswered. `auth login` and the like name
+/// the command after `auth`.
 pub fn suggestion(word: &str) -> Option<&'static str> {
+    let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+    if let Some(("auth", cmd)) = word.split_once(' ') {
+        return names.iter().copied().find(|n| *n == cmd).or(Some("login"));
+    }
+    if word.starts_with('-') {
+        return crate::commands::closest(word, LEADING_OPTIONS, 2);
+    }
     if word.len() < 3 || Action::try_from(word).is_ok() {
         return None;
     }
-    let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
-    crate::commands::closest(word, &names, 2)
+    let lower = word.to_ascii_lowercase();
+    OTHER_NAMES
+        .iter()
+        .find(|(other, _)| *other == lower)
+        .map(|(_, ours)| *ours)
+        .or_else(|| crate::commands::closest(word, &names, 2))
 }
 
 #[cfg(test)]
@@ -313,17 +346,31 @@ mod tests {
             p(&["switch", "alice"]).expect("ok"),
             Command::Switch {
                 url: None,
-                account: "alice".into()
+                account: Some("alice".into())
             }
         );
         assert_eq!(
             p(&["switch", "https://bitbucket.org", "bob"]).expect("ok"),
             Command::Switch {
                 url: Some("https://bitbucket.org".into()),
-                account: "bob".into()
+                account: Some("bob".into())
             }
         );
-        assert!(p(&["switch"]).is_err());
+        // A URL alone is the host, never the account.
+        assert_eq!(
+            p(&["switch", "https://bb.example"]).expect("ok"),
+            Command::Switch {
+                url: Some("https://bb.example".into()),
+                account: None
+            }
+        );
+        assert_eq!(
+            p(&["switch"]).expect("ok"),
+            Command::Switch {
+                url: None,
+                account: None
+            }
+        );
         assert_eq!(
             p(&["token", "--account", "bob"]).expect("ok"),
             Command::Token {
@@ -352,6 +399,13 @@ mod tests {
         assert_eq!(suggestion("store"), None);
         assert_eq!(suggestion("frobnicate"), None);
         assert_eq!(suggestion("ab"), None);
+        // Other tools' words for ours.
+        assert_eq!(suggestion("signin"), Some("login"));
+        assert_eq!(suggestion("list"), Some("status"));
+        assert_eq!(suggestion("auth login"), Some("login"));
+        assert_eq!(suggestion("auth status"), Some("status"));
+        assert_eq!(suggestion("--hlep"), Some("--help"));
+        assert_eq!(suggestion("--bogus"), None);
     }
 
     /// The table is what the parser takes: every flag of every command

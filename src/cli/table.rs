@@ -100,8 +100,8 @@ pub const COMMANDS: &[Cmd] = &[
     },
     Cmd {
         name: "switch",
-        synopsis: "[URL] ACCOUNT",
-        about: "change the host's default account",
+        synopsis: "[URL] [ACCOUNT]",
+        about: "change the host's default account (none named: list them)",
         opts: &[],
     },
     Cmd {

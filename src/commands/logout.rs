@@ -47,7 +47,10 @@ pub fn run(
             }
         }
         store.remove(&host, &rec.account.username)?;
-        crate::say!("signed out {} from {host}", rec.account.username);
+        crate::say!(
+            "signed out {} from {host}",
+            crate::text::plain(&rec.account.username)
+        );
     }
     Ok(())
 }
@@ -68,9 +71,9 @@ fn doomed<'a>(
             .collect(),
         (None, false) if records.len() <= 1 => records.iter().collect(),
         (None, false) => {
-            let names: Vec<&str> = records
+            let names: Vec<String> = records
                 .iter()
-                .map(|r| r.account.username.as_str())
+                .map(|r| crate::text::plain(&r.account.username))
                 .collect();
             return Err(Error::Failed(format!(
                 "{host} has several saved accounts ({}); say which with --account NAME, or use --all. \

@@ -477,7 +477,8 @@ fn print_json(
         });
     }
     let text = serde_json::to_string_pretty(&doc).expect("BUG: a JSON value always serializes");
-    writeln!(out, "{text}").map_err(|e| Error::Write(e.into()))
+    // Names and scopes come from the server: escaped, not raw.
+    writeln!(out, "{}", crate::text::json(&text)).map_err(|e| Error::Write(e.into()))
 }
 
 /// How a record is named: a stored token by its kind and the username git

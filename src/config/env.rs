@@ -16,10 +16,77 @@ pub fn with_client_secret<'a>(
     }
     let url = cfg.remote.base_url();
     match env.stored_client_secret(&url, &cfg.client_id, cfg.store) {
-        Some(secret) => Ok(std::borrow::Cow::Owned(HostConfig {
+        Ok(Some(secret)) => Ok(std::borrow::Cow::Owned(HostConfig {
             client_secret: Some(secret),
             ..cfg.clone()
         })),
-        None => Err(ConfigError::MissingClientSecret { url }),
+        Ok(None) => Err(ConfigError::MissingClientSecret { url }),
+        Err(source) => Err(ConfigError::SecretUnreadable { url, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::*;
+    use crate::config::{resolve, StoreChoice};
+    use crate::secret::Secret;
+    use crate::store::keyring::KeyringError;
+    use crate::store::StoreError;
+
+    /// A keyring that holds the secret but is locked.
+    struct LockedKeyring;
+
+    impl Env for LockedKeyring {
+        fn var(&self, _name: &str) -> Option<String> {
+            None
+        }
+
+        fn stored_client_secret(
+            &self,
+            _host: &str,
+            _client_id: &str,
+            _store: StoreChoice,
+        ) -> Result<Option<Secret>, StoreError> {
+            Err(StoreError::Keyring(KeyringError::Locked("test".into())))
+        }
+    }
+
+    #[test]
+    fn a_locked_keyring_is_the_whole_message_not_a_missing_secret() {
+        let git = cfg(&[("credential.https://bitbucket.org.bitbucketclientid", "id")]);
+        let host = resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
+            .expect("valid")
+            .expect("ours");
+
+        let msg = with_client_secret(&host, &LockedKeyring)
+            .expect_err("locked")
+            .to_string();
+
+        assert!(msg.contains("is locked"), "{msg}");
+        assert!(!msg.contains("no consumer secret"), "{msg}");
+        assert!(!msg.contains("configure"), "{msg}");
+    }
+
+    #[test]
+    fn no_stored_secret_names_configure_which_asks_and_stdin() {
+        let git = cfg(&[("credential.https://bitbucket.org.bitbucketclientid", "id")]);
+        let host = resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
+            .expect("valid")
+            .expect("ours");
+
+        let msg = with_client_secret(&host, &no_env())
+            .expect_err("none")
+            .to_string();
+
+        assert!(
+            msg.contains("`git credential-bitbucket configure https://bitbucket.org`, which asks"),
+            "{msg}"
+        );
+        assert!(msg.contains("--client-secret-stdin"), "{msg}");
+        assert!(
+            !msg.contains("credential.https://bitbucket.org.bitbucketClientSecret"),
+            "{msg}"
+        );
     }
 }

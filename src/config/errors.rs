@@ -27,10 +27,14 @@ pub enum ConfigError {
          GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the environment"
     )]
     MissingClientId { url: String },
-    /// The token endpoint needs the consumer secret.
+    /// The token endpoint needs the consumer secret. It belongs in our
+    /// store, not in a gitconfig file (docs/bitbucket-consumer.md), so the
+    /// fix named is `configure`, which asks for it.
     #[error(
-        "no consumer secret is configured for {url}: set credential.{url}.bitbucketClientSecret \
-         (or GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET); Bitbucket's token endpoint requires it"
+        "no consumer secret is set for {url}. Run `git credential-bitbucket configure {url}`, \
+         which asks for it, or pipe it to `git credential-bitbucket configure {url} \
+         --client-secret-stdin` (GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the environment \
+         works too)"
     )]
     MissingClientSecret { url: String },
     /// A value holding a control character or a bidirectional override:
@@ -43,6 +47,13 @@ pub enum ConfigError {
     ControlCharacter {
         /// Where the value came from, as for `Invalid`.
         name: String,
+    },
+    /// The stored consumer secret could not be read (a locked keyring):
+    /// that alone is what the user must fix, since the secret is there.
+    #[error("could not read the consumer secret for {url}: {source}")]
+    SecretUnreadable {
+        url: String,
+        source: crate::store::StoreError,
     },
     /// A URL-valued key that does not parse, or is not allowed.
     #[error("{name} is {value:?}: {why}")]

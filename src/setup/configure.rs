@@ -391,17 +391,41 @@ fn report(
              (`--client-id` sets up your own instead.)"
         );
     } else if !has_secret && !plan.ci {
+        // Nothing signs in until then: no word about the browser.
         crate::say!(
-            "no consumer secret is set; give it with --client-secret-stdin, or set \
-             GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the environment."
+            "no consumer secret is set, so git commands for {base} fail until it is. Run \
+             `git credential-bitbucket configure {base}` on a terminal (it asks), give it with \
+             --client-secret-stdin, or set GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET in the \
+             environment."
         );
+        return Ok(());
     }
     if plan.ci {
         crate::say!(
             "git now gets a client_credentials token for {base} by itself; no browser is involved."
         );
+    } else if let Some(account) = signed_in_as(&t.remote) {
+        crate::say!(
+            "{account} is signed in to {base} with this consumer already; git goes on using that \
+             sign-in (`git credential-bitbucket login {base}` signs in anew)."
+        );
     } else {
         crate::say!("the next git command for {base} opens the browser once to sign in (or run `git credential-bitbucket login {base}`).");
     }
     Ok(())
+}
+
+/// The account `get` would answer with for `remote` now, with the
+/// configuration just written: a saved sign-in of this consumer. Any
+/// trouble reading counts as none; this only picks the closing words.
+fn signed_in_as(remote: &crate::config::Remote) -> Option<String> {
+    let git = crate::config::GitConfig::load().ok()?;
+    let keyed = crate::app::keyed_remote(&git, Some(&remote.url())).ok()?;
+    let cfg = crate::config::resolve(&git, &crate::config::ProcessEnv, &keyed).ok()??;
+    let host = cfg.remote.store_key();
+    let dir = crate::store::data_dir().ok()?;
+    let store = crate::commands::existing_store(&dir, cfg.store, &host).ok()?;
+    let asked = crate::app::asked_account(keyed.username.as_deref());
+    let record = crate::app::find(store.as_ref(), &host, asked, &cfg).ok()??;
+    Some(crate::bitbucket::account_label(&record.account))
 }

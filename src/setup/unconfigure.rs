@@ -21,14 +21,15 @@ pub fn unconfigure(url: Option<&str>, scope: &Scope) -> Result<(), Error> {
         .flatten()
         .and_then(|v| v.parse().ok())
         .unwrap_or(StoreChoice::Auto);
-    let mut removed_secret = false;
-    if let Some(id) = &client_id {
-        let dir = crate::store::data_dir()?;
-        removed_secret = crate::store::secrets::remove(&dir, store_choice, &base, id)?;
-    }
+    // Every key's secret of this host: `configure --client-id NEW` keeps
+    // the old key's too (secrets are kept per key).
+    let dir = crate::store::data_dir()?;
+    let removed =
+        crate::store::secrets::remove_host(&dir, store_choice, &base, client_id.as_deref())?;
+    let secrets = secrets_removed(&removed);
     if before.values().all(Option::is_none) {
-        if removed_secret {
-            crate::say!("removed the stored consumer secret for {base}.");
+        if let Some(secrets) = &secrets {
+            crate::say!("removed {secrets} for {base} from the token store.");
         } else {
             crate::say!(
                 "nothing to remove: {} has no {NAME} settings for {base}.",
@@ -53,11 +54,21 @@ pub fn unconfigure(url: Option<&str>, scope: &Scope) -> Result<(), Error> {
     crate::say!(
         "removed the {NAME} settings for {base} from {}{}.",
         scope_name(scope),
-        if removed_secret {
-            ", and the consumer secret from the token store"
-        } else {
-            ""
+        match &secrets {
+            Some(secrets) => format!(", and {secrets} from the token store"),
+            None => String::new(),
         }
     );
     Ok(())
+}
+
+/// "the consumer secret of key K" or "the consumer secrets of keys K1,
+/// K2", for the keys whose secret was removed; `None` when there were none.
+fn secrets_removed(ids: &[String]) -> Option<String> {
+    let shown: Vec<String> = ids.iter().map(|id| crate::text::plain(id)).collect();
+    match shown.as_slice() {
+        [] => None,
+        [one] => Some(format!("the consumer secret of key {one}")),
+        more => Some(format!("the consumer secrets of keys {}", more.join(", "))),
+    }
 }

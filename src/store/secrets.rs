@@ -162,32 +162,45 @@ pub fn save(
     Ok(place)
 }
 
-/// Removes the secret of `client_id` for `host` from wherever it is;
-/// `Ok(false)` when there was none. Nothing else is touched.
-pub fn remove(
+/// Removes the secrets of every consumer key of `host` (`client_id`, the
+/// one configured now, and any earlier one `configure` kept), from
+/// wherever they are; returns the keys whose secret was removed, sorted.
+pub fn remove_host(
     dir: &Path,
     store: StoreChoice,
     host: &str,
-    client_id: &str,
-) -> Result<bool, StoreError> {
-    let mut removed = false;
+    client_id: Option<&str>,
+) -> Result<Vec<String>, StoreError> {
+    let mut removed = Vec::new();
     if expected(dir, store, host) == Place::Keyring {
         let ss = SecretService::connect()?;
-        if ss.get(&service(host), client_id)?.is_some() {
-            ss.delete(&service(host), client_id)?;
-            removed = true;
+        // A store that cannot list still gets the key we know of.
+        let mut ids = ss.users(&service(host)).unwrap_or_default();
+        ids.extend(client_id.map(str::to_owned));
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if ss.get(&service(host), &id)?.is_some() {
+                ss.delete(&service(host), &id)?;
+                removed.push(id);
+            }
         }
     }
-    let in_file = read_file(dir)?
-        .consumers
-        .iter()
-        .any(|e| e.host == host && e.client_id == client_id);
+    let in_file = read_file(dir)?.consumers.iter().any(|e| e.host == host);
     if in_file {
-        update_file(dir, |entries| {
-            entries.retain(|e| !(e.host == host && e.client_id == client_id))
+        let ids = update_file(dir, |entries| {
+            let ids: Vec<String> = entries
+                .iter()
+                .filter(|e| e.host == host)
+                .map(|e| e.client_id.clone())
+                .collect();
+            entries.retain(|e| e.host != host);
+            ids
         })?;
-        removed = true;
+        removed.extend(ids);
     }
+    removed.sort_unstable();
+    removed.dedup();
     Ok(removed)
 }
 
@@ -202,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_secret_is_private_found_by_host_and_client_id_and_removable() {
+    fn a_file_secret_is_private_and_found_by_host_and_client_id() {
         let dir = temp_dir("file");
         let host = "https://bitbucket.org";
         let place = save(&dir, StoreChoice::File, host, "key", &Secret::new("s3")).expect("save");
@@ -224,10 +237,29 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(remove(&dir, StoreChoice::File, host, "key").expect("remove"));
-        assert!(!remove(&dir, StoreChoice::File, host, "key").expect("remove"));
-        let left = load(&dir, StoreChoice::File, host, "other").expect("load");
-        assert_eq!(left.as_ref().map(Secret::expose), Some("s4"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn removing_a_host_removes_the_secrets_of_every_key_it_had_and_no_other_host() {
+        let dir = temp_dir("host");
+        let (host, other) = ("https://bb.example", "https://bitbucket.org");
+        for (h, id) in [(host, "old"), (host, "new"), (other, "old")] {
+            save(&dir, StoreChoice::File, h, id, &Secret::new("s")).expect("save");
+        }
+        let removed = remove_host(&dir, StoreChoice::File, host, Some("new")).expect("remove");
+        assert_eq!(removed, ["new", "old"]);
+        for id in ["old", "new"] {
+            assert!(load(&dir, StoreChoice::File, host, id)
+                .expect("load")
+                .is_none());
+        }
+        assert!(load(&dir, StoreChoice::File, other, "old")
+            .expect("load")
+            .is_some());
+        assert!(remove_host(&dir, StoreChoice::File, host, None)
+            .expect("again")
+            .is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

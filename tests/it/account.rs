@@ -539,7 +539,7 @@ fn with_the_keyring_the_consumer_secret_is_a_keyring_item_and_in_no_file() {
     let out = env.helper(&["unconfigure", &fake.base_url()], "");
     assert_success(&out, "unconfigure");
     assert!(
-        stderr(&out).contains("and the consumer secret from the token store"),
+        stderr(&out).contains("and the consumer secret of key test-client from the token store"),
         "{}",
         describe(&out)
     );

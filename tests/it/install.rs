@@ -198,3 +198,46 @@ fn uninstall_keep_config_removes_the_files_and_says_how_to_remove_the_config() {
     );
     assert!(installed(&prefix).iter().all(|f| !f.exists()));
 }
+
+/// The data directory (tokens, consumer secrets) is outside the prefix:
+/// `--uninstall` says where it is, keeps it with `--keep-config` and
+/// removes it with `--yes`.
+#[test]
+fn uninstall_names_the_data_directory_and_removes_it_only_when_told() {
+    let env = TestEnv::new();
+    let (dir, _) = archive(&env);
+    let data = env.data_dir();
+    let shown = data.to_str().expect("UTF-8").to_owned();
+
+    let prefix = install_and_configure(&env, &dir);
+    assert!(data.is_dir(), "configure kept the secret in {shown}");
+    let p = prefix.to_str().expect("UTF-8");
+    let out = run(
+        &env,
+        &dir.join("install.sh"),
+        &["--prefix", p, "--uninstall", "--keep-config"],
+    );
+    assert_success(&out, "uninstall --keep-config");
+    assert!(data.is_dir(), "kept");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("Kept the data directory {shown}")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("rm -rf '{shown}'")), "{err}");
+
+    let prefix = install_and_configure(&env, &dir);
+    let p = prefix.to_str().expect("UTF-8");
+    let out = run(
+        &env,
+        &dir.join("install.sh"),
+        &["--prefix", p, "--uninstall", "--yes"],
+    );
+    assert_success(&out, "uninstall --yes");
+    assert!(!data.exists(), "{shown} left:\n{}", describe(&out));
+    assert!(
+        stdout(&out).contains(&format!("Removed the data directory {shown}")),
+        "{}",
+        describe(&out)
+    );
+}

@@ -23,6 +23,8 @@
 //!   a real headless Chromium;
 //! - `keyring`: the keyring backend against a real Secret Service;
 //! - `messages`: what a user reads when a credential cannot be had;
+//! - `guidance`: messages that name the fix that works, typed commands,
+//!   and text from outside made safe everywhere it is shown;
 //! - `pages`: the loopback listener's pages, in a real Chromium;
 //! - `readme`: the README's install and setup commands, run as written up
 //!   to the first clone, and its sample session against what git printed;
@@ -58,6 +60,7 @@ mod datacenter;
 mod doctor_truth;
 mod fake_selftest;
 mod first_day;
+mod guidance;
 mod headless;
 mod host_policy;
 mod install;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::env::{cloud_setup as setup, helper_path, key, TestEnv};
 use crate::common::fake::{FakeBitbucket, FakeOptions, Kind};
-use crate::common::{assert_success, describe, stderr, stdout};
+use crate::common::{assert_success, describe, raw_stderr, stderr, stdout};
 use crate::headless::unset_config;
 
 /// `get` for the fake's host, as git 2.47 sends it (no path).
@@ -26,12 +26,23 @@ fn get(env: &TestEnv, fake: &FakeBitbucket, username: Option<&str>) -> Output {
     )
 }
 
-/// Asserts a `get` answered exactly `quit=1` and that stderr holds every
-/// phrase; returns stderr.
+/// Asserts a `get` answered exactly `quit=1`, that stderr holds every
+/// phrase, and that no line of it is wider than 100 columns (long advice
+/// is wrapped, the first line says what happened); returns stderr.
 #[track_caller]
 fn assert_quit_saying(out: &Output, phrases: &[&str]) -> String {
     assert_success(out, "get (protocol actions exit 0)");
     assert_eq!(stdout(out), "quit=1\n", "{}", describe(out));
+    let raw = raw_stderr(out);
+    for line in raw.lines() {
+        // The sign-in URL alone on its line must stay whole.
+        let alone = !line.trim().contains(' ') && line.contains("://");
+        assert!(
+            alone || line.chars().count() <= 100,
+            "a line of {} columns:\n{line}\n--- all ---\n{raw}",
+            line.chars().count()
+        );
+    }
     let err = stderr(out);
     for phrase in phrases {
         assert!(err.contains(phrase), "stderr lacks {phrase:?}:\n{err}");
@@ -83,7 +94,7 @@ fn no_client_id_names_the_key_and_configure() {
 }
 
 #[test]
-fn no_client_secret_names_the_key_and_the_environment_variable() {
+fn no_client_secret_names_configure_and_the_environment_variable() {
     let (fake, env) = setup();
     unset_config(&env, &key(&fake, "bitbucketClientSecret"));
 
@@ -92,7 +103,7 @@ fn no_client_secret_names_the_key_and_the_environment_variable() {
     assert_quit_saying(
         &out,
         &[
-            "bitbucketClientSecret",
+            &format!("git credential-bitbucket configure {}", fake.base_url()),
             "GIT_CREDENTIAL_BITBUCKET_CLIENT_SECRET",
         ],
     );
@@ -240,7 +251,7 @@ fn the_wrong_account_names_both_accounts() {
 
     let err = assert_quit_saying(&out, &["alice", "bob", "nothing was saved"]);
     assert!(err.contains("signed in to Bitbucket as alice"), "{err}");
-    assert!(err.contains("asks for bob"), "{err}");
+    assert!(err.contains("but bob was asked for"), "{err}");
 }
 
 #[test]

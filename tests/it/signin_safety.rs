@@ -305,6 +305,9 @@ fn login_with_neither_browser_nor_terminal_fails_at_once_naming_what_works() {
     unset_config(&env, &key(&fake, "bitbucketBrowser"));
     // Long enough that a wait would end in the timeout message instead.
     env.set_config(&key(&fake, "bitbucketLoginTimeout"), "300");
+    // Over SSH: the port forwarding is one of the ways (guidance.rs checks
+    // it is named only there).
+    env.set_env("SSH_CONNECTION", "192.0.2.1 50000 192.0.2.2 22");
 
     let out = env.helper(&["login", &fake.base_url()], "");
 
@@ -397,7 +400,7 @@ fn login_no_browser_does_not_talk_about_a_browser_opening() {
 
     let url = url.unwrap_or_else(|| panic!("no URL line after {before:#?}"));
     assert!(!url.contains(' '), "{url:?}");
-    let said = before.join("\n");
+    let said = crate::common::unwrapped(&before.join("\n"));
     assert!(!said.contains("in your browser"), "{said}");
     assert!(!said.contains("If no browser opens"), "{said}");
     assert!(said.contains("open this URL"), "{said}");

@@ -23,7 +23,7 @@ pub(super) fn write(out: &mut impl Write, checks: &[Check], json: bool) -> std::
         })).collect::<Vec<_>>(),
     });
     let text = serde_json::to_string_pretty(&doc).expect("BUG: a JSON value always serializes");
-    writeln!(out, "{text}")
+    writeln!(out, "{}", crate::text::json(&text))
 }
 
 /// Messages may quote what a server or a config file said: no control

@@ -399,6 +399,10 @@ if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:3] + [sys.argv[3]])
 answers = [a.encode() + b"\n" for a in sys.argv[4:]]
 out, deadline = b"", time.time() + 20
+# Answer a prompt only once something was printed after the last answer:
+# the bare newline a hidden read echoes still leaves the old prompt's ":"
+# at the end, and an answer typed then (echo still on) would show.
+mark = 0
 while time.time() < deadline:
     r, _, _ = select.select([fd], [], [], 0.2)
     if r:
@@ -409,8 +413,10 @@ while time.time() < deadline:
         if not chunk:
             break
         out += chunk
-        if answers and out.rstrip().endswith(b":"):
+        tail = out[mark:]
+        if answers and tail.strip() and tail.rstrip().endswith(b":"):
             os.write(fd, answers.pop(0))
+            mark = len(out)
 sys.stdout.write(out.decode("utf-8", "replace"))
 "#;
         let mut cmd = self.command(python3());
@@ -422,7 +428,8 @@ sys.stdout.write(out.decode("utf-8", "replace"))
             url,
         ]);
         cmd.args(answers);
-        crate::common::stdout(&self.run(cmd, None))
+        // Wrapped messages joined back (a terminal turns LF into CR LF).
+        crate::common::stdout(&self.run(cmd, None)).replace("\r\n  ", " ")
     }
 
     /// Runs the helper with `args`, feeding it `stdin`.

@@ -109,6 +109,18 @@ pub fn stdout(out: &Output) -> String {
 
 /// A command's stderr as text.
 pub fn stderr(out: &Output) -> String {
+    unwrapped(&String::from_utf8_lossy(&out.stderr))
+}
+
+/// Our messages as written, each on one line: the helper wraps them at
+/// 80 columns by turning a space into a line break and two spaces, so
+/// phrases are matched as written. The raw lines: [`raw_stderr`].
+pub fn unwrapped(text: &str) -> String {
+    text.replace("\n  ", " ")
+}
+
+/// stderr exactly as the user sees it, wrapped lines and all.
+pub fn raw_stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
