@@ -43,8 +43,8 @@ impl Level {
 pub struct Check {
     /// Which host, if the check is about one.
     pub host: Option<String>,
-    /// A short name: `keys`, `config`, `helpers`, `store`, `redirect`,
-    /// `endpoint`, `sign-in`.
+    /// A short name: `keys`, `config`, `helpers`, `gcm`, `store`,
+    /// `redirect`, `endpoint`, `sign-in`.
     pub check: &'static str,
     pub level: Level,
     /// What was found.
@@ -568,8 +568,15 @@ pub fn run(
             .fix("git credential-bitbucket configure [URL]".into()),
         );
     }
+    let gcm = crate::gcm::find(&git);
     for remote in &hosts {
         checks.extend(host_checks(&git, env, &entries, remote));
+        if let Some(gcm) = &gcm {
+            // GCM beside us (Git for Windows' default): what happens now.
+            let (base, host) = (remote.base_url(), remote.hostname());
+            let [now, old] = gcm.what_happens(&base, &host);
+            checks.push(check(Some(&base), "gcm", Level::Warn, now).fix(old));
+        }
     }
     let failures = checks.iter().filter(|c| c.level == Level::Fail).count();
     let written = if json {

@@ -10,6 +10,7 @@
 //! - `datacenter`: real git through our helper against the fake Bitbucket
 //!   Data Center, and the token flow on both fakes;
 //! - `accounts`: several accounts on one host, `status` and `logout`;
+//! - `from_gcm`: `configure` and `doctor` beside Git Credential Manager;
 //! - `account`: status, switch, token, doctor, and configure re-runs as a
 //!   user meets them;
 //! - `headless`: signing in without a browser or terminal, for CI, and in
@@ -42,6 +43,7 @@ mod common;
 mod completions;
 mod datacenter;
 mod fake_selftest;
+mod from_gcm;
 mod headless;
 mod host_policy;
 mod install;
