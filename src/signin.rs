@@ -396,7 +396,7 @@ fn without_browser_hints(how: &Surroundings, redirect_uri: &str) {
             crate::text::plain(redirect_uri)
         );
     }
-    let over_ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty());
+    let over_ssh = crate::platform::over_ssh(&|v| std::env::var(v).ok());
     if over_ssh || !how.terminal {
         if let Some(port) = crate::url::HttpUrl::parse(redirect_uri).and_then(|u| u.port) {
             crate::say!(
