@@ -31,6 +31,7 @@ pub use unix::{
 #[cfg(windows)]
 pub use windows::{
     git_home, git_system_files, open_terminal, owned_by_me, prompt_hidden, terminal_available,
+    user_path,
 };
 
 pub mod keyring;
