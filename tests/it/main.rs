@@ -34,7 +34,9 @@
 //! - `host_policy`: plain http refused, other hosts not ours;
 //! - `soak`: many `get`s in parallel rounds with short-lived tokens;
 //! - `windows`: the Windows build under Wine only (Credential Manager,
-//!   local app data, the opener), run by .ci/windows.
+//!   local app data, the opener), run by .ci/windows;
+//! - `windows_setup`: the Windows build under Wine only: `install` and
+//!   `uninstall` from the zip, an SSH session, the console paste.
 
 mod account;
 mod accounts;
@@ -61,3 +63,4 @@ mod signin_safety;
 mod soak;
 mod store_safety;
 mod windows;
+mod windows_setup;
