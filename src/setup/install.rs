@@ -280,6 +280,7 @@ mod windows {
             .filter(|e| e.key == "helper" && norm(&e.value) == exe)
             .filter_map(|e| e.url.clone())
             .collect();
+        urls.sort_unstable();
         urls.dedup();
         urls
     }
