@@ -272,3 +272,23 @@ fn strip_cursor_escapes(text: &str) -> String {
     }
     out
 }
+
+/// Natively (Linux, macOS) `install` and `uninstall` are not for this
+/// build: a usage error that names install.sh, and nothing changes.
+#[test]
+fn elsewhere_install_and_uninstall_point_to_install_sh() {
+    if wine::active() {
+        return;
+    }
+    let env = TestEnv::new();
+    for word in ["install", "uninstall"] {
+        let out = env.helper(&[word, "--yes"], "");
+        assert_eq!(out.status.code(), Some(2), "{word}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("install.sh") && err.contains("Windows"),
+            "{word}: {err}"
+        );
+    }
+    assert!(!env.xdg_data().join("Programs").exists());
+}
