@@ -24,6 +24,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 
 fn command(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
     let env = ProcessEnv;
+    let args: Vec<OsString> = args.into_iter().collect();
+    let no_args = args.is_empty();
     match cli::parse(args)? {
         // git never runs us with a terminal on stdin: a person typed an
         // unknown word, so say so (for git, unknown words stay silent).
@@ -94,6 +96,18 @@ fn command(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
         }
         Command::Configure(settings) => setup::configure(settings),
         Command::Unconfigure { url, scope } => setup::unconfigure(url.as_deref(), &scope),
+        Command::Install { what, yes } => setup::install(what, yes),
+        // A double-click in Explorer: say what this is before the window
+        // closes (docs/platforms.md).
+        Command::Help(None)
+            if no_args
+                && setup::double_clicked(
+                    std::io::IsTerminal::is_terminal(&std::io::stdin()),
+                    &|v| std::env::var(v).ok(),
+                ) =>
+        {
+            setup::explain_and_wait()
+        }
         Command::Help(cmd) => {
             print!("{}", cli::help(cmd.as_deref()));
             Ok(())

@@ -27,6 +27,7 @@ mod config;
 mod dispatch;
 mod env;
 mod error;
+mod gcm;
 mod gitconfig;
 mod loopback;
 mod network;

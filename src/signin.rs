@@ -180,7 +180,7 @@ fn ssh_hint(port: Option<&str>) -> String {
 /// Whether we run over SSH, where a browser elsewhere needs the port
 /// forwarded to reach the listener.
 fn over_ssh() -> bool {
-    std::env::var_os("SSH_CONNECTION").is_some_and(|s| !s.is_empty())
+    crate::platform::over_ssh(&|v| std::env::var(v).ok())
 }
 
 /// Who asks for the sign-in; it decides what may be used to answer.

@@ -110,6 +110,8 @@ const COMMAND_HELP: &[(&str, &str)] = &[
     ("doctor", DOCTOR_HELP),
     ("configure", CONFIGURE_HELP),
     ("unconfigure", UNCONFIGURE_HELP),
+    ("install", INSTALL_HELP),
+    ("uninstall", UNINSTALL_HELP),
 ];
 
 const LOGIN_HELP: &str = "\
@@ -253,6 +255,34 @@ is nothing to remove. Saved tokens stay; `logout --all` deletes them.
 
 Example:
   git credential-bitbucket unconfigure https://bitbucket.org
+";
+
+const INSTALL_HELP: &str = "\
+git credential-bitbucket install [--yes]
+
+Windows (the .exe from the zip): copy this program to
+%LOCALAPPDATA%\\Programs\\git-credential-bitbucket and add that folder to your
+user Path (HKCU\\Environment; no administrator rights, the system Path is not
+touched, an entry already there is not added again). New terminals see it.
+Then offers to run `configure` for https://bitbucket.org. Elsewhere, use
+install.sh or a package.
+
+Options:
+  --yes   run configure without asking (for scripts)
+
+Example:
+  .\\git-credential-bitbucket.exe install
+";
+
+const UNINSTALL_HELP: &str = "\
+git credential-bitbucket uninstall [--yes]
+
+Windows: undo `install`. For each host your git config points at the
+installed program, first offers `logout --all` and `unconfigure`; then removes
+the folder and its user Path entry.
+
+Options:
+  --yes   sign out of and unconfigure those hosts without asking
 ";
 
 /// The overview help: the command and option lists come from [`COMMANDS`]

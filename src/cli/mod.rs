@@ -85,6 +85,12 @@ pub enum Command {
         /// Which file.
         scope: crate::setup::Scope,
     },
+    /// `install [--yes]` or `uninstall [--yes]` (Windows).
+    Install {
+        what: crate::setup::Install,
+        /// Answer every question with yes.
+        yes: bool,
+    },
     /// `--help`, or `COMMAND --help`.
     Help(Option<String>),
     /// `--version`.

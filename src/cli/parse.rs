@@ -91,6 +91,16 @@ fn parse_command(cmd: &str, rest: &[String]) -> Result<Command, Error> {
         }
         // `gh auth login` style: kept whole, for the suggestion.
         "auth" if !rest.is_empty() => Ok(Command::Unknown(format!("auth {}", rest[0]))),
+        "install" | "uninstall" => {
+            let (name, what) = match cmd {
+                "install" => ("install", crate::setup::Install::Install),
+                _ => ("uninstall", crate::setup::Install::Uninstall),
+            };
+            let mut p = Flags::new(name, rest);
+            let yes = p.flag("--yes");
+            p.finish()?;
+            Ok(Command::Install { what, yes })
+        }
         // Any other word: git's rule is to ignore unknown operations.
         other => Ok(Command::Unknown(other.to_owned())),
     }

@@ -183,6 +183,18 @@ pub const COMMANDS: &[Cmd] = &[
         about: "undo configure",
         opts: &[GLOBAL_SCOPE, SYSTEM_SCOPE, LOCAL_SCOPE, FILE_SCOPE],
     },
+    Cmd {
+        name: "install",
+        synopsis: "[--yes]",
+        about: "Windows: copy this .exe into your profile, put it on your Path, offer configure",
+        opts: &[switch("--yes", "run configure without asking")],
+    },
+    Cmd {
+        name: "uninstall",
+        synopsis: "[--yes]",
+        about: "Windows: undo install (offers logout --all and unconfigure first)",
+        opts: &[switch("--yes", "sign out and unconfigure without asking")],
+    },
 ];
 
 /// `-h`/`--help`, which every command takes too.

@@ -31,6 +31,7 @@ pub use unix::{
 #[cfg(windows)]
 pub use windows::{
     git_home, git_system_files, open_terminal, owned_by_me, prompt_hidden, terminal_available,
+    user_path,
 };
 
 pub mod keyring;
@@ -141,7 +142,7 @@ pub fn default_browser(var: &dyn Fn(&str) -> Option<String>) -> Option<Browser> 
         return Some(Browser::Program("open".into()));
     }
     if cfg!(windows) {
-        return Some(Browser::Program(WINDOWS_OPENER.into()));
+        return windows_default_browser(var);
     }
     let wsl = var("WSL_DISTRO_NAME").is_some()
         || std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -161,6 +162,27 @@ pub fn default_browser(var: &dyn Fn(&str) -> Option<String>) -> Option<Browser> 
         return Some(Browser::Program("xdg-open".into()));
     }
     None
+}
+
+/// Whether this process runs in an SSH session: OpenSSH's server sets
+/// `SSH_CONNECTION` and `SSH_CLIENT` (and `SSH_TTY` with a terminal), on
+/// Windows as on Unix.
+pub fn over_ssh(var: &dyn Fn(&str) -> Option<String>) -> bool {
+    ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"]
+        .iter()
+        .any(|v| var(v).is_some_and(|s| !s.is_empty()))
+}
+
+/// Windows' own opener, except in an SSH session: the browser would open
+/// on the desktop of whoever sits at the machine, or nowhere (a service's
+/// session), and the sign-in would wait for nothing. There, as on a Linux
+/// machine without a display, only `bitbucketBrowser` or `$BROWSER` count
+/// (docs/platforms.md).
+pub fn windows_default_browser(var: &dyn Fn(&str) -> Option<String>) -> Option<Browser> {
+    if over_ssh(var) {
+        return None;
+    }
+    Some(Browser::Program(WINDOWS_OPENER.into()))
 }
 
 fn on_path(var: &dyn Fn(&str) -> Option<String>, program: &str) -> bool {
@@ -408,6 +430,32 @@ mod tests {
         let l =
             windows_launch(&Browser::Shell("browser.exe".into()), spaced, "C:\\W").expect("launch");
         assert_eq!(l.args, [spaced]);
+    }
+
+    #[test]
+    fn over_ssh_windows_has_no_browser_of_its_own() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let opener = Some(Browser::Program(WINDOWS_OPENER.into()));
+        assert_eq!(windows_default_browser(&env(&[])), opener);
+        assert_eq!(
+            windows_default_browser(&env(&[("SSH_CONNECTION", "")])),
+            opener
+        );
+        for var in ["SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"] {
+            let pairs: &'static [(&'static str, &'static str)] = match var {
+                "SSH_CONNECTION" => &[("SSH_CONNECTION", "10.0.0.2 50022 10.0.0.1 22")],
+                "SSH_CLIENT" => &[("SSH_CLIENT", "10.0.0.2 50022 22")],
+                _ => &[("SSH_TTY", "windows-pty")],
+            };
+            assert_eq!(windows_default_browser(&env(pairs)), None, "{var}");
+        }
     }
 
     #[test]

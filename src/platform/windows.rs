@@ -71,6 +71,88 @@ pub fn git_home(var: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     super::windows_git_home(var, &|p| p.is_dir())
 }
 
+/// The user's `Path` (`HKCU\Environment`), which `install` and `uninstall`
+/// change: per user, so no administrator rights, and the system `Path`
+/// is never touched. Through `windows-registry`, Microsoft's safe wrapper
+/// (docs/platforms.md says why not `reg.exe`).
+pub mod user_path {
+    use windows_registry::{Type, CURRENT_USER};
+
+    const KEY: &str = "Environment";
+    const NAME: &str = "Path";
+    /// `HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)`: no such value.
+    const NOT_FOUND: u32 = 0x8007_0002;
+
+    /// The value, and whether it is `REG_EXPAND_SZ` (it usually is: entries
+    /// like `%USERPROFILE%\...` expand when a process starts), kept as it
+    /// was when written back.
+    #[derive(Debug, Clone)]
+    pub struct UserPath {
+        pub value: String,
+        pub expand: bool,
+    }
+
+    /// The user's `Path`; empty (to be written as `REG_EXPAND_SZ`) when
+    /// there is none.
+    pub fn read() -> Result<UserPath, String> {
+        let key = CURRENT_USER.create(KEY).map_err(|e| e.to_string())?;
+        match key.get_value(NAME) {
+            Ok(v) => {
+                let expand = match v.ty() {
+                    Type::ExpandString => true,
+                    Type::String => false,
+                    other => return Err(format!("it is not text but {other:?}; fix it by hand")),
+                };
+                let value = String::try_from(v).map_err(|e| e.to_string())?;
+                Ok(UserPath { value, expand })
+            }
+            Err(e) if e.code().0 as u32 == NOT_FOUND => Ok(UserPath {
+                value: String::new(),
+                expand: true,
+            }),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Writes `path` back with its type; an empty one is removed, so an
+    /// install then an uninstall on a machine without a user `Path` leaves
+    /// none.
+    pub fn write(path: &UserPath) -> Result<(), String> {
+        let key = CURRENT_USER.create(KEY).map_err(|e| e.to_string())?;
+        let done = match (path.value.is_empty(), path.expand) {
+            (true, _) => match key.remove_value(NAME) {
+                Err(e) if e.code().0 as u32 == NOT_FOUND => Ok(()),
+                other => other,
+            },
+            (false, true) => key.set_expand_string(NAME, &path.value),
+            (false, false) => key.set_string(NAME, &path.value),
+        };
+        done.map_err(|e| e.to_string())
+    }
+
+    /// Tells running programs (Explorer, so the terminals it starts) that
+    /// the environment changed. The message (`WM_SETTINGCHANGE`) needs a
+    /// Win32 call we could make only with unsafe code of our own, so we
+    /// let `setx` send it: it sets a variable of our own, broadcasts, and
+    /// we delete that variable again. Best effort: without it, new
+    /// terminals see the `Path` after the next sign-in.
+    pub fn announce() {
+        const MARK: &str = "GIT_CREDENTIAL_BITBUCKET_PATH_CHANGED";
+        let setx = std::env::var("SystemRoot")
+            .map(|r| format!("{}\\System32\\setx.exe", r.trim_end_matches('\\')))
+            .unwrap_or_else(|_| "setx.exe".into());
+        let _ = std::process::Command::new(setx)
+            .args([MARK, "1"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if let Ok(key) = CURRENT_USER.create(KEY) {
+            let _ = key.remove_value(MARK);
+        }
+    }
+}
+
 /// Credential Manager through keyring-core.
 ///
 /// Each record piece is one generic credential, target

@@ -364,6 +364,7 @@ fn report(
         crate::say!("{c}");
     }
     warn_about_later_helpers(base, exe);
+    crate::gcm::say_what_happens(base, &t.remote.hostname());
     if plan.secret.is_none() && plan.in_gitconfig.is_some() {
         crate::say!(
             "the consumer secret is still in {}, which others can often read; `git \

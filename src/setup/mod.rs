@@ -11,11 +11,18 @@ mod checks;
 mod configure;
 mod gitfile;
 mod guided;
+mod install;
 mod token;
 mod unconfigure;
 
 pub use configure::configure;
+pub use install::{double_clicked, explain_and_wait, Install};
 pub use unconfigure::unconfigure;
+
+/// `install [--yes]` / `uninstall [--yes]` (the Windows zip).
+pub fn install(what: Install, yes: bool) -> Result<(), Error> {
+    install::run(what, yes)
+}
 
 use crate::config::{Key, Remote};
 use crate::error::Error;

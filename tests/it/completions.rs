@@ -58,7 +58,7 @@ ask git-credential-bitbucket unconfigure --l
     let want = [
         "complete -F _git_credential_bitbucket git-credential-bitbucket",
         "git-credential-bitbucket st|status",
-        "git-credential-bitbucket |login logout status switch token doctor configure unconfigure",
+        "git-credential-bitbucket |login logout status switch token doctor configure unconfigure install uninstall",
         "git-credential-bitbucket --|--help --version --man --completions",
         "git-credential-bitbucket logout --a|--account --all",
         "git-credential-bitbucket configure --kind |cloud datacenter",

@@ -17,6 +17,7 @@
 //!   fails, over a table of broken and healthy setups; over 500 hosts;
 //!   `token` and `status` follow the same record rule as `get`;
 //! - `accounts`: several accounts on one host, `status` and `logout`;
+//! - `from_gcm`: `configure` and `doctor` beside Git Credential Manager;
 //! - `account`: status, switch, token, doctor, and configure re-runs as a
 //!   user meets them;
 //! - `headless`: signing in without a browser or terminal, for CI, and in
@@ -47,7 +48,9 @@
 //!   throwaway company CA, a forward proxy and a client-certificate front,
 //!   configured with git's own `http.*` settings;
 //! - `windows`: the Windows build under Wine only (Credential Manager,
-//!   local app data, the opener), run by .ci/windows.
+//!   local app data, the opener), run by .ci/windows;
+//! - `windows_setup`: the Windows build under Wine only: `install` and
+//!   `uninstall` from the zip, an SSH session, the console paste.
 
 mod account;
 mod accounts;
@@ -61,6 +64,7 @@ mod doctor_truth;
 mod fake_selftest;
 mod first_day;
 mod guidance;
+mod from_gcm;
 mod headless;
 mod host_policy;
 mod install;
@@ -79,3 +83,4 @@ mod signin_safety;
 mod soak;
 mod store_safety;
 mod windows;
+mod windows_setup;

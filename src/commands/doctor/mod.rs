@@ -55,8 +55,8 @@ impl Level {
 pub struct Check {
     /// Which host, if the check is about one.
     pub host: Option<String>,
-    /// A short name: `keys`, `config`, `helpers`, `consumer`, `store`,
-    /// `redirect`, `endpoint`, `sign-in`.
+    /// A short name: `keys`, `config`, `helpers`, `gcm`, `consumer`,
+    /// `store`, `redirect`, `network`, `endpoint`, `sign-in`.
     pub check: &'static str,
     pub level: Level,
     /// What was found.
@@ -142,8 +142,6 @@ fn plan_host(
         "every bitbucket* value is valid".into(),
     )];
     before.extend(helpers::checks(helper_entries, &base));
-    // Windows: a Git Credential Manager configured beside us is reported
-    // here, with the helper order.
     let dir = match data_dir {
         Ok(d) => d,
         Err(e) => {
@@ -209,8 +207,15 @@ pub fn run(
         .collect();
     let all_probes: Vec<&endpoints::Probe> = plans.iter().flat_map(|p| &p.probes).collect();
     let mut probed = endpoints::run_all(&all_probes).into_iter();
-    for plan in plans {
+    let gcm = crate::gcm::find(&git);
+    for (plan, remote) in plans.into_iter().zip(&hosts) {
         checks.extend(plan.before);
+        if let Some(gcm) = &gcm {
+            // GCM beside us (Git for Windows' default): what happens now.
+            let (base, host) = (remote.base_url(), remote.hostname());
+            let [now, old] = gcm.what_happens(&base, &host);
+            checks.push(check(Some(&base), "gcm", Level::Warn, now).fix(old));
+        }
         checks.extend(probed.by_ref().take(plan.probes.len()));
         checks.extend(plan.after);
     }
