@@ -194,9 +194,10 @@ fi
 cat <<NEXT
 
 Next steps (docs/bitbucket-consumer.md explains the first one):
-  1. In Bitbucket: Workspace settings > OAuth consumers > Add consumer, with
-     Callback URL http://127.0.0.1:34107/ and permissions Account: Read and
-     Repositories: Write. Note its Key and Secret.
+  1. In any Bitbucket workspace you administer (your personal one will do):
+     Workspace settings > OAuth consumers > Add consumer, with Callback URL
+     http://127.0.0.1 (no port, no trailing slash) and permissions
+     Account: Read and Repositories: Write. Note its Key and Secret.
   2. Tell git to use the helper for bitbucket.org (asks for the Key and Secret):
        $bindir/$name configure
   3. Clone as usual; the first time, your browser asks you to sign in.
