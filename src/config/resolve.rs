@@ -148,10 +148,19 @@ fn is_ours(git: &GitConfig, remote: &Remote) -> bool {
 }
 
 /// No value of ours may hold a control character (an ESC in a URL would
-/// be printed to the terminal by every message that names the URL).
+/// be printed to the terminal by every message that names the URL). The
+/// one exception: `bitbucketBrowser` is a shell command, which may span
+/// lines and hold tabs as any script does (it is never printed).
 fn no_control_characters(l: &Lookup) -> Result<(), ConfigError> {
     for key in Key::ALL {
-        if l.value(key).is_some_and(|v| crate::text::plain(&v) != v) {
+        let clean = |v: String| {
+            let v = match key {
+                Key::Browser => v.replace(['\n', '\t'], " "),
+                _ => v,
+            };
+            crate::text::plain(&v) == v
+        };
+        if l.value(key).is_some_and(|v| !clean(v)) {
             return Err(ConfigError::ControlCharacter {
                 name: l.name_of(key),
             });
@@ -350,6 +359,19 @@ mod tests {
                 && !text.contains("evil"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_browser_command_may_span_lines_but_holds_no_escape() {
+        let with = |browser: &str| {
+            let git = cfg(&[
+                ("credential.https://bitbucket.org.bitbucketclientid", "id"),
+                ("credential.https://bitbucket.org.bitbucketBrowser", browser),
+            ]);
+            resolve(&git, &no_env(), &remote("https", "bitbucket.org"))
+        };
+        assert!(with("f() {\n\topen \"$1\"\n}; f").is_ok());
+        assert!(with("open\x1b[2J").is_err());
     }
 
     #[test]
