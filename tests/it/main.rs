@@ -29,6 +29,8 @@
 //! - `refresh_faults`: network faults on the refresh;
 //! - `kill_mid_write`: a helper killed in the middle of a store write;
 //! - `loopback_listener`: the sign-in's listener against a hostile browser;
+//! - `loopback_peers`: the listener against another local user's programs
+//!   (the IPv4-mapped address, a reset, a flood);
 //! - `secret_leaks`: no secret in output, traces or files;
 //! - `host_policy`: plain http refused, other hosts not ours;
 //! - `soak`: many `get`s in parallel rounds with short-lived tokens;
@@ -48,6 +50,7 @@ mod install;
 mod keyring;
 mod kill_mid_write;
 mod loopback_listener;
+mod loopback_peers;
 mod messages;
 mod pages;
 mod parallel;
