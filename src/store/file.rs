@@ -462,7 +462,10 @@ fn create_temp(path: &Path) -> Result<(PathBuf, fs::File), StoreError> {
 
 /// Test-only fault point: with `GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE`
 /// set, every store write fails as on a full disk (tests run as root, for
-/// whom a read-only directory is no obstacle).
+/// whom a read-only directory is no obstacle). Only in builds with the
+/// `test-hooks` feature: anyone who can set git's environment could
+/// otherwise make a release binary fail its writes.
+#[cfg(feature = "test-hooks")]
 fn test_fail_write() -> std::io::Result<()> {
     if std::env::var_os("GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE").is_some() {
         crate::trace!("test fault point: failing a store write");
@@ -473,10 +476,16 @@ fn test_fail_write() -> std::io::Result<()> {
     Ok(())
 }
 
+#[cfg(not(feature = "test-hooks"))]
+fn test_fail_write() -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Test-only fault point (contract.md §9): with
 /// `GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS` set, a write
 /// stops between the fsynced temp file and the rename, so a test can kill
-/// the process exactly mid-write. Costs one environment lookup per write.
+/// the process exactly mid-write. Only with the `test-hooks` feature.
+#[cfg(feature = "test-hooks")]
 fn test_pause_before_rename() {
     if let Some(ms) = std::env::var("GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS")
         .ok()
@@ -486,6 +495,9 @@ fn test_pause_before_rename() {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+fn test_pause_before_rename() {}
 
 #[cfg(test)]
 mod tests {

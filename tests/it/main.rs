@@ -34,6 +34,7 @@
 //! - `secret_leaks`: no secret in output, traces or files;
 //! - `host_policy`: plain http refused, other hosts not ours;
 //! - `soak`: many `get`s in parallel rounds with short-lived tokens;
+//! - `test_hooks`: the release binary holds no test hook;
 //! - `windows`: the Windows build under Wine only (Credential Manager,
 //!   local app data, the opener), run by .ci/windows.
 
@@ -61,4 +62,5 @@ mod setup;
 mod signin_safety;
 mod soak;
 mod store_safety;
+mod test_hooks;
 mod windows;

@@ -86,6 +86,27 @@ pub fn helper_path() -> PathBuf {
     }
 }
 
+/// The helper with test hooks (fault points, built with the `test-hooks`
+/// feature; docs/architecture.md, "Test hooks"): `$GCB_HOOKS_HELPER`, else
+/// the one cargo built for these tests, which has them (the crate's
+/// dev-dependency on itself turns the feature on). The release binary in
+/// `$GCB_HELPER` has none; tests that need a fault point run this one.
+pub fn hooks_helper_path() -> PathBuf {
+    match std::env::var_os("GCB_HOOKS_HELPER") {
+        Some(p) if !p.is_empty() => {
+            let p = PathBuf::from(p);
+            std::env::current_dir().expect("a current dir").join(p)
+        }
+        _ => {
+            assert!(
+                std::env::var_os("GCB_UNDER_WINE").is_none(),
+                "under Wine, GCB_HOOKS_HELPER must name the Windows helper with test hooks"
+            );
+            PathBuf::from(env!("CARGO_BIN_EXE_git-credential-bitbucket"))
+        }
+    }
+}
+
 /// An absolute python3 (skips version-manager shims, which are slow and may
 /// depend on HOME), else `python3` from PATH.
 pub fn python3() -> String {
@@ -151,6 +172,8 @@ pub struct TestEnv {
     extra_env: Mutex<Vec<(OsString, Option<OsString>)>>,
     timeout: Mutex<Duration>,
     transcript: Mutex<Vec<Ran>>,
+    /// Whether the helper run is the one with test hooks.
+    hooks: std::sync::atomic::AtomicBool,
 }
 
 impl TestEnv {
@@ -185,6 +208,7 @@ impl TestEnv {
             extra_env: Mutex::new(Vec::new()),
             timeout: Mutex::new(DEFAULT_TIMEOUT),
             transcript: Mutex::new(Vec::new()),
+            hooks: std::sync::atomic::AtomicBool::new(false),
         };
         if std::env::var_os("GCB_KEEP_TEMP").is_some() {
             eprintln!("test dir kept: {}", env.root.display());
@@ -365,7 +389,7 @@ impl TestEnv {
 
     /// The helper with `args`, fed `stdin`.
     pub fn helper_command(&self, args: &[&str]) -> Command {
-        let mut cmd = self.command(helper_path());
+        let mut cmd = self.command(self.helper_bin());
         cmd.args(args);
         cmd
     }
@@ -395,7 +419,7 @@ while time.time() < deadline:
             os.write(fd, answers.pop(0))
 sys.stdout.write(out.decode("utf-8", "replace"))
 "#;
-        let helper = helper_path();
+        let helper = self.helper_bin();
         let mut cmd = self.command(python3());
         cmd.args([
             "-c",
@@ -406,6 +430,32 @@ sys.stdout.write(out.decode("utf-8", "replace"))
         ]);
         cmd.args(answers);
         crate::common::stdout(&self.run(cmd, None))
+    }
+
+    /// The helper this environment runs: [`helper_path`], or
+    /// [`hooks_helper_path`] after [`TestEnv::use_test_hooks`].
+    pub fn helper_bin(&self) -> PathBuf {
+        if self.hooks.load(std::sync::atomic::Ordering::SeqCst) {
+            hooks_helper_path()
+        } else {
+            helper_path()
+        }
+    }
+
+    /// From now on runs the helper with test hooks (a test that sets a
+    /// fault point's variable needs it), also where git runs it: a helper
+    /// already configured is switched over in the global gitconfig.
+    pub fn use_test_hooks(&self) {
+        self.hooks.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (plain, hooks) = (helper_path(), hooks_helper_path());
+        if plain != hooks {
+            let config = std::fs::read_to_string(self.gitconfig()).unwrap_or_default();
+            let config = config.replace(
+                plain.to_str().expect("UTF-8 helper path"),
+                hooks.to_str().expect("UTF-8 helper path"),
+            );
+            std::fs::write(self.gitconfig(), config).expect("write the global gitconfig");
+        }
     }
 
     /// Runs the helper with `args`, feeding it `stdin`.
@@ -561,7 +611,7 @@ sys.stdout.write(out.decode("utf-8", "replace"))
         extra: &[(&str, &str)],
     ) {
         let key = |k: &str| format!("credential.{base}.{k}");
-        let helper = helper_path();
+        let helper = self.helper_bin();
         let browser = super::wine::fake_browser().unwrap_or_else(|| {
             format!("{} {}", shell_quote(&python3()), shell_quote(FAKE_BROWSER))
         });
