@@ -456,8 +456,9 @@ fn store_check(
     match store {
         Ok(s) => {
             // stores.json names the hosts whose `auto` is decided.
-            let remembered = std::fs::read(dir.join("stores.json"))
+            let remembered = store::private::read_private(&dir.join("stores.json"))
                 .ok()
+                .flatten()
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
                 .is_some_and(|v| v["hosts"].get(host.as_str()).is_some());
             let undecided = cfg.store == config::StoreChoice::Auto && !remembered;

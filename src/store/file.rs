@@ -394,24 +394,10 @@ fn is_busy(e: &std::io::Error) -> bool {
     cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
 }
 
-/// Reads a whole file (`None` when there is none), refusing a link or
-/// another user's file.
+/// Reads a whole file (`None` when there is none), refusing a link,
+/// anything but a regular file, or another user's file.
 fn read_no_follow(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
-    use std::io::Read;
-    let io = |source| StoreError::Io {
-        path: path.to_path_buf(),
-        what: "cannot read",
-        source,
-    };
-    let mut file = match super::private::open_no_follow(fs::OpenOptions::new().read(true), path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
-    };
-    super::private::check_file(&file, path)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io)?;
-    Ok(Some(bytes))
+    super::private::read_private(path)
 }
 
 /// The temp-file prefix for `path`: `<file name>.tmp-`.

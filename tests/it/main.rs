@@ -23,6 +23,8 @@
 //! - `server_answers`: odd but valid server answers, and how we take them;
 //! - `signin_safety`: the sign-in against other programs and users on the
 //!   machine, and what it prints;
+//! - `store_files`: every store file read only as a regular file of ours
+//!   (a planted FIFO, link or another user's file);
 //! - `store_safety`: the store's safety rules;
 //! - `parallel`: many git processes at once, and two accounts refreshing
 //!   at the same moment;
@@ -61,6 +63,7 @@ mod server_answers;
 mod setup;
 mod signin_safety;
 mod soak;
+mod store_files;
 mod store_safety;
 mod test_hooks;
 mod windows;
