@@ -25,6 +25,7 @@
 //!   machine, and what it prints;
 //! - `store_files`: every store file read only as a regular file of ours
 //!   (a planted FIFO, link or another user's file);
+//! - `store_key`: a Cloud-kind host keys its sign-in without the path;
 //! - `store_safety`: the store's safety rules;
 //! - `parallel`: many git processes at once, and two accounts refreshing
 //!   at the same moment;
@@ -64,6 +65,7 @@ mod setup;
 mod signin_safety;
 mod soak;
 mod store_files;
+mod store_key;
 mod store_safety;
 mod test_hooks;
 mod windows;
