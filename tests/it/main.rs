@@ -31,6 +31,8 @@
 //!   at the same moment;
 //! - `refresh_faults`: network faults on the refresh;
 //! - `kill_mid_write`: a helper killed in the middle of a store write;
+//! - `kill_window`: a helper killed right after a refresh's answer, with
+//!   no grace window;
 //! - `loopback_listener`: the sign-in's listener against a hostile browser;
 //! - `loopback_peers`: the listener against another local user's programs
 //!   (the IPv4-mapped address, a reset, a flood);
@@ -53,6 +55,7 @@ mod host_policy;
 mod install;
 mod keyring;
 mod kill_mid_write;
+mod kill_window;
 mod loopback_listener;
 mod loopback_peers;
 mod messages;
