@@ -51,7 +51,10 @@ pub(crate) fn keyed_remote(git: &GitConfig, url: Option<&str>) -> Result<Remote,
     if !use_path {
         remote.path = None;
     }
-    Ok(remote)
+    // A Cloud host's key has no path, whatever its name (the kind as
+    // configured; `resolve` keys the remote the same way).
+    let kind = config::kind(git, &config::ProcessEnv, &remote);
+    Ok(remote.keyed(kind))
 }
 
 /// Parses the URL argument of `login`/`logout`/`status`.

@@ -34,6 +34,9 @@ pub(crate) fn refresh(
         return keep_current(Some(rec), why, (deps.now)()).map(Some);
     }
     crate::trace!("get: refreshing for {:?}", rec.account.username);
+    // Made now, so that writing the answer into it is the first thing
+    // done once it comes (docs/security.md).
+    let mut journal = store.begin_refresh(&refresh_token);
     let endpoint = &*deps.endpoint;
     let answer = match endpoint.refresh(cfg, &refresh_token) {
         // The request may have reached Bitbucket and rotated the token,
@@ -51,7 +54,12 @@ pub(crate) fn refresh(
     match answer {
         Ok(tokens) => {
             let renewed = refreshed(rec, tokens, (deps.now)());
-            Ok(Some(save_refreshed(store, renewed, &refresh_token)))
+            if let Some(j) = journal.as_mut() {
+                j.write(&renewed);
+            }
+            let saved = save_refreshed(store, renewed, &refresh_token);
+            drop(journal);
+            Ok(Some(saved))
         }
         Err(e) if e.is_dead_refresh_token() => {
             crate::say!(

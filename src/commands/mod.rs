@@ -30,10 +30,9 @@ pub(crate) fn existing_store(
     store: StoreChoice,
     host: &StoreKey,
 ) -> Result<Box<dyn Store>, StoreError> {
-    let in_keyring = || choice::keyring_hosts(dir).iter().any(|h| h == host);
     match store {
         StoreChoice::Keyring => keyring(dir),
-        StoreChoice::Auto if in_keyring() => keyring(dir),
+        StoreChoice::Auto if choice::keyring_hosts(dir)?.iter().any(|h| h == host) => keyring(dir),
         _ => Ok(Box::new(FileStore::new(dir))),
     }
 }
@@ -41,7 +40,7 @@ pub(crate) fn existing_store(
 fn keyring(dir: &Path) -> Result<Box<dyn Store>, StoreError> {
     Ok(Box::new(KeyringStore::with_slots(
         SecretService::connect()?,
-        choice::keyring_hosts(dir),
+        choice::keyring_hosts(dir)?,
     )))
 }
 

@@ -134,7 +134,11 @@ fn saved_records(dir: &std::path::Path) -> Saved {
         records: Vec::new(),
         file: None,
         keyring: None,
-        keyring_hosts: choice::keyring_hosts(dir).into_iter().collect(),
+        // An unreadable stores.json is reported by all_stores below.
+        keyring_hosts: choice::keyring_hosts(dir)
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
     };
     for (i, s) in choice::all_stores(dir).into_iter().enumerate() {
         match s.and_then(|s| {

@@ -28,7 +28,7 @@ pub use env::with_client_secret;
 pub use errors::ConfigError;
 pub use keys::{known_keys, Key};
 pub use remote::Remote;
-pub use resolve::{resolve, ConsumerOwner, HostConfig};
+pub use resolve::{kind, resolve, ConsumerOwner, HostConfig};
 pub use values::{AuthType, Flow, Kind, NotAccepted, StoreChoice};
 
 pub use crate::bitbucket::facts::CLOUD_HOST;

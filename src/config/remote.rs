@@ -1,6 +1,7 @@
 //! `Remote`: the request's remote as git gave it, and the URLs and store
 //! key made from it.
 
+use super::Kind;
 use crate::bitbucket::facts;
 use crate::url::split_host_port;
 
@@ -42,10 +43,23 @@ impl Remote {
         }
     }
 
+    /// The remote as its records are keyed for a host of `kind`: Bitbucket
+    /// Cloud has no context path (its paths are repositories, and one
+    /// sign-in serves them all), so a Cloud remote drops the path git sent
+    /// with `credential.useHttpPath`, whatever its host name. The kind is
+    /// the configured `bitbucketKind` (docs/configuration.md), not a guess
+    /// from the host name.
+    pub fn keyed(mut self, kind: Kind) -> Remote {
+        if kind == Kind::Cloud {
+            self.path = None;
+        }
+        self
+    }
+
     /// Where records are kept: host plus context path when git sent one
     /// (Data Center under a context path, with `credential.useHttpPath`).
-    /// Bitbucket Cloud has no context path: its paths are repositories,
-    /// and one sign-in serves them all.
+    /// Cloud has none: callers key a Cloud remote with [`Remote::keyed`]
+    /// first, and bitbucket.org is Cloud whatever the path.
     pub fn store_key(&self) -> crate::store::StoreKey {
         if self.is_cloud() {
             return self.base_url().into();
@@ -149,6 +163,34 @@ mod tests {
             .expect("valid")
             .expect("ours");
         assert_eq!(c.token_url, "https://dc.example/rest/oauth2/latest/token");
+    }
+
+    /// Issue 21, item 6: the key follows the configured kind, not the name.
+    #[test]
+    fn a_cloud_host_of_any_name_is_keyed_without_the_path() {
+        let repo = |url: &str| Remote::from_url(url).expect("valid");
+        let key = |url: &str, kind| repo(url).keyed(kind).store_key();
+        assert_eq!(
+            key("https://bb.example/ws/r.git", Kind::Cloud),
+            "https://bb.example"
+        );
+        assert_eq!(
+            key("https://bb.example/ctx/scm/P/r.git", Kind::DataCenter),
+            "https://bb.example/ctx"
+        );
+        let git = cfg(&[
+            ("credential.https://bb.example.bitbucketkind", "cloud"),
+            ("credential.https://bb.example.bitbucketclientid", "id"),
+            ("credential.https://bb.example.usehttppath", "true"),
+        ]);
+        let r = repo("https://bb.example/ws/r.git");
+        assert_eq!(crate::config::kind(&git, &no_env(), &r), Kind::Cloud);
+        let c = resolve(&git, &no_env(), &r).expect("valid").expect("ours");
+        assert_eq!(c.remote.store_key(), "https://bb.example");
+        assert_eq!(
+            crate::config::kind(&cfg(&[]), &no_env(), &r),
+            Kind::DataCenter
+        );
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub fn resolve(
     }
     let e = endpoints(&l, remote, c.kind)?;
     Ok(Some(HostConfig {
-        remote: remote.clone(),
+        remote: remote.clone().keyed(c.kind),
         kind: c.kind,
         client_id,
         consumer: consumer_owner,
@@ -134,6 +134,19 @@ pub fn resolve(
         refresh_margin: c.refresh_margin,
         interactive: interactive(git, remote),
     }))
+}
+
+/// The kind configured for `remote` (`bitbucketKind`, else Cloud for
+/// bitbucket.org and Data Center elsewhere); an invalid value counts as
+/// the default here, and is reported where the host is resolved.
+pub fn kind(git: &GitConfig, env: &dyn Env, remote: &Remote) -> Kind {
+    let l = Lookup::new(git, env, remote);
+    let default = if l.is_cloud_host {
+        Kind::Cloud
+    } else {
+        Kind::DataCenter
+    };
+    l.one_of(Key::Kind, default).unwrap_or(default)
 }
 
 /// Which hosts are ours (contract.md §4): a marker key set for the URL, or

@@ -13,17 +13,25 @@ mod peer;
 mod redirect;
 
 pub use pages::{failure_page, success_page};
-use peer::foreign_peer;
+use peer::{PeerCheck, Verdict};
 pub use redirect::{parse_callback, parse_paste, Callback, CallbackError};
 
 use crate::secret::Secret;
 use crate::url::HttpUrl;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// At most this many connections are served at once; more are answered
+/// 503 and closed at once, so a flood of idle connections cannot use up
+/// our file descriptors and keep the browser out (docs/security.md).
+const MAX_OPEN: usize = 32;
+/// The whole request head must arrive within this time, however slowly it
+/// trickles in; a browser sends it in one go.
+const HEAD_TIME: Duration = Duration::from_secs(5);
 
 /// The listener failed to start.
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +177,7 @@ impl Listener {
             start,
             started: AtomicBool::new(false),
             stop,
+            open: AtomicUsize::new(0),
         });
         self.servers
             .into_iter()
@@ -187,6 +196,29 @@ struct Shared {
     start: Option<StartPage>,
     started: AtomicBool,
     stop: Arc<AtomicBool>,
+    /// Connections being served now (at most [`MAX_OPEN`]).
+    open: AtomicUsize,
+}
+
+/// One of the [`MAX_OPEN`] places, given back when dropped.
+struct Slot(Arc<Shared>);
+
+impl Slot {
+    fn take(shared: &Arc<Shared>) -> Option<Slot> {
+        shared
+            .open
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_OPEN).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(shared.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn bind_error(addr: SocketAddr, e: &std::io::Error, url: &str) -> BindError {
@@ -206,17 +238,42 @@ fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
     Ok(listener)
 }
 
-/// Accepts connections until the sign-in ends. Each connection gets its
-/// own thread and one answer (`Connection: close`): an idle connection a
-/// browser opens ahead of time can never hold up the callback.
+/// Accepts connections until the sign-in ends. Whose program connects is
+/// checked right at `accept`, before anything is read: another user's
+/// program (or, on Linux, one the socket table no longer lists) gets 403
+/// and is closed at once, so it can neither take a page, nor end the
+/// sign-in, nor hold a descriptor. The others get a thread and one answer
+/// each (`Connection: close`), at most [`MAX_OPEN`] at a time: an idle
+/// connection a browser opens ahead of time can never hold up the
+/// callback.
 fn serve(listener: &TcpListener, shared: &Arc<Shared>, tx: &Sender<Callback>) {
+    let mut peers = PeerCheck::new();
     while !shared.stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
-                let (shared, tx) = (shared.clone(), tx.clone());
-                std::thread::spawn(move || answer(stream, &shared, &tx));
+                match peers.check(&stream) {
+                    Verdict::Serve => {}
+                    Verdict::Foreign(uid) => {
+                        crate::trace!("loopback: refused a connection from uid {uid}");
+                        refuse(stream, 403, FORBIDDEN);
+                        continue;
+                    }
+                    Verdict::Unknown => {
+                        crate::trace!("loopback: refused a connection whose owner is gone");
+                        refuse(stream, 403, FORBIDDEN);
+                        continue;
+                    }
+                }
+                let Some(slot) = Slot::take(shared) else {
+                    crate::trace!("loopback: {MAX_OPEN} connections open; refused one more");
+                    refuse(stream, 503, "Too many connections; try again.\n");
+                    continue;
+                };
+                let tx = tx.clone();
+                std::thread::spawn(move || answer(stream, &slot.0, &tx));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                peers.forget();
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => {
@@ -228,27 +285,23 @@ fn serve(listener: &TcpListener, shared: &Arc<Shared>, tx: &Sender<Callback>) {
     // Returning drops the listener: the port closes (contract.md §6).
 }
 
+/// What a refused program of another user is told.
+const FORBIDDEN: &str = "This sign-in belongs to another user of this machine.\n";
+
+/// Answers `status` without reading anything and closes: one non-blocking
+/// write, so a peer that reads nothing cannot hold the accepting thread.
+fn refuse(mut stream: TcpStream, status: u16, body: &str) {
+    let _ = stream.set_nonblocking(true);
+    respond(&mut stream, status, &[], "text/plain; charset=utf-8", body);
+}
+
 /// Reads one request from `stream` and answers it.
 fn answer(mut stream: TcpStream, shared: &Shared, tx: &Sender<Callback>) {
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
-    let Some((method, target)) = read_request_line(&mut stream) else {
+    let _ = stream.set_write_timeout(Some(HEAD_TIME));
+    let Some((method, target)) = read_request_line(&mut stream, Instant::now() + HEAD_TIME) else {
         return;
     };
-    if let Some(uid) = foreign_peer(&stream) {
-        // Another user's program: it may neither take the start page nor
-        // end the sign-in; the wait goes on.
-        crate::trace!("loopback: refused a request from uid {uid}");
-        respond(
-            &mut stream,
-            403,
-            &[],
-            "text/plain; charset=utf-8",
-            "This sign-in belongs to another user of this machine.\n",
-        );
-        return;
-    }
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     if method == "GET" && path != shared.redirect_path {
         if let Some(start) = &shared.start {
@@ -317,23 +370,40 @@ fn answer_start(stream: &mut TcpStream, shared: &Shared, start: &StartPage, tx: 
 }
 
 /// Reads the request line and skips the headers (nothing in them
-/// matters); `None` for anything that is not HTTP.
-fn read_request_line(stream: &mut TcpStream) -> Option<(String, String)> {
+/// matters); `None` for anything that is not HTTP, or that has not sent
+/// its whole head by `deadline`.
+fn read_request_line(stream: &mut TcpStream, deadline: Instant) -> Option<(String, String)> {
     // At most 16 KiB of head: the callback URL is a few hundred bytes.
     let mut head = Vec::with_capacity(1024);
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && !head.ends_with(b"\n\n") {
-        if head.len() > 16 * 1024 || stream.read(&mut byte).ok()? == 0 {
+    let mut chunk = [0u8; 1024];
+    let end = loop {
+        if let Some(i) = head_end(&head) {
+            break i;
+        }
+        let left = deadline.checked_duration_since(Instant::now())?;
+        if head.len() > 16 * 1024 || left.is_zero() {
             return None;
         }
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&head);
+        stream.set_read_timeout(Some(left)).ok()?;
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        head.extend_from_slice(&chunk[..n]);
+    };
+    let text = String::from_utf8_lossy(&head[..end]);
     let mut parts = text.lines().next()?.split_whitespace();
     let method = parts.next()?.to_owned();
     let target = parts.next()?.to_owned();
     parts.next().filter(|v| v.starts_with("HTTP/"))?;
     Some((method, target))
+}
+
+/// Where the head ends (the blank line), if it has.
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    let crlf = bytes.windows(4).position(|w| w == b"\r\n\r\n");
+    let lf = bytes.windows(2).position(|w| w == b"\n\n");
+    crlf.into_iter().chain(lf).min()
 }
 
 fn respond(
@@ -347,6 +417,7 @@ fn respond(
         200 => "OK",
         302 => "Found",
         403 => "Forbidden",
+        503 => "Service Unavailable",
         _ => "Not Found",
     };
     // A header value never carries a line break (it would add headers).
@@ -431,6 +502,54 @@ mod tests {
         // Free again: both addresses are bound.
         let ok = Listener::bind(&url_of(&raw), &raw, "https://bb.example").expect("bind");
         assert_eq!(ok.servers.len(), 2);
+    }
+
+    /// Issue 21, item 3: at most [`MAX_OPEN`] connections are served at
+    /// once (one more gets 503 at once), and one that never sends a whole
+    /// head is closed after [`HEAD_TIME`], making room again.
+    #[test]
+    fn idle_connections_are_capped_and_closed_when_their_head_does_not_come() {
+        let raw = "http://127.0.0.1/";
+        let listener = Listener::bind(&url_of(raw), raw, "https://bb.example").expect("bind");
+        let addr: SocketAddr = listener.servers[0].local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let handles = listener.spawn(Secret::new(String::from("s")), None, tx, stop.clone());
+        let connect = || {
+            let s = TcpStream::connect(addr).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(30)))
+                .expect("timeout");
+            s
+        };
+        let answer_of = |mut s: TcpStream| {
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text);
+            text
+        };
+        let mut idle: Vec<TcpStream> = (0..MAX_OPEN)
+            .map(|_| {
+                let mut s = connect();
+                s.write_all(b"GET").expect("a partial head");
+                s
+            })
+            .collect();
+        // Every idle one is being served before the next connects.
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(answer_of(connect()).starts_with("HTTP/1.1 503"));
+        // The head never completes: the listener closes the connection.
+        let first = idle.remove(0);
+        assert_eq!(answer_of(first), "");
+        drop(idle);
+        std::thread::sleep(Duration::from_millis(200));
+        let mut fresh = connect();
+        fresh
+            .write_all(b"GET /elsewhere HTTP/1.1\r\n\r\n")
+            .expect("send");
+        assert!(answer_of(fresh).starts_with("HTTP/1.1 404"));
+        stop.store(true, Ordering::SeqCst);
+        for h in handles {
+            h.join().expect("the listener thread");
+        }
     }
 
     #[test]

@@ -51,11 +51,13 @@ fn path(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
 
-fn read(dir: &Path) -> Remembered {
-    std::fs::read(path(dir))
-        .ok()
+/// The remembered choices. A file that is not JSON counts as none (it is
+/// rewritten at the next decision); one that is not a regular file of
+/// ours (a link, a FIFO, another user's) is refused, as `tokens.json` is.
+fn read(dir: &Path) -> Result<Remembered, StoreError> {
+    Ok(super::private::read_private(&path(dir))?
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+        .unwrap_or_default())
 }
 
 /// Records `backend` for `host`, unless it is already recorded.
@@ -64,7 +66,7 @@ fn read(dir: &Path) -> Remembered {
 fn remember(dir: &Path, host: &str, backend: Backend) -> Result<(), StoreError> {
     super::file::create_private_dir(dir)?;
     let _guard = lock::acquire(&lock_path(dir, "stores"), Duration::from_secs(30))?;
-    let mut r = read(dir);
+    let mut r = read(dir)?;
     r.hosts.insert(host.to_owned(), backend);
     let bytes = serde_json::to_vec_pretty(&r).expect("BUG: a map of strings always serializes");
     write_atomically(&path(dir), &bytes)
@@ -83,7 +85,7 @@ pub fn open(
         return Ok(file());
     }
     // Read once: this is on the path of every `get`.
-    let known = read(dir);
+    let known = read(dir)?;
     let keyring = |ss: SecretService| -> Result<Box<dyn Store>, StoreError> {
         let mut hosts = using_keyring(&known);
         if !hosts.iter().any(|h| h == host) {
@@ -139,8 +141,8 @@ fn probe() -> Result<SecretService, KeyringError> {
 }
 
 /// Hosts whose records are in the keyring.
-pub fn keyring_hosts(dir: &Path) -> Vec<String> {
-    using_keyring(&read(dir))
+pub fn keyring_hosts(dir: &Path) -> Result<Vec<String>, StoreError> {
+    Ok(using_keyring(&read(dir)?))
 }
 
 fn using_keyring(known: &Remembered) -> Vec<String> {
@@ -157,7 +159,13 @@ fn using_keyring(known: &Remembered) -> Vec<String> {
 pub fn all_stores(dir: &Path) -> Vec<Result<Box<dyn Store>, StoreError>> {
     let mut stores: Vec<Result<Box<dyn Store>, StoreError>> =
         vec![Ok(Box::new(FileStore::new(dir)))];
-    let hosts = keyring_hosts(dir);
+    let hosts = match keyring_hosts(dir) {
+        Ok(hosts) => hosts,
+        Err(e) => {
+            stores.push(Err(e));
+            return stores;
+        }
+    };
     if !hosts.is_empty() {
         stores.push(
             SecretService::connect()

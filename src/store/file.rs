@@ -150,11 +150,22 @@ impl FileStore {
                 Document::default()
             }
         };
-        Ok(self.recover(doc.generation)?.unwrap_or(doc))
+        let mut doc = self.recover(doc.generation)?.unwrap_or(doc);
+        // A refresh whose writer died before its save (see `journal`).
+        let (changed, done) = super::journal::replay(&self.dir, &mut doc.records);
+        if changed {
+            doc.generation += 1;
+            write_atomically(&self.path(), &doc.to_bytes())?;
+        }
+        for path in done {
+            let _ = fs::remove_file(path);
+        }
+        Ok(doc)
     }
 
     /// Read-modify-write under the document lock.
     fn update<T>(&self, change: impl FnOnce(&mut Vec<Record>) -> T) -> Result<T, StoreError> {
+        test_pause(Pause::BeforeLock);
         create_private_dir(&self.dir)?;
         let _guard = lock::acquire(&lock_path(&self.dir, "store"), WRITE_LOCK_TIMEOUT)?;
         let mut doc = self.load_locked()?;
@@ -176,7 +187,7 @@ impl FileStore {
     /// Whether a temp file of a writer is there (a live one, or one that
     /// died before its rename).
     fn has_temp_files(&self) -> bool {
-        self.temp_files().next().is_some()
+        self.temp_files().next().is_some() || !super::journal::journals(&self.dir).is_empty()
     }
 
     fn temp_files(&self) -> impl Iterator<Item = fs::DirEntry> {
@@ -304,6 +315,12 @@ impl Store for FileStore {
         result
     }
 
+    fn begin_refresh(&self, spent: &crate::secret::Secret) -> Option<super::journal::Journal> {
+        super::journal::Journal::begin(&self.dir, spent)
+            .map_err(|e| crate::trace!("store: no refresh journal: {e}"))
+            .ok()
+    }
+
     fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError> {
         self.update(|records| {
             let before = records.len();
@@ -347,7 +364,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    test_pause_before_rename();
+    test_pause(Pause::BeforeRename);
     if let Err(e) = rename_over(&tmp, path) {
         let _ = fs::remove_file(&tmp);
         return Err(io("cannot move into place", e));
@@ -394,24 +411,10 @@ fn is_busy(e: &std::io::Error) -> bool {
     cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
 }
 
-/// Reads a whole file (`None` when there is none), refusing a link or
-/// another user's file.
+/// Reads a whole file (`None` when there is none), refusing a link,
+/// anything but a regular file, or another user's file.
 fn read_no_follow(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
-    use std::io::Read;
-    let io = |source| StoreError::Io {
-        path: path.to_path_buf(),
-        what: "cannot read",
-        source,
-    };
-    let mut file = match super::private::open_no_follow(fs::OpenOptions::new().read(true), path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(e)),
-    };
-    super::private::check_file(&file, path)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io)?;
-    Ok(Some(bytes))
+    super::private::read_private(path)
 }
 
 /// The temp-file prefix for `path`: `<file name>.tmp-`.
@@ -462,7 +465,10 @@ fn create_temp(path: &Path) -> Result<(PathBuf, fs::File), StoreError> {
 
 /// Test-only fault point: with `GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE`
 /// set, every store write fails as on a full disk (tests run as root, for
-/// whom a read-only directory is no obstacle).
+/// whom a read-only directory is no obstacle). Only in builds with the
+/// `test-hooks` feature: anyone who can set git's environment could
+/// otherwise make a release binary fail its writes.
+#[cfg(feature = "test-hooks")]
 fn test_fail_write() -> std::io::Result<()> {
     if std::env::var_os("GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE").is_some() {
         crate::trace!("test fault point: failing a store write");
@@ -473,19 +479,44 @@ fn test_fail_write() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Test-only fault point (contract.md §9): with
+#[cfg(not(feature = "test-hooks"))]
+fn test_fail_write() -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Test-only fault points (contract.md §9), so a test can kill the
+/// process at an exact moment: with
 /// `GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS` set, a write
-/// stops between the fsynced temp file and the rename, so a test can kill
-/// the process exactly mid-write. Costs one environment lookup per write.
-fn test_pause_before_rename() {
-    if let Some(ms) = std::env::var("GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        crate::trace!("test fault point: pausing {ms} ms before the rename");
+/// stops between the fsynced temp file and the rename; with
+/// `…_PAUSE_BEFORE_LOCK_MS`, before it takes the document lock (as when
+/// another writer holds it). Only with the `test-hooks` feature.
+#[derive(Clone, Copy)]
+enum Pause {
+    BeforeLock,
+    BeforeRename,
+}
+
+#[cfg(feature = "test-hooks")]
+fn test_pause(at: Pause) {
+    // The names only in builds with the hooks (a release binary holds none).
+    let (var, before) = match at {
+        Pause::BeforeLock => (
+            "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_LOCK_MS",
+            "the document lock",
+        ),
+        Pause::BeforeRename => (
+            "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS",
+            "the rename",
+        ),
+    };
+    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok()) {
+        crate::trace!("test fault point: pausing {ms} ms before {before}");
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+fn test_pause(_: Pause) {}
 
 #[cfg(test)]
 mod tests {

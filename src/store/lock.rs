@@ -65,7 +65,7 @@ pub fn clear_failure(lock: &Path) {
 
 /// The failure noted at `since` or later, if any.
 pub fn failure_since(lock: &Path, since: u64) -> Option<String> {
-    let bytes = std::fs::read(failure_path(lock)).ok()?;
+    let bytes = super::private::read_private(&failure_path(lock)).ok()??;
     let note: Failure = serde_json::from_slice(&bytes).ok()?;
     (note.at >= since).then_some(note.why)
 }
@@ -96,7 +96,7 @@ pub fn acquire_saying(
     // Never through a link, and never a file someone else made: another
     // user holding it would make us wait for minutes.
     let file = super::private::open_no_follow(&mut options, path).map_err(|e| {
-        if is_link_refusal(&e) {
+        if super::private::is_link_refusal(&e) {
             StoreError::Unsafe {
                 path: path.to_path_buf(),
                 why: "is a symbolic link".into(),
@@ -127,22 +127,6 @@ pub fn acquire_saying(
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(25));
-    }
-}
-
-/// What `open` with `O_NOFOLLOW` says for a link: `ELOOP` on Linux and
-/// macOS (the BSDs say `EMLINK`).
-fn is_link_refusal(e: &std::io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        let code = e.raw_os_error();
-        code == Some(rustix::io::Errno::LOOP.raw_os_error())
-            || code == Some(rustix::io::Errno::MLINK.raw_os_error())
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = e;
-        false
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod choice;
 pub mod file;
+pub mod journal;
 pub mod keyring;
 pub mod lock;
 pub mod private;
@@ -299,6 +300,13 @@ pub trait Store {
     /// fsync), before a refresh token is spent on a new one.
     fn check_writable(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// Before a refresh that spends `spent`: a journal the refresh's
+    /// result is written to first thing (see `journal`), where the
+    /// backend keeps one (the file store).
+    fn begin_refresh(&self, spent: &crate::secret::Secret) -> Option<journal::Journal> {
+        let _ = spent;
+        None
     }
 }
 

@@ -54,14 +54,59 @@ pub fn check_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Opens `path` with `options`, never following a symbolic link at its
-/// last component (`O_NOFOLLOW` on Unix).
+/// last component (`O_NOFOLLOW` on Unix), and never waiting in `open`
+/// (`O_NONBLOCK`: a FIFO planted under one of our names would otherwise
+/// hang every command; it has no effect on a regular file). Check the
+/// file with [`check_file`] before reading it.
 pub fn open_no_follow(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(
         options,
-        rustix::fs::OFlags::NOFOLLOW.bits() as i32,
+        (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
     );
     options.open(path)
+}
+
+/// Reads a whole file of the store (`None` when there is none), refusing
+/// a link, anything but a regular file (a FIFO would block the read
+/// forever) and another user's file, with a message naming the path to
+/// remove. Every store file is read this way: `tokens.json`,
+/// `secrets.json`, `stores.json`, temp files, failure notes.
+pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    use std::io::Read;
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        what: "cannot read",
+        source,
+    };
+    let mut file = match open_no_follow(OpenOptions::new().read(true), path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if is_link_refusal(&e) => {
+            return Err(unsafe_path(path, "is a symbolic link".into()))
+        }
+        Err(e) => return Err(io(e)),
+    };
+    check_file(&file, path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io)?;
+    Ok(Some(bytes))
+}
+
+/// What `open` with `O_NOFOLLOW` says for a link: `ELOOP` on Linux and
+/// macOS (the BSDs say `EMLINK`).
+pub fn is_link_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        let code = e.raw_os_error();
+        code == Some(rustix::io::Errno::LOOP.raw_os_error())
+            || code == Some(rustix::io::Errno::MLINK.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
 }
 
 /// Refuses an open file that is not a regular file of ours (a lock file or
@@ -73,9 +118,31 @@ pub fn check_file(file: &File, path: &Path) -> Result<(), StoreError> {
         source,
     })?;
     if !meta.is_file() {
-        return Err(unsafe_path(path, "is not a regular file".into()));
+        return Err(unsafe_path(path, format!("is {}", kind_of(&meta))));
     }
     unix::check_owner(path, &meta)
+}
+
+/// What a non-regular file is, for the message.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe), not a regular file";
+        }
+        if t.is_socket() {
+            return "a socket, not a regular file";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device, not a regular file";
+        }
+    }
+    if meta.is_dir() {
+        return "a directory, not a regular file";
+    }
+    "not a regular file"
 }
 
 fn unsafe_path(path: &Path, why: String) -> StoreError {

@@ -66,29 +66,27 @@ fn service(host: &str) -> String {
 
 /// Where the host's tokens are, without deciding anything new (no probe,
 /// no write): the secret goes where the tokens go.
-fn expected(dir: &Path, store: StoreChoice, host: &str) -> Place {
-    match store {
+fn expected(dir: &Path, store: StoreChoice, host: &str) -> Result<Place, StoreError> {
+    Ok(match store {
         StoreChoice::File => Place::File,
         StoreChoice::Keyring => Place::Keyring,
-        StoreChoice::Auto if choice::keyring_hosts(dir).iter().any(|h| h == host) => Place::Keyring,
+        StoreChoice::Auto if choice::keyring_hosts(dir)?.iter().any(|h| h == host) => {
+            Place::Keyring
+        }
         StoreChoice::Auto => Place::File,
-    }
+    })
 }
 
 fn read_file(dir: &Path) -> Result<Document, StoreError> {
     let p = path(dir);
-    match std::fs::read(&p) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Io {
+    // Like tokens.json: never through a link, a regular file of ours only.
+    match super::private::read_private(&p)? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Io {
             path: p,
             what: "is not a valid secrets file (move it aside and run `git credential-bitbucket configure` again)",
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Document::default()),
-        Err(source) => Err(StoreError::Io {
-            path: p,
-            what: "cannot read",
-            source,
-        }),
+        None => Ok(Document::default()),
     }
 }
 
@@ -118,7 +116,7 @@ pub fn load(
             .find(|e| e.host == host && e.client_id == client_id)
             .map(|e| e.secret))
     };
-    match expected(dir, store, host) {
+    match expected(dir, store, host)? {
         Place::Keyring => {
             let ss = SecretService::connect()?;
             match ss.get(&service(host), client_id)? {
@@ -172,7 +170,7 @@ pub fn remove_host(
     client_id: Option<&str>,
 ) -> Result<Vec<String>, StoreError> {
     let mut removed = Vec::new();
-    if expected(dir, store, host) == Place::Keyring {
+    if expected(dir, store, host)? == Place::Keyring {
         let ss = SecretService::connect()?;
         // A store that cannot list still gets the key we know of.
         let mut ids = ss.users(&service(host)).unwrap_or_default();

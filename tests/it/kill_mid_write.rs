@@ -32,6 +32,7 @@ use crate::common::steps::{
 fn kill_helper_mid_write(fake: &FakeBitbucket, env: &TestEnv) -> (PathBuf, Vec<u8>, Output) {
     let trace = env.root().join("kill-trace.log");
     let _ = std::fs::remove_file(&trace);
+    env.use_test_hooks();
     let mut cmd = env.helper_command(&["get"]);
     cmd.env(PAUSE_ENV, "5000").env(TRACE_ENV, &trace);
     let input = get_input(fake);

@@ -59,6 +59,7 @@ fn loopback_answers_404_to_other_paths_and_methods_then_takes_the_callback_and_c
     let fake = FakeBitbucket::start(FakeOptions::default());
     let env = hostile_env(&fake, "probe-then-callback");
     let trace = env.root().join("trace.log");
+    env.use_test_hooks();
     let mut cmd = env.helper_command(&["get"]);
     // The store write after the sign-in pauses 1.5 s: the helper is still
     // alive then, so a closed port shows the listener itself was closed.

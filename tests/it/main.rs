@@ -35,18 +35,26 @@
 //! - `server_answers`: odd but valid server answers, and how we take them;
 //! - `signin_safety`: the sign-in against other programs and users on the
 //!   machine, and what it prints;
+//! - `store_files`: every store file read only as a regular file of ours
+//!   (a planted FIFO, link or another user's file);
+//! - `store_key`: a Cloud-kind host keys its sign-in without the path;
 //! - `store_safety`: the store's safety rules;
 //! - `parallel`: many git processes at once, and two accounts refreshing
 //!   at the same moment;
 //! - `refresh_faults`: network faults on the refresh;
 //! - `kill_mid_write`: a helper killed in the middle of a store write;
+//! - `kill_window`: a helper killed right after a refresh's answer, with
+//!   no grace window;
 //! - `loopback_listener`: the sign-in's listener against a hostile browser;
+//! - `loopback_peers`: the listener against another local user's programs
+//!   (the IPv4-mapped address, a reset, a flood);
 //! - `secret_leaks`: no secret in output, traces or files;
 //! - `host_policy`: plain http refused, other hosts not ours;
 //! - `soak`: many `get`s in parallel rounds with short-lived tokens;
 //! - `company_network`: real git and the helper behind a TLS front with a
 //!   throwaway company CA, a forward proxy and a client-certificate front,
 //!   configured with git's own `http.*` settings;
+//! - `test_hooks`: the release binary holds no test hook;
 //! - `windows`: the Windows build under Wine only (Credential Manager,
 //!   local app data, the opener), run by .ci/windows;
 //! - `windows_setup`: the Windows build under Wine only: `install` and
@@ -70,7 +78,9 @@ mod host_policy;
 mod install;
 mod keyring;
 mod kill_mid_write;
+mod kill_window;
 mod loopback_listener;
+mod loopback_peers;
 mod messages;
 mod pages;
 mod parallel;
@@ -81,6 +91,9 @@ mod server_answers;
 mod setup;
 mod signin_safety;
 mod soak;
+mod store_files;
+mod store_key;
 mod store_safety;
+mod test_hooks;
 mod windows;
 mod windows_setup;

@@ -441,7 +441,7 @@ fn the_paste_prompt_is_ended_before_the_next_message() {
 /// A shell prefix that runs a command as another user (nobody), if this
 /// test process may do so (it runs as root) and `/usr/bin/python3` is
 /// usable there; else `None`.
-fn as_another_user() -> Option<String> {
+pub(crate) fn as_another_user() -> Option<String> {
     let prefix = "setpriv --reuid=65534 --regid=65534 --clear-groups";
     let ok = std::process::Command::new("sh")
         .arg("-c")
@@ -489,7 +489,7 @@ fn another_users_fetch_of_the_start_page_is_refused_and_the_sign_in_goes_on() {
     assert!(stdout(&out).contains("password="), "{}", describe(&out));
     let traced = std::fs::read_to_string(&trace).unwrap_or_default();
     assert!(
-        traced.contains("refused a request from uid 65534"),
+        traced.contains("refused a connection from uid 65534"),
         "the other user's request reached the listener and was refused:\n{traced}"
     );
     env.wait_for_browsers();

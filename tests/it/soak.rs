@@ -10,7 +10,11 @@
 //! `cargo test --locked --test it soak:: -- --ignored --nocapture`.
 //! `GCB_SOAK_GETS` sets the number of `get`s (default 1000; the full size
 //! is 10000), `GCB_SOAK_SEED` replays a run (the seed is printed), and
-//! `GCB_SOAK_MAX_SECS` bounds the time (default 1800).
+//! `GCB_SOAK_MAX_SECS` bounds the time (default 1800). `GCB_SOAK_GRACE=0`
+//! measures instead of judging: the fake has no grace window and the proxy
+//! injects no fault, so every sign-in needed is a kill that landed while
+//! the rotated token could not be recovered (docs/security.md, "A process
+//! killed during a refresh"); it then fails only on a hang or a bad token.
 //!
 //! The verdict rests on the fake's evidence, not on what the helper says:
 //! between rounds, when no process runs, the refresh token in the store
@@ -542,6 +546,14 @@ fn soak() {
     let mut rng = Rng(seed);
 
     let (fake, env) = cloud_setup();
+    let strict = env_number("GCB_SOAK_GRACE", 1) == 0;
+    if strict {
+        fake.set_refresh_grace(Duration::ZERO);
+        println!("soak: strict: no grace window, no injected faults");
+    }
+    // Some kills land in the pause before the store's rename: a fault
+    // point, so the helper built with test hooks runs.
+    env.use_test_hooks();
     let upstream: SocketAddr = fake
         .host()
         .parse()
@@ -569,7 +581,7 @@ fn soak() {
 
     let mut tally = Tally::default();
     let started = Instant::now();
-    proxy.set_faults(FAULTS_PER_MILLE);
+    proxy.set_faults(if strict { 0 } else { FAULTS_PER_MILLE });
     let mut rounds = 0;
     while tally.gets < target && started.elapsed() < max_time {
         rounds += 1;
@@ -689,7 +701,7 @@ fn soak() {
     for note in &tally.notes {
         println!("soak: note: {note}");
     }
-    if sign_ins > 0 || lost > 0 || tally.hangs > 0 || tally.bad_served > 0 {
+    if (!strict && (sign_ins > 0 || lost > 0)) || tally.hangs > 0 || tally.bad_served > 0 {
         panic!(
             "soak failed (seed {seed}): sign-ins needed {sign_ins}, tokens lost {lost}, hangs {}, \
              bad tokens served {}",

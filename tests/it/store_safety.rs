@@ -206,6 +206,7 @@ fn an_unwritable_store_does_not_spend_the_refresh_token() {
     let rt = stored_refresh_token(&env, "alice");
     sleep_until(expired_by);
     fake.clear_log();
+    env.use_test_hooks();
     let mut cmd = env.helper_command(&["get"]);
     cmd.env(FAIL_WRITE_ENV, "1");
     let out = env.run(cmd, Some(get_input(&fake).as_bytes()));
@@ -238,6 +239,7 @@ fn an_unwritable_or_read_only_store_answers_with_the_valid_token() {
         .to_owned();
     fake.clear_log();
 
+    env.use_test_hooks();
     let mut cmd = env.helper_command(&["get"]);
     cmd.env(FAIL_WRITE_ENV, "1");
     let unwritable = env.run(cmd, Some(get_input(&fake).as_bytes()));
@@ -500,6 +502,7 @@ fn a_sigterm_during_the_save_waits_for_it() {
     let expired_by = sign_in_with_short_token(&fake, &env, 2);
     sleep_until(expired_by);
     let trace = env.root().join("term-trace.log");
+    env.use_test_hooks();
     let mut cmd = env.helper_command(&["get"]);
     cmd.env(
         "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS",

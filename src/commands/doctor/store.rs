@@ -16,10 +16,12 @@ pub(super) fn readable(cfg: &HostConfig, dir: &Path) -> (Check, Option<Box<dyn S
         Ok(s) => {
             // stores.json names the hosts whose `auto` is decided.
             let remembered = crate::store::choice::keyring_hosts(dir)
+                .unwrap_or_default()
                 .iter()
                 .any(|h| h == host.as_str())
-                || std::fs::read(dir.join("stores.json"))
+                || crate::store::private::read_private(&dir.join("stores.json"))
                     .ok()
+                    .flatten()
                     .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
                     .is_some_and(|v| v["hosts"].get(host.as_str()).is_some());
             let undecided = cfg.store == StoreChoice::Auto && !remembered;

@@ -93,6 +93,27 @@ pub fn helper_path() -> PathBuf {
     }
 }
 
+/// The helper with test hooks (fault points, built with the `test-hooks`
+/// feature; docs/architecture.md, "Test hooks"): `$GCB_HOOKS_HELPER`, else
+/// the one cargo built for these tests, which has them (the crate's
+/// dev-dependency on itself turns the feature on). The release binary in
+/// `$GCB_HELPER` has none; tests that need a fault point run this one.
+pub fn hooks_helper_path() -> PathBuf {
+    match std::env::var_os("GCB_HOOKS_HELPER") {
+        Some(p) if !p.is_empty() => {
+            let p = PathBuf::from(p);
+            std::env::current_dir().expect("a current dir").join(p)
+        }
+        _ => {
+            assert!(
+                std::env::var_os("GCB_UNDER_WINE").is_none(),
+                "under Wine, GCB_HOOKS_HELPER must name the Windows helper with test hooks"
+            );
+            PathBuf::from(env!("CARGO_BIN_EXE_git-credential-bitbucket"))
+        }
+    }
+}
+
 /// An absolute python3 (skips version-manager shims, which are slow and may
 /// depend on HOME), else `python3` from PATH.
 pub fn python3() -> String {
@@ -164,6 +185,8 @@ pub struct TestEnv {
     extra_env: Mutex<Vec<(OsString, Option<OsString>)>>,
     timeout: Mutex<Duration>,
     transcript: Mutex<Vec<Ran>>,
+    /// Whether the helper run is the one with test hooks.
+    hooks: std::sync::atomic::AtomicBool,
 }
 
 impl TestEnv {
@@ -198,6 +221,7 @@ impl TestEnv {
             extra_env: Mutex::new(Vec::new()),
             timeout: Mutex::new(DEFAULT_TIMEOUT),
             transcript: Mutex::new(Vec::new()),
+            hooks: std::sync::atomic::AtomicBool::new(false),
         };
         if std::env::var_os("GCB_KEEP_TEMP").is_some() {
             eprintln!("test dir kept: {}", env.root.display());
@@ -378,7 +402,7 @@ impl TestEnv {
 
     /// The helper with `args`, fed `stdin`.
     pub fn helper_command(&self, args: &[&str]) -> Command {
-        let mut cmd = self.command(helper_path());
+        let mut cmd = self.command(self.helper_bin());
         cmd.args(args);
         cmd
     }
@@ -387,7 +411,7 @@ impl TestEnv {
     /// in order, each the moment it appears (as a paste would); returns
     /// everything the terminal showed.
     pub fn configure_on_pty(&self, url: &str, answers: &[&str]) -> String {
-        self.configure_on_pty_with(&helper_path(), url, answers)
+        self.configure_on_pty_with(&self.helper_bin(), url, answers)
     }
 
     /// As [`Self::configure_on_pty`], with the helper binary `helper`.
@@ -430,6 +454,32 @@ sys.stdout.write(out.decode("utf-8", "replace"))
         cmd.args(answers);
         // Wrapped messages joined back (a terminal turns LF into CR LF).
         crate::common::stdout(&self.run(cmd, None)).replace("\r\n  ", " ")
+    }
+
+    /// The helper this environment runs: [`helper_path`], or
+    /// [`hooks_helper_path`] after [`TestEnv::use_test_hooks`].
+    pub fn helper_bin(&self) -> PathBuf {
+        if self.hooks.load(std::sync::atomic::Ordering::SeqCst) {
+            hooks_helper_path()
+        } else {
+            helper_path()
+        }
+    }
+
+    /// From now on runs the helper with test hooks (a test that sets a
+    /// fault point's variable needs it), also where git runs it: a helper
+    /// already configured is switched over in the global gitconfig.
+    pub fn use_test_hooks(&self) {
+        self.hooks.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (plain, hooks) = (helper_path(), hooks_helper_path());
+        if plain != hooks {
+            let config = std::fs::read_to_string(self.gitconfig()).unwrap_or_default();
+            let config = config.replace(
+                plain.to_str().expect("UTF-8 helper path"),
+                hooks.to_str().expect("UTF-8 helper path"),
+            );
+            std::fs::write(self.gitconfig(), config).expect("write the global gitconfig");
+        }
     }
 
     /// Runs the helper with `args`, feeding it `stdin`.
@@ -585,7 +635,7 @@ sys.stdout.write(out.decode("utf-8", "replace"))
         extra: &[(&str, &str)],
     ) {
         let key = |k: &str| format!("credential.{base}.{k}");
-        let helper = helper_path();
+        let helper = self.helper_bin();
         let browser = fake_browser_command();
         self.set_config(&key("helper"), "");
         self.add_config(&key("helper"), helper.to_str().expect("UTF-8 helper path"));
