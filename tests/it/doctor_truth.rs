@@ -354,6 +354,35 @@ fn doctor_finds_git_through_git_exec_path_and_names_the_file_of_a_key() {
     );
 }
 
+/// A misspelled key in the user's gitconfig is named with the file it is
+/// in, read in-process the way `get` reads it: natively with no git on
+/// PATH at all, and under Wine (which has no Windows git) as it is.
+#[test]
+fn doctor_names_a_misspelled_key_and_its_file_without_asking_git() {
+    let (fake, env) = cloud_setup();
+    env.set_config(&key(&fake, "bitbucketStor"), "file");
+    let mut cmd = env.helper_command(&["doctor", &fake.base_url()]);
+    if !crate::common::wine::active() {
+        let no_git = env.root().join("empty-path");
+        std::fs::create_dir_all(&no_git).expect("dir");
+        cmd.env("PATH", &no_git).env_remove("GIT_EXEC_PATH");
+    }
+    let out = env.run(cmd, None);
+    let said = stdout(&out);
+    let gitconfig = env.gitconfig();
+    let file = match crate::common::wine::active() {
+        true => crate::common::wine::windows_path(&gitconfig),
+        false => gitconfig.to_string_lossy().into_owned(),
+    };
+    assert!(
+        said.contains("bitbucketstor")
+            && said.contains(&format!("in {file}"))
+            && said.contains("did you mean bitbucketStore?"),
+        "{}",
+        describe(&out)
+    );
+}
+
 #[test]
 fn status_with_a_locked_keyring_says_so_and_fails() {
     let (fake, env) = cloud_setup();
