@@ -29,6 +29,7 @@ mod env;
 mod error;
 mod gcm;
 mod gitconfig;
+mod human;
 mod loopback;
 mod network;
 mod oauth;

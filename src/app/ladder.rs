@@ -5,9 +5,9 @@
 use super::deps::Deps;
 use super::record::{app_account, serves, which};
 use super::renew::{grant, refresh, sign_in_and_store};
-use crate::commands::rfc3339;
 use crate::config::{self, Flow, HostConfig};
 use crate::error::Error;
+use crate::human::rfc3339;
 use crate::store::lock::{self, lock_path, Lock};
 use crate::store::{self, Record, Store, StoreKey};
 use std::path::{Path, PathBuf};

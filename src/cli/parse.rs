@@ -283,7 +283,7 @@ pub fn suggestion(word: &str) -> Option<&'static str> {
         return names.iter().copied().find(|n| *n == cmd).or(Some("login"));
     }
     if word.starts_with('-') {
-        return crate::commands::closest(word, LEADING_OPTIONS, 2);
+        return crate::human::closest(word, LEADING_OPTIONS, 2);
     }
     if word.len() < 3 || Action::try_from(word).is_ok() {
         return None;
@@ -293,7 +293,7 @@ pub fn suggestion(word: &str) -> Option<&'static str> {
         .iter()
         .find(|(other, _)| *other == lower)
         .map(|(_, ours)| *ours)
-        .or_else(|| crate::commands::closest(word, &names, 2))
+        .or_else(|| crate::human::closest(word, &names, 2))
 }
 
 #[cfg(test)]
