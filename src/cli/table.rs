@@ -3,7 +3,7 @@
 //! are all written from it, so none can name a flag another does not know.
 
 use crate::config::{Flow, Kind, StoreChoice};
-use crate::store::TokenKind;
+use crate::store::GivenToken;
 
 /// What follows a flag on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ pub const COMMANDS: &[Cmd] = &[
             ),
             with(
                 "--token-kind",
-                Arg::OneOf("KIND", &TokenKind::GIVEN_WORDS),
+                Arg::OneOf("KIND", GivenToken::ACCEPTED),
                 "the kind of token --api-token stores",
             ),
             with(

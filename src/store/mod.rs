@@ -103,51 +103,45 @@ impl TokenKind {
         self == TokenKind::ApiToken
     }
 
-    /// The tokens a user gives `configure --api-token`, in the order help
-    /// lists them.
-    pub const GIVEN: [TokenKind; 4] = [
-        TokenKind::ApiToken,
-        TokenKind::AccessToken,
-        TokenKind::PersonalToken,
-        TokenKind::ProjectToken,
-    ];
-
-    /// Their `--token-kind` words, in the same order.
-    pub const GIVEN_WORDS: [&'static str; 4] = {
-        let mut words = [""; 4];
-        let mut i = 0;
-        while i < words.len() {
-            if let Some(w) = TokenKind::GIVEN[i].given_word() {
-                words[i] = w;
-            }
-            i += 1;
-        }
-        words
-    };
-
     /// A token the user gave us (token flow): it never expires on our
     /// side and cannot be renewed.
     pub fn is_stored_token(self) -> bool {
-        self.given_word().is_some()
+        self.given().is_some()
     }
 
-    /// The word `configure --token-kind` takes for it; `None` for the
-    /// kinds a sign-in obtains.
-    pub const fn given_word(self) -> Option<&'static str> {
+    /// How `configure --token-kind` names it; `None` for the kinds a
+    /// sign-in obtains.
+    pub const fn given(self) -> Option<GivenToken> {
         match self {
-            TokenKind::ApiToken => Some("api-token"),
-            TokenKind::AccessToken => Some("access-token"),
-            TokenKind::PersonalToken => Some("personal"),
-            TokenKind::ProjectToken => Some("project"),
+            TokenKind::ApiToken => Some(GivenToken::ApiToken),
+            TokenKind::AccessToken => Some(GivenToken::AccessToken),
+            TokenKind::PersonalToken => Some(GivenToken::Personal),
+            TokenKind::ProjectToken => Some(GivenToken::Project),
             TokenKind::Oauth | TokenKind::ClientCredentials => None,
         }
     }
+}
 
-    /// The given token whose `--token-kind` word is `word`.
-    pub fn from_given_word(word: &str) -> Option<TokenKind> {
-        TokenKind::GIVEN
-            .into_iter()
-            .find(|k| k.given_word() == Some(word))
+crate::spelled::value_enum! {
+    /// The tokens a user gives `configure --api-token`, spelled as
+    /// `--token-kind` takes them, in the order help lists them.
+    pub enum GivenToken {
+        ApiToken => "api-token",
+        AccessToken => "access-token",
+        Personal => "personal",
+        Project => "project",
+    }
+}
+
+impl GivenToken {
+    /// The record's kind for a token given as `self`.
+    pub const fn kind(self) -> TokenKind {
+        match self {
+            GivenToken::ApiToken => TokenKind::ApiToken,
+            GivenToken::AccessToken => TokenKind::AccessToken,
+            GivenToken::Personal => TokenKind::PersonalToken,
+            GivenToken::Project => TokenKind::ProjectToken,
+        }
     }
 }
 
