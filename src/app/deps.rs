@@ -3,6 +3,7 @@
 //! Production passes the real ones ([`Deps::real`]); the ladder's tests
 //! pass fakes, so every rung can be tried in-process.
 
+use super::notice::Notice;
 use crate::bitbucket::{ApiError, Client, TokenSet};
 use crate::config::{Env, HostConfig};
 use crate::error::Error;
@@ -89,6 +90,15 @@ pub(crate) struct Deps<'a> {
     pub lock_dir: PathBuf,
     pub endpoint: Box<dyn TokenEndpoint + 'a>,
     pub sign_in: Box<dyn SignInRunner + 'a>,
+    /// Where the ladder's notices go: stderr, or a test's list.
+    pub notices: Box<dyn Fn(Notice) + 'a>,
+}
+
+impl Deps<'_> {
+    /// Hands `notice` to the sink.
+    pub(crate) fn notify(&self, notice: Notice) {
+        (self.notices)(notice);
+    }
 }
 
 impl<'a> Deps<'a> {
@@ -100,6 +110,7 @@ impl<'a> Deps<'a> {
             lock_dir: store::data_dir()?,
             endpoint: Box::new(Bitbucket),
             sign_in: Box::new(sign_in),
+            notices: Box::new(|n: Notice| n.say()),
         })
     }
 }

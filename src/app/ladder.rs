@@ -3,11 +3,11 @@
 //! renew (refresh, new grant, or sign-in).
 
 use super::deps::Deps;
+use super::notice::Notice;
 use super::record::{app_account, serves, which};
 use super::renew::{grant, refresh, sign_in_and_store};
 use crate::config::{self, Flow, HostConfig};
 use crate::error::Error;
-use crate::human::rfc3339;
 use crate::store::lock::{self, lock_path, Lock};
 use crate::store::{self, Record, Store, StoreKey};
 use std::path::{Path, PathBuf};
@@ -108,7 +108,7 @@ fn lock_and_reread(
         }
         // No lock (a read-only or refused store): nothing can be renewed
         // or saved, but a valid access token still answers.
-        Err(e) => return keep_current(found, e.into(), now()).map(Locked::Answered),
+        Err(e) => return keep_current(found, e.into(), deps).map(Locked::Answered),
     };
     // Re-read the account we locked, not whoever is the default now: only
     // the lock holder may refresh an account's token.
@@ -119,7 +119,7 @@ fn lock_and_reread(
     }
     // The holder we queued behind failed: do not repeat its failure.
     if let Some(why) = lock::failure_since(lock_file, waited_since).filter(|_| waited) {
-        return keep_current(found, Error::Failed(why), now()).map(Locked::Answered);
+        return keep_current(found, Error::Failed(why), deps).map(Locked::Answered);
     }
     Ok(Locked::Renew(lock, found))
 }
@@ -223,14 +223,17 @@ pub(crate) fn wait_for_lock(path: &Path, login_timeout: Duration) -> Result<Lock
 /// A renewal failed without killing anything: hand out the current access
 /// token, with a warning, while it is still valid (contract.md §4 step 6); else
 /// the failure.
-pub(crate) fn keep_current(current: Option<Record>, why: Error, now: u64) -> Result<Record, Error> {
-    match current.filter(|r| r.unexpired_access_token(now).is_some()) {
+pub(crate) fn keep_current(
+    current: Option<Record>,
+    why: Error,
+    deps: &Deps,
+) -> Result<Record, Error> {
+    match current.filter(|r| r.unexpired_access_token((deps.now)()).is_some()) {
         Some(rec) => {
-            crate::say!("warning: {why}");
-            crate::say!(
-                "using the current access token meanwhile; it is valid until {}",
-                rfc3339(rec.expires_at)
-            );
+            deps.notify(Notice::UsingCurrent {
+                why: why.to_string(),
+                until: rec.expires_at,
+            });
             Ok(rec)
         }
         None => Err(why),

@@ -18,6 +18,7 @@ mod erase;
 mod get;
 mod host;
 mod ladder;
+mod notice;
 mod record;
 mod renew;
 mod token_flow;

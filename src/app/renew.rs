@@ -4,6 +4,7 @@
 
 use super::deps::Deps;
 use super::ladder::keep_current;
+use super::notice::Notice;
 use super::record::app_account;
 use crate::bitbucket::{ApiError, TokenSet};
 use crate::config::HostConfig;
@@ -31,7 +32,7 @@ pub(crate) fn refresh(
             "{e}. The sign-in was not renewed, so it is kept: fix the store, then run the git \
              command again"
         ));
-        return keep_current(Some(rec), why, (deps.now)()).map(Some);
+        return keep_current(Some(rec), why, deps).map(Some);
     }
     crate::trace!("get: refreshing for {:?}", rec.account.username);
     // Made now, so that writing the answer into it is the first thing
@@ -57,17 +58,16 @@ pub(crate) fn refresh(
             if let Some(j) = journal.as_mut() {
                 j.write(&renewed);
             }
-            let saved = save_refreshed(store, renewed, &refresh_token);
+            let saved = save_refreshed(store, renewed, &refresh_token, deps);
             drop(journal);
             Ok(Some(saved))
         }
         Err(e) if e.is_dead_refresh_token() => {
-            crate::say!(
-                "the saved sign-in of {} on {} has expired or was revoked ({e}); \
-                 a new sign-in is needed",
-                rec.account.username,
-                rec.host
-            );
+            deps.notify(Notice::SignInExpired {
+                username: rec.account.username.clone(),
+                host: rec.host.clone(),
+                why: e.to_string(),
+            });
             store.put(&Record {
                 refresh_token: None,
                 ..rec
@@ -79,7 +79,7 @@ pub(crate) fn refresh(
         // while the current access token is valid, use it (contract.md §4 step 6).
         Err(e) => {
             let why = failed_or_refused(e, Error::RefreshFailed, Error::RefreshRefused);
-            keep_current(Some(rec), why, (deps.now)()).map(Some)
+            keep_current(Some(rec), why, deps).map(Some)
         }
     }
 }
@@ -87,23 +87,20 @@ pub(crate) fn refresh(
 /// Saves a refresh's result, then hands it out even when saving failed:
 /// the new token works for this command; the warning says plainly what
 /// the next one will need.
-fn save_refreshed(store: &dyn Store, renewed: Record, spent: &crate::secret::Secret) -> Record {
+fn save_refreshed(
+    store: &dyn Store,
+    renewed: Record,
+    spent: &crate::secret::Secret,
+    deps: &Deps,
+) -> Record {
     // From here until the rotated token is durable, a Ctrl-C or SIGTERM
     // waits (a few milliseconds).
     let _hold = store::signals::hold();
     if let Err(e) = store.put(&renewed) {
-        if renewed.refresh_token.as_ref() == Some(spent) {
-            crate::say!(
-                "warning: could not save the renewed access token: {e}. \
-                 The sign-in itself is kept"
-            );
-        } else {
-            crate::say!(
-                "warning: could not save the renewed sign-in: {e}. This command \
-                 goes on with the new token, but the sign-in is lost: the next git command \
-                 will open the browser to sign in again"
-            );
-        }
+        deps.notify(Notice::NotSaved {
+            why: e.to_string(),
+            sign_in_lost: renewed.refresh_token.as_ref() != Some(spent),
+        });
     }
     renewed
 }
@@ -166,7 +163,7 @@ pub(crate) fn grant(
         }
         Err(e) => {
             let why = failed_or_refused(e, Error::GrantFailed, Error::GrantRefused);
-            keep_current(old, why, (deps.now)())
+            keep_current(old, why, deps)
         }
     }
 }
@@ -222,11 +219,10 @@ pub(crate) fn sign_in_and_store(
         ..Record::new(host, account, TokenKind::Oauth, &cfg.client_id, t)
     };
     store.put(&record)?;
-    crate::say!(
-        "signed in to {} as {} ({} store)",
-        cfg.remote.base_url(),
-        crate::bitbucket::account_label(&record.account),
-        store.name()
-    );
+    deps.notify(Notice::SignedIn {
+        url: cfg.remote.base_url(),
+        account: crate::bitbucket::account_label(&record.account),
+        store: store.name(),
+    });
     Ok(record)
 }

@@ -260,12 +260,14 @@ impl Drop for TempDir {
 }
 
 /// The fakes wired together as the ladder's [`Deps`], with the clock
-/// stopped at `now`.
+/// stopped at `now`; the notices' lines, as stderr shows them after our
+/// name, go to `stderr`.
 pub fn deps<'a>(
     now: u64,
     lock_dir: &TempDir,
     endpoint: FakeEndpoint,
     sign_in: FakeSignIn,
+    stderr: Log,
 ) -> Deps<'a> {
     Deps {
         env: &NoEnv,
@@ -273,6 +275,7 @@ pub fn deps<'a>(
         lock_dir: lock_dir.0.clone(),
         endpoint: Box::new(endpoint),
         sign_in: Box::new(sign_in),
+        notices: Box::new(move |n| stderr.borrow_mut().extend(n.lines())),
     }
 }
 

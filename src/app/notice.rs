@@ -1,0 +1,80 @@
+//! What the ladder tells the user besides its answer: a warning that the
+//! current token is used meanwhile, an expired sign-in, a renewal that
+//! could not be saved, a new sign-in. The rungs hand these over as values
+//! ([`super::Deps::notices`]); the one sink prints them (or, in the
+//! ladder's tests, keeps them to compare).
+
+use crate::human::rfc3339;
+
+/// One thing the ladder says on stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Notice {
+    /// A renewal failed without killing anything; the current access
+    /// token answers until `until` (contract.md §4 step 6).
+    UsingCurrent { why: String, until: u64 },
+    /// The refresh token is dead; a sign-in follows.
+    SignInExpired {
+        username: String,
+        host: String,
+        why: String,
+    },
+    /// A refresh's result could not be saved; `sign_in_lost` when the
+    /// spent refresh token's successor is gone with it.
+    NotSaved { why: String, sign_in_lost: bool },
+    /// A sign-in was saved.
+    SignedIn {
+        url: String,
+        account: String,
+        store: &'static str,
+    },
+}
+
+impl Notice {
+    /// The lines of the notice, each printed after our name.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        match self {
+            Notice::UsingCurrent { why, until } => vec![
+                format!("warning: {why}"),
+                format!(
+                    "using the current access token meanwhile; it is valid until {}",
+                    rfc3339(*until)
+                ),
+            ],
+            Notice::SignInExpired {
+                username,
+                host,
+                why,
+            } => vec![format!(
+                "the saved sign-in of {username} on {host} has expired or was revoked ({why}); \
+                 a new sign-in is needed"
+            )],
+            Notice::NotSaved {
+                why,
+                sign_in_lost: false,
+            } => vec![format!(
+                "warning: could not save the renewed access token: {why}. The sign-in itself is \
+                 kept"
+            )],
+            Notice::NotSaved {
+                why,
+                sign_in_lost: true,
+            } => vec![format!(
+                "warning: could not save the renewed sign-in: {why}. This command goes on with \
+                 the new token, but the sign-in is lost: the next git command will open the \
+                 browser to sign in again"
+            )],
+            Notice::SignedIn {
+                url,
+                account,
+                store,
+            } => vec![format!("signed in to {url} as {account} ({store} store)")],
+        }
+    }
+
+    /// Prints the notice on stderr, one `say!` per line.
+    pub(crate) fn say(&self) {
+        for line in self.lines() {
+            crate::say!("{line}");
+        }
+    }
+}
