@@ -389,6 +389,15 @@ impl Response {
     }
 }
 
+/// Our answer to `capability`: the protocol version, then each capability
+/// we understand, one per line (git 2.46's capability query; contract.md
+/// §2). Not `key=value` lines, so not a [`Response`].
+pub fn write_capabilities(out: &mut impl Write) -> Result<(), ProtocolWriteError> {
+    out.write_all(b"version 0\ncapability authtype\n")?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Writing the response failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolWriteError {

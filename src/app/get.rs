@@ -1,22 +1,14 @@
 //! The answer to `get`: the flow's token, handed to git as Basic
 //! (username and password) or as Bearer.
 
-use super::deps::{BrowserSignIn, Deps};
-use super::host::{asked_account, open_store, TOKEN_AUTH_USER};
+use super::deps::Deps;
+use super::host::{asked_account, TOKEN_AUTH_USER};
 use super::ladder::obtain;
 use super::token_flow::stored_token;
-use crate::config::{AuthType, Env, Flow, HostConfig, Kind};
+use crate::config::{AuthType, Flow, HostConfig, Kind};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
 use crate::store::Store;
-
-/// The `get` ladder (contract.md §4), with the host's store and the real
-/// clock, Bitbucket and sign-in.
-pub(crate) fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Response, Error> {
-    let store = open_store(cfg)?;
-    let deps = Deps::real(env, BrowserSignIn::Detect(env))?;
-    answer(cfg, req, store.as_ref(), &deps)
-}
 
 /// The answer to `req` from `store`, renewing through `deps` if need be.
 pub(crate) fn answer(

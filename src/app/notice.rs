@@ -4,7 +4,9 @@
 //! ([`super::Deps::notices`]); the one sink prints them (or, in the
 //! ladder's tests, keeps them to compare).
 
+use crate::bitbucket::facts::app_password_message;
 use crate::human::rfc3339;
+use crate::store::TokenKind;
 
 /// One thing the ladder says on stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,15 @@ pub(crate) enum Notice {
         url: String,
         account: String,
         store: &'static str,
+    },
+    /// `erase`: a stored token Bitbucket refuses was removed; what to do
+    /// depends on what it was (an app password by its prefix, else its
+    /// kind), since the cure differs (docs/bitbucket-facts.md, 2026
+    /// changes).
+    StoredTokenRemoved {
+        kind: TokenKind,
+        app_password: bool,
+        url: String,
     },
 }
 
@@ -68,6 +79,11 @@ impl Notice {
                 account,
                 store,
             } => vec![format!("signed in to {url} as {account} ({store} store)")],
+            Notice::StoredTokenRemoved {
+                kind,
+                app_password,
+                url,
+            } => vec![refused_token(*kind, *app_password, url)],
         }
     }
 
@@ -77,4 +93,37 @@ impl Notice {
             crate::say!("{line}");
         }
     }
+}
+
+/// What to say when Bitbucket refused a stored token we then removed.
+fn refused_token(kind: TokenKind, app_password: bool, url: &str) -> String {
+    let again = format!("`git credential-bitbucket configure {url} --api-token`");
+    if app_password {
+        return format!(
+            "Bitbucket refused the stored token for {url}, so it was removed. {}",
+            app_password_message("it", url)
+        );
+    }
+    let (what, cure) = match kind {
+        TokenKind::ApiToken => (
+            "API token",
+            "Create a new API token with the repository read and write scopes on your \
+             Atlassian account's security page",
+        ),
+        TokenKind::AccessToken => (
+            "access token",
+            "Create a new repository, project or workspace access token in Bitbucket",
+        ),
+        TokenKind::PersonalToken | TokenKind::ProjectToken => (
+            "HTTP access token",
+            "Create a new HTTP access token in Bitbucket",
+        ),
+        // Renewable kinds are never removed here; named for completeness.
+        TokenKind::Oauth | TokenKind::ClientCredentials => ("token", "Sign in again"),
+    };
+    format!(
+        "Bitbucket refused the stored {what} for {url}, so it was removed; it has expired, \
+         was revoked or lacks a scope. {cure} and store it with {again}, or sign in with \
+         OAuth: `git credential-bitbucket configure {url}`."
+    )
 }

@@ -4,6 +4,7 @@
 //! (or the error), every call made in order (store writes included), what
 //! the user reads on stderr, and the store afterwards.
 
+mod policy;
 mod record;
 mod testkit;
 

@@ -106,6 +106,7 @@ impl Store for MemStore {
     }
 
     fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError> {
+        self.log.borrow_mut().push(format!("remove {username}"));
         let mut records = self.records.borrow_mut();
         let before = records.len();
         records.retain(|r| !(r.host == *host && r.account.username == username));
@@ -295,5 +296,33 @@ pub fn record(
         refresh_token: refresh.map(Secret::new),
         expires_at: now.saturating_add_signed(left),
         ..Record::new(host, Account::named(user), kind, client_id, now - age)
+    }
+}
+
+/// The memory store lent to an action that opens "its" store: the
+/// records stay with the test, which reads them afterwards.
+impl Store for &MemStore {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn records(&self, host: &StoreKey) -> Result<Vec<Record>, StoreError> {
+        (**self).records(host)
+    }
+
+    fn all_records(&self) -> Result<Vec<Record>, StoreError> {
+        (**self).all_records()
+    }
+
+    fn put(&self, record: &Record) -> Result<(), StoreError> {
+        (**self).put(record)
+    }
+
+    fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError> {
+        (**self).remove(host, username)
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        (**self).check_writable()
     }
 }
