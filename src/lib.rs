@@ -25,6 +25,7 @@ mod cli;
 mod commands;
 mod config;
 mod dispatch;
+mod endpoint;
 mod env;
 mod error;
 mod gcm;

@@ -4,35 +4,12 @@
 //! pass fakes, so every rung can be tried in-process.
 
 use super::notice::Notice;
-use crate::bitbucket::{ApiError, Client, TokenSet};
 use crate::config::{Env, HostConfig};
+use crate::endpoint::{Bitbucket, TokenEndpoint};
 use crate::error::Error;
-use crate::secret::Secret;
 use crate::signin::{self, SignInError, SignedIn, Surroundings};
 use crate::store::{self, Record};
 use std::path::PathBuf;
-
-/// The token-endpoint calls the ladder makes itself (the code exchange and
-/// the account lookup belong to the sign-in).
-pub(crate) trait TokenEndpoint {
-    /// `grant_type=refresh_token`.
-    fn refresh(&self, cfg: &HostConfig, refresh_token: &Secret) -> Result<TokenSet, ApiError>;
-    /// `grant_type=client_credentials`.
-    fn client_credentials(&self, cfg: &HostConfig) -> Result<TokenSet, ApiError>;
-}
-
-/// The real endpoint, over [`Client`].
-pub(crate) struct Bitbucket;
-
-impl TokenEndpoint for Bitbucket {
-    fn refresh(&self, cfg: &HostConfig, refresh_token: &Secret) -> Result<TokenSet, ApiError> {
-        Client::for_remote(cfg.endpoints(), &cfg.remote).refresh(refresh_token)
-    }
-
-    fn client_credentials(&self, cfg: &HostConfig) -> Result<TokenSet, ApiError> {
-        Client::for_remote(cfg.endpoints(), &cfg.remote).client_credentials()
-    }
-}
 
 /// Step 5's sign-in: new tokens and the account they belong to, or what
 /// `meanwhile` found once the callback port was ours.
@@ -69,13 +46,7 @@ impl SignInRunner for BrowserSignIn<'_> {
             }
             BrowserSignIn::Detected(how) => how,
         };
-        signin::sign_in(
-            cfg,
-            &Client::for_remote(cfg.endpoints(), &cfg.remote),
-            how,
-            asked,
-            meanwhile,
-        )
+        signin::sign_in(cfg, &Bitbucket, how, asked, meanwhile)
     }
 }
 

@@ -2,9 +2,10 @@
 //! endpoint and a sign-in that answer from a script, and one log of what
 //! they were asked, in order.
 
-use crate::app::deps::{Deps, SignInRunner, TokenEndpoint};
+use crate::app::deps::{Deps, SignInRunner};
 use crate::bitbucket::{ApiError, NetCause, TokenSet};
 use crate::config::{Env, HostConfig};
+use crate::endpoint::TokenEndpoint;
 use crate::secret::Secret;
 use crate::signin::{SignInError, SignedIn};
 use crate::store::{Account, Record, Store, StoreError, StoreKey, TokenKind};
@@ -197,6 +198,29 @@ impl TokenEndpoint for FakeEndpoint {
     fn client_credentials(&self, _cfg: &HostConfig) -> Result<TokenSet, ApiError> {
         self.log.borrow_mut().push("client_credentials".into());
         self.next()
+    }
+
+    /// The ladder's sign-in is [`FakeSignIn`]: it never exchanges a code.
+    fn exchange_code(
+        &self,
+        _cfg: &HostConfig,
+        code: &Secret,
+        _redirect_uri: &str,
+        _verifier: &Secret,
+    ) -> Result<TokenSet, ApiError> {
+        self.log
+            .borrow_mut()
+            .push(format!("exchange_code {}", code.expose()));
+        self.next()
+    }
+
+    fn current_user(&self, _cfg: &HostConfig, _token: &Secret) -> Result<Account, ApiError> {
+        self.log.borrow_mut().push("current_user".into());
+        Err(ApiError::Network {
+            url: "https://api.bitbucket.org/2.0/user".into(),
+            reason: "not in the script".into(),
+            cause: NetCause::Other,
+        })
     }
 }
 
