@@ -5,16 +5,14 @@ use crate::config::{self, GitConfig, HostConfig, Remote};
 use crate::error::Error;
 use crate::protocol::Request;
 use crate::store::{self, choice, Store};
+use crate::url::Scheme;
 
 pub(crate) use crate::bitbucket::facts::{GENERIC_USERS, TOKEN_AUTH_USER};
 
 /// The remote of a request; `None` for anything that is not http(s).
 pub(crate) fn remote_of(req: &Request) -> Option<Remote> {
-    let protocol = req.protocol.as_deref()?.to_ascii_lowercase();
+    let protocol = Scheme::parse(req.protocol.as_deref()?)?;
     let host = req.host.as_deref().filter(|h| !h.is_empty())?;
-    if protocol != "https" && protocol != "http" {
-        return None;
-    }
     crate::url::split_host_port(host)?;
     Some(Remote {
         protocol,

@@ -20,7 +20,7 @@ pub(crate) fn no_env() -> MapEnv {
 /// A remote with no path and no username.
 pub(crate) fn remote(protocol: &str, host: &str) -> Remote {
     Remote {
-        protocol: protocol.into(),
+        protocol: crate::url::Scheme::parse(protocol).expect("http or https"),
         host: host.into(),
         path: None,
         username: None,
