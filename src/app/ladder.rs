@@ -3,9 +3,8 @@
 //! renew (refresh, new grant, or sign-in).
 
 use super::deps::Deps;
-use super::notice::Notice;
-use super::record::{app_account, serves, which};
-use super::renew::{grant, refresh, sign_in_and_store};
+use super::record::{app_account, find, which};
+use super::renew::{grant, keep_current, refresh, sign_in_and_store};
 use crate::config::{self, Flow, HostConfig};
 use crate::error::Error;
 use crate::store::lock::{self, lock_path, Lock};
@@ -170,26 +169,6 @@ impl Renewal<'_> {
     }
 }
 
-/// The record named `asked` exactly, else the host's default account: its
-/// only one, or the most recently signed-in one. Records the flow or
-/// consumer may not use are treated as absent (contract.md §5). This is
-/// the re-read of a record already chosen; which record a request gets is
-/// record.rs's [`which`].
-pub(crate) fn find(
-    store: &dyn Store,
-    host: &StoreKey,
-    asked: Option<&str>,
-    cfg: &HostConfig,
-) -> Result<Option<Record>, Error> {
-    let records = store.records(host)?.into_iter().filter(|r| serves(cfg, r));
-    Ok(match asked {
-        Some(user) => records
-            .into_iter()
-            .find(|r| cfg.kind.same_user(&r.account, user)),
-        None => records.max_by_key(|r| r.signed_in_at),
-    })
-}
-
 /// The per-(host, account) lock, or the per-host sign-in lock while the
 /// account is not known yet (contract.md §5). A waiter may have to sit out
 /// another process's whole browser sign-in.
@@ -218,24 +197,4 @@ pub(crate) fn wait_for_lock(path: &Path, login_timeout: Duration) -> Result<Lock
         wait,
         Some("waiting for another git-credential-bitbucket process (a sign-in or refresh is in progress)"),
     )?)
-}
-
-/// A renewal failed without killing anything: hand out the current access
-/// token, with a warning, while it is still valid (contract.md §4 step 6); else
-/// the failure.
-pub(crate) fn keep_current(
-    current: Option<Record>,
-    why: Error,
-    deps: &Deps,
-) -> Result<Record, Error> {
-    match current.filter(|r| r.unexpired_access_token((deps.now)()).is_some()) {
-        Some(rec) => {
-            deps.notify(Notice::UsingCurrent {
-                why: why.to_string(),
-                until: rec.expires_at,
-            });
-            Ok(rec)
-        }
-        None => Err(why),
-    }
 }

@@ -25,8 +25,8 @@ mod token_flow;
 
 pub(crate) use deps::{BrowserSignIn, Deps};
 pub(crate) use host::{asked_account, keyed_remote, open_store};
-pub(crate) use ladder::{find, lock_for, obtain};
-pub(crate) use record::{app_account, choose, stored_token, which};
+pub(crate) use ladder::{lock_for, obtain};
+pub(crate) use record::{app_account, choose, find, stored_token, which};
 pub(crate) use renew::{grant, sign_in_and_store};
 
 use crate::config::{self, ConfigError, Env, GitConfig, HostConfig};

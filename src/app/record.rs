@@ -114,3 +114,23 @@ pub(crate) fn stored_token(
     }
     Ok((record, token))
 }
+
+/// The record named `asked` exactly, else the host's default account: its
+/// only one, or the most recently signed-in one. Records the flow or
+/// consumer may not use are treated as absent (contract.md §5). This is
+/// the re-read of a record already chosen; which record a request gets is
+/// [`which`].
+pub(crate) fn find(
+    store: &dyn Store,
+    host: &StoreKey,
+    asked: Option<&str>,
+    cfg: &HostConfig,
+) -> Result<Option<Record>, Error> {
+    let records = store.records(host)?.into_iter().filter(|r| serves(cfg, r));
+    Ok(match asked {
+        Some(user) => records
+            .into_iter()
+            .find(|r| cfg.kind.same_user(&r.account, user)),
+        None => records.max_by_key(|r| r.signed_in_at),
+    })
+}

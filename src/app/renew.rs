@@ -3,7 +3,6 @@
 //! before the token is used.
 
 use super::deps::Deps;
-use super::ladder::keep_current;
 use super::notice::Notice;
 use super::record::app_account;
 use crate::bitbucket::{ApiError, TokenSet};
@@ -225,4 +224,24 @@ pub(crate) fn sign_in_and_store(
         store: store.name(),
     });
     Ok(record)
+}
+
+/// A renewal failed without killing anything: hand out the current access
+/// token, with a warning, while it is still valid (contract.md §4 step 6); else
+/// the failure.
+pub(crate) fn keep_current(
+    current: Option<Record>,
+    why: Error,
+    deps: &Deps,
+) -> Result<Record, Error> {
+    match current.filter(|r| r.unexpired_access_token((deps.now)()).is_some()) {
+        Some(rec) => {
+            deps.notify(Notice::UsingCurrent {
+                why: why.to_string(),
+                until: rec.expires_at,
+            });
+            Ok(rec)
+        }
+        None => Err(why),
+    }
 }
