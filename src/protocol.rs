@@ -341,6 +341,17 @@ pub enum Response {
 }
 
 impl Response {
+    /// `Authorization: Bearer` through git's `authtype` capability;
+    /// ephemeral, so git does not hand the token to other helpers to keep
+    /// (contract.md §4).
+    pub fn bearer(credential: Secret, expiry: Option<u64>) -> Response {
+        Response::Bearer {
+            credential,
+            expiry,
+            ephemeral: true,
+        }
+    }
+
     /// Writes the response; every value is validated first, so nothing is
     /// written when one is bad.
     pub fn write_to(&self, out: &mut impl Write) -> Result<(), ProtocolWriteError> {

@@ -33,7 +33,7 @@ pub(crate) fn answer(
         .expect("BUG: obtain() returns a record with an access token");
     // Bearer only when configured and git can take it (git ≥ 2.46).
     if cfg.auth_type == AuthType::Bearer && req.has_capability("authtype") {
-        return Ok(bearer(token, Some(record.expires_at)));
+        return Ok(Response::bearer(token, Some(record.expires_at)));
     }
     // Never pair one account's name with another's token: the name is the
     // one git sent, whose record this is; else Cloud's generic name, or
@@ -48,14 +48,4 @@ pub(crate) fn answer(
         password: token,
         expiry: Some(record.expires_at),
     })
-}
-
-/// `Authorization: Bearer` through git's `authtype` capability; ephemeral,
-/// so git does not hand the token to other helpers to keep (contract.md §4).
-pub(crate) fn bearer(token: crate::secret::Secret, expiry: Option<u64>) -> Response {
-    Response::Bearer {
-        credential: token,
-        expiry,
-        ephemeral: true,
-    }
 }

@@ -1,7 +1,6 @@
 //! The token flow's answer: a stored API token or access token, with the
 //! username (or Bearer) its kind needs.
 
-use super::get::bearer;
 use super::record;
 use crate::config::{AuthType, HostConfig};
 use crate::error::Error;
@@ -30,13 +29,13 @@ pub(crate) fn stored_token(
                  offer it)"
             )));
         }
-        return Ok(bearer(token, None));
+        return Ok(Response::bearer(token, None));
     }
     if cfg.auth_type == AuthType::Bearer
         && req.has_capability("authtype")
         && !record.kind.never_bearer()
     {
-        return Ok(bearer(token, None));
+        return Ok(Response::bearer(token, None));
     }
     Ok(Response::Basic {
         username: record.account.username.clone(),
