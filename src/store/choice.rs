@@ -7,9 +7,10 @@
 //! is there but locked is an error with unlock instructions, never a
 //! reason to fall back. An explicit `keyring` never falls back.
 
-use super::file::{write_atomically, FileStore};
+use super::file::FileStore;
 use super::keyring::{platform::SecretService, KeyringError, KeyringStore, Slots, SERVICE_PREFIX};
 use super::lock::{self, lock_path};
+use super::private::write_atomically;
 use super::{Store, StoreError};
 use crate::store::StoreKey;
 use serde::{Deserialize, Serialize};
@@ -64,7 +65,7 @@ fn read(dir: &Path) -> Result<Remembered, StoreError> {
 /// Records `backend` for `host` (read again under the lock: another
 /// process may have added hosts meanwhile).
 fn remember(dir: &Path, host: &str, backend: Backend) -> Result<(), StoreError> {
-    super::file::create_private_dir(dir)?;
+    super::private::ensure_dir(dir)?;
     let _guard = lock::acquire(&lock_path(dir, "stores"), Duration::from_secs(30))?;
     let mut r = read(dir)?;
     r.hosts.insert(host.to_owned(), backend);

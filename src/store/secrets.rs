@@ -11,9 +11,9 @@
 
 use super::choice;
 use super::choice::StoreChoice;
-use super::file::{create_private_dir, write_atomically};
 use super::keyring::{platform::SecretService, Slots};
 use super::lock::{self, lock_path};
+use super::private::{ensure_dir, write_atomically};
 use super::StoreError;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -91,7 +91,7 @@ fn read_file(dir: &Path) -> Result<Document, StoreError> {
 }
 
 fn update_file<T>(dir: &Path, change: impl FnOnce(&mut Vec<Entry>) -> T) -> Result<T, StoreError> {
-    create_private_dir(dir)?;
+    ensure_dir(dir)?;
     let _guard = lock::acquire(&lock_path(dir, "secrets"), Duration::from_secs(30))?;
     let mut doc = read_file(dir)?;
     let result = change(&mut doc.consumers);
