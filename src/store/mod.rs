@@ -307,10 +307,18 @@ pub trait Store {
 /// The directory for the store file and lock files:
 /// `$XDG_DATA_HOME/git-credential-bitbucket` on Linux; on Windows the
 /// local application data directory ([`crate::platform::data_dir`]).
+///
+/// Found once per process, which runs one command: a `get` needs it for
+/// the store, the locks and the kept consumer secret, and what it is made
+/// from (the environment, the user's home) does not change meanwhile.
 pub fn data_dir() -> Result<PathBuf, StoreError> {
-    directories::ProjectDirs::from("", "", "git-credential-bitbucket")
-        .map(|d| crate::platform::data_dir(&d))
-        .ok_or(StoreError::NoDataDir)
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        directories::ProjectDirs::from("", "", "git-credential-bitbucket")
+            .map(|d| crate::platform::data_dir(&d))
+    })
+    .clone()
+    .ok_or(StoreError::NoDataDir)
 }
 
 /// Seconds since the Unix epoch.
