@@ -16,9 +16,6 @@ use crate::store::keyring::{platform::SecretService, KeyringStore};
 use crate::store::{choice, Store, StoreError, StoreKey};
 use std::path::Path;
 
-// Moved to the leaf `human`; kept here until the callers import it there.
-pub(crate) use crate::human::{closest, duration, rfc3339};
-
 /// Whether `key` (as git lists it) makes a URL ours, as `config::resolve`
 /// decides.
 fn marks_ours(key: &str) -> bool {
