@@ -419,7 +419,8 @@ mod tests {
     /// a word that is none of the spellings is a usage error listing them.
     #[test]
     fn configure_values_are_typed_or_refused_with_the_accepted_words() {
-        use crate::config::{Flow, Kind, StoreChoice};
+        use crate::bitbucket::facts::Kind;
+        use crate::config::{Flow, StoreChoice};
         use crate::store::GivenToken;
         let Ok(Command::Configure(s)) = p(&[
             "configure",

@@ -2,7 +2,8 @@
 //! one-line help. The parser, the help texts and the completion scripts
 //! are all written from it, so none can name a flag another does not know.
 
-use crate::config::{Flow, Kind, StoreChoice};
+use crate::bitbucket::facts::Kind;
+use crate::config::{Flow, StoreChoice};
 use crate::store::GivenToken;
 
 /// What follows a flag on the command line.

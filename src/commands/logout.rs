@@ -2,8 +2,9 @@
 //! Data Center revoke their tokens on the server.
 
 use crate::app::{keyed_remote, lock_for};
+use crate::bitbucket::facts::Kind;
 use crate::bitbucket::Client;
-use crate::config::{self, Env, GitConfig, HostConfig, Kind};
+use crate::config::{self, Env, GitConfig, HostConfig};
 use crate::error::Error;
 use crate::store::{self, Record, Store, StoreKey};
 use std::time::Duration;

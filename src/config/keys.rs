@@ -2,7 +2,8 @@
 //! one `Key` variant each, with its name, environment variable, default
 //! and help text.
 
-use super::{AuthType, Flow, Kind, StoreChoice};
+use super::{AuthType, Flow, StoreChoice};
+use crate::bitbucket::facts::Kind;
 use std::fmt::Write;
 
 /// A key of contract.md §3. A new key is a new variant: the compiler then

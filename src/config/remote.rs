@@ -1,8 +1,8 @@
 //! `Remote`: the request's remote as git gave it, and the URLs and store
 //! key made from it.
 
-use super::Kind;
 use crate::bitbucket::facts;
+use crate::bitbucket::facts::Kind;
 use crate::url::{split_host_port, Scheme};
 
 /// The request's remote, as git gave it.

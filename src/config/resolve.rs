@@ -3,9 +3,10 @@
 
 use super::lookup::Lookup;
 use super::{
-    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice,
+    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Remote, StoreChoice,
     BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET,
 };
+use crate::bitbucket::facts::Kind;
 use crate::bitbucket::{self, facts};
 use crate::secret::Secret;
 use crate::url::{is_loopback_host, HttpUrl, Scheme};

@@ -2,7 +2,6 @@
 //! auth type toward git, each spelled in one list (git's booleans are
 //! `gitconfig::parse_bool`).
 
-pub use crate::bitbucket::facts::Kind;
 use crate::spelled::value_enum;
 pub use crate::spelled::NotAccepted;
 pub use crate::store::choice::StoreChoice;
@@ -32,6 +31,7 @@ value_enum! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bitbucket::facts::Kind;
 
     #[test]
     fn every_value_reads_back_from_its_spelling() {

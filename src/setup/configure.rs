@@ -8,7 +8,8 @@ use super::token::{
     app_password_message, check_token, is_app_password, read_secret, store_token, token_kind,
 };
 use super::{host_scope, scope_name, Settings};
-use crate::config::{Flow, Key, Kind, NotAccepted, StoreChoice};
+use crate::bitbucket::facts::Kind;
+use crate::config::{Flow, Key, NotAccepted, StoreChoice};
 use crate::error::Error;
 use crate::secret::Secret;
 

@@ -2,12 +2,13 @@
 //! consumer's key and secret, with what is set now as the defaults.
 
 use super::gitfile::Snapshot;
+use crate::bitbucket::facts::Kind;
 use crate::bitbucket::facts::{
     is_app_password, API_TOKEN_PAGE, API_TOKEN_PREFIX, API_TOKEN_SCOPES, API_TOKEN_USER,
     APP_PASSWORD_PREFIX, CLOUD_CONSUMER_PERMISSIONS, CLOUD_REDIRECT_URI, DC_LINK_PERMISSIONS,
     DC_REDIRECT_URI,
 };
-use crate::config::{Flow, Key, Kind, StoreChoice};
+use crate::config::{Flow, Key, StoreChoice};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::text::NAME;

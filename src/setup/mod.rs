@@ -24,7 +24,8 @@ pub fn install(what: Install, yes: bool) -> Result<(), Error> {
     install::run(what, yes)
 }
 
-use crate::config::{Flow, Key, Kind, Remote, StoreChoice};
+use crate::bitbucket::facts::Kind;
+use crate::config::{Flow, Key, Remote, StoreChoice};
 use crate::error::Error;
 use crate::store::GivenToken;
 

@@ -2,8 +2,9 @@
 //! with, that it is no app password, reading it (or the consumer secret)
 //! from stdin, and storing it where `get` looks.
 
+use crate::bitbucket::facts::Kind;
 use crate::bitbucket::facts::{API_TOKEN_USER, TOKEN_AUTH_USER};
-use crate::config::{Kind, Remote, StoreChoice};
+use crate::config::{Remote, StoreChoice};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::store::{Account, GivenToken, Record, TokenKind};
