@@ -420,7 +420,8 @@ mod tests {
     #[test]
     fn configure_values_are_typed_or_refused_with_the_accepted_words() {
         use crate::bitbucket::facts::Kind;
-        use crate::config::{Flow, StoreChoice};
+        use crate::config::Flow;
+        use crate::store::choice::StoreChoice;
         use crate::store::GivenToken;
         let Ok(Command::Configure(s)) = p(&[
             "configure",

@@ -3,7 +3,8 @@
 //! are all written from it, so none can name a flag another does not know.
 
 use crate::bitbucket::facts::Kind;
-use crate::config::{Flow, StoreChoice};
+use crate::config::Flow;
+use crate::store::choice::StoreChoice;
 use crate::store::GivenToken;
 
 /// What follows a flag on the command line.

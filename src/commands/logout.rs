@@ -23,7 +23,7 @@ pub fn run(
     let choice = cfg
         .as_ref()
         .map(|c| c.store)
-        .unwrap_or(config::StoreChoice::Auto);
+        .unwrap_or(crate::store::choice::StoreChoice::Auto);
     // Only look where records can be: deciding a store here would write
     // stores.json and print the first-use notice for a host never used.
     let store = crate::commands::existing_store(&store::data_dir()?, choice, &host)?;

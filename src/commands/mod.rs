@@ -10,7 +10,8 @@ pub mod status;
 pub mod switch;
 pub mod token;
 
-use crate::config::{Entry, GitConfig, Key, Remote, StoreChoice, CLOUD_HOST};
+use crate::config::{Entry, GitConfig, Key, Remote, CLOUD_HOST};
+use crate::store::choice::StoreChoice;
 use crate::store::file::FileStore;
 use crate::store::keyring::{platform::SecretService, KeyringStore};
 use crate::store::{choice, Store, StoreError, StoreKey};

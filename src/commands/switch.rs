@@ -61,7 +61,7 @@ impl Saved {
         let choice = cfg
             .as_ref()
             .map(|c| c.store)
-            .unwrap_or(config::StoreChoice::Auto);
+            .unwrap_or(crate::store::choice::StoreChoice::Auto);
         let dir = store::data_dir()?;
         let store = existing_store(&dir, choice, &host)?;
         let records = store.records(&host)?;

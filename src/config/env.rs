@@ -28,9 +28,10 @@ pub fn with_client_secret<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::resolve;
     use crate::config::test_support::*;
-    use crate::config::{resolve, StoreChoice};
     use crate::secret::Secret;
+    use crate::store::choice::StoreChoice;
     use crate::store::keyring::KeyringError;
     use crate::store::StoreError;
 

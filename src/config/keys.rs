@@ -2,8 +2,9 @@
 //! one `Key` variant each, with its name, environment variable, default
 //! and help text.
 
-use super::{AuthType, Flow, StoreChoice};
+use super::{AuthType, Flow};
 use crate::bitbucket::facts::Kind;
+use crate::store::choice::StoreChoice;
 use std::fmt::Write;
 
 /// A key of contract.md §3. A new key is a new variant: the compiler then

@@ -29,7 +29,7 @@ pub use errors::ConfigError;
 pub use keys::{known_keys, Key};
 pub use remote::Remote;
 pub use resolve::{kind, resolve, ConsumerOwner, HostConfig};
-pub use values::{AuthType, Flow, NotAccepted, StoreChoice};
+pub use values::{AuthType, Flow, NotAccepted};
 
 pub use crate::bitbucket::facts::CLOUD_HOST;
 

@@ -3,12 +3,13 @@
 
 use super::lookup::Lookup;
 use super::{
-    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Remote, StoreChoice,
-    BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET,
+    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Remote, BUILTIN_CLIENT_ID,
+    BUILTIN_CLIENT_SECRET,
 };
 use crate::bitbucket::facts::Kind;
 use crate::bitbucket::{self, facts};
 use crate::secret::Secret;
+use crate::store::choice::StoreChoice;
 use crate::url::{is_loopback_host, HttpUrl, Scheme};
 use std::time::Duration;
 

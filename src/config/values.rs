@@ -4,7 +4,6 @@
 
 use crate::spelled::value_enum;
 pub use crate::spelled::NotAccepted;
-pub use crate::store::choice::StoreChoice;
 
 value_enum! {
     /// How tokens are obtained.
@@ -32,6 +31,7 @@ value_enum! {
 mod tests {
     use super::*;
     use crate::bitbucket::facts::Kind;
+    use crate::store::choice::StoreChoice;
 
     #[test]
     fn every_value_reads_back_from_its_spelling() {

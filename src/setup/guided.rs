@@ -8,9 +8,10 @@ use crate::bitbucket::facts::{
     APP_PASSWORD_PREFIX, CLOUD_CONSUMER_PERMISSIONS, CLOUD_REDIRECT_URI, DC_LINK_PERMISSIONS,
     DC_REDIRECT_URI,
 };
-use crate::config::{Flow, Key, StoreChoice};
+use crate::config::{Flow, Key};
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::store::choice::StoreChoice;
 use crate::text::NAME;
 use std::io::{BufRead, Write};
 

@@ -25,8 +25,9 @@ pub fn install(what: Install, yes: bool) -> Result<(), Error> {
 }
 
 use crate::bitbucket::facts::Kind;
-use crate::config::{Flow, Key, Remote, StoreChoice};
+use crate::config::{Flow, Key, Remote};
 use crate::error::Error;
+use crate::store::choice::StoreChoice;
 use crate::store::GivenToken;
 
 /// Which config file to write.

@@ -4,9 +4,10 @@
 
 use crate::bitbucket::facts::Kind;
 use crate::bitbucket::facts::{API_TOKEN_USER, TOKEN_AUTH_USER};
-use crate::config::{Remote, StoreChoice};
+use crate::config::Remote;
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::store::choice::StoreChoice;
 use crate::store::{Account, GivenToken, Record, TokenKind};
 use std::io::BufRead;
 
