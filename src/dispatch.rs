@@ -4,7 +4,7 @@
 use crate::app;
 use crate::cli::{self, Command};
 use crate::commands;
-use crate::config::ProcessEnv;
+use crate::env::ProcessEnv;
 use crate::error::Error;
 use crate::setup;
 use std::ffi::OsString;

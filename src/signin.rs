@@ -4,8 +4,9 @@
 //! check.
 
 use crate::bitbucket::{ApiError, TokenSet};
-use crate::config::{Env, HostConfig};
+use crate::config::HostConfig;
 use crate::endpoint::TokenEndpoint;
+use crate::env::Env;
 use crate::loopback::{parse_paste, BindError, Callback, CallbackError, Listener, StartPage};
 use crate::oauth::{authorize_url, new_state, Pkce, RandomError};
 use crate::secret::Secret;

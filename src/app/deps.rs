@@ -4,8 +4,9 @@
 //! pass fakes, so every rung can be tried in-process.
 
 use super::notice::Notice;
-use crate::config::{Env, HostConfig};
+use crate::config::HostConfig;
 use crate::endpoint::{Bitbucket, TokenEndpoint};
+use crate::env::Env;
 use crate::error::Error;
 use crate::signin::{self, SignInError, SignedIn, Surroundings};
 use crate::store::{self, Record};

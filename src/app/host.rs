@@ -51,7 +51,7 @@ pub(crate) fn keyed_remote(git: &GitConfig, url: Option<&str>) -> Result<Remote,
     }
     // A Cloud host's key has no path, whatever its name (the kind as
     // configured; `resolve` keys the remote the same way).
-    let kind = config::kind(git, &config::ProcessEnv, &remote);
+    let kind = config::kind(git, &crate::env::ProcessEnv, &remote);
     Ok(remote.keyed(kind))
 }
 

@@ -29,7 +29,8 @@ pub(crate) use ladder::{lock_for, obtain};
 pub(crate) use record::{app_account, choose, find, stored_token, which};
 pub(crate) use renew::{grant, sign_in_and_store};
 
-use crate::config::{self, ConfigError, Env, GitConfig, HostConfig};
+use crate::config::{self, ConfigError, GitConfig, HostConfig};
+use crate::env::Env;
 use crate::error::Error;
 use crate::protocol::{Action, Request, Response};
 use crate::store::Store;

@@ -4,7 +4,8 @@
 use crate::app::{keyed_remote, lock_for};
 use crate::bitbucket::facts::Kind;
 use crate::bitbucket::Client;
-use crate::config::{self, Env, GitConfig, HostConfig};
+use crate::config::{self, GitConfig, HostConfig};
+use crate::env::Env;
 use crate::error::Error;
 use crate::store::{self, Record, Store, StoreKey};
 use std::time::Duration;

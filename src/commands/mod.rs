@@ -77,7 +77,7 @@ pub(crate) fn configured_hosts(git: &GitConfig) -> Vec<String> {
 /// (contract.md §1): "yours (KEY)" when one is configured (it always
 /// wins), "built in" when this build has one, else how to set one up. A
 /// configuration that cannot be read says only what is built in.
-pub fn cloud_consumer_line(env: &dyn crate::config::Env) -> String {
+pub fn cloud_consumer_line(env: &dyn crate::env::Env) -> String {
     let used = Remote::from_url(&format!("https://{CLOUD_HOST}")).and_then(|remote| {
         let git = GitConfig::load().ok()?;
         crate::config::resolve(&git, env, &remote).ok().flatten()

@@ -6,7 +6,8 @@
 
 use super::{configured_hosts, existing_store};
 use crate::app;
-use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
+use crate::config::{self, Flow, GitConfig, HostConfig, Remote};
+use crate::env::Env;
 use crate::error::Error;
 use crate::human::{duration, rfc3339};
 use crate::store::{self, choice, now, Record, StoreKey, TokenKind};

@@ -11,7 +11,8 @@
 
 use super::{configured_hosts, existing_store};
 use crate::app;
-use crate::config::{self, Env, GitConfig, HostConfig};
+use crate::config::{self, GitConfig, HostConfig};
+use crate::env::Env;
 use crate::error::Error;
 use crate::store::{self, lock, now, Store, StoreKey};
 use crate::text::plain;

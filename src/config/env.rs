@@ -1,7 +1,8 @@
 //! The consumer secret `configure` kept in our store, fetched for a
 //! command about to need it (the `Env` lookup is in `crate::env`).
 
-use super::{ConfigError, Env, Flow, HostConfig};
+use super::{ConfigError, Flow, HostConfig};
+use crate::env::Env;
 
 /// `cfg` with its consumer secret, for a command about to talk to the
 /// token endpoint: the one from gitconfig or the environment, else the one

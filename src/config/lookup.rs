@@ -2,7 +2,8 @@
 //! git config under the key's scope rule; and the name a bad value is
 //! reported under, with the checks every kind of value shares.
 
-use super::{parse_bool, ConfigError, Env, GitConfig, Key, NotAccepted, Remote};
+use super::{parse_bool, ConfigError, GitConfig, Key, NotAccepted, Remote};
+use crate::env::Env;
 use crate::url::{HttpUrl, Scheme};
 use std::time::Duration;
 

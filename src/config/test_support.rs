@@ -1,7 +1,8 @@
 //! What the configuration's unit tests share: an environment from a map,
 //! a remote, and a `GitConfig` from lines.
 
-use super::{Env, GitConfig, Remote};
+use super::{GitConfig, Remote};
+use crate::env::Env;
 use std::collections::HashMap;
 
 /// An environment made of the given variables only.

@@ -412,7 +412,7 @@ fn report(
 fn signed_in_as(remote: &crate::config::Remote) -> Option<String> {
     let git = crate::config::GitConfig::load().ok()?;
     let keyed = crate::app::keyed_remote(&git, Some(&remote.url())).ok()?;
-    let cfg = crate::config::resolve(&git, &crate::config::ProcessEnv, &keyed).ok()??;
+    let cfg = crate::config::resolve(&git, &crate::env::ProcessEnv, &keyed).ok()??;
     let host = cfg.remote.store_key();
     let dir = crate::store::data_dir().ok()?;
     let store = crate::commands::existing_store(&dir, cfg.store, &host).ok()?;

@@ -270,7 +270,7 @@ fn offer_consumers_page(term: &mut Terminal) -> Result<(), Error> {
     {
         let page = format!("https://bitbucket.org/{ws}/workspace/settings/api");
         term.say(&format!("{page}\n"));
-        match crate::signin::find_browser(None, &crate::config::ProcessEnv) {
+        match crate::signin::find_browser(None, &crate::env::ProcessEnv) {
             Some(b) => crate::signin::open_browser(&b, &page),
             None => term.say("(no browser here: open it on any machine)\n"),
         }

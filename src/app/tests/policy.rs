@@ -7,7 +7,8 @@
 use super::testkit::{deps, record, FakeEndpoint, FakeSignIn, Log, MemStore, NoEnv, TempDir};
 use super::NOW;
 use crate::app::{run, Deps, World};
-use crate::config::{ConfigError, Env, GitConfig, HostConfig};
+use crate::config::{ConfigError, GitConfig, HostConfig};
+use crate::env::Env;
 use crate::error::Error;
 use crate::protocol::Action;
 use crate::store::{Store, StoreKey, TokenKind};

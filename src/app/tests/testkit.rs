@@ -4,8 +4,9 @@
 
 use crate::app::deps::{Deps, SignInRunner};
 use crate::bitbucket::{ApiError, NetCause, TokenSet};
-use crate::config::{Env, HostConfig};
+use crate::config::HostConfig;
 use crate::endpoint::TokenEndpoint;
+use crate::env::Env;
 use crate::secret::Secret;
 use crate::signin::{SignInError, SignedIn};
 use crate::store::{Account, Record, Store, StoreError, StoreKey, TokenKind};

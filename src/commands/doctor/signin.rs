@@ -5,7 +5,8 @@
 
 use super::{check, Check, Level};
 use crate::app;
-use crate::config::{Env, Flow, HostConfig};
+use crate::config::{Flow, HostConfig};
+use crate::env::Env;
 use crate::human::{duration, rfc3339};
 use crate::signin::{detect, Asker};
 use crate::store::{now, Store};
