@@ -2,10 +2,10 @@
 //! sign-in use them: a trait, real over [`Client`], faked in their
 //! tests, so every rung and the code exchange run in-process.
 
+use crate::bitbucket::Account;
 use crate::bitbucket::{ApiError, Client, TokenSet};
 use crate::config::HostConfig;
 use crate::secret::Secret;
-use crate::store::Account;
 
 /// The calls to Bitbucket a renewal or a sign-in makes (contract.md §6).
 pub(crate) trait TokenEndpoint {

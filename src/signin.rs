@@ -3,6 +3,7 @@
 //! listener or a pasted redirect URL, the code exchange and the account
 //! check.
 
+use crate::bitbucket::Account;
 use crate::bitbucket::{ApiError, TokenSet};
 use crate::config::HostConfig;
 use crate::endpoint::TokenEndpoint;
@@ -11,7 +12,7 @@ use crate::loopback::{parse_paste, BindError, Callback, CallbackError, Listener,
 use crate::oauth::{authorize_url, new_state, Pkce, RandomError};
 use crate::secret::Secret;
 use crate::store::lock::{self, lock_path, Lock};
-use crate::store::{Account, StoreError};
+use crate::store::StoreError;
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};

@@ -139,9 +139,9 @@ pub(crate) fn grant(
     match deps.endpoint.client_credentials(cfg) {
         Ok(tokens) => {
             let t = (deps.now)();
-            let account = store::Account {
+            let account = crate::bitbucket::Account {
                 display_name: Some("client_credentials of the OAuth consumer".into()),
-                ..store::Account::named(&app_account(cfg))
+                ..crate::bitbucket::Account::named(&app_account(cfg))
             };
             // Cloud no longer issues a refresh token for this grant; never
             // keep one.

@@ -4,11 +4,12 @@
 
 use crate::bitbucket::facts::Kind;
 use crate::bitbucket::facts::{API_TOKEN_USER, TOKEN_AUTH_USER};
+use crate::bitbucket::Account;
 use crate::config::Remote;
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::store::choice::StoreChoice;
-use crate::store::{Account, GivenToken, Record, TokenKind};
+use crate::store::{GivenToken, Record, TokenKind};
 use std::io::BufRead;
 
 /// The token kinds a user can give for `kind`, the default first.

@@ -15,7 +15,7 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-pub use crate::bitbucket::Account;
+use crate::bitbucket::Account;
 
 /// Which host's records: `protocol://host[:port][/context]`, as
 /// [`crate::config::Remote::store_key`] makes it from a remote. Records

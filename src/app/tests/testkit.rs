@@ -3,13 +3,14 @@
 //! they were asked, in order.
 
 use crate::app::deps::{Deps, SignInRunner};
+use crate::bitbucket::Account;
 use crate::bitbucket::{ApiError, NetCause, TokenSet};
 use crate::config::HostConfig;
 use crate::endpoint::TokenEndpoint;
 use crate::env::Env;
 use crate::secret::Secret;
 use crate::signin::{SignInError, SignedIn};
-use crate::store::{Account, Record, Store, StoreError, StoreKey, TokenKind};
+use crate::store::{Record, Store, StoreError, StoreKey, TokenKind};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::path::PathBuf;
