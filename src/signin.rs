@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-pub use crate::platform::Browser;
+use crate::platform::Browser;
 
 /// Why signing in failed. Every piece of outside text in these messages
 /// (account names from a URL or a server) is made printable first.
