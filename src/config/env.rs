@@ -31,9 +31,9 @@ mod tests {
     use super::*;
     use crate::config::resolve;
     use crate::config::test_support::*;
+    use crate::platform::keyring::KeyringError;
     use crate::secret::Secret;
     use crate::store::choice::StoreChoice;
-    use crate::store::keyring::KeyringError;
     use crate::store::StoreError;
 
     /// A keyring that holds the secret but is locked.

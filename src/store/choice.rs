@@ -8,10 +8,11 @@
 //! reason to fall back. An explicit `keyring` never falls back.
 
 use super::file::FileStore;
-use super::keyring::{platform::SecretService, KeyringError, KeyringStore, Slots, SERVICE_PREFIX};
+use super::keyring::{platform::SecretService, KeyringStore, SERVICE_PREFIX};
 use super::lock::{self, lock_path};
 use super::private::write_atomically;
 use super::{Store, StoreError};
+use crate::platform::keyring::{KeyringError, Slots};
 use crate::store::StoreKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

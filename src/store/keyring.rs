@@ -18,8 +18,8 @@
 use super::{Record, Store, StoreError};
 use crate::store::StoreKey;
 // What a native credential store offers lives below the store, in
-// src/platform/keyring.rs; these paths are kept for the store's code.
-pub use crate::platform::keyring::{KeyringError, Slots};
+// src/platform/keyring.rs.
+use crate::platform::keyring::{KeyringError, Slots};
 use sha2::{Digest, Sha256};
 
 /// Prefix of every item's service name.

@@ -259,7 +259,7 @@ pub enum StoreError {
         why: String,
     },
     #[error(transparent)]
-    Keyring(keyring::KeyringError),
+    Keyring(crate::platform::keyring::KeyringError),
     /// No place for our data: no home directory.
     #[error("cannot find a data directory for the token store: set HOME or XDG_DATA_HOME")]
     NoDataDir,

@@ -11,10 +11,11 @@
 
 use super::choice;
 use super::choice::StoreChoice;
-use super::keyring::{platform::SecretService, Slots};
+use super::keyring::platform::SecretService;
 use super::lock::{self, lock_path};
 use super::private::{ensure_dir, write_atomically};
 use super::StoreError;
+use crate::platform::keyring::Slots;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
