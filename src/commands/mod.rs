@@ -11,9 +11,10 @@ pub mod switch;
 pub mod token;
 
 use crate::config::{Entry, GitConfig, Key, Remote, CLOUD_HOST};
+use crate::platform::keyring::Native;
 use crate::store::choice::StoreChoice;
 use crate::store::file::FileStore;
-use crate::store::keyring::{platform::SecretService, KeyringStore};
+use crate::store::keyring::KeyringStore;
 use crate::store::{choice, Store, StoreError, StoreKey};
 use std::path::Path;
 
@@ -40,7 +41,7 @@ pub(crate) fn existing_store(
 
 fn keyring(dir: &Path) -> Result<Box<dyn Store>, StoreError> {
     Ok(Box::new(KeyringStore::with_slots(
-        SecretService::connect()?,
+        Native::connect()?,
         choice::keyring_hosts(dir)?,
     )))
 }

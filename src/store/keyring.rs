@@ -274,13 +274,6 @@ impl<S: Slots> Store for KeyringStore<S> {
     }
 }
 
-/// The platform's keyring (src/platform/): Secret Service on Linux,
-/// Credential Manager on Windows, the login Keychain on macOS.
-pub mod platform {
-    /// The native store; the old name is kept for the call sites.
-    pub use crate::platform::keyring::Native as SecretService;
-}
-
 /// The lock [`Listed`](crate::platform::listed::Listed) holds while it
 /// changes a host's list of users: the store's lock file for that name
 /// under `dir`, waited for up to 30 seconds.
