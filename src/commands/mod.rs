@@ -10,7 +10,8 @@ pub mod status;
 pub mod switch;
 pub mod token;
 
-use crate::config::{Entry, GitConfig, Key, Remote, CLOUD_HOST};
+use crate::bitbucket::facts::CLOUD_HOST;
+use crate::config::{Entry, GitConfig, Key, Remote};
 use crate::platform::keyring::Native;
 use crate::store::choice::StoreChoice;
 use crate::store::file::FileStore;

@@ -123,7 +123,7 @@ impl Saved {
 /// when none is), and how to pick one.
 fn list(git: &GitConfig, env: &dyn Env, hosts: &[String]) -> Result<(), Error> {
     let hosts = match hosts.is_empty() {
-        true => vec![format!("https://{}", config::CLOUD_HOST)],
+        true => vec![format!("https://{}", crate::bitbucket::facts::CLOUD_HOST)],
         false => hosts.to_vec(),
     };
     let mut any = false;

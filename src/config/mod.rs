@@ -30,8 +30,6 @@ pub use remote::Remote;
 pub use resolve::{kind, resolve, ConsumerOwner, HostConfig};
 pub use values::{AuthType, Flow, NotAccepted};
 
-pub use crate::bitbucket::facts::CLOUD_HOST;
-
 /// A consumer key baked in by a packager at build time (contract.md §1).
 pub const BUILTIN_CLIENT_ID: Option<&str> =
     option_env!("GIT_CREDENTIAL_BITBUCKET_BUILTIN_CLIENT_ID");
