@@ -28,7 +28,7 @@ pub use errors::ConfigError;
 pub use keys::{known_keys, Key};
 pub use remote::Remote;
 pub use resolve::{kind, resolve, ConsumerOwner, HostConfig};
-pub use values::{AuthType, Flow, NotAccepted};
+pub use values::{AuthType, Flow};
 
 /// A consumer key baked in by a packager at build time (contract.md §1).
 pub const BUILTIN_CLIENT_ID: Option<&str> =

@@ -3,7 +3,6 @@
 //! `gitconfig::parse_bool`).
 
 use crate::spelled::value_enum;
-pub use crate::spelled::NotAccepted;
 
 value_enum! {
     /// How tokens are obtained.
@@ -31,6 +30,7 @@ value_enum! {
 mod tests {
     use super::*;
     use crate::bitbucket::facts::Kind;
+    use crate::spelled::NotAccepted;
     use crate::store::choice::StoreChoice;
 
     #[test]

@@ -9,9 +9,10 @@ use super::token::{
 };
 use super::{host_scope, scope_name, Settings};
 use crate::bitbucket::facts::Kind;
-use crate::config::{Flow, Key, NotAccepted};
+use crate::config::{Flow, Key};
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::spelled::NotAccepted;
 use crate::store::choice::StoreChoice;
 
 /// The file `configure` writes and what it holds now.
