@@ -236,7 +236,7 @@ pub fn detect(cfg: &HostConfig, env: &dyn Env, asker: Asker) -> Surroundings {
     };
     let prompt_ok = env
         .var("GIT_TERMINAL_PROMPT")
-        .and_then(|v| crate::config::parse_bool(&v))
+        .and_then(|v| crate::gitconfig::parse_bool(&v))
         .unwrap_or(true);
     let terminal = (login || prompt_ok) && tty_available();
     let paste = terminal && (login || browser.is_none());

@@ -44,7 +44,7 @@ pub(crate) fn keyed_remote(git: &GitConfig, url: Option<&str>) -> Result<Remote,
     let mut remote = remote_arg(url)?;
     let use_path = git
         .get(&remote, "usehttppath")
-        .and_then(config::parse_bool)
+        .and_then(crate::gitconfig::parse_bool)
         .unwrap_or(false);
     if !use_path {
         remote.path = None;

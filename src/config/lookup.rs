@@ -2,8 +2,9 @@
 //! git config under the key's scope rule; and the name a bad value is
 //! reported under, with the checks every kind of value shares.
 
-use super::{parse_bool, ConfigError, GitConfig, Key, Remote};
+use super::{ConfigError, GitConfig, Key, Remote};
 use crate::env::Env;
+use crate::gitconfig::parse_bool;
 use crate::spelled::NotAccepted;
 use crate::url::{HttpUrl, Scheme};
 use std::time::Duration;

@@ -18,7 +18,6 @@ mod resolve;
 pub(crate) mod test_support;
 mod values;
 
-pub use crate::gitconfig::parse_bool;
 #[cfg(test)]
 pub(crate) use entries::entries_read;
 pub(crate) use entries::url_match;

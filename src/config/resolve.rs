@@ -3,12 +3,12 @@
 
 use super::lookup::Lookup;
 use super::{
-    parse_bool, AuthType, ConfigError, Flow, GitConfig, Key, Remote, BUILTIN_CLIENT_ID,
-    BUILTIN_CLIENT_SECRET,
+    AuthType, ConfigError, Flow, GitConfig, Key, Remote, BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET,
 };
 use crate::bitbucket::facts::Kind;
 use crate::bitbucket::{self, facts};
 use crate::env::Env;
+use crate::gitconfig::parse_bool;
 use crate::secret::Secret;
 use crate::store::choice::StoreChoice;
 use crate::url::{is_loopback_host, HttpUrl, Scheme};

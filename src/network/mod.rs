@@ -9,7 +9,8 @@
 
 mod tls;
 
-use crate::config::{parse_bool, url_match, Remote};
+use crate::config::{url_match, Remote};
+use crate::gitconfig::parse_bool;
 use crate::secret::Secret;
 use std::path::PathBuf;
 
