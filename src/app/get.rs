@@ -2,10 +2,11 @@
 //! (username and password) or as Bearer.
 
 use super::deps::Deps;
-use super::host::{asked_account, TOKEN_AUTH_USER};
+use super::host::asked_account;
 use super::ladder::obtain;
 use super::token_flow::stored_token;
 use crate::bitbucket::facts::Kind;
+use crate::bitbucket::facts::TOKEN_AUTH_USER;
 use crate::config::{AuthType, Flow, HostConfig};
 use crate::error::Error;
 use crate::protocol::{Request, Response};

@@ -7,7 +7,7 @@ use crate::protocol::Request;
 use crate::store::{self, choice, Store};
 use crate::url::Scheme;
 
-pub(crate) use crate::bitbucket::facts::{GENERIC_USERS, TOKEN_AUTH_USER};
+use crate::bitbucket::facts::TOKEN_AUTH_USER;
 
 /// The remote of a request; `None` for anything that is not http(s).
 pub(crate) fn remote_of(req: &Request) -> Option<Remote> {

@@ -13,8 +13,8 @@
 //! the consumer that obtained it; an app password (`ATBB…`) answers
 //! nobody, since Bitbucket stopped taking them.
 
-use super::host::{asked_account, GENERIC_USERS};
-use crate::bitbucket::facts;
+use super::host::asked_account;
+use crate::bitbucket::facts::{self, GENERIC_USERS};
 use crate::config::{Flow, HostConfig};
 use crate::error::Error;
 use crate::secret::Secret;
