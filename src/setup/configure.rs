@@ -4,11 +4,10 @@
 use super::checks::{check_usable, warn_about_later_helpers};
 use super::gitfile::{changes, git_config, git_config_ok, snapshot, unset_all, Snapshot};
 use super::guided::{guided, Way};
-use super::token::{
-    app_password_message, check_token, is_app_password, read_secret, store_token, token_kind,
-};
+use super::token::{check_token, read_secret, store_token, token_kind};
 use super::{host_scope, scope_name, Settings};
 use crate::bitbucket::facts::Kind;
+use crate::bitbucket::facts::{app_password_message, is_app_password};
 use crate::config::{Flow, Key};
 use crate::error::Error;
 use crate::secret::Secret;

@@ -56,8 +56,6 @@ pub(super) fn token_kind(
     }
 }
 
-pub(crate) use crate::bitbucket::facts::{app_password_message, is_app_password};
-
 /// Reads a secret: a line on stdin, or a hidden prompt on the terminal
 /// when stdin is one.
 pub(super) fn read_secret(what: &str) -> Result<Secret, Error> {
