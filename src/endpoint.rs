@@ -8,7 +8,7 @@ use crate::config::HostConfig;
 use crate::secret::Secret;
 
 /// The calls to Bitbucket a renewal or a sign-in makes (contract.md §6).
-pub(crate) trait TokenEndpoint {
+pub trait TokenEndpoint {
     /// `grant_type=refresh_token`.
     fn refresh(&self, cfg: &HostConfig, refresh_token: &Secret) -> Result<TokenSet, ApiError>;
     /// `grant_type=client_credentials`.
@@ -27,7 +27,7 @@ pub(crate) trait TokenEndpoint {
 }
 
 /// The real endpoint, over [`Client`].
-pub(crate) struct Bitbucket;
+pub struct Bitbucket;
 
 impl TokenEndpoint for Bitbucket {
     fn refresh(&self, cfg: &HostConfig, refresh_token: &Secret) -> Result<TokenSet, ApiError> {

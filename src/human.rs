@@ -4,7 +4,7 @@
 
 /// A span of seconds in one style everywhere: the two largest units of
 /// d, h, min, s ("1 h 5 min", "3 d 2 h", "40 s").
-pub(crate) fn duration(secs: u64) -> String {
+pub fn duration(secs: u64) -> String {
     const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3600, "h"), (60, "min"), (1, "s")];
     let Some(first) = UNITS.iter().position(|(size, _)| secs >= *size) else {
         return "0 s".into();
@@ -21,7 +21,7 @@ pub(crate) fn duration(secs: u64) -> String {
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
-pub(crate) fn rfc3339(secs: u64) -> String {
+pub fn rfc3339(secs: u64) -> String {
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
     // Howard Hinnant's civil_from_days.
@@ -43,7 +43,7 @@ pub(crate) fn rfc3339(secs: u64) -> String {
 }
 
 /// Levenshtein distance, for "did you mean" (short words only).
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -60,7 +60,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The candidate within `max` edits of `word` (case-insensitive), the
 /// closest first; `None` when there is none or `word` is one of them.
-pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str], max: usize) -> Option<&'a str> {
+pub fn closest<'a>(word: &str, candidates: &[&'a str], max: usize) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
     candidates
         .iter()

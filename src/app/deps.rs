@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 /// Step 5's sign-in: new tokens and the account they belong to, or what
 /// `meanwhile` found once the callback port was ours.
-pub(crate) trait SignInRunner {
+pub trait SignInRunner {
     /// Signs in for `asked` (any account when `None`).
     fn sign_in(
         &self,
@@ -25,7 +25,7 @@ pub(crate) trait SignInRunner {
 }
 
 /// The real sign-in of signin.rs, with what this process can use.
-pub(crate) enum BrowserSignIn<'a> {
+pub enum BrowserSignIn<'a> {
     /// `get`: browser and terminal found when a sign-in is needed.
     Detect(&'a dyn Env),
     /// `login`: found up front, with its own rules.
@@ -53,7 +53,7 @@ impl SignInRunner for BrowserSignIn<'_> {
 
 /// Everything [`super::obtain`] and its renewals read besides the
 /// configuration and the store.
-pub(crate) struct Deps<'a> {
+pub struct Deps<'a> {
     /// The environment (the consumer secret kept by `configure`).
     pub env: &'a dyn Env,
     /// Now, in Unix seconds.
@@ -68,14 +68,14 @@ pub(crate) struct Deps<'a> {
 
 impl Deps<'_> {
     /// Hands `notice` to the sink.
-    pub(crate) fn notify(&self, notice: Notice) {
+    pub fn notify(&self, notice: Notice) {
         (self.notices)(notice);
     }
 }
 
 impl<'a> Deps<'a> {
     /// The real clock, data directory, Bitbucket and sign-in.
-    pub(crate) fn real(env: &'a dyn Env, sign_in: BrowserSignIn<'a>) -> Result<Deps<'a>, Error> {
+    pub fn real(env: &'a dyn Env, sign_in: BrowserSignIn<'a>) -> Result<Deps<'a>, Error> {
         Ok(Deps {
             env,
             now: Box::new(store::now),

@@ -11,7 +11,7 @@ use crate::store::Record;
 
 /// git got 401 with a credential: if it is our access token, drop it and
 /// keep the refresh token, so the next `get` refreshes without a browser.
-pub(crate) fn erase(cfg: &HostConfig, req: &Request, world: &dyn World) -> Result<(), Error> {
+pub fn erase(cfg: &HostConfig, req: &Request, world: &dyn World) -> Result<(), Error> {
     let presented = match req.authtype.as_deref() {
         Some(t) if t.eq_ignore_ascii_case("bearer") => req.credential.as_ref(),
         _ => req.password.as_ref(),

@@ -13,7 +13,7 @@ use crate::protocol::{Request, Response};
 use crate::store::Store;
 
 /// The answer to `req` from `store`, renewing through `deps` if need be.
-pub(crate) fn answer(
+pub fn answer(
     cfg: &HostConfig,
     req: &Request,
     store: &dyn Store,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// The ladder of contract.md §4 steps 1–5 for the OAuth flows: a record with a
 /// fresh access token, renewed under the account's lock if need be.
-pub(crate) fn obtain(
+pub fn obtain(
     cfg: &HostConfig,
     store: &dyn Store,
     host: &StoreKey,
@@ -172,7 +172,7 @@ impl Renewal<'_> {
 /// The per-(host, account) lock, or the per-host sign-in lock while the
 /// account is not known yet (contract.md §5). A waiter may have to sit out
 /// another process's whole browser sign-in.
-pub(crate) fn lock_for(
+pub fn lock_for(
     host: &StoreKey,
     account: Option<&str>,
     login_timeout: Duration,
@@ -182,7 +182,7 @@ pub(crate) fn lock_for(
 }
 
 /// The lock file of [`lock_for`], in the lock directory under `dir`.
-pub(crate) fn lock_file_in(dir: &Path, host: &StoreKey, account: Option<&str>) -> PathBuf {
+pub fn lock_file_in(dir: &Path, host: &StoreKey, account: Option<&str>) -> PathBuf {
     let name = match account {
         Some(a) => format!("account {host} {a}"),
         None => format!("sign-in {host}"),
@@ -190,7 +190,7 @@ pub(crate) fn lock_file_in(dir: &Path, host: &StoreKey, account: Option<&str>) -
     lock_path(dir, &name)
 }
 
-pub(crate) fn wait_for_lock(path: &Path, login_timeout: Duration) -> Result<Lock, Error> {
+pub fn wait_for_lock(path: &Path, login_timeout: Duration) -> Result<Lock, Error> {
     let wait = login_timeout.saturating_add(Duration::from_secs(60));
     Ok(lock::acquire_saying(
         path,

@@ -23,11 +23,11 @@ mod record;
 mod renew;
 mod token_flow;
 
-pub(crate) use deps::{BrowserSignIn, Deps};
-pub(crate) use host::{asked_account, keyed_remote, open_store};
-pub(crate) use ladder::{lock_for, obtain};
-pub(crate) use record::{app_account, choose, find, stored_token, which};
-pub(crate) use renew::{grant, sign_in_and_store};
+pub use deps::{BrowserSignIn, Deps};
+pub use host::{asked_account, keyed_remote, open_store};
+pub use ladder::{lock_for, obtain};
+pub use record::{app_account, choose, find, stored_token, which};
+pub use renew::{grant, sign_in_and_store};
 
 use crate::config::{self, ConfigError, GitConfig, HostConfig};
 use crate::env::Env;
@@ -40,7 +40,7 @@ use std::io::{BufRead, Write};
 /// the store of a host, and the ladder's outside world (clock, locks,
 /// Bitbucket, sign-in). Production passes [`RealWorld`]; the policy's
 /// tests pass fakes, so the whole action runs in-process.
-pub(crate) trait World {
+pub trait World {
     /// The environment (its overrides and the kept consumer secret).
     fn env(&self) -> &dyn Env;
     /// git's `credential.*` configuration.
@@ -53,7 +53,7 @@ pub(crate) trait World {
 
 /// The process's world: git's config files, the configured store, the
 /// real clock, Bitbucket and browser.
-pub(crate) struct RealWorld<'a>(pub &'a dyn Env);
+pub struct RealWorld<'a>(pub &'a dyn Env);
 
 impl World for RealWorld<'_> {
     fn env(&self) -> &dyn Env {
@@ -77,7 +77,7 @@ impl World for RealWorld<'_> {
 /// git ignores a helper's exit status, so every failure is reported on
 /// stderr and the action succeeds, except input that cannot be parsed,
 /// which is returned (exit status 2).
-pub(crate) fn run(
+pub fn run(
     action: Action,
     input: impl BufRead,
     output: &mut impl Write,

@@ -10,7 +10,7 @@ use crate::store::TokenKind;
 
 /// One thing the ladder says on stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Notice {
+pub enum Notice {
     /// A renewal failed without killing anything; the current access
     /// token answers until `until` (contract.md §4 step 6).
     UsingCurrent { why: String, until: u64 },
@@ -42,7 +42,7 @@ pub(crate) enum Notice {
 
 impl Notice {
     /// The lines of the notice, each printed after our name.
-    pub(crate) fn lines(&self) -> Vec<String> {
+    pub fn lines(&self) -> Vec<String> {
         match self {
             Notice::UsingCurrent { why, until } => vec![
                 format!("warning: {why}"),
@@ -88,7 +88,7 @@ impl Notice {
     }
 
     /// Prints the notice on stderr, one `say!` per line.
-    pub(crate) fn say(&self) {
+    pub fn say(&self) {
         for line in self.lines() {
             crate::say!("{line}");
         }

@@ -14,7 +14,7 @@ use crate::store::{self, Record, Store, TokenKind};
 
 /// Step 4. `Ok(None)` means the refresh token is dead and was dropped:
 /// sign in again.
-pub(crate) fn refresh(
+pub fn refresh(
     cfg: &HostConfig,
     store: &dyn Store,
     rec: Record,
@@ -122,13 +122,13 @@ fn failed_or_refused(
 
 /// When a token with lifetime `expires_in` expires. The lifetime is the
 /// server's word: clamped to a year so no answer can overflow the sum.
-pub(crate) fn expiry(now: u64, expires_in: u64) -> u64 {
+pub fn expiry(now: u64, expires_in: u64) -> u64 {
     now.saturating_add(expires_in.min(365 * 86_400))
 }
 
 /// A new `client_credentials` grant, saved before it is used. While the
 /// current token is valid, a failed grant falls back to it.
-pub(crate) fn grant(
+pub fn grant(
     cfg: &HostConfig,
     store: &dyn Store,
     host: &StoreKey,
@@ -169,7 +169,7 @@ pub(crate) fn grant(
 
 /// The record after a refresh: new access token, the rotated refresh token
 /// (or the old one when the server did not rotate it).
-pub(crate) fn refreshed(rec: Record, tokens: TokenSet, t: u64) -> Record {
+pub fn refreshed(rec: Record, tokens: TokenSet, t: u64) -> Record {
     let rotated = tokens.refresh_token.is_some() && tokens.refresh_token != rec.refresh_token;
     Record {
         access_token: Some(tokens.access_token),
@@ -187,7 +187,7 @@ pub(crate) fn refreshed(rec: Record, tokens: TokenSet, t: u64) -> Record {
 }
 
 /// Step 5: the browser sign-in, then the record is saved.
-pub(crate) fn sign_in_and_store(
+pub fn sign_in_and_store(
     cfg: &HostConfig,
     store: &dyn Store,
     host: &StoreKey,
@@ -229,11 +229,7 @@ pub(crate) fn sign_in_and_store(
 /// A renewal failed without killing anything: hand out the current access
 /// token, with a warning, while it is still valid (contract.md §4 step 6); else
 /// the failure.
-pub(crate) fn keep_current(
-    current: Option<Record>,
-    why: Error,
-    deps: &Deps,
-) -> Result<Record, Error> {
+pub fn keep_current(current: Option<Record>, why: Error, deps: &Deps) -> Result<Record, Error> {
     match current.filter(|r| r.unexpired_access_token((deps.now)()).is_some()) {
         Some(rec) => {
             deps.notify(Notice::UsingCurrent {

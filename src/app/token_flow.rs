@@ -9,7 +9,7 @@ use crate::store::{Store, StoreKey};
 
 /// The token flow (contract.md §4): a stored API token or access token, handed out
 /// with the username its kind needs (bitbucket-facts.md A.9, B.8).
-pub(crate) fn stored_token(
+pub fn stored_token(
     cfg: &HostConfig,
     store: &dyn Store,
     host: &StoreKey,

@@ -28,7 +28,7 @@ fn marks_ours(key: &str) -> bool {
 /// The store that holds `host`'s records, opened without probing or
 /// remembering anything: a command that only looks must not decide where
 /// future tokens go, nor print the first-use notice.
-pub(crate) fn existing_store(
+pub fn existing_store(
     dir: &Path,
     store: StoreChoice,
     host: &StoreKey,
@@ -49,7 +49,7 @@ fn keyring(dir: &Path) -> Result<Box<dyn Store>, StoreError> {
 
 /// Base URLs (`protocol://host[:port]`, as `configure` writes them) of the
 /// hosts set up for this helper, in config order.
-pub(crate) fn configured_hosts(git: &GitConfig) -> Vec<String> {
+pub fn configured_hosts(git: &GitConfig) -> Vec<String> {
     let mut hosts: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut add = |base: String| {

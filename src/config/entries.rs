@@ -256,7 +256,7 @@ fn run_git(args: &[&str]) -> std::io::Result<Output> {
 
 /// Matches a config URL pattern against the remote the way git's urlmatch
 /// does (bitbucket-facts.md C.7); returns the precedence score, or `None`.
-pub(crate) fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize, bool)> {
+pub fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize, bool)> {
     #[cfg(test)]
     ENTRIES_READ.with(|n| n.set(n.get() + 1));
     let (scheme, rest) = match pattern.split_once("://") {
@@ -321,7 +321,7 @@ thread_local! {
 
 /// How many entries this thread's lookups have read so far.
 #[cfg(test)]
-pub(crate) fn entries_read() -> usize {
+pub fn entries_read() -> usize {
     ENTRIES_READ.with(std::cell::Cell::get)
 }
 

@@ -15,12 +15,12 @@ mod lookup;
 mod remote;
 mod resolve;
 #[cfg(test)]
-pub(crate) mod test_support;
+pub mod test_support;
 mod values;
 
 #[cfg(test)]
-pub(crate) use entries::entries_read;
-pub(crate) use entries::url_match;
+pub use entries::entries_read;
+pub use entries::url_match;
 pub use entries::{Entry, GitConfig};
 pub use env::with_client_secret;
 pub use errors::ConfigError;

@@ -331,7 +331,7 @@ pub fn now() -> u64 {
 
 /// A record for unit tests: `user`'s OAuth tokens on bitbucket.org.
 #[cfg(test)]
-pub(crate) fn sample_record(user: &str, access: &str, refresh: &str) -> Record {
+pub fn sample_record(user: &str, access: &str, refresh: &str) -> Record {
     Record {
         access_token: Some(Secret::new(access)),
         expires_at: 7200,
