@@ -24,7 +24,7 @@ pub trait SignInRunner {
     ) -> Result<SignedIn<Record>, SignInError>;
 }
 
-/// The real sign-in of signin.rs, with what this process can use.
+/// The real sign-in of `signin`, with what this process can use.
 pub enum BrowserSignIn<'a> {
     /// `get`: browser and terminal found when a sign-in is needed.
     Detect(&'a dyn Env),

@@ -200,7 +200,7 @@ pub fn sign_in_and_store(
         SignedIn::New(tokens, account, port) => (tokens, account, port),
         SignedIn::Found(record) => return Ok(record),
     };
-    // signin.rs checks this too; here it guards the store itself, whatever
+    // signin/exchange.rs checks this too; here it guards the store itself, whatever
     // signed in: a token of another account is never kept under `asked`.
     if let Some(asked) = asked.filter(|a| !cfg.kind.same_user(&account, a)) {
         return Err(SignInError::AccountMismatch {
