@@ -4,7 +4,7 @@
 use crate::app;
 use crate::cli::{self, Command};
 use crate::commands;
-use crate::config::ProcessEnv;
+use crate::env::ProcessEnv;
 use crate::error::Error;
 use crate::setup;
 use std::ffi::OsString;
@@ -53,7 +53,7 @@ fn command(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
                 action,
                 std::io::stdin().lock(),
                 &mut std::io::stdout().lock(),
-                &env,
+                &app::RealWorld(&env),
             )
         }
         // Not a terminal: git's rule says stay silent, since a newer git may
@@ -71,7 +71,7 @@ fn command(args: impl IntoIterator<Item = OsString>) -> Result<(), Error> {
             action,
             std::io::stdin().lock(),
             &mut std::io::stdout().lock(),
-            &env,
+            &app::RealWorld(&env),
         ),
         Command::Login { url, no_browser } => {
             commands::login::run(url.as_deref(), no_browser, &env)

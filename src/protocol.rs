@@ -341,6 +341,17 @@ pub enum Response {
 }
 
 impl Response {
+    /// `Authorization: Bearer` through git's `authtype` capability;
+    /// ephemeral, so git does not hand the token to other helpers to keep
+    /// (contract.md §4).
+    pub fn bearer(credential: Secret, expiry: Option<u64>) -> Response {
+        Response::Bearer {
+            credential,
+            expiry,
+            ephemeral: true,
+        }
+    }
+
     /// Writes the response; every value is validated first, so nothing is
     /// written when one is bad.
     pub fn write_to(&self, out: &mut impl Write) -> Result<(), ProtocolWriteError> {
@@ -387,6 +398,15 @@ impl Response {
         }
         Ok(())
     }
+}
+
+/// Our answer to `capability`: the protocol version, then each capability
+/// we understand, one per line (git 2.46's capability query; contract.md
+/// §2). Not `key=value` lines, so not a [`Response`].
+pub fn write_capabilities(out: &mut impl Write) -> Result<(), ProtocolWriteError> {
+    out.write_all(b"version 0\ncapability authtype\n")?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Writing the response failed.

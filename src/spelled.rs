@@ -51,6 +51,8 @@ macro_rules! value_enum {
         }
     };
 }
+// A `macro_rules!` macro without `#[macro_export]` can be re-exported
+// only this far; every other item of a private module is plain `pub`.
 pub(crate) use value_enum;
 
 /// A value that is not one of the accepted spellings.

@@ -3,6 +3,30 @@
 //! strict parser for the `http(s)://host[:port][/path]` URLs we configure.
 //! A full URL crate would bring ICU and IDNA for what is a few lines here.
 
+crate::spelled::value_enum! {
+    /// The two schemes git's http transport and our endpoints use.
+    pub enum Scheme {
+        Http => "http",
+        Https => "https",
+    }
+}
+
+impl Scheme {
+    /// `http` or `https` in any case (URLs and git's `protocol=` ignore
+    /// it); `None` for anything else.
+    pub fn parse(s: &str) -> Option<Scheme> {
+        s.to_ascii_lowercase().parse().ok()
+    }
+
+    /// The port a URL of this scheme means when it names none.
+    pub const fn default_port(self) -> u16 {
+        match self {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+}
+
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -68,8 +92,8 @@ pub fn build_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> S
 /// An `http` or `https` URL broken into the parts we use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl {
-    /// `http` or `https`, lower case.
-    pub scheme: String,
+    /// `http` or `https`.
+    pub scheme: Scheme,
     /// Host without brackets, lower case (`::1` for `[::1]`).
     pub host: String,
     /// The port, if written.
@@ -82,10 +106,7 @@ impl HttpUrl {
     /// Parses `http(s)://host[:port][/path]`; anything else is `None`.
     pub fn parse(s: &str) -> Option<HttpUrl> {
         let (scheme, rest) = s.split_once("://")?;
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "http" && scheme != "https" {
-            return None;
-        }
+        let scheme = Scheme::parse(scheme)?;
         let (authority, path) = match rest.find(['/', '?', '#']) {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -190,6 +211,19 @@ mod tests {
     }
 
     #[test]
+    fn schemes_are_http_and_https_in_any_case_with_their_ports() {
+        for scheme in Scheme::ALL {
+            assert_eq!(
+                Scheme::parse(&scheme.as_str().to_uppercase()),
+                Some(*scheme)
+            );
+        }
+        assert_eq!(Scheme::parse("ssh"), None);
+        assert_eq!(Scheme::Https.default_port(), 443);
+        assert_eq!(Scheme::Http.default_port(), 80);
+    }
+
+    #[test]
     fn parses_http_urls() {
         let u = HttpUrl::parse("http://127.0.0.1:34107/").expect("valid");
         assert_eq!(
@@ -198,8 +232,8 @@ mod tests {
         );
         let u = HttpUrl::parse("HTTPS://Host.Example/ctx/x?y").expect("valid");
         assert_eq!(
-            (u.scheme.as_str(), u.host.as_str(), u.path.as_str()),
-            ("https", "host.example", "/ctx/x?y")
+            (u.scheme, u.host.as_str(), u.path.as_str()),
+            (Scheme::Https, "host.example", "/ctx/x?y")
         );
         let u = HttpUrl::parse("http://[::1]:80").expect("valid");
         assert_eq!((u.host.as_str(), u.port), ("::1", Some(80)));

@@ -3,39 +3,18 @@
 //! Production passes the real ones ([`Deps::real`]); the ladder's tests
 //! pass fakes, so every rung can be tried in-process.
 
-use crate::bitbucket::{ApiError, Client, TokenSet};
-use crate::config::{Env, HostConfig};
+use super::notice::Notice;
+use crate::config::HostConfig;
+use crate::endpoint::{Bitbucket, TokenEndpoint};
+use crate::env::Env;
 use crate::error::Error;
-use crate::secret::Secret;
 use crate::signin::{self, SignInError, SignedIn, Surroundings};
 use crate::store::{self, Record};
 use std::path::PathBuf;
 
-/// The token-endpoint calls the ladder makes itself (the code exchange and
-/// the account lookup belong to the sign-in).
-pub(crate) trait TokenEndpoint {
-    /// `grant_type=refresh_token`.
-    fn refresh(&self, cfg: &HostConfig, refresh_token: &Secret) -> Result<TokenSet, ApiError>;
-    /// `grant_type=client_credentials`.
-    fn client_credentials(&self, cfg: &HostConfig) -> Result<TokenSet, ApiError>;
-}
-
-/// The real endpoint, over [`Client`].
-pub(crate) struct Bitbucket;
-
-impl TokenEndpoint for Bitbucket {
-    fn refresh(&self, cfg: &HostConfig, refresh_token: &Secret) -> Result<TokenSet, ApiError> {
-        Client::for_remote(cfg.endpoints(), &cfg.remote).refresh(refresh_token)
-    }
-
-    fn client_credentials(&self, cfg: &HostConfig) -> Result<TokenSet, ApiError> {
-        Client::for_remote(cfg.endpoints(), &cfg.remote).client_credentials()
-    }
-}
-
 /// Step 5's sign-in: new tokens and the account they belong to, or what
 /// `meanwhile` found once the callback port was ours.
-pub(crate) trait SignInRunner {
+pub trait SignInRunner {
     /// Signs in for `asked` (any account when `None`).
     fn sign_in(
         &self,
@@ -45,8 +24,8 @@ pub(crate) trait SignInRunner {
     ) -> Result<SignedIn<Record>, SignInError>;
 }
 
-/// The real sign-in of signin.rs, with what this process can use.
-pub(crate) enum BrowserSignIn<'a> {
+/// The real sign-in of `signin`, with what this process can use.
+pub enum BrowserSignIn<'a> {
     /// `get`: browser and terminal found when a sign-in is needed.
     Detect(&'a dyn Env),
     /// `login`: found up front, with its own rules.
@@ -68,19 +47,13 @@ impl SignInRunner for BrowserSignIn<'_> {
             }
             BrowserSignIn::Detected(how) => how,
         };
-        signin::sign_in(
-            cfg,
-            &Client::for_remote(cfg.endpoints(), &cfg.remote),
-            how,
-            asked,
-            meanwhile,
-        )
+        signin::sign_in(cfg, &Bitbucket, how, asked, meanwhile)
     }
 }
 
 /// Everything [`super::obtain`] and its renewals read besides the
 /// configuration and the store.
-pub(crate) struct Deps<'a> {
+pub struct Deps<'a> {
     /// The environment (the consumer secret kept by `configure`).
     pub env: &'a dyn Env,
     /// Now, in Unix seconds.
@@ -89,17 +62,27 @@ pub(crate) struct Deps<'a> {
     pub lock_dir: PathBuf,
     pub endpoint: Box<dyn TokenEndpoint + 'a>,
     pub sign_in: Box<dyn SignInRunner + 'a>,
+    /// Where the ladder's notices go: stderr, or a test's list.
+    pub notices: Box<dyn Fn(Notice) + 'a>,
+}
+
+impl Deps<'_> {
+    /// Hands `notice` to the sink.
+    pub fn notify(&self, notice: Notice) {
+        (self.notices)(notice);
+    }
 }
 
 impl<'a> Deps<'a> {
     /// The real clock, data directory, Bitbucket and sign-in.
-    pub(crate) fn real(env: &'a dyn Env, sign_in: BrowserSignIn<'a>) -> Result<Deps<'a>, Error> {
+    pub fn real(env: &'a dyn Env, sign_in: BrowserSignIn<'a>) -> Result<Deps<'a>, Error> {
         Ok(Deps {
             env,
             now: Box::new(store::now),
             lock_dir: store::data_dir()?,
             endpoint: Box::new(Bitbucket),
             sign_in: Box::new(sign_in),
+            notices: Box::new(|n: Notice| n.say()),
         })
     }
 }

@@ -1,52 +1,17 @@
 //! `erase`: git reports a credential refused; drop it if it is ours.
 
-use super::host::open_store;
-use super::ladder::lock_for;
-use crate::bitbucket::facts::{app_password_message, is_app_password};
+use super::ladder::{lock_file_in, wait_for_lock};
+use super::notice::Notice;
+use super::World;
+use crate::bitbucket::facts::is_app_password;
 use crate::config::HostConfig;
 use crate::error::Error;
 use crate::protocol::Request;
-use crate::secret::Secret;
-use crate::store::{Record, TokenKind};
-
-/// What to say when Bitbucket refused a stored token we then removed: by
-/// what the token is (its prefix, then its kind), since the cure differs
-/// (docs/bitbucket-facts.md, 2026 changes).
-fn refused_token(kind: TokenKind, token: &Secret, url: &str) -> String {
-    let again = format!("`git credential-bitbucket configure {url} --api-token`");
-    if is_app_password(token) {
-        return format!(
-            "Bitbucket refused the stored token for {url}, so it was removed. {}",
-            app_password_message("it", url)
-        );
-    }
-    let (what, cure) = match kind {
-        TokenKind::ApiToken => (
-            "API token",
-            "Create a new API token with the repository read and write scopes on your \
-             Atlassian account's security page",
-        ),
-        TokenKind::AccessToken => (
-            "access token",
-            "Create a new repository, project or workspace access token in Bitbucket",
-        ),
-        TokenKind::PersonalToken | TokenKind::ProjectToken => (
-            "HTTP access token",
-            "Create a new HTTP access token in Bitbucket",
-        ),
-        // Renewable kinds are never removed here; named for completeness.
-        TokenKind::Oauth | TokenKind::ClientCredentials => ("token", "Sign in again"),
-    };
-    format!(
-        "Bitbucket refused the stored {what} for {url}, so it was removed; it has expired, \
-         was revoked or lacks a scope. {cure} and store it with {again}, or sign in with \
-         OAuth: `git credential-bitbucket configure {url}`."
-    )
-}
+use crate::store::Record;
 
 /// git got 401 with a credential: if it is our access token, drop it and
 /// keep the refresh token, so the next `get` refreshes without a browser.
-pub(crate) fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
+pub fn erase(cfg: &HostConfig, req: &Request, world: &dyn World) -> Result<(), Error> {
     let presented = match req.authtype.as_deref() {
         Some(t) if t.eq_ignore_ascii_case("bearer") => req.credential.as_ref(),
         _ => req.password.as_ref(),
@@ -54,7 +19,8 @@ pub(crate) fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
     let Some(presented) = presented else {
         return Ok(());
     };
-    let store = open_store(cfg)?;
+    let store = world.open_store(cfg)?;
+    let deps = world.deps()?;
     let host = cfg.remote.store_key();
     let holder = store
         .records(&host)?
@@ -68,12 +34,16 @@ pub(crate) fn erase(cfg: &HostConfig, req: &Request) -> Result<(), Error> {
         // A token we were given and Bitbucket now refuses: nothing can
         // renew it. Drop it and say what to do (contract.md §4).
         store.remove(&host, &holder.account.username)?;
-        let url = cfg.remote.base_url();
-        crate::say!("{}", refused_token(holder.kind, presented, &url));
+        deps.notify(Notice::StoredTokenRemoved {
+            kind: holder.kind,
+            app_password: is_app_password(presented),
+            url: cfg.remote.base_url(),
+        });
         return Ok(());
     }
     // Under the account lock, so a refresh in flight is not overwritten.
-    let _lock = lock_for(&host, Some(&holder.account.username), cfg.login_timeout)?;
+    let lock_file = lock_file_in(&deps.lock_dir, &host, Some(&holder.account.username));
+    let _lock = wait_for_lock(&lock_file, cfg.login_timeout)?;
     let current = store
         .records(&host)?
         .into_iter()

@@ -1,25 +1,19 @@
 //! The answer to `get`: the flow's token, handed to git as Basic
 //! (username and password) or as Bearer.
 
-use super::deps::{BrowserSignIn, Deps};
-use super::host::{asked_account, open_store, TOKEN_AUTH_USER};
+use super::deps::Deps;
+use super::host::asked_account;
 use super::ladder::obtain;
 use super::token_flow::stored_token;
-use crate::config::{AuthType, Env, Flow, HostConfig, Kind};
+use crate::bitbucket::facts::Kind;
+use crate::bitbucket::facts::TOKEN_AUTH_USER;
+use crate::config::{AuthType, Flow, HostConfig};
 use crate::error::Error;
 use crate::protocol::{Request, Response};
 use crate::store::Store;
 
-/// The `get` ladder (contract.md §4), with the host's store and the real
-/// clock, Bitbucket and sign-in.
-pub(crate) fn get(cfg: &HostConfig, req: &Request, env: &dyn Env) -> Result<Response, Error> {
-    let store = open_store(cfg)?;
-    let deps = Deps::real(env, BrowserSignIn::Detect(env))?;
-    answer(cfg, req, store.as_ref(), &deps)
-}
-
 /// The answer to `req` from `store`, renewing through `deps` if need be.
-pub(crate) fn answer(
+pub fn answer(
     cfg: &HostConfig,
     req: &Request,
     store: &dyn Store,
@@ -41,7 +35,7 @@ pub(crate) fn answer(
         .expect("BUG: obtain() returns a record with an access token");
     // Bearer only when configured and git can take it (git ≥ 2.46).
     if cfg.auth_type == AuthType::Bearer && req.has_capability("authtype") {
-        return Ok(bearer(token, Some(record.expires_at)));
+        return Ok(Response::bearer(token, Some(record.expires_at)));
     }
     // Never pair one account's name with another's token: the name is the
     // one git sent, whose record this is; else Cloud's generic name, or
@@ -56,14 +50,4 @@ pub(crate) fn answer(
         password: token,
         expiry: Some(record.expires_at),
     })
-}
-
-/// `Authorization: Bearer` through git's `authtype` capability; ephemeral,
-/// so git does not hand the token to other helpers to keep (contract.md §4).
-pub(crate) fn bearer(token: crate::secret::Secret, expiry: Option<u64>) -> Response {
-    Response::Bearer {
-        credential: token,
-        expiry,
-        ephemeral: true,
-    }
 }

@@ -3,9 +3,8 @@
 //! renew (refresh, new grant, or sign-in).
 
 use super::deps::Deps;
-use super::record::{app_account, serves, which};
-use super::renew::{grant, refresh, sign_in_and_store};
-use crate::commands::rfc3339;
+use super::record::{app_account, find, which};
+use super::renew::{grant, keep_current, refresh, sign_in_and_store};
 use crate::config::{self, Flow, HostConfig};
 use crate::error::Error;
 use crate::store::lock::{self, lock_path, Lock};
@@ -15,7 +14,7 @@ use std::time::Duration;
 
 /// The ladder of contract.md §4 steps 1–5 for the OAuth flows: a record with a
 /// fresh access token, renewed under the account's lock if need be.
-pub(crate) fn obtain(
+pub fn obtain(
     cfg: &HostConfig,
     store: &dyn Store,
     host: &StoreKey,
@@ -108,7 +107,7 @@ fn lock_and_reread(
         }
         // No lock (a read-only or refused store): nothing can be renewed
         // or saved, but a valid access token still answers.
-        Err(e) => return keep_current(found, e.into(), now()).map(Locked::Answered),
+        Err(e) => return keep_current(found, e.into(), deps).map(Locked::Answered),
     };
     // Re-read the account we locked, not whoever is the default now: only
     // the lock holder may refresh an account's token.
@@ -119,7 +118,7 @@ fn lock_and_reread(
     }
     // The holder we queued behind failed: do not repeat its failure.
     if let Some(why) = lock::failure_since(lock_file, waited_since).filter(|_| waited) {
-        return keep_current(found, Error::Failed(why), now()).map(Locked::Answered);
+        return keep_current(found, Error::Failed(why), deps).map(Locked::Answered);
     }
     Ok(Locked::Renew(lock, found))
 }
@@ -170,30 +169,10 @@ impl Renewal<'_> {
     }
 }
 
-/// The record named `asked` exactly, else the host's default account: its
-/// only one, or the most recently signed-in one. Records the flow or
-/// consumer may not use are treated as absent (contract.md §5). This is
-/// the re-read of a record already chosen; which record a request gets is
-/// record.rs's [`which`].
-pub(crate) fn find(
-    store: &dyn Store,
-    host: &StoreKey,
-    asked: Option<&str>,
-    cfg: &HostConfig,
-) -> Result<Option<Record>, Error> {
-    let records = store.records(host)?.into_iter().filter(|r| serves(cfg, r));
-    Ok(match asked {
-        Some(user) => records
-            .into_iter()
-            .find(|r| cfg.kind.same_user(&r.account, user)),
-        None => records.max_by_key(|r| r.signed_in_at),
-    })
-}
-
 /// The per-(host, account) lock, or the per-host sign-in lock while the
 /// account is not known yet (contract.md §5). A waiter may have to sit out
 /// another process's whole browser sign-in.
-pub(crate) fn lock_for(
+pub fn lock_for(
     host: &StoreKey,
     account: Option<&str>,
     login_timeout: Duration,
@@ -203,7 +182,7 @@ pub(crate) fn lock_for(
 }
 
 /// The lock file of [`lock_for`], in the lock directory under `dir`.
-pub(crate) fn lock_file_in(dir: &Path, host: &StoreKey, account: Option<&str>) -> PathBuf {
+pub fn lock_file_in(dir: &Path, host: &StoreKey, account: Option<&str>) -> PathBuf {
     let name = match account {
         Some(a) => format!("account {host} {a}"),
         None => format!("sign-in {host}"),
@@ -211,28 +190,11 @@ pub(crate) fn lock_file_in(dir: &Path, host: &StoreKey, account: Option<&str>) -
     lock_path(dir, &name)
 }
 
-pub(crate) fn wait_for_lock(path: &Path, login_timeout: Duration) -> Result<Lock, Error> {
+pub fn wait_for_lock(path: &Path, login_timeout: Duration) -> Result<Lock, Error> {
     let wait = login_timeout.saturating_add(Duration::from_secs(60));
     Ok(lock::acquire_saying(
         path,
         wait,
         Some("waiting for another git-credential-bitbucket process (a sign-in or refresh is in progress)"),
     )?)
-}
-
-/// A renewal failed without killing anything: hand out the current access
-/// token, with a warning, while it is still valid (contract.md §4 step 6); else
-/// the failure.
-pub(crate) fn keep_current(current: Option<Record>, why: Error, now: u64) -> Result<Record, Error> {
-    match current.filter(|r| r.unexpired_access_token(now).is_some()) {
-        Some(rec) => {
-            crate::say!("warning: {why}");
-            crate::say!(
-                "using the current access token meanwhile; it is valid until {}",
-                rfc3339(rec.expires_at)
-            );
-            Ok(rec)
-        }
-        None => Err(why),
-    }
 }

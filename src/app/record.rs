@@ -13,15 +13,15 @@
 //! the consumer that obtained it; an app password (`ATBB…`) answers
 //! nobody, since Bitbucket stopped taking them.
 
-use super::host::{asked_account, GENERIC_USERS};
-use crate::bitbucket::facts;
+use super::host::asked_account;
+use crate::bitbucket::facts::{self, GENERIC_USERS};
 use crate::config::{Flow, HostConfig};
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::store::{Record, Store, StoreKey};
 
 /// Whether `r` may answer for the host's flow and consumer at all.
-pub(crate) fn serves(cfg: &HostConfig, r: &Record) -> bool {
+fn serves(cfg: &HostConfig, r: &Record) -> bool {
     match cfg.flow {
         Flow::Token => r.kind.is_stored_token(),
         _ => !r.kind.is_stored_token() && r.client_id == cfg.client_id,
@@ -31,7 +31,7 @@ pub(crate) fn serves(cfg: &HostConfig, r: &Record) -> bool {
 /// The name the record is looked up by: the consumer's app user for
 /// `client_credentials`, else the account git (or `--account`) named,
 /// unless that is the generic `x-token-auth`.
-pub(crate) fn asked_name(cfg: &HostConfig, named: Option<&str>) -> Option<String> {
+fn asked_name(cfg: &HostConfig, named: Option<&str>) -> Option<String> {
     match cfg.flow {
         Flow::ClientCredentials => Some(app_account(cfg)),
         _ => asked_account(named).map(str::to_owned),
@@ -39,7 +39,7 @@ pub(crate) fn asked_name(cfg: &HostConfig, named: Option<&str>) -> Option<String
 }
 
 /// The app user a `client_credentials` token is stored under.
-pub(crate) fn app_account(cfg: &HostConfig) -> String {
+pub fn app_account(cfg: &HostConfig) -> String {
     format!("consumer:{}", cfg.client_id)
 }
 
@@ -59,7 +59,7 @@ fn exact<'r>(
 
 /// The record git gets for `named` (the URL's user or `--account`) among
 /// one host's `records`, by the host's flow.
-pub(crate) fn choose<'r, I>(records: I, named: Option<&str>, cfg: &HostConfig) -> Option<&'r Record>
+pub fn choose<'r, I>(records: I, named: Option<&str>, cfg: &HostConfig) -> Option<&'r Record>
 where
     I: IntoIterator<Item = &'r Record>,
     I::IntoIter: Clone,
@@ -75,7 +75,7 @@ where
 }
 
 /// [`choose`] over the host's records in `store`.
-pub(crate) fn which(
+pub fn which(
     store: &dyn Store,
     host: &StoreKey,
     named: Option<&str>,
@@ -87,7 +87,7 @@ pub(crate) fn which(
 
 /// The token flow's token for `named`: the stored token, unless there is
 /// none, git reported it refused, or it is an app password.
-pub(crate) fn stored_token(
+pub fn stored_token(
     store: &dyn Store,
     host: &StoreKey,
     named: Option<&str>,
@@ -113,4 +113,24 @@ pub(crate) fn stored_token(
         )));
     }
     Ok((record, token))
+}
+
+/// The record named `asked` exactly, else the host's default account: its
+/// only one, or the most recently signed-in one. Records the flow or
+/// consumer may not use are treated as absent (contract.md §5). This is
+/// the re-read of a record already chosen; which record a request gets is
+/// [`which`].
+pub fn find(
+    store: &dyn Store,
+    host: &StoreKey,
+    asked: Option<&str>,
+    cfg: &HostConfig,
+) -> Result<Option<Record>, Error> {
+    let records = store.records(host)?.into_iter().filter(|r| serves(cfg, r));
+    Ok(match asked {
+        Some(user) => records
+            .into_iter()
+            .find(|r| cfg.kind.same_user(&r.account, user)),
+        None => records.max_by_key(|r| r.signed_in_at),
+    })
 }

@@ -3,7 +3,7 @@
 //! before the token is used.
 
 use super::deps::Deps;
-use super::ladder::keep_current;
+use super::notice::Notice;
 use super::record::app_account;
 use crate::bitbucket::{ApiError, TokenSet};
 use crate::config::HostConfig;
@@ -14,7 +14,7 @@ use crate::store::{self, Record, Store, TokenKind};
 
 /// Step 4. `Ok(None)` means the refresh token is dead and was dropped:
 /// sign in again.
-pub(crate) fn refresh(
+pub fn refresh(
     cfg: &HostConfig,
     store: &dyn Store,
     rec: Record,
@@ -31,7 +31,7 @@ pub(crate) fn refresh(
             "{e}. The sign-in was not renewed, so it is kept: fix the store, then run the git \
              command again"
         ));
-        return keep_current(Some(rec), why, (deps.now)()).map(Some);
+        return keep_current(Some(rec), why, deps).map(Some);
     }
     crate::trace!("get: refreshing for {:?}", rec.account.username);
     // Made now, so that writing the answer into it is the first thing
@@ -57,17 +57,16 @@ pub(crate) fn refresh(
             if let Some(j) = journal.as_mut() {
                 j.write(&renewed);
             }
-            let saved = save_refreshed(store, renewed, &refresh_token);
+            let saved = save_refreshed(store, renewed, &refresh_token, deps);
             drop(journal);
             Ok(Some(saved))
         }
         Err(e) if e.is_dead_refresh_token() => {
-            crate::say!(
-                "the saved sign-in of {} on {} has expired or was revoked ({e}); \
-                 a new sign-in is needed",
-                rec.account.username,
-                rec.host
-            );
+            deps.notify(Notice::SignInExpired {
+                username: rec.account.username.clone(),
+                host: rec.host.clone(),
+                why: e.to_string(),
+            });
             store.put(&Record {
                 refresh_token: None,
                 ..rec
@@ -79,7 +78,7 @@ pub(crate) fn refresh(
         // while the current access token is valid, use it (contract.md §4 step 6).
         Err(e) => {
             let why = failed_or_refused(e, Error::RefreshFailed, Error::RefreshRefused);
-            keep_current(Some(rec), why, (deps.now)()).map(Some)
+            keep_current(Some(rec), why, deps).map(Some)
         }
     }
 }
@@ -87,23 +86,20 @@ pub(crate) fn refresh(
 /// Saves a refresh's result, then hands it out even when saving failed:
 /// the new token works for this command; the warning says plainly what
 /// the next one will need.
-fn save_refreshed(store: &dyn Store, renewed: Record, spent: &crate::secret::Secret) -> Record {
+fn save_refreshed(
+    store: &dyn Store,
+    renewed: Record,
+    spent: &crate::secret::Secret,
+    deps: &Deps,
+) -> Record {
     // From here until the rotated token is durable, a Ctrl-C or SIGTERM
     // waits (a few milliseconds).
     let _hold = store::signals::hold();
     if let Err(e) = store.put(&renewed) {
-        if renewed.refresh_token.as_ref() == Some(spent) {
-            crate::say!(
-                "warning: could not save the renewed access token: {e}. \
-                 The sign-in itself is kept"
-            );
-        } else {
-            crate::say!(
-                "warning: could not save the renewed sign-in: {e}. This command \
-                 goes on with the new token, but the sign-in is lost: the next git command \
-                 will open the browser to sign in again"
-            );
-        }
+        deps.notify(Notice::NotSaved {
+            why: e.to_string(),
+            sign_in_lost: renewed.refresh_token.as_ref() != Some(spent),
+        });
     }
     renewed
 }
@@ -126,13 +122,13 @@ fn failed_or_refused(
 
 /// When a token with lifetime `expires_in` expires. The lifetime is the
 /// server's word: clamped to a year so no answer can overflow the sum.
-pub(crate) fn expiry(now: u64, expires_in: u64) -> u64 {
+pub fn expiry(now: u64, expires_in: u64) -> u64 {
     now.saturating_add(expires_in.min(365 * 86_400))
 }
 
 /// A new `client_credentials` grant, saved before it is used. While the
 /// current token is valid, a failed grant falls back to it.
-pub(crate) fn grant(
+pub fn grant(
     cfg: &HostConfig,
     store: &dyn Store,
     host: &StoreKey,
@@ -143,9 +139,9 @@ pub(crate) fn grant(
     match deps.endpoint.client_credentials(cfg) {
         Ok(tokens) => {
             let t = (deps.now)();
-            let account = store::Account {
+            let account = crate::bitbucket::Account {
                 display_name: Some("client_credentials of the OAuth consumer".into()),
-                ..store::Account::named(&app_account(cfg))
+                ..crate::bitbucket::Account::named(&app_account(cfg))
             };
             // Cloud no longer issues a refresh token for this grant; never
             // keep one.
@@ -166,14 +162,14 @@ pub(crate) fn grant(
         }
         Err(e) => {
             let why = failed_or_refused(e, Error::GrantFailed, Error::GrantRefused);
-            keep_current(old, why, (deps.now)())
+            keep_current(old, why, deps)
         }
     }
 }
 
 /// The record after a refresh: new access token, the rotated refresh token
 /// (or the old one when the server did not rotate it).
-pub(crate) fn refreshed(rec: Record, tokens: TokenSet, t: u64) -> Record {
+pub fn refreshed(rec: Record, tokens: TokenSet, t: u64) -> Record {
     let rotated = tokens.refresh_token.is_some() && tokens.refresh_token != rec.refresh_token;
     Record {
         access_token: Some(tokens.access_token),
@@ -191,7 +187,7 @@ pub(crate) fn refreshed(rec: Record, tokens: TokenSet, t: u64) -> Record {
 }
 
 /// Step 5: the browser sign-in, then the record is saved.
-pub(crate) fn sign_in_and_store(
+pub fn sign_in_and_store(
     cfg: &HostConfig,
     store: &dyn Store,
     host: &StoreKey,
@@ -204,7 +200,7 @@ pub(crate) fn sign_in_and_store(
         SignedIn::New(tokens, account, port) => (tokens, account, port),
         SignedIn::Found(record) => return Ok(record),
     };
-    // signin.rs checks this too; here it guards the store itself, whatever
+    // signin/exchange.rs checks this too; here it guards the store itself, whatever
     // signed in: a token of another account is never kept under `asked`.
     if let Some(asked) = asked.filter(|a| !cfg.kind.same_user(&account, a)) {
         return Err(SignInError::AccountMismatch {
@@ -222,11 +218,26 @@ pub(crate) fn sign_in_and_store(
         ..Record::new(host, account, TokenKind::Oauth, &cfg.client_id, t)
     };
     store.put(&record)?;
-    crate::say!(
-        "signed in to {} as {} ({} store)",
-        cfg.remote.base_url(),
-        crate::bitbucket::account_label(&record.account),
-        store.name()
-    );
+    deps.notify(Notice::SignedIn {
+        url: cfg.remote.base_url(),
+        account: crate::bitbucket::account_label(&record.account),
+        store: store.name(),
+    });
     Ok(record)
+}
+
+/// A renewal failed without killing anything: hand out the current access
+/// token, with a warning, while it is still valid (contract.md §4 step 6); else
+/// the failure.
+pub fn keep_current(current: Option<Record>, why: Error, deps: &Deps) -> Result<Record, Error> {
+    match current.filter(|r| r.unexpired_access_token((deps.now)()).is_some()) {
+        Some(rec) => {
+            deps.notify(Notice::UsingCurrent {
+                why: why.to_string(),
+                until: rec.expires_at,
+            });
+            Ok(rec)
+        }
+        None => Err(why),
+    }
 }

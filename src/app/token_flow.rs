@@ -1,7 +1,6 @@
 //! The token flow's answer: a stored API token or access token, with the
 //! username (or Bearer) its kind needs.
 
-use super::get::bearer;
 use super::record;
 use crate::config::{AuthType, HostConfig};
 use crate::error::Error;
@@ -10,7 +9,7 @@ use crate::store::{Store, StoreKey};
 
 /// The token flow (contract.md §4): a stored API token or access token, handed out
 /// with the username its kind needs (bitbucket-facts.md A.9, B.8).
-pub(crate) fn stored_token(
+pub fn stored_token(
     cfg: &HostConfig,
     store: &dyn Store,
     host: &StoreKey,
@@ -30,13 +29,13 @@ pub(crate) fn stored_token(
                  offer it)"
             )));
         }
-        return Ok(bearer(token, None));
+        return Ok(Response::bearer(token, None));
     }
     if cfg.auth_type == AuthType::Bearer
         && req.has_capability("authtype")
         && !record.kind.never_bearer()
     {
-        return Ok(bearer(token, None));
+        return Ok(Response::bearer(token, None));
     }
     Ok(Response::Basic {
         username: record.account.username.clone(),

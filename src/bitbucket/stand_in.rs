@@ -16,7 +16,7 @@ const VARIABLE: &str = "GCB_TEST_STAND_IN_FOR_BITBUCKET_ORG";
 fn base() -> Option<String> {
     let v = std::env::var(VARIABLE).ok()?;
     let u = crate::url::HttpUrl::parse(&v)?;
-    (u.scheme == "http" && u.is_loopback() && u.port.is_some() && u.path == "/")
+    (u.scheme == crate::url::Scheme::Http && u.is_loopback() && u.port.is_some() && u.path == "/")
         .then(|| v.trim_end_matches('/').to_owned())
 }
 

@@ -6,6 +6,7 @@ use super::table::{command, COMMANDS};
 use super::{Command, Shell};
 use crate::error::Error;
 use crate::protocol::Action;
+use crate::spelled::NotAccepted;
 use std::ffi::OsString;
 
 /// Parses the arguments after the program name.
@@ -141,15 +142,15 @@ fn parse_configure(rest: &[String]) -> Result<Command, Error> {
     let mut p = Flags::new("configure", rest);
     let scope = p.scope()?;
     let settings = crate::setup::Settings {
-        kind: p.value("--kind")?,
+        kind: p.one_of("--kind")?,
         client_id: p.value("--client-id")?,
         client_secret_stdin: p.flag("--client-secret-stdin"),
         redirect_uri: p.value("--redirect-uri")?,
-        flow: p.value("--flow")?,
+        flow: p.one_of("--flow")?,
         username: p.value("--username")?,
         api_token: p.flag("--api-token"),
-        token_kind: p.value("--token-kind")?,
-        store: p.value("--store")?,
+        token_kind: p.one_of("--token-kind")?,
+        store: p.one_of("--store")?,
         authorize_url: p.value("--authorize-url")?,
         token_url: p.value("--token-url")?,
         api_url: p.value("--api-url")?,
@@ -206,6 +207,19 @@ impl<'a> Flags<'a> {
                 Ok(Some(v))
             }
             Some(_) => Err(Error::Usage(format!("{}: {name} needs a value", self.cmd))),
+        }
+    }
+
+    /// A flag whose value is one of a value enum's spellings.
+    fn one_of<T>(&mut self, name: &str) -> Result<Option<T>, Error>
+    where
+        T: std::str::FromStr<Err = NotAccepted>,
+    {
+        match self.value(name)? {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|e: NotAccepted| {
+                Error::Usage(format!("{name} {v:?}: accepted values are {}", e.list()))
+            }),
         }
     }
 
@@ -283,7 +297,7 @@ pub fn suggestion(word: &str) -> Option<&'static str> {
         return names.iter().copied().find(|n| *n == cmd).or(Some("login"));
     }
     if word.starts_with('-') {
-        return crate::commands::closest(word, LEADING_OPTIONS, 2);
+        return crate::human::closest(word, LEADING_OPTIONS, 2);
     }
     if word.len() < 3 || Action::try_from(word).is_ok() {
         return None;
@@ -293,7 +307,7 @@ pub fn suggestion(word: &str) -> Option<&'static str> {
         .iter()
         .find(|(other, _)| *other == lower)
         .map(|(_, ours)| *ours)
-        .or_else(|| crate::commands::closest(word, &names, 2))
+        .or_else(|| crate::human::closest(word, &names, 2))
 }
 
 #[cfg(test)]
@@ -399,6 +413,47 @@ mod tests {
             p(&["doctor", "--help"]).expect("ok"),
             Command::Help(Some("doctor".into()))
         );
+    }
+
+    /// The value flags of `configure` are parsed into their enums here;
+    /// a word that is none of the spellings is a usage error listing them.
+    #[test]
+    fn configure_values_are_typed_or_refused_with_the_accepted_words() {
+        use crate::bitbucket::facts::Kind;
+        use crate::config::Flow;
+        use crate::store::choice::StoreChoice;
+        use crate::store::GivenToken;
+        let Ok(Command::Configure(s)) = p(&[
+            "configure",
+            "--kind=datacenter",
+            "--flow",
+            "token",
+            "--store",
+            "file",
+            "--token-kind",
+            "project",
+        ]) else {
+            panic!("configure parses");
+        };
+        assert_eq!(
+            (s.kind, s.flow, s.store, s.token_kind),
+            (
+                Some(Kind::DataCenter),
+                Some(Flow::Token),
+                Some(StoreChoice::File),
+                Some(GivenToken::Project)
+            )
+        );
+        let refused = |args: &[&str]| p(args).expect_err("refused").to_string();
+        assert!(refused(&["configure", "--store", "vault"])
+            .contains("--store \"vault\": accepted values are auto, keyring, file"));
+        assert!(refused(&["configure", "--kind", "Cloud"])
+            .contains("--kind \"Cloud\": accepted values are cloud, datacenter"));
+        assert!(refused(&["configure", "--flow", "device"])
+            .contains("--flow \"device\": accepted values are browser, client_credentials, token"));
+        assert!(refused(&["configure", "--token-kind", "oauth"]).contains(
+            "--token-kind \"oauth\": accepted values are api-token, access-token, personal, project"
+        ));
     }
 
     #[test]

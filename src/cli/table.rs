@@ -2,8 +2,10 @@
 //! one-line help. The parser, the help texts and the completion scripts
 //! are all written from it, so none can name a flag another does not know.
 
-use crate::config::{Flow, Kind, StoreChoice};
-use crate::store::TokenKind;
+use crate::bitbucket::facts::Kind;
+use crate::config::Flow;
+use crate::store::choice::StoreChoice;
+use crate::store::GivenToken;
 
 /// What follows a flag on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +165,7 @@ pub const COMMANDS: &[Cmd] = &[
             ),
             with(
                 "--token-kind",
-                Arg::OneOf("KIND", &TokenKind::GIVEN_WORDS),
+                Arg::OneOf("KIND", GivenToken::ACCEPTED),
                 "the kind of token --api-token stores",
             ),
             with(

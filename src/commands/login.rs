@@ -5,7 +5,8 @@ use crate::app::{
     app_account, asked_account, find, grant, keyed_remote, lock_for, open_store, sign_in_and_store,
     BrowserSignIn, Deps,
 };
-use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
+use crate::config::{self, Flow, GitConfig, HostConfig, Remote};
+use crate::env::Env;
 use crate::error::Error;
 use crate::signin;
 use crate::store::{Record, Store, StoreKey};

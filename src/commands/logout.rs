@@ -2,8 +2,10 @@
 //! Data Center revoke their tokens on the server.
 
 use crate::app::{keyed_remote, lock_for};
+use crate::bitbucket::facts::Kind;
 use crate::bitbucket::Client;
-use crate::config::{self, Env, GitConfig, HostConfig, Kind};
+use crate::config::{self, GitConfig, HostConfig};
+use crate::env::Env;
 use crate::error::Error;
 use crate::store::{self, Record, Store, StoreKey};
 use std::time::Duration;
@@ -22,7 +24,7 @@ pub fn run(
     let choice = cfg
         .as_ref()
         .map(|c| c.store)
-        .unwrap_or(config::StoreChoice::Auto);
+        .unwrap_or(crate::store::choice::StoreChoice::Auto);
     // Only look where records can be: deciding a store here would write
     // stores.json and print the first-use notice for a host never used.
     let store = crate::commands::existing_store(&store::data_dir()?, choice, &host)?;

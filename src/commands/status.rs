@@ -4,11 +4,12 @@
 //! secret. A host whose configuration cannot be used is reported and makes
 //! the command fail, so a mistake shows before git runs.
 
-use super::{configured_hosts, duration, existing_store};
+use super::{configured_hosts, existing_store};
 use crate::app;
-use crate::commands::rfc3339;
-use crate::config::{self, Env, Flow, GitConfig, HostConfig, Remote};
+use crate::config::{self, Flow, GitConfig, HostConfig, Remote};
+use crate::env::Env;
 use crate::error::Error;
+use crate::human::{duration, rfc3339};
 use crate::store::{self, choice, now, Record, StoreKey, TokenKind};
 use crate::text::NAME;
 use std::collections::{HashMap, HashSet};

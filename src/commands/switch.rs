@@ -11,7 +11,8 @@
 
 use super::{configured_hosts, existing_store};
 use crate::app;
-use crate::config::{self, Env, GitConfig, HostConfig};
+use crate::config::{self, GitConfig, HostConfig};
+use crate::env::Env;
 use crate::error::Error;
 use crate::store::{self, lock, now, Store, StoreKey};
 use crate::text::plain;
@@ -61,7 +62,7 @@ impl Saved {
         let choice = cfg
             .as_ref()
             .map(|c| c.store)
-            .unwrap_or(config::StoreChoice::Auto);
+            .unwrap_or(crate::store::choice::StoreChoice::Auto);
         let dir = store::data_dir()?;
         let store = existing_store(&dir, choice, &host)?;
         let records = store.records(&host)?;
@@ -122,7 +123,7 @@ impl Saved {
 /// when none is), and how to pick one.
 fn list(git: &GitConfig, env: &dyn Env, hosts: &[String]) -> Result<(), Error> {
     let hosts = match hosts.is_empty() {
-        true => vec![format!("https://{}", config::CLOUD_HOST)],
+        true => vec![format!("https://{}", crate::bitbucket::facts::CLOUD_HOST)],
         false => hosts.to_vec(),
     };
     let mut any = false;

@@ -5,7 +5,8 @@
 //! is saved. stdout carries the token and a newline, nothing else.
 
 use crate::app;
-use crate::config::{self, Env, Flow, GitConfig};
+use crate::config::{self, Flow, GitConfig};
+use crate::env::Env;
 use crate::error::Error;
 use std::io::Write;
 

@@ -6,7 +6,7 @@
 
 use super::{ConfigError, Remote};
 use crate::gitconfig::Origin;
-use crate::url::split_host_port;
+use crate::url::{split_host_port, Scheme};
 use std::collections::HashMap;
 use std::process::{Command, Output, Stdio};
 
@@ -256,15 +256,15 @@ fn run_git(args: &[&str]) -> std::io::Result<Output> {
 
 /// Matches a config URL pattern against the remote the way git's urlmatch
 /// does (bitbucket-facts.md C.7); returns the precedence score, or `None`.
-pub(crate) fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize, bool)> {
+pub fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize, bool)> {
     #[cfg(test)]
     ENTRIES_READ.with(|n| n.set(n.get() + 1));
     let (scheme, rest) = match pattern.split_once("://") {
-        Some((s, r)) => (Some(s.to_ascii_lowercase()), r),
+        Some((s, r)) => (Some(s), r),
         None => (None, pattern),
     };
-    if let Some(s) = &scheme {
-        if *s != remote.protocol {
+    if let Some(s) = scheme {
+        if Scheme::parse(s) != Some(remote.protocol) {
             return None;
         }
     }
@@ -278,13 +278,7 @@ pub(crate) fn url_match(pattern: &str, remote: &Remote) -> Option<(usize, usize,
     };
     let (p_host, p_port) = split_host_port(hostport)?;
     let (r_host, r_port) = split_host_port(&remote.host)?;
-    let default = |port: Option<u16>| {
-        port.or(match remote.protocol.as_str() {
-            "https" => Some(443),
-            "http" => Some(80),
-            _ => None,
-        })
-    };
+    let default = |port: Option<u16>| port.or(Some(remote.protocol.default_port()));
     if default(p_port) != default(r_port) {
         return None;
     }
@@ -327,7 +321,7 @@ thread_local! {
 
 /// How many entries this thread's lookups have read so far.
 #[cfg(test)]
-pub(crate) fn entries_read() -> usize {
+pub fn entries_read() -> usize {
     ENTRIES_READ.with(std::cell::Cell::get)
 }
 

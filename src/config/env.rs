@@ -1,7 +1,8 @@
 //! The consumer secret `configure` kept in our store, fetched for a
 //! command about to need it (the `Env` lookup is in `crate::env`).
 
-use super::{ConfigError, Env, Flow, HostConfig};
+use super::{ConfigError, Flow, HostConfig};
+use crate::env::Env;
 
 /// `cfg` with its consumer secret, for a command about to talk to the
 /// token endpoint: the one from gitconfig or the environment, else the one
@@ -28,10 +29,11 @@ pub fn with_client_secret<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::resolve;
     use crate::config::test_support::*;
-    use crate::config::{resolve, StoreChoice};
+    use crate::platform::keyring::KeyringError;
     use crate::secret::Secret;
-    use crate::store::keyring::KeyringError;
+    use crate::store::choice::StoreChoice;
     use crate::store::StoreError;
 
     /// A keyring that holds the secret but is locked.

@@ -2,8 +2,11 @@
 //! git config under the key's scope rule; and the name a bad value is
 //! reported under, with the checks every kind of value shares.
 
-use super::{parse_bool, ConfigError, Env, GitConfig, Key, NotAccepted, Remote};
-use crate::url::HttpUrl;
+use super::{ConfigError, GitConfig, Key, Remote};
+use crate::env::Env;
+use crate::gitconfig::parse_bool;
+use crate::spelled::NotAccepted;
+use crate::url::{HttpUrl, Scheme};
 use std::time::Duration;
 
 /// Where `resolve` reads the keys of one remote.
@@ -108,7 +111,7 @@ impl<'a> Lookup<'a> {
             value: v.clone(),
             why: "not an http(s) URL",
         })?;
-        if parsed.scheme != "https" && !parsed.is_loopback() {
+        if parsed.scheme != Scheme::Https && !parsed.is_loopback() {
             return Err(ConfigError::BadUrl {
                 name: self.name_of(key),
                 value: v,

@@ -15,23 +15,19 @@ mod lookup;
 mod remote;
 mod resolve;
 #[cfg(test)]
-pub(crate) mod test_support;
+pub mod test_support;
 mod values;
 
-pub use crate::env::{Env, ProcessEnv};
-pub use crate::gitconfig::parse_bool;
 #[cfg(test)]
-pub(crate) use entries::entries_read;
-pub(crate) use entries::url_match;
+pub use entries::entries_read;
+pub use entries::url_match;
 pub use entries::{Entry, GitConfig};
 pub use env::with_client_secret;
 pub use errors::ConfigError;
 pub use keys::{known_keys, Key};
 pub use remote::Remote;
 pub use resolve::{kind, resolve, ConsumerOwner, HostConfig};
-pub use values::{AuthType, Flow, Kind, NotAccepted, StoreChoice};
-
-pub use crate::bitbucket::facts::CLOUD_HOST;
+pub use values::{AuthType, Flow};
 
 /// A consumer key baked in by a packager at build time (contract.md §1).
 pub const BUILTIN_CLIENT_ID: Option<&str> =

@@ -1,15 +1,15 @@
 //! `Remote`: the request's remote as git gave it, and the URLs and store
 //! key made from it.
 
-use super::Kind;
 use crate::bitbucket::facts;
-use crate::url::split_host_port;
+use crate::bitbucket::facts::Kind;
+use crate::url::{split_host_port, Scheme};
 
 /// The request's remote, as git gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
     /// `https` or `http`.
-    pub protocol: String,
+    pub protocol: Scheme,
     /// Host with port if any, lower case.
     pub host: String,
     /// The path, only with `credential.useHttpPath`.
@@ -29,11 +29,7 @@ impl Remote {
 
     /// `host[:port]` without the scheme's default port.
     fn authority(&self) -> &str {
-        let default = match self.protocol.as_str() {
-            "https" => 443,
-            "http" => 80,
-            _ => return &self.host,
-        };
+        let default = self.protocol.default_port();
         match split_host_port(&self.host) {
             Some((_, Some(port))) if port == default => self
                 .host
@@ -105,10 +101,7 @@ impl Remote {
     /// Parses a URL typed by the user (`login URL`): `https://[user@]host[/path]`.
     pub fn from_url(url: &str) -> Option<Remote> {
         let (protocol, rest) = url.split_once("://")?;
-        let protocol = protocol.to_ascii_lowercase();
-        if protocol != "https" && protocol != "http" {
-            return None;
-        }
+        let protocol = Scheme::parse(protocol)?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),

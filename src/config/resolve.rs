@@ -3,12 +3,15 @@
 
 use super::lookup::Lookup;
 use super::{
-    parse_bool, AuthType, ConfigError, Env, Flow, GitConfig, Key, Kind, Remote, StoreChoice,
-    BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET,
+    AuthType, ConfigError, Flow, GitConfig, Key, Remote, BUILTIN_CLIENT_ID, BUILTIN_CLIENT_SECRET,
 };
+use crate::bitbucket::facts::Kind;
 use crate::bitbucket::{self, facts};
+use crate::env::Env;
+use crate::gitconfig::parse_bool;
 use crate::secret::Secret;
-use crate::url::{is_loopback_host, HttpUrl};
+use crate::store::choice::StoreChoice;
+use crate::url::{is_loopback_host, HttpUrl, Scheme};
 use std::time::Duration;
 
 /// Everything a command needs to know about one of our hosts.
@@ -110,7 +113,7 @@ pub fn resolve(
     let (client_id, consumer_owner, client_secret) = consumer(&l, c.flow)?;
     // contract.md §4, §7: tokens only over https, loopback and the explicit
     // opt-in excepted.
-    if remote.protocol != "https" && !(is_loopback_host(&remote.hostname()) || c.allow_http) {
+    if remote.protocol != Scheme::Https && !(is_loopback_host(&remote.hostname()) || c.allow_http) {
         return Err(ConfigError::InsecureHttp { url: l.url });
     }
     let e = endpoints(&l, remote, c.kind)?;
@@ -322,7 +325,7 @@ fn endpoints(l: &Lookup, remote: &Remote, kind: Kind) -> Result<Endpoints, Confi
 fn redirect(l: &Lookup, kind: Kind, default: &str) -> Result<(String, HttpUrl), ConfigError> {
     let raw = l.value(Key::RedirectUri).unwrap_or_else(|| default.into());
     let parsed = HttpUrl::parse(&raw)
-        .filter(|u| u.scheme == "http" && u.is_loopback())
+        .filter(|u| u.scheme == Scheme::Http && u.is_loopback())
         .ok_or_else(|| ConfigError::BadUrl {
             name: l.name_of(Key::RedirectUri),
             value: raw.clone(),

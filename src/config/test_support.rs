@@ -1,11 +1,12 @@
 //! What the configuration's unit tests share: an environment from a map,
 //! a remote, and a `GitConfig` from lines.
 
-use super::{Env, GitConfig, Remote};
+use super::{GitConfig, Remote};
+use crate::env::Env;
 use std::collections::HashMap;
 
 /// An environment made of the given variables only.
-pub(crate) struct MapEnv(pub(crate) HashMap<String, String>);
+pub struct MapEnv(pub HashMap<String, String>);
 
 impl Env for MapEnv {
     fn var(&self, name: &str) -> Option<String> {
@@ -13,14 +14,14 @@ impl Env for MapEnv {
     }
 }
 
-pub(crate) fn no_env() -> MapEnv {
+pub fn no_env() -> MapEnv {
     MapEnv(HashMap::new())
 }
 
 /// A remote with no path and no username.
-pub(crate) fn remote(protocol: &str, host: &str) -> Remote {
+pub fn remote(protocol: &str, host: &str) -> Remote {
     Remote {
-        protocol: protocol.into(),
+        protocol: crate::url::Scheme::parse(protocol).expect("http or https"),
         host: host.into(),
         path: None,
         username: None,
@@ -28,7 +29,7 @@ pub(crate) fn remote(protocol: &str, host: &str) -> Remote {
 }
 
 /// `GitConfig` from (`credential.<url>.<key>`, value) lines.
-pub(crate) fn cfg(lines: &[(&str, &str)]) -> GitConfig {
+pub fn cfg(lines: &[(&str, &str)]) -> GitConfig {
     let text: String = lines.iter().map(|(k, v)| format!("{k}\n{v}\0")).collect();
     GitConfig::parse(&text)
 }

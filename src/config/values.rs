@@ -2,10 +2,7 @@
 //! auth type toward git, each spelled in one list (git's booleans are
 //! `gitconfig::parse_bool`).
 
-pub use crate::bitbucket::facts::Kind;
 use crate::spelled::value_enum;
-pub use crate::spelled::NotAccepted;
-pub use crate::store::choice::StoreChoice;
 
 value_enum! {
     /// How tokens are obtained.
@@ -32,6 +29,9 @@ value_enum! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bitbucket::facts::Kind;
+    use crate::spelled::NotAccepted;
+    use crate::store::choice::StoreChoice;
 
     #[test]
     fn every_value_reads_back_from_its_spelling() {

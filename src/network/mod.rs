@@ -9,7 +9,8 @@
 
 mod tls;
 
-use crate::config::{parse_bool, url_match, Remote};
+use crate::config::{url_match, Remote};
+use crate::gitconfig::parse_bool;
 use crate::secret::Secret;
 use std::path::PathBuf;
 
@@ -149,7 +150,7 @@ impl Settings {
         }
         let (proxy, from) = match http.get("proxy") {
             Some(found) => (Some(found.0), found.1),
-            None => match proxy_from_env(&remote.protocol, var) {
+            None => match proxy_from_env(remote.protocol, var) {
                 Some(found) => (Some(found.0), found.1),
                 None => (None, String::new()),
             },
@@ -363,13 +364,12 @@ impl HttpKeys<'_> {
 /// `https_proxy` then `HTTPS_PROXY`; for http, `http_proxy` only; then
 /// `all_proxy`, `ALL_PROXY` (git's http.c, lower case first as curl).
 fn proxy_from_env(
-    protocol: &str,
+    protocol: crate::url::Scheme,
     var: &dyn Fn(&str) -> Option<String>,
 ) -> Option<(String, String)> {
-    let names: &[&str] = if protocol == "https" {
-        &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
-    } else {
-        &["http_proxy", "all_proxy", "ALL_PROXY"]
+    let names: &[&str] = match protocol {
+        crate::url::Scheme::Https => &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"],
+        crate::url::Scheme::Http => &["http_proxy", "all_proxy", "ALL_PROXY"],
     };
     names
         .iter()

@@ -56,7 +56,7 @@ pub(super) fn check_usable(scope: &Scope, remote: &Remote) -> Result<(), Error> 
     }
     let git = crate::config::GitConfig::load()?;
     let keyed = crate::app::keyed_remote(&git, Some(&remote.url()))?;
-    match crate::config::resolve(&git, &crate::config::ProcessEnv, &keyed) {
+    match crate::config::resolve(&git, &crate::env::ProcessEnv, &keyed) {
         Ok(_)
         | Err(ConfigError::MissingClientId { .. })
         | Err(ConfigError::MissingClientSecret { .. }) => Ok(()),

@@ -4,14 +4,15 @@
 use super::checks::{check_usable, warn_about_later_helpers};
 use super::gitfile::{changes, git_config, git_config_ok, snapshot, unset_all, Snapshot};
 use super::guided::{guided, Way};
-use super::token::{
-    app_password_message, check_token, is_app_password, read_secret, store_flag, store_token,
-    token_kind,
-};
+use super::token::{check_token, read_secret, store_token, token_kind};
 use super::{host_scope, scope_name, Settings};
-use crate::config::{Flow, Key, Kind, NotAccepted, StoreChoice};
+use crate::bitbucket::facts::Kind;
+use crate::bitbucket::facts::{app_password_message, is_app_password};
+use crate::config::{Flow, Key};
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::spelled::NotAccepted;
+use crate::store::choice::StoreChoice;
 
 /// The file `configure` writes and what it holds now.
 struct Target {
@@ -38,7 +39,7 @@ struct Plan {
     kind: Kind,
     store: StoreChoice,
     /// The flow to write; `None` removes the key (the default, browser).
-    flow: Option<String>,
+    flow: Option<Flow>,
     /// client_credentials: the consumer may come from the environment.
     ci: bool,
     client_id: Option<String>,
@@ -87,11 +88,7 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
     let (secret, pasted) = guide_if_asked(&mut s, &t, kind, store, no_options)?;
     let flow = flow_of(&mut s, &t, kind)?;
     let token_kind = match s.api_token {
-        true => Some(token_kind(
-            s.token_kind.as_deref(),
-            kind,
-            s.username.as_deref(),
-        )?),
+        true => Some(token_kind(s.token_kind, kind, s.username.as_deref())?),
         false => None,
     };
     let plan = consumer(&s, &t, kind, store, flow, secret)?;
@@ -125,13 +122,8 @@ pub fn configure(mut s: Settings) -> Result<(), Error> {
 
 /// `--kind`, else what is set: a host's kind never flips on a re-run.
 fn kind_of(s: &Settings, t: &Target) -> Result<Kind, Error> {
-    Ok(match (s.kind.as_deref(), t.set(Key::Kind)) {
-        (Some(given), _) => given.parse().map_err(|e: NotAccepted| {
-            Error::Usage(format!(
-                "--kind {given:?}: accepted values are {}",
-                e.list()
-            ))
-        })?,
+    Ok(match (s.kind, t.set(Key::Kind)) {
+        (Some(given), _) => given,
         (None, Some(now)) => now.parse().map_err(|e: NotAccepted| {
             Error::Usage(format!(
                 "{} is {now:?}, which is not {}; give --kind",
@@ -146,8 +138,8 @@ fn kind_of(s: &Settings, t: &Target) -> Result<Kind, Error> {
 
 /// `--store`, else what is set, else `auto`.
 fn store_of(s: &Settings, t: &Target) -> Result<StoreChoice, Error> {
-    Ok(match (&s.store, t.set(Key::Store)) {
-        (Some(given), _) => store_flag(Some(given))?,
+    Ok(match (s.store, t.set(Key::Store)) {
+        (Some(given), _) => given,
         (None, Some(now)) => now.parse().map_err(|e: NotAccepted| {
             Error::Usage(format!(
                 "{} {now:?}: accepted values are {}",
@@ -169,8 +161,7 @@ fn guide_if_asked(
     store: StoreChoice,
     no_options: bool,
 ) -> Result<(Option<Secret>, Option<Secret>), Error> {
-    let wants_consumer =
-        !s.api_token && s.flow.as_deref() != Some(Flow::ClientCredentials.as_str());
+    let wants_consumer = !s.api_token && s.flow != Some(Flow::ClientCredentials);
     let consumer_set = t.set(Key::ClientId).is_some();
     if !wants_consumer || s.client_id.is_some() || (consumer_set && !no_options) {
         return Ok((None, None));
@@ -201,17 +192,16 @@ fn guide_if_asked(
 /// again.
 fn flow_of(s: &mut Settings, t: &Target, kind: Kind) -> Result<Option<Flow>, Error> {
     if s.api_token {
-        s.flow = Some(Flow::Token.as_str().into());
+        s.flow = Some(Flow::Token);
     }
-    let flow = match (&s.flow, &s.client_id, t.set(Key::Flow)) {
-        (Some(f), _, _) => Some(f.clone()),
-        (None, Some(_), Some(f)) if f == Flow::ClientCredentials.as_str() => Some(f),
-        (None, Some(_), _) => None,
-        (None, None, f) => f,
-    };
-    let flow: Option<Flow> = match flow.as_deref() {
-        None => None,
-        Some(f) => Some(f.parse().map_err(|e: NotAccepted| {
+    let in_file = t.set(Key::Flow);
+    let flow = match (s.flow, &s.client_id, in_file.as_deref()) {
+        (Some(f), _, _) => Some(f),
+        (None, Some(_), Some(f)) if f == Flow::ClientCredentials.as_str() => {
+            Some(Flow::ClientCredentials)
+        }
+        (None, Some(_), _) | (None, None, None) => None,
+        (None, None, Some(f)) => Some(f.parse().map_err(|e: NotAccepted| {
             Error::Usage(format!("--flow {f:?}: accepted values are {}", e.list()))
         })?),
     };
@@ -275,7 +265,7 @@ fn consumer(
     Ok(Plan {
         kind,
         store,
-        flow: flow.map(|f| f.as_str().to_owned()),
+        flow,
         ci,
         client_id,
         secret,
@@ -322,13 +312,13 @@ fn write_entries(s: &Settings, t: &Target, plan: &Plan, exe: &str) -> Result<(),
         unset_all(scope, &key(Key::ClientSecret.name()))?;
     }
     for (k, v) in [
-        (Key::RedirectUri, &s.redirect_uri),
-        (Key::AuthorizeUrl, &s.authorize_url),
-        (Key::TokenUrl, &s.token_url),
-        (Key::ApiUrl, &s.api_url),
-        (Key::Flow, &plan.flow),
+        (Key::RedirectUri, s.redirect_uri.as_deref()),
+        (Key::AuthorizeUrl, s.authorize_url.as_deref()),
+        (Key::TokenUrl, s.token_url.as_deref()),
+        (Key::ApiUrl, s.api_url.as_deref()),
+        (Key::Flow, plan.flow.map(Flow::as_str)),
         // Where the token went is where `get` must look.
-        (Key::Store, &s.store),
+        (Key::Store, s.store.map(StoreChoice::as_str)),
     ] {
         if let Some(v) = v {
             git_config_ok(scope, &[&key(k.name()), v])?;
@@ -422,7 +412,7 @@ fn report(
 fn signed_in_as(remote: &crate::config::Remote) -> Option<String> {
     let git = crate::config::GitConfig::load().ok()?;
     let keyed = crate::app::keyed_remote(&git, Some(&remote.url())).ok()?;
-    let cfg = crate::config::resolve(&git, &crate::config::ProcessEnv, &keyed).ok()??;
+    let cfg = crate::config::resolve(&git, &crate::env::ProcessEnv, &keyed).ok()??;
     let host = cfg.remote.store_key();
     let dir = crate::store::data_dir().ok()?;
     let store = crate::commands::existing_store(&dir, cfg.store, &host).ok()?;

@@ -2,14 +2,16 @@
 //! consumer's key and secret, with what is set now as the defaults.
 
 use super::gitfile::Snapshot;
+use crate::bitbucket::facts::Kind;
 use crate::bitbucket::facts::{
     is_app_password, API_TOKEN_PAGE, API_TOKEN_PREFIX, API_TOKEN_SCOPES, API_TOKEN_USER,
     APP_PASSWORD_PREFIX, CLOUD_CONSUMER_PERMISSIONS, CLOUD_REDIRECT_URI, DC_LINK_PERMISSIONS,
     DC_REDIRECT_URI,
 };
-use crate::config::{Flow, Key, Kind, StoreChoice};
+use crate::config::{Flow, Key};
 use crate::error::Error;
 use crate::secret::Secret;
+use crate::store::choice::StoreChoice;
 use crate::text::NAME;
 use std::io::{BufRead, Write};
 
@@ -268,7 +270,7 @@ fn offer_consumers_page(term: &mut Terminal) -> Result<(), Error> {
     {
         let page = format!("https://bitbucket.org/{ws}/workspace/settings/api");
         term.say(&format!("{page}\n"));
-        match crate::signin::find_browser(None, &crate::config::ProcessEnv) {
+        match crate::signin::find_browser(None, &crate::env::ProcessEnv) {
             Some(b) => crate::signin::open_browser(&b, &page),
             None => term.say("(no browser here: open it on any machine)\n"),
         }

@@ -24,8 +24,11 @@ pub fn install(what: Install, yes: bool) -> Result<(), Error> {
     install::run(what, yes)
 }
 
-use crate::config::{Key, Remote};
+use crate::bitbucket::facts::Kind;
+use crate::config::{Flow, Key, Remote};
 use crate::error::Error;
+use crate::store::choice::StoreChoice;
+use crate::store::GivenToken;
 
 /// Which config file to write.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -58,7 +61,7 @@ pub struct Settings {
     /// The remote, `https://bitbucket.org` by default.
     pub url: Option<String>,
     /// `--kind`.
-    pub kind: Option<String>,
+    pub kind: Option<Kind>,
     /// `--client-id`.
     pub client_id: Option<String>,
     /// `--client-secret-stdin`.
@@ -66,15 +69,15 @@ pub struct Settings {
     /// `--redirect-uri`.
     pub redirect_uri: Option<String>,
     /// `--flow`.
-    pub flow: Option<String>,
+    pub flow: Option<Flow>,
     /// `--username`.
     pub username: Option<String>,
     /// `--api-token`: store a token read from stdin (token flow).
     pub api_token: bool,
     /// `--token-kind`.
-    pub token_kind: Option<String>,
+    pub token_kind: Option<GivenToken>,
     /// `--store` for the token and the consumer secret.
-    pub store: Option<String>,
+    pub store: Option<StoreChoice>,
     /// `--authorize-url`.
     pub authorize_url: Option<String>,
     /// `--token-url`.

@@ -2,11 +2,14 @@
 //! with, that it is no app password, reading it (or the consumer secret)
 //! from stdin, and storing it where `get` looks.
 
+use crate::bitbucket::facts::Kind;
 use crate::bitbucket::facts::{API_TOKEN_USER, TOKEN_AUTH_USER};
-use crate::config::{Kind, NotAccepted, Remote, StoreChoice};
+use crate::bitbucket::Account;
+use crate::config::Remote;
 use crate::error::Error;
 use crate::secret::Secret;
-use crate::store::{Account, Record, TokenKind};
+use crate::store::choice::StoreChoice;
+use crate::store::{GivenToken, Record, TokenKind};
 use std::io::BufRead;
 
 /// The token kinds a user can give for `kind`, the default first.
@@ -19,23 +22,25 @@ fn given_kinds(kind: Kind) -> [TokenKind; 2] {
 
 /// The token kind and the username git must send with it (bitbucket-facts.md A.9, B.8).
 pub(super) fn token_kind(
-    flag: Option<&str>,
+    flag: Option<GivenToken>,
     kind: Kind,
     username: Option<&str>,
 ) -> Result<(TokenKind, String), Error> {
     let allowed = given_kinds(kind);
-    let chosen = match flag {
+    let chosen = match flag.map(GivenToken::kind) {
         None => allowed[0],
-        Some(word) => TokenKind::from_given_word(word)
-            .filter(|k| allowed.contains(k))
-            .ok_or_else(|| {
-                let [a, b] = allowed.map(|k| k.given_word().unwrap_or_default());
-                let host = match kind {
-                    Kind::Cloud => "on Bitbucket Cloud",
-                    Kind::DataCenter => "on Data Center",
-                };
-                Error::Usage(format!("--token-kind {word:?}: {host}, {a} or {b}"))
-            })?,
+        Some(k) if allowed.contains(&k) => k,
+        Some(k) => {
+            let word = k.given().map_or("", GivenToken::as_str);
+            let [a, b] = allowed.map(|k| k.given().map_or("", GivenToken::as_str));
+            let host = match kind {
+                Kind::Cloud => "on Bitbucket Cloud",
+                Kind::DataCenter => "on Data Center",
+            };
+            return Err(Error::Usage(format!(
+                "--token-kind {word:?}: {host}, {a} or {b}"
+            )));
+        }
     };
     match chosen {
         TokenKind::ApiToken => Ok((chosen, username.unwrap_or(API_TOKEN_USER).to_owned())),
@@ -50,8 +55,6 @@ pub(super) fn token_kind(
         _ => Ok((chosen, TOKEN_AUTH_USER.to_owned())),
     }
 }
-
-pub(crate) use crate::bitbucket::facts::{app_password_message, is_app_password};
 
 /// Reads a secret: a line on stdin, or a hidden prompt on the terminal
 /// when stdin is one.
@@ -156,16 +159,6 @@ pub(super) fn check_token(
     }
 }
 
-/// `--store`, `auto` when not given.
-pub(super) fn store_flag(given: Option<&str>) -> Result<StoreChoice, Error> {
-    match given {
-        None => Ok(StoreChoice::Auto),
-        Some(v) => v.parse().map_err(|e: NotAccepted| {
-            Error::Usage(format!("--store {v:?}: accepted values are {}", e.list()))
-        }),
-    }
-}
-
 /// Saves a token-flow record where `get` will look for it: in `choice`,
 /// the store `configure` settled on (`--store`, else what the file sets),
 /// the one the configuration it writes names.
@@ -201,11 +194,11 @@ mod tests {
             (TokenKind::ApiToken, "x-bitbucket-api-token-auth".into())
         );
         assert_eq!(
-            ok(Some("api-token"), Kind::Cloud, Some("alice")),
+            ok(Some(GivenToken::ApiToken), Kind::Cloud, Some("alice")),
             (TokenKind::ApiToken, "alice".into())
         );
         assert_eq!(
-            ok(Some("access-token"), Kind::Cloud, Some("alice")),
+            ok(Some(GivenToken::AccessToken), Kind::Cloud, Some("alice")),
             (TokenKind::AccessToken, "x-token-auth".into())
         );
         assert_eq!(
@@ -213,7 +206,7 @@ mod tests {
             (TokenKind::PersonalToken, "alice".into())
         );
         assert_eq!(
-            ok(Some("project"), Kind::DataCenter, None),
+            ok(Some(GivenToken::Project), Kind::DataCenter, None),
             (TokenKind::ProjectToken, "x-token-auth".into())
         );
         let err = |flag, kind| {
@@ -222,21 +215,9 @@ mod tests {
                 .to_string()
         };
         assert!(err(None, Kind::DataCenter).contains("needs --username NAME"));
-        assert!(err(Some("project"), Kind::Cloud)
+        assert!(err(Some(GivenToken::Project), Kind::Cloud)
             .contains("\"project\": on Bitbucket Cloud, api-token or access-token"));
-        assert!(err(Some("api-token"), Kind::DataCenter)
+        assert!(err(Some(GivenToken::ApiToken), Kind::DataCenter)
             .contains("\"api-token\": on Data Center, personal or project"));
-        assert!(err(Some("oauth"), Kind::Cloud).contains("api-token or access-token"));
-    }
-
-    #[test]
-    fn a_bad_store_flag_lists_the_stores() {
-        assert_eq!(store_flag(None).expect("default"), StoreChoice::Auto);
-        assert_eq!(store_flag(Some("file")).expect("file"), StoreChoice::File);
-        let msg = store_flag(Some("vault")).expect_err("bad").to_string();
-        assert!(
-            msg.contains("--store \"vault\": accepted values are auto, keyring, file"),
-            "{msg}"
-        );
     }
 }

@@ -2,8 +2,9 @@
 
 use super::gitfile::{git_config, snapshot, unset_all};
 use super::{host_scope, scope_name, Scope, OUR_KEYS};
-use crate::config::{Key, StoreChoice};
+use crate::config::Key;
 use crate::error::Error;
+use crate::store::choice::StoreChoice;
 use crate::text::NAME;
 
 /// `unconfigure`: removes what `configure` wrote, the consumer secret it

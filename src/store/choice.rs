@@ -7,10 +7,12 @@
 //! is there but locked is an error with unlock instructions, never a
 //! reason to fall back. An explicit `keyring` never falls back.
 
-use super::file::{write_atomically, FileStore};
-use super::keyring::{platform::SecretService, KeyringError, KeyringStore, Slots, SERVICE_PREFIX};
+use super::file::FileStore;
+use super::keyring::{KeyringStore, SERVICE_PREFIX};
 use super::lock::{self, lock_path};
+use super::private::write_atomically;
 use super::{Store, StoreError};
+use crate::platform::keyring::{KeyringError, Native, Slots};
 use crate::store::StoreKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -64,7 +66,7 @@ fn read(dir: &Path) -> Result<Remembered, StoreError> {
 /// Records `backend` for `host` (read again under the lock: another
 /// process may have added hosts meanwhile).
 fn remember(dir: &Path, host: &str, backend: Backend) -> Result<(), StoreError> {
-    super::file::create_private_dir(dir)?;
+    super::private::ensure_dir(dir)?;
     let _guard = lock::acquire(&lock_path(dir, "stores"), Duration::from_secs(30))?;
     let mut r = read(dir)?;
     r.hosts.insert(host.to_owned(), backend);
@@ -86,7 +88,7 @@ pub fn open(
     }
     // Read once: this is on the path of every `get`.
     let known = read(dir)?;
-    let keyring = |ss: SecretService| -> Result<Box<dyn Store>, StoreError> {
+    let keyring = |ss: Native| -> Result<Box<dyn Store>, StoreError> {
         let mut hosts = using_keyring(&known);
         if !hosts.iter().any(|h| h == host) {
             remember(dir, host.as_str(), Backend::Keyring)?;
@@ -96,11 +98,11 @@ pub fn open(
     };
     match choice {
         StoreChoice::File => unreachable!("BUG: answered above"),
-        StoreChoice::Keyring => keyring(SecretService::connect()?),
+        StoreChoice::Keyring => keyring(Native::connect()?),
         StoreChoice::Auto => match known.hosts.get(host.as_str()) {
             Some(Backend::File) => Ok(file()),
             // Remembered: no fallback now, or records would split.
-            Some(Backend::Keyring) => keyring(SecretService::connect()?),
+            Some(Backend::Keyring) => keyring(Native::connect()?),
             None => match probe() {
                 Ok(ss) => {
                     crate::trace!("store: Secret Service answered; {host} uses the keyring");
@@ -124,8 +126,8 @@ pub fn open(
 
 /// Connects and makes one real call, so "no provider on the bus" shows up
 /// here rather than halfway through a sign-in.
-fn probe() -> Result<SecretService, KeyringError> {
-    let ss = SecretService::connect()?;
+fn probe() -> Result<Native, KeyringError> {
+    let ss = Native::connect()?;
     match ss.users(&format!("{SERVICE_PREFIX}probe")) {
         Ok(_) => Ok(ss),
         // A bus with no Secret Service provider at all.
@@ -168,7 +170,7 @@ pub fn all_stores(dir: &Path) -> Vec<Result<Box<dyn Store>, StoreError>> {
     };
     if !hosts.is_empty() {
         stores.push(
-            SecretService::connect()
+            Native::connect()
                 .map(|ss| Box::new(KeyringStore::with_slots(ss, hosts)) as Box<dyn Store>)
                 .map_err(StoreError::from),
         );

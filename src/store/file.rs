@@ -6,13 +6,17 @@
 //! no lock: rename is atomic.
 
 use super::lock::{self, lock_path};
+use super::private::{
+    create_temp, ensure_dir, read_private, rename_over, temp_prefix, test_fail_write, test_pause,
+    write_atomically, Pause,
+};
 use super::{Record, Store, StoreError};
 use crate::store::StoreKey;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 const FILE_NAME: &str = "tokens.json";
 /// The probe written before a refresh (see `check_writable`).
@@ -20,9 +24,6 @@ const PROBE_NAME: &str = "probe";
 /// Writers wait at most this long for each other; a write takes
 /// milliseconds, so this only trips on a wedged file system.
 const WRITE_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a rename waits for readers to close the file it replaces
-/// (see `rename_over`); a read takes milliseconds.
-const RENAME_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The document as stored. Records are read one by one, so one that this
 /// version cannot read costs only itself: it is kept, untouched, in
@@ -105,7 +106,7 @@ impl FileStore {
     /// Reads the document; `Err(Corrupt)` is mapped by the callers.
     fn read(&self) -> Result<Result<Document, serde_json::Error>, StoreError> {
         super::private::check_dir(&self.dir)?;
-        Ok(match read_no_follow(&self.path())? {
+        Ok(match read_private(&self.path())? {
             Some(bytes) => Document::parse(&bytes),
             None => Ok(Document::default()),
         })
@@ -166,7 +167,7 @@ impl FileStore {
     /// Read-modify-write under the document lock.
     fn update<T>(&self, change: impl FnOnce(&mut Vec<Record>) -> T) -> Result<T, StoreError> {
         test_pause(Pause::BeforeLock);
-        create_private_dir(&self.dir)?;
+        ensure_dir(&self.dir)?;
         let _guard = lock::acquire(&lock_path(&self.dir, "store"), WRITE_LOCK_TIMEOUT)?;
         let mut doc = self.load_locked()?;
         let result = change(&mut doc.records);
@@ -223,7 +224,7 @@ impl FileStore {
                 .file_name()
                 .to_string_lossy()
                 .starts_with(&document_prefix)
-                .then(|| read_no_follow(&path).ok().flatten())
+                .then(|| read_private(&path).ok().flatten())
                 .flatten()
                 .and_then(|bytes| Document::parse(&bytes).ok())
                 .filter(|d| d.generation > generation);
@@ -286,7 +287,7 @@ impl Store for FileStore {
     }
 
     fn check_writable(&self) -> Result<(), StoreError> {
-        create_private_dir(&self.dir)?;
+        ensure_dir(&self.dir)?;
         let _guard = lock::acquire(&lock_path(&self.dir, "store"), WRITE_LOCK_TIMEOUT)?;
         // A probe the size of the document as it will be (a record more),
         // so a nearly full disk shows up here and not after the refresh.
@@ -338,191 +339,12 @@ pub fn parse_document(bytes: &[u8]) -> Result<Vec<Record>, serde_json::Error> {
     Document::parse(bytes).map(|doc| doc.records)
 }
 
-/// Creates `dir` (and parents) with mode 0700 for the parts we create, and
-/// refuses one that others could tamper with (see `private`).
-pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
-    super::private::ensure_dir(dir)
-}
-
-/// Writes `bytes` to `path` through a new temp file beside it
-/// (`<name>.tmp-<pid>-<random>`, created exclusively, never through a
-/// link, 0600 from its creation): write, fsync, rename, fsync the
-/// directory. The name is unpredictable so nobody can plant it first.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let (tmp, mut file) = create_temp(path)?;
-    let io = |what, source| StoreError::Io {
-        path: tmp.clone(),
-        what,
-        source,
-    };
-    let written = test_fail_write()
-        .and_then(|()| file.write_all(bytes))
-        .map_err(|e| io("cannot write", e))
-        .and_then(|()| file.sync_all().map_err(|e| io("cannot flush to disk", e)));
-    drop(file);
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    test_pause(Pause::BeforeRename);
-    if let Err(e) = rename_over(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io("cannot move into place", e));
-    }
-    if let Some(parent) = path.parent() {
-        if let Ok(d) = fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
-/// Renames `from` to `to`, replacing `to`. Readers take no lock (see the
-/// module's comment), so another process may have `to` open for the
-/// moment of its read: Unix replaces the file all the same, but Windows
-/// (and Wine) refuse to replace or move a file that is open, with
-/// "access denied" or a sharing violation. That is tried again until the
-/// readers are done; failing instead would lose a renewed sign-in, and the
-/// next process would spend the rotated refresh token again.
-fn rename_over(from: &Path, to: &Path) -> std::io::Result<()> {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match fs::rename(from, to) {
-            Err(e) if is_busy(&e) && start.elapsed() < RENAME_BUSY_TIMEOUT => {
-                if pause == Duration::from_millis(1) {
-                    crate::trace!(
-                        "store: {} is open elsewhere; waiting to replace it",
-                        to.display()
-                    );
-                }
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Whether a rename failed only because another process has the file
-/// open: Windows' ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION or
-/// ERROR_LOCK_VIOLATION. Never on Unix, where these do not happen.
-fn is_busy(e: &std::io::Error) -> bool {
-    cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
-}
-
-/// Reads a whole file (`None` when there is none), refusing a link,
-/// anything but a regular file, or another user's file.
-fn read_no_follow(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
-    super::private::read_private(path)
-}
-
-/// The temp-file prefix for `path`: `<file name>.tmp-`.
-fn temp_prefix(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    format!("{name}.tmp-")
-}
-
-/// Creates a fresh temp file beside `path`, exclusively.
-fn create_temp(path: &Path) -> Result<(PathBuf, fs::File), StoreError> {
-    let mut last = None;
-    for _ in 0..4 {
-        let mut random = [0u8; 6];
-        // Without randomness the pid alone still makes a fresh name;
-        // `create_new` refuses any name already taken.
-        let _ = getrandom::fill(&mut random);
-        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        let tmp = path.with_file_name(format!(
-            "{}{}-{suffix}",
-            temp_prefix(path),
-            std::process::id()
-        ));
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        crate::platform::private_file(&mut options);
-        match super::private::open_no_follow(&mut options, &tmp) {
-            Ok(file) => return Ok((tmp, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
-            Err(source) => {
-                return Err(StoreError::Io {
-                    path: tmp,
-                    what: "cannot create",
-                    source,
-                })
-            }
-        }
-    }
-    let (path, source) = last.expect("BUG: the loop ran");
-    Err(StoreError::Io {
-        path,
-        what: "cannot create a fresh temp file",
-        source,
-    })
-}
-
-/// Test-only fault point: with `GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE`
-/// set, every store write fails as on a full disk (tests run as root, for
-/// whom a read-only directory is no obstacle). Only in builds with the
-/// `test-hooks` feature: anyone who can set git's environment could
-/// otherwise make a release binary fail its writes.
-#[cfg(feature = "test-hooks")]
-fn test_fail_write() -> std::io::Result<()> {
-    if std::env::var_os("GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE").is_some() {
-        crate::trace!("test fault point: failing a store write");
-        return Err(std::io::Error::other(
-            "test fault point: no space left on device",
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(not(feature = "test-hooks"))]
-fn test_fail_write() -> std::io::Result<()> {
-    Ok(())
-}
-
-/// Test-only fault points (contract.md §9), so a test can kill the
-/// process at an exact moment: with
-/// `GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS` set, a write
-/// stops between the fsynced temp file and the rename; with
-/// `…_PAUSE_BEFORE_LOCK_MS`, before it takes the document lock (as when
-/// another writer holds it). Only with the `test-hooks` feature.
-#[derive(Clone, Copy)]
-enum Pause {
-    BeforeLock,
-    BeforeRename,
-}
-
-#[cfg(feature = "test-hooks")]
-fn test_pause(at: Pause) {
-    // The names only in builds with the hooks (a release binary holds none).
-    let (var, before) = match at {
-        Pause::BeforeLock => (
-            "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_LOCK_MS",
-            "the document lock",
-        ),
-        Pause::BeforeRename => (
-            "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS",
-            "the rename",
-        ),
-    };
-    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok()) {
-        crate::trace!("test fault point: pausing {ms} ms before {before}");
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-    }
-}
-
-#[cfg(not(feature = "test-hooks"))]
-fn test_pause(_: Pause) {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::secret::Secret;
     use crate::store::sample_record;
+    use std::path::Path;
 
     fn temp_dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("gcb-file-{name}-{}", std::process::id()));
@@ -610,7 +432,7 @@ mod tests {
     #[test]
     fn a_corrupt_file_is_set_aside_not_lost() {
         let dir = temp_dir("corrupt");
-        create_private_dir(&dir).expect("dir");
+        ensure_dir(&dir).expect("dir");
         fs::write(dir.join(FILE_NAME), b"{not json").expect("write");
         let store = FileStore::new(&dir);
         assert!(store

@@ -18,8 +18,8 @@
 use super::{Record, Store, StoreError};
 use crate::store::StoreKey;
 // What a native credential store offers lives below the store, in
-// src/platform/keyring.rs; these paths are kept for the store's code.
-pub use crate::platform::keyring::{KeyringError, Slots};
+// src/platform/keyring.rs.
+use crate::platform::keyring::{KeyringError, Slots};
 use sha2::{Digest, Sha256};
 
 /// Prefix of every item's service name.
@@ -272,13 +272,6 @@ impl<S: Slots> Store for KeyringStore<S> {
         }
         Ok(existed)
     }
-}
-
-/// The platform's keyring (src/platform/): Secret Service on Linux,
-/// Credential Manager on Windows, the login Keychain on macOS.
-pub mod platform {
-    /// The native store; the old name is kept for the call sites.
-    pub use crate::platform::keyring::Native as SecretService;
 }
 
 /// The lock [`Listed`](crate::platform::listed::Listed) holds while it

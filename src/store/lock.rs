@@ -53,7 +53,7 @@ pub fn note_failure(lock: &Path, why: &str) {
         why: why.to_owned(),
     };
     let bytes = serde_json::to_vec(&note).expect("BUG: a number and a string serialize");
-    if let Err(e) = super::file::write_atomically(&failure_path(lock), &bytes) {
+    if let Err(e) = super::private::write_atomically(&failure_path(lock), &bytes) {
         crate::trace!("could not note the failed renewal: {e}");
     }
 }
@@ -83,7 +83,7 @@ pub fn acquire_saying(
     notice: Option<&str>,
 ) -> Result<Lock, StoreError> {
     if let Some(parent) = path.parent() {
-        super::file::create_private_dir(parent)?;
+        super::private::ensure_dir(parent)?;
     }
     let io = |what, source| StoreError::Io {
         path: path.to_path_buf(),

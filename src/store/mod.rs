@@ -15,7 +15,7 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-pub use crate::bitbucket::Account;
+use crate::bitbucket::Account;
 
 /// Which host's records: `protocol://host[:port][/context]`, as
 /// [`crate::config::Remote::store_key`] makes it from a remote. Records
@@ -103,51 +103,45 @@ impl TokenKind {
         self == TokenKind::ApiToken
     }
 
-    /// The tokens a user gives `configure --api-token`, in the order help
-    /// lists them.
-    pub const GIVEN: [TokenKind; 4] = [
-        TokenKind::ApiToken,
-        TokenKind::AccessToken,
-        TokenKind::PersonalToken,
-        TokenKind::ProjectToken,
-    ];
-
-    /// Their `--token-kind` words, in the same order.
-    pub const GIVEN_WORDS: [&'static str; 4] = {
-        let mut words = [""; 4];
-        let mut i = 0;
-        while i < words.len() {
-            if let Some(w) = TokenKind::GIVEN[i].given_word() {
-                words[i] = w;
-            }
-            i += 1;
-        }
-        words
-    };
-
     /// A token the user gave us (token flow): it never expires on our
     /// side and cannot be renewed.
     pub fn is_stored_token(self) -> bool {
-        self.given_word().is_some()
+        self.given().is_some()
     }
 
-    /// The word `configure --token-kind` takes for it; `None` for the
-    /// kinds a sign-in obtains.
-    pub const fn given_word(self) -> Option<&'static str> {
+    /// How `configure --token-kind` names it; `None` for the kinds a
+    /// sign-in obtains.
+    pub const fn given(self) -> Option<GivenToken> {
         match self {
-            TokenKind::ApiToken => Some("api-token"),
-            TokenKind::AccessToken => Some("access-token"),
-            TokenKind::PersonalToken => Some("personal"),
-            TokenKind::ProjectToken => Some("project"),
+            TokenKind::ApiToken => Some(GivenToken::ApiToken),
+            TokenKind::AccessToken => Some(GivenToken::AccessToken),
+            TokenKind::PersonalToken => Some(GivenToken::Personal),
+            TokenKind::ProjectToken => Some(GivenToken::Project),
             TokenKind::Oauth | TokenKind::ClientCredentials => None,
         }
     }
+}
 
-    /// The given token whose `--token-kind` word is `word`.
-    pub fn from_given_word(word: &str) -> Option<TokenKind> {
-        TokenKind::GIVEN
-            .into_iter()
-            .find(|k| k.given_word() == Some(word))
+crate::spelled::value_enum! {
+    /// The tokens a user gives `configure --api-token`, spelled as
+    /// `--token-kind` takes them, in the order help lists them.
+    pub enum GivenToken {
+        ApiToken => "api-token",
+        AccessToken => "access-token",
+        Personal => "personal",
+        Project => "project",
+    }
+}
+
+impl GivenToken {
+    /// The record's kind for a token given as `self`.
+    pub const fn kind(self) -> TokenKind {
+        match self {
+            GivenToken::ApiToken => TokenKind::ApiToken,
+            GivenToken::AccessToken => TokenKind::AccessToken,
+            GivenToken::Personal => TokenKind::PersonalToken,
+            GivenToken::Project => TokenKind::ProjectToken,
+        }
     }
 }
 
@@ -265,7 +259,7 @@ pub enum StoreError {
         why: String,
     },
     #[error(transparent)]
-    Keyring(keyring::KeyringError),
+    Keyring(crate::platform::keyring::KeyringError),
     /// No place for our data: no home directory.
     #[error("cannot find a data directory for the token store: set HOME or XDG_DATA_HOME")]
     NoDataDir,
@@ -313,10 +307,18 @@ pub trait Store {
 /// The directory for the store file and lock files:
 /// `$XDG_DATA_HOME/git-credential-bitbucket` on Linux; on Windows the
 /// local application data directory ([`crate::platform::data_dir`]).
+///
+/// Found once per process, which runs one command: a `get` needs it for
+/// the store, the locks and the kept consumer secret, and what it is made
+/// from (the environment, the user's home) does not change meanwhile.
 pub fn data_dir() -> Result<PathBuf, StoreError> {
-    directories::ProjectDirs::from("", "", "git-credential-bitbucket")
-        .map(|d| crate::platform::data_dir(&d))
-        .ok_or(StoreError::NoDataDir)
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        directories::ProjectDirs::from("", "", "git-credential-bitbucket")
+            .map(|d| crate::platform::data_dir(&d))
+    })
+    .clone()
+    .ok_or(StoreError::NoDataDir)
 }
 
 /// Seconds since the Unix epoch.
@@ -329,7 +331,7 @@ pub fn now() -> u64 {
 
 /// A record for unit tests: `user`'s OAuth tokens on bitbucket.org.
 #[cfg(test)]
-pub(crate) fn sample_record(user: &str, access: &str, refresh: &str) -> Record {
+pub fn sample_record(user: &str, access: &str, refresh: &str) -> Record {
     Record {
         access_token: Some(Secret::new(access)),
         expires_at: 7200,

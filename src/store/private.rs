@@ -13,7 +13,9 @@
 
 use super::StoreError;
 use std::fs::{self, File, OpenOptions};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Creates `dir` (and parents) with mode 0700 for the parts we create, then
 /// checks it as [`check_dir`] does.
@@ -151,6 +153,178 @@ fn unsafe_path(path: &Path, why: String) -> StoreError {
         why,
     }
 }
+
+/// How long a rename waits for readers to close the file it replaces
+/// (see `rename_over`); a read takes milliseconds.
+const RENAME_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes `bytes` to `path` through a new temp file beside it
+/// (`<name>.tmp-<pid>-<random>`, created exclusively, never through a
+/// link, 0600 from its creation): write, fsync, rename, fsync the
+/// directory. The name is unpredictable so nobody can plant it first.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let (tmp, mut file) = create_temp(path)?;
+    let io = |what, source| StoreError::Io {
+        path: tmp.clone(),
+        what,
+        source,
+    };
+    let written = test_fail_write()
+        .and_then(|()| file.write_all(bytes))
+        .map_err(|e| io("cannot write", e))
+        .and_then(|()| file.sync_all().map_err(|e| io("cannot flush to disk", e)));
+    drop(file);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    test_pause(Pause::BeforeRename);
+    if let Err(e) = rename_over(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io("cannot move into place", e));
+    }
+    if let Some(parent) = path.parent() {
+        if let Ok(d) = fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Renames `from` to `to`, replacing `to`. Readers take no lock (see
+/// store/file.rs), so another process may have `to` open for the
+/// moment of its read: Unix replaces the file all the same, but Windows
+/// (and Wine) refuse to replace or move a file that is open, with
+/// "access denied" or a sharing violation. That is tried again until the
+/// readers are done; failing instead would lose a renewed sign-in, and the
+/// next process would spend the rotated refresh token again.
+pub fn rename_over(from: &Path, to: &Path) -> std::io::Result<()> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match fs::rename(from, to) {
+            Err(e) if is_busy(&e) && start.elapsed() < RENAME_BUSY_TIMEOUT => {
+                if pause == Duration::from_millis(1) {
+                    crate::trace!(
+                        "store: {} is open elsewhere; waiting to replace it",
+                        to.display()
+                    );
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether a rename failed only because another process has the file
+/// open: Windows' ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION or
+/// ERROR_LOCK_VIOLATION. Never on Unix, where these do not happen.
+fn is_busy(e: &std::io::Error) -> bool {
+    cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
+}
+
+/// The temp-file prefix for `path`: `<file name>.tmp-`.
+pub fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{name}.tmp-")
+}
+
+/// Creates a fresh temp file beside `path`, exclusively.
+pub fn create_temp(path: &Path) -> Result<(PathBuf, fs::File), StoreError> {
+    let mut last = None;
+    for _ in 0..4 {
+        let mut random = [0u8; 6];
+        // Without randomness the pid alone still makes a fresh name;
+        // `create_new` refuses any name already taken.
+        let _ = getrandom::fill(&mut random);
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = path.with_file_name(format!(
+            "{}{}-{suffix}",
+            temp_prefix(path),
+            std::process::id()
+        ));
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        crate::platform::private_file(&mut options);
+        match super::private::open_no_follow(&mut options, &tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((tmp, e)),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: tmp,
+                    what: "cannot create",
+                    source,
+                })
+            }
+        }
+    }
+    let (path, source) = last.expect("BUG: the loop ran");
+    Err(StoreError::Io {
+        path,
+        what: "cannot create a fresh temp file",
+        source,
+    })
+}
+
+/// Test-only fault point: with `GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE`
+/// set, every store write fails as on a full disk (tests run as root, for
+/// whom a read-only directory is no obstacle). Only in builds with the
+/// `test-hooks` feature: anyone who can set git's environment could
+/// otherwise make a release binary fail its writes.
+#[cfg(feature = "test-hooks")]
+pub fn test_fail_write() -> std::io::Result<()> {
+    if std::env::var_os("GIT_CREDENTIAL_BITBUCKET_TEST_FAIL_WRITE").is_some() {
+        crate::trace!("test fault point: failing a store write");
+        return Err(std::io::Error::other(
+            "test fault point: no space left on device",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "test-hooks"))]
+pub fn test_fail_write() -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Test-only fault points (contract.md §9), so a test can kill the
+/// process at an exact moment: with
+/// `GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS` set, a write
+/// stops between the fsynced temp file and the rename; with
+/// `…_PAUSE_BEFORE_LOCK_MS`, before it takes the document lock (as when
+/// another writer holds it). Only with the `test-hooks` feature.
+#[derive(Clone, Copy)]
+pub enum Pause {
+    BeforeLock,
+    BeforeRename,
+}
+
+#[cfg(feature = "test-hooks")]
+pub fn test_pause(at: Pause) {
+    // The names only in builds with the hooks (a release binary holds none).
+    let (var, before) = match at {
+        Pause::BeforeLock => (
+            "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_LOCK_MS",
+            "the document lock",
+        ),
+        Pause::BeforeRename => (
+            "GIT_CREDENTIAL_BITBUCKET_TEST_PAUSE_BEFORE_RENAME_MS",
+            "the rename",
+        ),
+    };
+    if let Some(ms) = std::env::var(var).ok().and_then(|v| v.parse::<u64>().ok()) {
+        crate::trace!("test fault point: pausing {ms} ms before {before}");
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+pub fn test_pause(_: Pause) {}
 
 #[cfg(unix)]
 mod unix {

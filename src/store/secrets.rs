@@ -11,10 +11,10 @@
 
 use super::choice;
 use super::choice::StoreChoice;
-use super::file::{create_private_dir, write_atomically};
-use super::keyring::{platform::SecretService, Slots};
 use super::lock::{self, lock_path};
+use super::private::{ensure_dir, write_atomically};
 use super::StoreError;
+use crate::platform::keyring::{Native, Slots};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -91,7 +91,7 @@ fn read_file(dir: &Path) -> Result<Document, StoreError> {
 }
 
 fn update_file<T>(dir: &Path, change: impl FnOnce(&mut Vec<Entry>) -> T) -> Result<T, StoreError> {
-    create_private_dir(dir)?;
+    ensure_dir(dir)?;
     let _guard = lock::acquire(&lock_path(dir, "secrets"), Duration::from_secs(30))?;
     let mut doc = read_file(dir)?;
     let result = change(&mut doc.consumers);
@@ -118,7 +118,7 @@ pub fn load(
     };
     match expected(dir, store, host)? {
         Place::Keyring => {
-            let ss = SecretService::connect()?;
+            let ss = Native::connect()?;
             match ss.get(&service(host), client_id)? {
                 Some(v) => Ok(Some(Secret::new(v))),
                 None => from_file(),
@@ -146,7 +146,7 @@ pub fn save(
             let label = format!(
                 "Bitbucket OAuth consumer secret of {client_id} for {host} (git-credential-bitbucket)"
             );
-            SecretService::connect()?.set(&service(host), client_id, &label, secret.expose())?;
+            Native::connect()?.set(&service(host), client_id, &label, secret.expose())?;
         }
         Place::File => update_file(dir, |entries| {
             entries.retain(|e| !(e.host == host && e.client_id == client_id));
@@ -171,7 +171,7 @@ pub fn remove_host(
 ) -> Result<Vec<String>, StoreError> {
     let mut removed = Vec::new();
     if expected(dir, store, host)? == Place::Keyring {
-        let ss = SecretService::connect()?;
+        let ss = Native::connect()?;
         // A store that cannot list still gets the key we know of.
         let mut ids = ss.users(&service(host)).unwrap_or_default();
         ids.extend(client_id.map(str::to_owned));

@@ -1,9 +1,10 @@
 //! The `get` ladder tried in-process, one table of cases: each starts from
 //! the records in a memory store and a stopped clock, scripts what
 //! Bitbucket and the sign-in answer, and checks what git reads on stdout
-//! (or the error), every call made in order (store writes included), and
-//! the store afterwards.
+//! (or the error), every call made in order (store writes included), what
+//! the user reads on stderr, and the store afterwards.
 
+mod policy;
 mod record;
 mod testkit;
 
@@ -53,6 +54,9 @@ struct Case {
     calls: &'static [&'static str],
     /// The store afterwards, `user access refresh` sorted.
     after: &'static [&'static str],
+    /// The ladder's lines on stderr (after our name), in order, each by a
+    /// part of it.
+    stderr: &'static [&'static str],
     /// The account whose lock another process holds (a renewal in flight).
     held: Option<&'static str>,
     /// Whether the store refuses writes (`check_writable` fails).
@@ -88,6 +92,7 @@ const CLOUD_ALICE: Case = Case {
     expect: Err("every case says what it expects"),
     calls: &[],
     after: &[],
+    stderr: &[],
     held: None,
     read_only: false,
 };
@@ -162,6 +167,10 @@ const CASES: &[Case] = &[
             "put alice A3 R3",
         ],
         after: &["alice A3 R3"],
+        stderr: &[
+            "the saved sign-in of alice on https://bitbucket.org has expired or was revoked",
+            "signed in to https://bitbucket.org as alice (memory store)",
+        ],
         ..CLOUD_ALICE
     },
     Case {
@@ -171,6 +180,10 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A1\n", at!(1_800_000_060))),
         calls: &["refresh R1"],
         after: &["alice A1 R1"],
+        stderr: &[
+            "warning: could not refresh the access token: could not reach",
+            "using the current access token meanwhile; it is valid until 2027-01-15T08:01:00Z",
+        ],
         ..CLOUD_ALICE
     },
     Case {
@@ -217,6 +230,7 @@ const CASES: &[Case] = &[
         )),
         calls: &["sign_in -", "put bob A3 R3"],
         after: &["bob A3 R3"],
+        stderr: &["signed in to https://bitbucket.org as bob (memory store)"],
         ..CLOUD_ALICE
     },
     Case {
@@ -235,6 +249,7 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A3\n", at!(1_800_007_200))),
         calls: &["sign_in alice", "put alice A3 R3"],
         after: &["alice A3 R3", "bob B1 RB"],
+        stderr: &["signed in to https://bitbucket.org as alice (memory store)"],
         ..CLOUD_ALICE
     },
     Case {
@@ -276,6 +291,10 @@ const CASES: &[Case] = &[
         )),
         calls: &["client_credentials"],
         after: &["consumer:id C1 -"],
+        stderr: &[
+            "warning: could not get a client_credentials token",
+            "using the current access token meanwhile; it is valid until 2027-01-15T08:01:00Z",
+        ],
         ..CLOUD_ALICE
     },
     Case {
@@ -370,6 +389,10 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A1\n", at!(1_800_000_060))),
         calls: &["refresh R1"],
         after: &["alice A1 R1"],
+        stderr: &[
+            "warning: Bitbucket refused to refresh the access token",
+            "using the current access token meanwhile; it is valid until 2027-01-15T08:01:00Z",
+        ],
         ..CLOUD_ALICE
     },
     Case {
@@ -389,6 +412,10 @@ const CASES: &[Case] = &[
         expect: Ok(concat!("username=alice\npassword=A1\n", at!(1_800_000_060))),
         after: &["alice A1 R1"],
         read_only: true,
+        stderr: &[
+            "warning: token store memory: cannot write",
+            "using the current access token meanwhile; it is valid until 2027-01-15T08:01:00Z",
+        ],
         ..CLOUD_ALICE
     },
 ];
@@ -416,6 +443,7 @@ fn run(index: usize, case: &Case) -> Vec<String> {
     let start =
         |(user, kind, tokens, times): &StartRecord| record(&key, user, *kind, *tokens, NOW, *times);
     let log = Log::default();
+    let stderr = Log::default();
     let store = MemStore::new(
         case.store.iter().map(start).collect(),
         case.meanwhile.as_ref().map(|(n, r)| (*n, start(r))),
@@ -441,6 +469,7 @@ fn run(index: usize, case: &Case) -> Vec<String> {
             outcome: case.sign_in,
             log: log.clone(),
         },
+        stderr.clone(),
     );
     let req = Request {
         protocol: Some("https".into()),
@@ -467,6 +496,15 @@ fn run(index: usize, case: &Case) -> Vec<String> {
     let calls = log.borrow().clone();
     if calls != case.calls {
         wrong.push(format!("calls: want {:?}, got {calls:?}", case.calls));
+    }
+    let said = stderr.borrow().clone();
+    let matches = said.len() == case.stderr.len()
+        && said
+            .iter()
+            .zip(case.stderr)
+            .all(|(line, part)| line.contains(part));
+    if !matches {
+        wrong.push(format!("stderr: want {:?}, got {said:?}", case.stderr));
     }
     let after = store.summaries();
     if after != case.after {

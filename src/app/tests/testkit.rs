@@ -2,12 +2,15 @@
 //! endpoint and a sign-in that answer from a script, and one log of what
 //! they were asked, in order.
 
-use crate::app::deps::{Deps, SignInRunner, TokenEndpoint};
+use crate::app::deps::{Deps, SignInRunner};
+use crate::bitbucket::Account;
 use crate::bitbucket::{ApiError, NetCause, TokenSet};
-use crate::config::{Env, HostConfig};
+use crate::config::HostConfig;
+use crate::endpoint::TokenEndpoint;
+use crate::env::Env;
 use crate::secret::Secret;
 use crate::signin::{SignInError, SignedIn};
-use crate::store::{Account, Record, Store, StoreError, StoreKey, TokenKind};
+use crate::store::{Record, Store, StoreError, StoreKey, TokenKind};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -106,6 +109,7 @@ impl Store for MemStore {
     }
 
     fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError> {
+        self.log.borrow_mut().push(format!("remove {username}"));
         let mut records = self.records.borrow_mut();
         let before = records.len();
         records.retain(|r| !(r.host == *host && r.account.username == username));
@@ -197,6 +201,29 @@ impl TokenEndpoint for FakeEndpoint {
         self.log.borrow_mut().push("client_credentials".into());
         self.next()
     }
+
+    /// The ladder's sign-in is [`FakeSignIn`]: it never exchanges a code.
+    fn exchange_code(
+        &self,
+        _cfg: &HostConfig,
+        code: &Secret,
+        _redirect_uri: &str,
+        _verifier: &Secret,
+    ) -> Result<TokenSet, ApiError> {
+        self.log
+            .borrow_mut()
+            .push(format!("exchange_code {}", code.expose()));
+        self.next()
+    }
+
+    fn current_user(&self, _cfg: &HostConfig, _token: &Secret) -> Result<Account, ApiError> {
+        self.log.borrow_mut().push("current_user".into());
+        Err(ApiError::Network {
+            url: "https://api.bitbucket.org/2.0/user".into(),
+            reason: "not in the script".into(),
+            cause: NetCause::Other,
+        })
+    }
 }
 
 /// A sign-in that, like the real one, first asks `meanwhile`, then signs
@@ -260,12 +287,14 @@ impl Drop for TempDir {
 }
 
 /// The fakes wired together as the ladder's [`Deps`], with the clock
-/// stopped at `now`.
+/// stopped at `now`; the notices' lines, as stderr shows them after our
+/// name, go to `stderr`.
 pub fn deps<'a>(
     now: u64,
     lock_dir: &TempDir,
     endpoint: FakeEndpoint,
     sign_in: FakeSignIn,
+    stderr: Log,
 ) -> Deps<'a> {
     Deps {
         env: &NoEnv,
@@ -273,6 +302,7 @@ pub fn deps<'a>(
         lock_dir: lock_dir.0.clone(),
         endpoint: Box::new(endpoint),
         sign_in: Box::new(sign_in),
+        notices: Box::new(move |n| stderr.borrow_mut().extend(n.lines())),
     }
 }
 
@@ -292,5 +322,33 @@ pub fn record(
         refresh_token: refresh.map(Secret::new),
         expires_at: now.saturating_add_signed(left),
         ..Record::new(host, Account::named(user), kind, client_id, now - age)
+    }
+}
+
+/// The memory store lent to an action that opens "its" store: the
+/// records stay with the test, which reads them afterwards.
+impl Store for &MemStore {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn records(&self, host: &StoreKey) -> Result<Vec<Record>, StoreError> {
+        (**self).records(host)
+    }
+
+    fn all_records(&self) -> Result<Vec<Record>, StoreError> {
+        (**self).all_records()
+    }
+
+    fn put(&self, record: &Record) -> Result<(), StoreError> {
+        (**self).put(record)
+    }
+
+    fn remove(&self, host: &StoreKey, username: &str) -> Result<bool, StoreError> {
+        (**self).remove(host, username)
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        (**self).check_writable()
     }
 }

@@ -10,7 +10,8 @@
 //! hang; one URL shared by many hosts is asked once.
 
 use super::{check, Check, Level};
-use crate::config::{Flow, HostConfig, Key, Kind};
+use crate::bitbucket::facts::Kind;
+use crate::config::{Flow, HostConfig, Key};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

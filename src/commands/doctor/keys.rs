@@ -6,9 +6,9 @@
 //! stands beside this line naming the key.
 
 use super::{check, Check, Level};
-use crate::commands::closest;
 use crate::config::{self, Entry, Key};
 use crate::gitconfig::Origin;
+use crate::human::closest;
 use crate::text::NAME;
 
 /// Where an entry is set, and the `git config` option that edits it there.

@@ -24,7 +24,8 @@ mod store;
 
 use super::configured_hosts;
 use crate::app;
-use crate::config::{self, Env, Flow, GitConfig, Remote};
+use crate::config::{self, Flow, GitConfig, Remote};
+use crate::env::Env;
 use crate::error::Error;
 use crate::text::NAME;
 use std::io::Write;

@@ -5,8 +5,9 @@
 
 use super::{check, Check, Level};
 use crate::app;
-use crate::commands::{duration, rfc3339};
-use crate::config::{Env, Flow, HostConfig};
+use crate::config::{Flow, HostConfig};
+use crate::env::Env;
+use crate::human::{duration, rfc3339};
 use crate::signin::{detect, Asker};
 use crate::store::{now, Store};
 

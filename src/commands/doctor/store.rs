@@ -3,7 +3,8 @@
 
 use super::{check, Check, Level};
 use crate::commands::existing_store;
-use crate::config::{HostConfig, StoreChoice};
+use crate::config::HostConfig;
+use crate::store::choice::StoreChoice;
 use crate::store::Store;
 use std::path::Path;
 
