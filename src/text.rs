@@ -75,11 +75,14 @@ fn wrap_line(line: &str, out: &mut String) {
             break;
         }
     }
+    // Every line holds at least one word before it may end (an empty word,
+    // from two spaces in a row, stands for a space), so a break never
+    // leaves a line with nothing but its indent.
     let mut width = 0;
     for (i, w) in words.iter().enumerate() {
         if i > 0 {
             let stop_here = first_stop == Some(i - 1);
-            let full = width > indent && width + 1 + unit(i) > WIDTH;
+            let full = width + 1 + unit(i) > WIDTH;
             if breaks[i] && (stop_here || full) {
                 out.push_str(CONTINUATION);
                 width = indent;
