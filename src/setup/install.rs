@@ -261,7 +261,7 @@ mod windows {
                      add a URL for Data Center)"
                 );
                 // configure says this itself when it runs.
-                crate::gcm::say_what_happens(base, crate::config::CLOUD_HOST);
+                crate::gcm::say_what_happens(base, crate::bitbucket::facts::CLOUD_HOST);
             }
         }
         Ok(())
