@@ -241,7 +241,8 @@ pub mod keyring {
 /// by a plain `cargo test`.
 #[cfg(test)]
 mod tests {
-    use crate::store::keyring::{KeyringStore, Slots};
+    use crate::platform::keyring::Slots;
+    use crate::store::keyring::KeyringStore;
     use crate::store::{sample_record, Store};
 
     /// %TEMP% is inside the profile (Windows and Wine alike); the drive's

@@ -344,7 +344,6 @@ mod tests {
     use super::*;
     use crate::secret::Secret;
     use crate::store::sample_record;
-    use std::path::Path;
 
     fn temp_dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("gcb-file-{name}-{}", std::process::id()));
@@ -420,6 +419,7 @@ mod tests {
     #[test]
     fn files_are_private() {
         use std::os::unix::fs::PermissionsExt;
+        use std::path::Path;
         let dir = temp_dir("mode");
         let store = FileStore::new(&dir);
         store.put(&record("alice", "a1")).expect("put");
