@@ -297,6 +297,18 @@ impl Settings {
         lines
     }
 
+    /// The network lines `doctor` prints, each with whether it is worth a
+    /// warning (verification off, a setting that cannot be used).
+    pub fn doctor_lines(&self) -> Vec<(bool, String)> {
+        let mut lines = self.lines();
+        if self.problem.is_none() {
+            if let Err(e) = self.ureq_proxy().and_then(|_| self.tls_config()) {
+                lines.push((true, format!("cannot be used: {e}")));
+            }
+        }
+        lines
+    }
+
     /// The proxy and CA file as `status --json` shows them (no password).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -308,19 +320,6 @@ impl Settings {
             "client_cert": self.cert.as_ref().map(|c| c.value.display().to_string()),
         })
     }
-}
-
-/// The network lines `doctor` prints for one remote, each with whether it
-/// is worth a warning (verification off, a setting that cannot be used).
-pub fn doctor_lines(remote: &Remote) -> Vec<(bool, String)> {
-    let s = Settings::for_remote(remote);
-    let mut lines = s.lines();
-    if s.problem.is_none() {
-        if let Err(e) = s.ureq_proxy().and_then(|_| s.tls_config()) {
-            lines.push((true, format!("cannot be used: {e}")));
-        }
-    }
-    lines
 }
 
 /// git's `http.*` entries matched against one remote.

@@ -72,10 +72,11 @@ enum Outcome {
     NotAsked,
 }
 
-/// The probes for the endpoints `cfg`'s flow uses.
-pub(super) fn probes(cfg: &HostConfig) -> Vec<Probe> {
+/// The probes for the endpoints `cfg`'s flow uses, through `net` (the
+/// host's proxy and trust settings).
+pub(super) fn probes(cfg: &HostConfig, net: &crate::network::Settings) -> Vec<Probe> {
     let base = cfg.remote.base_url();
-    let agent = crate::network::Settings::for_remote(&cfg.remote).probe_agent(EACH);
+    let agent = net.probe_agent(EACH);
     let probe = |endpoint, configured: &str, url: String| Probe {
         base: base.clone(),
         endpoint,

@@ -158,11 +158,14 @@ fn plan_host(
     }
     // The company network (which proxy, which CA), before the endpoints it
     // explains.
-    for (warn, line) in crate::network::doctor_lines(&cfg.remote) {
+    // git's http.* settings for this host, read once for the lines and
+    // the probes' agent.
+    let net = crate::network::Settings::for_remote(&cfg.remote);
+    for (warn, line) in net.doctor_lines() {
         let level = if warn { Level::Warn } else { Level::Ok };
         before.push(check(Some(&base), "network", level, line));
     }
-    let probes = endpoints::probes(&cfg);
+    let probes = endpoints::probes(&cfg, &net);
     let after = store
         .map(|s| vec![signin::state(&cfg, s.as_ref(), env)])
         .unwrap_or_default();
